@@ -1,0 +1,211 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Handler does the work for one message. It returns nil once the work's
+// results are safely published or stored; the message is then acked.
+type Handler func(ctx context.Context, m jetstream.Msg) error
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that retrying cannot fix (a malformed message):
+// the message is dead-lettered at once.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// ConsumerConfig says what to consume and how.
+type ConsumerConfig struct {
+	Stream  string   // required
+	Durable string   // required: the consumer survives restarts
+	Filter  []string // subjects; empty means the whole stream
+	// Stage names the dead-letter subject (earshot.deadletter.<Stage>);
+	// defaults to Durable.
+	Stage string
+	// Workers is how many messages are handled at once; default 1, which
+	// keeps the stream's order.
+	Workers int
+	// MaxDeliver bounds deliveries before a message is dead-lettered; default 5.
+	MaxDeliver int
+	// AckWait is how long a delivery may go unacked before redelivery;
+	// default 30s. Handlers doing long work call InProgress.
+	AckWait time.Duration
+	// OnDeadLetter, when set, is called after a message is dead-lettered
+	// (to publish a placeholder result, for example).
+	OnDeadLetter func(ctx context.Context, m jetstream.Msg, reason error)
+	Logger       *slog.Logger
+}
+
+func (c *ConsumerConfig) defaults() error {
+	if c.Stream == "" || c.Durable == "" {
+		return errors.New("bus: consumer needs a stream and a durable name")
+	}
+	if c.Stage == "" {
+		c.Stage = c.Durable
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 5
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Consume creates (or updates) the durable consumer and hands each message to
+// h on cfg.Workers goroutines until ctx is done; it returns after every
+// handler has returned. A message whose handler fails is redelivered with
+// backoff; after MaxDeliver deliveries, or at once for a Permanent error, it
+// is published to the dead-letter stream with the reason and terminated.
+func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	cc := jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    -1, // counted here, so the last failure is dead-lettered, not dropped
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: 4 * cfg.Workers,
+	}
+	switch len(cfg.Filter) {
+	case 0:
+	case 1:
+		cc.FilterSubject = cfg.Filter[0]
+	default:
+		cc.FilterSubjects = cfg.Filter
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
+	if err != nil {
+		return fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, cfg.Workers)
+	for range cfg.Workers {
+		it, err := cons.Messages(jetstream.PullMaxMessages(1))
+		if err != nil {
+			return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, err)
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			it.Stop()
+		}()
+		go func() {
+			defer wg.Done()
+			errs <- consumeLoop(ctx, js, &cfg, it, h)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func consumeLoop(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, it jetstream.MessagesContext, h Handler) error {
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			cfg.Logger.Warn("consumer fetch failed", "consumer", cfg.Durable, "err", err)
+			continue
+		}
+		handle(ctx, js, cfg, m, h)
+	}
+}
+
+func handle(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, m jetstream.Msg, h Handler) {
+	err := h(ctx, m)
+	if err == nil {
+		if err := m.DoubleAck(ctx); err != nil && ctx.Err() == nil {
+			cfg.Logger.Warn("ack failed; the message will be redelivered", "subject", m.Subject(), "err", err)
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		// Shutting down: leave it for redelivery.
+		_ = m.Nak()
+		return
+	}
+	deliveries := 1
+	if md, mdErr := m.Metadata(); mdErr == nil {
+		deliveries = int(md.NumDelivered)
+	}
+	if !IsPermanent(err) && deliveries < cfg.MaxDeliver {
+		delay := backoff(deliveries)
+		cfg.Logger.Warn("handler failed; will retry", "subject", m.Subject(), "delivery", deliveries, "retry_in", delay, "err", err)
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	cfg.Logger.Error("giving up on message; dead-lettered", "subject", m.Subject(), "deliveries", deliveries, "err", err)
+	if dlErr := DeadLetter(ctx, js, cfg.Stage, m.Subject(), m.Data(), deliveries, err); dlErr != nil {
+		// Keep it in the stream rather than lose it.
+		cfg.Logger.Error("dead-letter publish failed; message kept for redelivery", "subject", m.Subject(), "err", dlErr)
+		_ = m.NakWithDelay(backoff(deliveries))
+		return
+	}
+	if cfg.OnDeadLetter != nil {
+		cfg.OnDeadLetter(ctx, m, err)
+	}
+	_ = m.Term()
+}
+
+// DeadLetter publishes a dead letter for a message stage gave up on.
+func DeadLetter(ctx context.Context, js jetstream.JetStream, stage, subject string, payload []byte, deliveries int, reason error) error {
+	b, err := msg.Marshal(msg.DeadLetter{
+		Stage: stage, Subject: subject, Reason: reason.Error(),
+		Deliveries: deliveries, Time: time.Now().UTC(), Payload: payload,
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := js.Publish(ctx, msg.SubjectDeadLetter(stage), b); err != nil {
+		return fmt.Errorf("bus: dead letter for %s: %w", subject, err)
+	}
+	return nil
+}
+
+// backoff is the redelivery delay after n deliveries: 250ms doubling, at most 10s.
+func backoff(n int) time.Duration {
+	d := 250 * time.Millisecond
+	for i := 1; i < n && d < 10*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Second)
+}

@@ -1,0 +1,98 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// ServerConfig configures the embedded NATS server. The zero value listens
+// on a random loopback port and keeps JetStream in a temporary directory
+// chosen by the server.
+type ServerConfig struct {
+	// DataDir holds the JetStream file store (DataDir/nats).
+	DataDir string
+	// Listen is host:port for clients; "" means 127.0.0.1 on a random port.
+	Listen string
+	// NoListen keeps the server in-process only.
+	NoListen bool
+	Logger   *slog.Logger
+}
+
+// Server is an embedded NATS server with JetStream.
+type Server struct {
+	ns *server.Server
+}
+
+// StartServer starts an embedded NATS server and waits until it takes clients.
+func StartServer(cfg ServerConfig) (*Server, error) {
+	host, port := "127.0.0.1", -1
+	if cfg.Listen != "" {
+		h, p, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("bus: nats listen address %q: %w", cfg.Listen, err)
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 65535 {
+			return nil, fmt.Errorf("bus: nats listen address %q: bad port", cfg.Listen)
+		}
+		host, port = h, n
+		if port == 0 {
+			port = -1
+		}
+	}
+	opts := &server.Options{
+		ServerName: "earshot",
+		Host:       host,
+		Port:       port,
+		DontListen: cfg.NoListen,
+		JetStream:  true,
+		NoSigs:     true,
+		MaxPayload: 4 << 20, // 30 s of PCM16 is under 0.5 MiB; leave room
+	}
+	if cfg.DataDir != "" {
+		opts.StoreDir = filepath.Join(cfg.DataDir, "nats")
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("bus: nats server: %w", err)
+	}
+	if cfg.Logger != nil {
+		ns.SetLoggerV2(&natsLogger{log: cfg.Logger.With("component", "nats")}, false, false, false)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("bus: embedded nats server not ready after 10s")
+	}
+	return &Server{ns: ns}, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// InProcess connects clients to the server inside this process, without a
+// socket (for a NoListen server).
+func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.ns) }
+
+// Close shuts the server down and waits for it.
+func (s *Server) Close() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+type natsLogger struct{ log *slog.Logger }
+
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any)  {}

@@ -1,0 +1,71 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The streams Earshot keeps.
+const (
+	// StreamAudio holds utterance jobs as a work queue: each job is taken
+	// by one transcription worker and removed once acked.
+	StreamAudio = "EARSHOT_AUDIO"
+	// StreamEvents holds everything else a call produces, for the analyze
+	// and store stages to consume durably.
+	StreamEvents = "EARSHOT_EVENTS"
+	// StreamDeadLetter holds what stages gave up on.
+	StreamDeadLetter = "EARSHOT_DEADLETTER"
+)
+
+// EventSubjects are the subjects kept in StreamEvents.
+var EventSubjects = []string{
+	msg.AllCalls, msg.AllTimeline, msg.AllDTMF, msg.AllTranscripts,
+	msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllRuleEvents,
+}
+
+// StreamConfigs returns the configuration of every stream.
+func StreamConfigs() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name:        StreamAudio,
+			Description: "Earshot utterance jobs (work queue)",
+			Subjects:    []string{msg.AllAudio},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      24 * time.Hour,
+			MaxMsgSize:  2 << 20,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        StreamEvents,
+			Description: "Earshot call events, transcripts, analysis and alerts",
+			Subjects:    EventSubjects,
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      7 * 24 * time.Hour,
+			MaxMsgSize:  1 << 20,
+		},
+		{
+			Name:        StreamDeadLetter,
+			Description: "Earshot dead letters",
+			Subjects:    []string{msg.AllDeadLetters},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      30 * 24 * time.Hour,
+		},
+	}
+}
+
+// EnsureStreams creates or updates Earshot's streams.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
+	for _, cfg := range StreamConfigs() {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}

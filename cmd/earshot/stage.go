@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// stage is one pipeline stage as the command line sees it: its flags, and how
+// to start it on an environment. Every stage runs alone (earshot NAME) and
+// inside earshot run, so stage flag names are unique across stages.
+type stage interface {
+	name() string
+	summary() string
+	flags(fs *flag.FlagSet)
+	// start checks the flags and builds the stage; the returned runner
+	// runs until ctx is done and returns after everything it started.
+	start(ctx context.Context, e *env) (runner func(ctx context.Context) error, err error)
+}
+
+// stages lists the pipeline stages in the order earshot run starts them.
+func stages() []stage {
+	return []stage{&storeStage{}, &analyzeStage{}, &asrStage{}, &captureStage{}, &uiStage{}}
+}
+
+// env is what a stage is started with.
+type env struct {
+	log     *slog.Logger
+	bus     *bus.Conn
+	dataDir string
+	metrics *prometheus.Registry
+	// mux is served on --http; stages add their routes to it.
+	mux   *http.ServeMux
+	std   stdio
+	allIn bool // inside earshot run
+}
+
+// commonFlags are the flags every long-running command takes.
+type commonFlags struct {
+	natsURL  string
+	dataDir  string
+	httpAddr string
+	logLevel string
+	logJSON  bool
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet, embedded bool) {
+	if embedded {
+		fs.StringVar(&c.natsURL, "nats", "", "external NATS server or cluster URL (default: an embedded server)")
+	} else {
+		fs.StringVar(&c.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server or cluster URL")
+	}
+	fs.StringVar(&c.dataDir, "data", "earshot-data", "data directory")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
+}
+
+func (c *commonFlags) logger(std stdio) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, badInputf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.logJSON {
+		return slog.New(slog.NewJSONHandler(std.err, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(std.err, opts)), nil
+}
+
+// runStage runs one stage alone against an external NATS.
+func runStage(ctx context.Context, s stage, args []string, std stdio) error {
+	fs := flag.NewFlagSet("earshot "+s.name(), flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	var c commonFlags
+	c.register(fs, false)
+	fs.StringVar(&c.httpAddr, "http", "", "serve /metrics, /healthz and the stage's HTTP API on this address")
+	s.flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return badInputf("unexpected argument %q", fs.Arg(0))
+	}
+	log, err := c.logger(std)
+	if err != nil {
+		return err
+	}
+	conn, err := bus.Connect(ctx, c.natsURL, "earshot-"+s.name(), log)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	e := newEnv(log, conn, c.dataDir, std)
+	r, err := s.start(ctx, e)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, e, c.httpAddr, []namedRunner{{s.name(), r}})
+}
+
+// runAll is earshot run: every stage in one process.
+func runAll(ctx context.Context, args []string, std stdio) error {
+	fs := flag.NewFlagSet("earshot run", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	var c commonFlags
+	c.register(fs, true)
+	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8080", "web view, API and /metrics address")
+	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS server takes clients (other earshot processes); \"\" for in-process only")
+	all := stages()
+	for _, s := range all {
+		s.flags(fs)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return badInputf("unexpected argument %q", fs.Arg(0))
+	}
+	log, err := c.logger(std)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.dataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	url := c.natsURL
+	var inProcess []nats.Option
+	if url == "" {
+		srv, err := bus.StartServer(bus.ServerConfig{
+			DataDir: c.dataDir, Listen: *natsListen, NoListen: *natsListen == "", Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		url = srv.ClientURL()
+		if *natsListen == "" {
+			inProcess = append(inProcess, srv.InProcess())
+			log.Info("embedded nats started (in-process only)", "store", filepath.Join(c.dataDir, "nats"))
+		} else {
+			log.Info("embedded nats started", "url", url, "store", filepath.Join(c.dataDir, "nats"))
+		}
+	}
+	conn, err := bus.Connect(ctx, url, "earshot", log, inProcess...)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	e := newEnv(log, conn, c.dataDir, std)
+	e.allIn = true
+	var runners []namedRunner
+	for _, s := range all {
+		r, err := s.start(ctx, e)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name(), err)
+		}
+		runners = append(runners, namedRunner{s.name(), r})
+	}
+	return serve(ctx, e, c.httpAddr, runners)
+}
+
+func newEnv(log *slog.Logger, conn *bus.Conn, dataDir string, std stdio) *env {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &env{log: log, bus: conn, dataDir: dataDir, metrics: reg, mux: http.NewServeMux(), std: std}
+}
+
+type namedRunner struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// serve runs the runners and the HTTP server until ctx is done or one of
+// them fails, then stops them all and waits for them.
+func serve(ctx context.Context, e *env, httpAddr string, runners []namedRunner) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, r := range runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.run(ctx); err != nil && ctx.Err() == nil {
+				cancel(fmt.Errorf("%s: %w", r.name, err))
+			}
+		}()
+	}
+	if httpAddr != "" {
+		e.mux.Handle("GET /metrics", promhttp.HandlerFor(e.metrics, promhttp.HandlerOpts{}))
+		e.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			if !e.bus.NC.IsConnected() {
+				http.Error(w, "nats: not connected", http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})
+		ln, err := net.Listen("tcp", httpAddr)
+		if err != nil {
+			cancel(fmt.Errorf("http: %w", err))
+		} else {
+			hs := &http.Server{Handler: e.mux, ReadHeaderTimeout: 10 * time.Second}
+			e.log.Info("http listening", "url", "http://"+ln.Addr().String())
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					cancel(fmt.Errorf("http: %w", err))
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				<-ctx.Done()
+				sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer scancel()
+				_ = hs.Shutdown(sctx)
+			}()
+		}
+	}
+	<-ctx.Done()
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

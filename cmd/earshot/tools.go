@@ -1,0 +1,21 @@
+package main
+
+import "context"
+
+// tools are the commands that are not pipeline stages.
+func tools() map[string]command {
+	return map[string]command{
+		"replay":     {"FILE.pcap --to ADDR [--speed N|max]: send a capture's RTP streams", replayCmd},
+		"send":       {"--agent A.wav --customer B.wav --to ADDR [--call ID]: send WAV files as G.711 RTP", sendCmd},
+		"transcribe": {"FILE.wav...: transcribe recordings to JSON lines, with a progress bar", transcribeCmd},
+		"rules":      {"check FILE: validate a rule file", rulesCmd},
+		"sentiment":  {"score lines of text on stdin, one JSON line each", sentimentCmd},
+		"search":     {"[--data DIR | --server URL] QUERY [filters] [--json]: search past calls", searchCmd},
+	}
+}
+
+// waitDone is the runner of a stage with nothing to run yet.
+func waitDone(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}

@@ -1,0 +1,48 @@
+// Package msg owns the messages Earshot's stages exchange over NATS and the
+// subjects they travel on. Every stage imports it; it imports nothing of ours.
+//
+// # Envelope
+//
+// Every JSON message is wrapped in an envelope that names its schema and
+// version:
+//
+//	{"schema":"segment","v":1,"data":{...}}
+//
+// [Marshal] writes it and [Unmarshal] checks it: a message of another schema,
+// or of a newer major version than this build knows, is refused with an error
+// that names both. Fields may be added to a schema without a version change;
+// removing or changing the meaning of a field bumps the version.
+//
+// Utterance audio is the one binary frame (see [EncodeUtterance]):
+//
+//	"ESU1" | uint32 big-endian length of the JSON header | JSON header | PCM16LE samples
+//
+// # Subjects
+//
+//	earshot.call.<call>                      CallEvent       capture  (started, updated, ended)
+//	earshot.audio.<call>.<leg>               UtteranceJob    capture  (binary frame; work queue)
+//	earshot.timeline.<call>                  TimelineEvent   capture  (talk, silence, overlap spans)
+//	earshot.dtmf.<call>                      DTMFEvent       capture
+//	earshot.transcript.<call>                Segment         transcribe (interim and final)
+//	earshot.analysis.<call>.segment          ScoredSegment   sentiment
+//	earshot.analysis.<call>.sentiment        CallSentiment   sentiment
+//	earshot.analysis.<call>.characteristics  Characteristics analyze
+//	earshot.alert.<call>                     Alert           rules
+//	earshot.category.<call>                  Categories      rules
+//	earshot.event.<call>                     RuleEvent       rules (the "publish" action)
+//	earshot.deadletter.<stage>               DeadLetter      any stage
+//	earshot.announce                         CallAnnounce    request/reply (AnnounceReply)
+//	earshot.rules.reload                     (empty)         request/reply (RulesReloadReply)
+//
+// # Contracts between stages
+//
+//   - Capture publishes exactly one final UtteranceJob per finished turn part
+//     (a turn longer than [MaxJobDuration] is cut into parts) and counts them in
+//     the ended CallEvent (FinalJobs), so later stages know when a call's
+//     transcript is complete.
+//   - Transcribe publishes exactly one final Segment for every final job, even
+//     when there is no text (silence, a dropped hallucination) or the job failed
+//     for good (Error is set and the job is also dead-lettered). No accepted
+//     utterance is dropped silently.
+//   - Times are on the call clock: milliseconds since the call started.
+package msg
