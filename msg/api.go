@@ -108,3 +108,12 @@ type DryRunMatch struct {
 	RuleName string  `json:"rule_name"`
 	Matches  []Match `json:"matches,omitempty"`
 }
+
+// RuleChange is one activation of a rule set: who, when, and what.
+type RuleChange struct {
+	Version string    `json:"version"` // content hash of Text
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	Rules   int       `json:"rules"`
+	Text    string    `json:"text"`
+}

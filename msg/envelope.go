@@ -21,6 +21,16 @@ var (
 	ErrInvalidCallID = errors.New("invalid call id")
 )
 
+// Errors shared across stage boundaries, so that a caller can tell them
+// apart without importing the stage that returned them.
+var (
+	// ErrNotFound: no such call (or other record).
+	ErrNotFound = errors.New("not found")
+	// ErrBadQuery: a search query or filter the user must fix; the error
+	// says where.
+	ErrBadQuery = errors.New("bad query")
+)
+
 type envelope struct {
 	Schema string          `json:"schema"`
 	V      int             `json:"v"`
