@@ -373,7 +373,7 @@ func (e *English) scoreValence(vals []float64, text string) msg.Sentiment {
 	out := msg.Sentiment{Compound: round4(compound)}
 	if total > 0 {
 		out.Pos = round4(pos / total)
-		out.Neg = round4(-neg / total)
+		out.Neg = round4(math.Abs(neg) / total)
 		out.Neu = round4(float64(neu) / total)
 	}
 	out.Label = label(compound, posMass, negMass)

@@ -1,0 +1,113 @@
+package sentiment
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/earshot-dev/earshot/msg"
+)
+
+func TestEnglishLabels(t *testing.T) {
+	m := NewEnglish(EnglishConfig{})
+	for _, c := range []struct {
+		text, label string
+	}{
+		{"i want to cancel my account", msg.Negative},
+		{"I've been on hold for an hour.", msg.Negative},
+		{"let me speak to a manager", msg.Negative},
+		{"this is ridiculous", msg.Negative},
+		{"it's still not working", msg.Negative},
+		{"thank you so much", msg.Positive},
+		{"great, that fixed the problem", msg.Positive},
+		{"no problem at all", msg.Positive},
+		{"Okay, let me check that for you.", msg.Neutral},
+		{"Yes. One moment please.", msg.Positive}, // "please" after the marker still counts
+		{"No, the other account.", msg.Neutral},
+		{"No! Not again.", msg.Negative},
+		{"I don't want to cancel my account", msg.Positive}, // negation before a phrase flips it, as for a word
+		{"the phone is great but the billing is awful and terrible", msg.Negative},
+		{"I love the new plan. The billing is a horrible disaster.", msg.Mixed},
+		{"the bill was sent on the tenth", msg.Neutral},
+		{"", msg.Neutral},
+		{"   ", msg.Neutral},
+		{":) :)", msg.Positive},
+	} {
+		s := m.Score(c.text)
+		if s.Label != c.label {
+			t.Errorf("%q: %s (compound %.3f, pos %.2f, neg %.2f), want %s", c.text, s.Label, s.Compound, s.Pos, s.Neg, c.label)
+		}
+		if s.Compound < -1 || s.Compound > 1 {
+			t.Errorf("%q: compound %v out of -1..1", c.text, s.Compound)
+		}
+	}
+}
+
+// TestExtensionsMeasured checks each contact-center extension changes what it
+// is for: the phrase lexicon makes "cancel my account" more negative than
+// plain VADER rules do, sentence-scoped rules stop a negation at a full stop.
+func TestExtensionsMeasured(t *testing.T) {
+	with := NewEnglish(EnglishConfig{})
+	without := NewEnglish(EnglishConfig{NoPhrases: true, GlobalBut: true, CrossSentence: true, KeepMarkers: true})
+	for _, text := range []string{"I want to cancel my account", "I have been on hold for an hour", "can I speak to a manager"} {
+		if a, b := with.Score(text).Compound, without.Score(text).Compound; a >= b {
+			t.Errorf("%q: with phrases %.3f, without %.3f: want more negative with", text, a, b)
+		}
+	}
+	text := "Nothing happened. You're great."
+	if a, b := with.Score(text).Compound, without.Score(text).Compound; a <= 0 || b >= a {
+		t.Errorf("%q: sentence-scoped %.3f, VADER's %.3f: want the negation kept out of the second sentence", text, a, b)
+	}
+	if s := without.Score("Okay, let me check."); s.Label != msg.Positive {
+		t.Errorf("KeepMarkers: %q is %s, want VADER's positive", "Okay, let me check.", s.Label)
+	}
+}
+
+func TestEnglishConcurrent(t *testing.T) {
+	m := NewEnglish(EnglishConfig{})
+	want := m.Score("this is ridiculous, I want a refund")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				if got := m.Score("this is ridiculous, I want a refund"); got != want {
+					t.Errorf("concurrent score %+v, want %+v", got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestModelsFor(t *testing.T) {
+	en := NewEnglish(EnglishConfig{})
+	ko := ModelFunc(func(string) msg.Sentiment { return msg.Sentiment{Label: msg.Positive, Compound: 1} })
+	ms := &Models{ByLanguage: map[string]Model{"ko": ko}, Default: en}
+	for lang, want := range map[string]string{"ko": msg.Positive, "ko-KR": msg.Positive, "KO": msg.Positive, "en": msg.Neutral, "": msg.Neutral} {
+		if got := ms.For(lang).Score("plain words").Label; got != want {
+			t.Errorf("For(%q) scored %s, want %s", lang, got, want)
+		}
+	}
+}
+
+func BenchmarkScore(b *testing.B) {
+	m := NewEnglish(EnglishConfig{})
+	texts := []string{
+		"Okay, let me check that for you.",
+		"I've been on hold for an hour and this is ridiculous.",
+		"Thank you so much, that fixed it!",
+		"Can you give me your account number please?",
+		"I want to cancel my account.",
+		"Sure, no problem.",
+		"It's still not working, I called three times already.",
+		"Is there anything else I can help you with today?",
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Score(texts[i%len(texts)])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "segments/s")
+}
