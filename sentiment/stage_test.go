@@ -1,0 +1,202 @@
+package sentiment
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// stageOutputs collects what the analyzer publishes.
+type stageOutputs struct {
+	ch chan *nats.Msg
+}
+
+func stageListen(t *testing.T, nc *nats.Conn, subjects ...string) *stageOutputs {
+	t.Helper()
+	o := &stageOutputs{ch: make(chan *nats.Msg, 1024)}
+	for _, s := range subjects {
+		sub, err := nc.ChanSubscribe(s, o.ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// next waits for the next message on subject, skipping others into seen.
+func (o *stageOutputs) next(t *testing.T, subject string, seen map[string]int) *nats.Msg {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-o.ch:
+			seen[m.Subject]++
+			if m.Subject == subject {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no message on %s within 10 s (seen: %v)", subject, seen)
+		}
+	}
+}
+
+func stagePublish(t *testing.T, c *bus.Conn, subject string, m msg.Message) {
+	t.Helper()
+	b, err := msg.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Publish(context.Background(), subject, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAnalyzerOnNATS(t *testing.T) {
+	_, conn := bustest.Start(t)
+	reg := prometheus.NewRegistry()
+	a, err := NewAnalyzer(conn, Config{Grace: 400 * time.Millisecond, Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := stageListen(t, conn.NC, msg.AllAnalysis, msg.AllDeadLetters)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, conn.JS) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	A, C := msg.RoleAgent, msg.RoleCustomer
+	call := "call-ok"
+	stagePublish(t, conn, msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallStarted})
+	for _, ev := range []msg.TimelineEvent{
+		{Kind: msg.SpanTalk, Leg: A, StartMS: 0, EndMS: 3000, LoudnessDBFS: -20},
+		{Kind: msg.SpanTalk, Leg: C, StartMS: 2500, EndMS: 8000, LoudnessDBFS: -20},
+		{Kind: msg.SpanOverlap, Leg: C, Other: A, StartMS: 2500, EndMS: 3000},
+		{Kind: msg.SpanTalk, Leg: C, StartMS: 12000, EndMS: 14000, LoudnessDBFS: -20},
+	} {
+		ev.CallID = call
+		stagePublish(t, conn, msg.SubjectTimeline(call), ev)
+	}
+	segs := []msg.Segment{
+		{ID: call + "/agent/1/0", Leg: A, Turn: 1, StartMS: 0, EndMS: 3000, Text: "Thank you for calling, how can I help?"},
+		{ID: call + "/customer/1/0", Leg: C, Turn: 1, StartMS: 2500, EndMS: 8000, Text: "I want to cancel my", Interim: true, Rev: 1},
+		{ID: call + "/customer/1/0", Leg: C, Turn: 1, StartMS: 2500, EndMS: 8000, Text: "I want to cancel my account, this is ridiculous."},
+	}
+	for _, s := range segs {
+		s.CallID = call
+		stagePublish(t, conn, msg.SubjectTranscript(call), s)
+	}
+	stagePublish(t, conn, msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallEnded, DurationMS: 20000,
+		FinalJobs: map[msg.Role]int{A: 1, C: 2}})
+	// The last final arrives after the end; a redelivered copy of an earlier
+	// one must not count twice.
+	last := msg.Segment{ID: call + "/customer/2/0", CallID: call, Leg: C, Turn: 2, StartMS: 12000, EndMS: 14000, Text: "still on hold, not working"}
+	stagePublish(t, conn, msg.SubjectTranscript(call), msg.Segment{ID: segs[0].ID, CallID: call, Leg: A, Turn: 1, StartMS: 0, EndMS: 3000, Text: segs[0].Text})
+	stagePublish(t, conn, msg.SubjectTranscript(call), last)
+
+	seen := map[string]int{}
+	var final msg.CallSentiment
+	for !final.Final {
+		m := out.next(t, msg.SubjectCallSentiment(call), seen)
+		if err := msg.Unmarshal(m.Data, &final); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ch msg.Characteristics
+	for !ch.Final {
+		m := out.next(t, msg.SubjectCharacteristics(call), seen)
+		if err := msg.Unmarshal(m.Data, &ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := seen[msg.SubjectScoredSegment(call)]; n != 3 {
+		t.Errorf("%d scored segments, want 3 (finals only, the redelivered one once)", n)
+	}
+	c := final.Participants[C]
+	if c.Turns != 2 || c.ConsecutiveNegative != 2 || c.Overall >= 0 {
+		t.Errorf("final customer sentiment %+v: want 2 negative turns", c)
+	}
+	if final.Participants[A].Overall <= 0 {
+		t.Errorf("final agent sentiment %+v: want positive", final.Participants[A])
+	}
+	if ch.TalkMS[A] != 3000 || ch.TalkMS[C] != 7500 || len(ch.Interruptions) != 1 || ch.NonTalkMS != 4000+6000 {
+		t.Errorf("final characteristics talk %v, interruptions %v, non-talk %d: want 3000/7500, 1, 10000", ch.TalkMS, ch.Interruptions, ch.NonTalkMS)
+	}
+
+	// A call whose announced finals never all come: final after the grace time.
+	slow := "call-slow"
+	stagePublish(t, conn, msg.SubjectTranscript(slow), msg.Segment{ID: slow + "/a/1/0", CallID: slow, Leg: msg.RoleA, StartMS: 0, EndMS: 1000, Text: "hello"})
+	stagePublish(t, conn, msg.SubjectCall(slow), msg.CallEvent{CallID: slow, Kind: msg.CallEnded, DurationMS: 5000, FinalJobs: map[msg.Role]int{msg.RoleA: 2}})
+	var fs msg.CallSentiment
+	for !fs.Final {
+		if err := msg.Unmarshal(out.next(t, msg.SubjectCallSentiment(slow), seen).Data, &fs); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A malformed message is dead-lettered, and the analyzer goes on.
+	if err := conn.Publish(context.Background(), msg.SubjectTranscript("call-bad"), []byte(`{"schema":"segment","v":1,"data":[1]}`)); err != nil {
+		t.Fatal(err)
+	}
+	out.next(t, msg.SubjectDeadLetter("analyze-sentiment"), seen)
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) != 3 {
+		t.Errorf("%d metric families registered, want 3", len(mfs))
+	}
+}
+
+func TestAnalyzerConfig(t *testing.T) {
+	_, conn := bustest.Start(t)
+	if _, err := NewAnalyzer(nil, Config{}); err == nil {
+		t.Error("nil publisher accepted")
+	}
+	if _, err := NewAnalyzer(conn, Config{Grace: -time.Second}); err == nil {
+		t.Error("negative grace accepted")
+	}
+	if _, err := NewAnalyzer(conn, Config{Models: &Models{}}); err == nil {
+		t.Error("models without a default accepted")
+	}
+	a, err := NewAnalyzer(conn, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Handle(context.Background(), "earshot.transcript.x", []byte("not json"))
+	if !bus.IsPermanent(err) || !errors.Is(err, msg.ErrMalformed) {
+		t.Errorf("garbage: %v, want a permanent malformed-message error", err)
+	}
+	err = a.Handle(context.Background(), "earshot.transcript.x", mustMarshal(t, msg.Segment{ID: "x", CallID: "bad id"}))
+	if !bus.IsPermanent(err) || !errors.Is(err, msg.ErrInvalidCallID) {
+		t.Errorf("bad call id: %v, want a permanent invalid-call-id error", err)
+	}
+}
+
+func mustMarshal(t *testing.T, m msg.Message) []byte {
+	t.Helper()
+	b, err := msg.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
