@@ -49,13 +49,8 @@ func (e *English) tokenize(text string, buf []word) []word {
 	if strings.IndexByte(text, '&') >= 0 {
 		clean = html.UnescapeString(clean) // web text: "&gt;" is ">", not the word "gt"
 	}
-	clean = sanitizer.Replace(clean)
-	doc, err := prose.NewDocument(clean,
-		prose.WithSegmentation(false), prose.WithTagging(false), prose.WithExtraction(false))
-	if err != nil {
-		return buf
-	}
-	toks := doc.Tokens()
+	clean = sanitizer.Replace(strings.ToValidUTF8(clean, "\uFFFD"))
+	toks := proseTokens(clean)
 	sent := 0
 	pos := 0         // byte offset in clean after the previous token
 	chunkEnd := -1   // end of the whitespace chunk the lexicon knows whole
@@ -114,6 +109,27 @@ func (e *English) tokenize(text string, buf []word) []word {
 		buf = append(buf, word{text: t.Text, lower: lower, sent: sent})
 	}
 	return buf
+}
+
+// proseTokens returns prose's tokens of text. prose indexes a token with
+// offsets found in its lower-case form, which is longer for a few letters
+// ("İ", "Ⱥ") and panics then; such a text is split at white space instead,
+// as VADER does.
+func proseTokens(text string) (toks []prose.Token) {
+	defer func() {
+		if recover() != nil {
+			toks = toks[:0]
+			for _, f := range strings.Fields(text) {
+				toks = append(toks, prose.Token{Text: f})
+			}
+		}
+	}()
+	doc, err := prose.NewDocument(text,
+		prose.WithSegmentation(false), prose.WithTagging(false), prose.WithExtraction(false))
+	if err != nil {
+		return nil
+	}
+	return doc.Tokens()
 }
 
 // chunkEndAt returns the end of the whitespace-separated chunk at start.
