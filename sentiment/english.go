@@ -46,9 +46,6 @@ const (
 type EnglishConfig struct {
 	// NoPhrases leaves out the contact-center phrase lexicon.
 	NoPhrases bool
-	// GlobalBut applies VADER's "but" rule to the whole text (VADER's
-	// behaviour) instead of to the sentence that holds the "but".
-	GlobalBut bool
 	// KeepMarkers scores discourse markers like any word ("Okay, ..." is
 	// positive in VADER); see discourseMarkers.
 	KeepMarkers bool
@@ -61,7 +58,8 @@ type EnglishConfig struct {
 // same rules) over prose's tokens, extended for contact-center speech: a
 // phrase lexicon ("cancel my account", "on hold for an hour", "speak to a
 // manager") scored as one word at the phrase's head, so negation and
-// boosters before it apply; and "but" scoped to its sentence.
+// boosters before it apply; negations and boosters kept inside their
+// sentence; and discourse markers ("Okay, ...") scored 0.
 type English struct {
 	cfg      EnglishConfig
 	lexicon  map[string]float64
@@ -304,29 +302,16 @@ func (e *English) specialIdioms(v float64, words []word, i int) float64 {
 }
 
 // butCheck halves what comes before the first "but" and raises what comes
-// after it by half: in the whole text (VADER), or in the but's sentence.
+// after it by half, across the whole text as VADER does: a sentence that
+// opens with "But" turns against the sentence before it. (Keeping "but" to
+// its own sentence was measured and dropped: it lowered Pearson r on the
+// movie review snippets and macro F1 on the tweets.)
 func (e *English) butCheck(words []word, vals []float64) {
-	done := -1 // the last sentence whose "but" was applied
 	for bi := range words {
-		if words[bi].lower != "but" || words[bi].sent == done {
+		if words[bi].lower != "but" {
 			continue
 		}
-		if e.cfg.GlobalBut {
-			for i := range vals {
-				switch {
-				case i < bi:
-					vals[i] *= butBefore
-				case i > bi:
-					vals[i] *= butAfter
-				}
-			}
-			return
-		}
-		done = words[bi].sent
 		for i := range vals {
-			if words[i].sent != done {
-				continue
-			}
 			switch {
 			case i < bi:
 				vals[i] *= butBefore
@@ -334,6 +319,7 @@ func (e *English) butCheck(words []word, vals []float64) {
 				vals[i] *= butAfter
 			}
 		}
+		return
 	}
 }
 

@@ -3,6 +3,7 @@ package sentiment
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -199,4 +200,36 @@ func mustMarshal(t *testing.T, m msg.Message) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// BenchmarkHandleSegment is the analyzer's work per final segment: decode,
+// score, publish the scored segment and the call's sentiment (to a
+// publisher that only counts, so NATS is not measured), averaged over calls
+// of 200 turns (the call sentiment is recomputed from all turns so far).
+func BenchmarkHandleSegment(b *testing.B) {
+	a, err := NewAnalyzer(&discardPublisher{}, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const turns = 200
+	data := make([][]byte, turns)
+	for i := range data {
+		data[i], _ = msg.Marshal(msg.Segment{
+			ID: fmt.Sprintf("bench/customer/%d/0", i), CallID: "bench", Leg: msg.RoleCustomer,
+			StartMS: int64(i) * 5000, EndMS: int64(i)*5000 + 3000, Text: benchTexts[i%len(benchTexts)],
+		})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%turns == 0 {
+			b.StopTimer()
+			a.calls = map[string]*callState{}
+			b.StartTimer()
+		}
+		if err := a.Handle(context.Background(), "earshot.transcript.bench", data[i%turns]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "segments/s")
 }

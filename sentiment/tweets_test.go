@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func readRated(t *testing.T, path string) []ratedText {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), "\r")
+		line := strings.TrimPrefix(strings.TrimRight(sc.Text(), "\r"), "\ufeff")
 		if line == "" {
 			continue
 		}
@@ -131,19 +132,42 @@ func TestTweetsAgainstVADER(t *testing.T) {
 	if len(data) != 4200 {
 		t.Fatalf("read %d tweets, want 4200", len(data))
 	}
+	compareWithVADER(t, data)
+}
+
+// TestRatedSetsAgainstVADER does the same for the files listed in
+// EARSHOT_RATED_SETS (separated by the OS's path list separator), each in
+// the tweets file's format: id, mean human rating, text, tab-separated. For
+// example Hutto & Gilbert's review and editorial snippets
+// (amazonReviewSnippets_GroundTruth.txt, movieReviewSnippets_GroundTruth.txt,
+// nytEditorialSnippets_GroundTruth.txt in vaderSentiment's
+// additional_resources), which the model was not developed on.
+func TestRatedSetsAgainstVADER(t *testing.T) {
+	env := os.Getenv("EARSHOT_RATED_SETS")
+	if env == "" {
+		t.Skip("EARSHOT_RATED_SETS names no rated text files")
+	}
+	for _, path := range filepath.SplitList(env) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			compareWithVADER(t, readRated(t, path))
+		})
+	}
+}
+
+func compareWithVADER(t *testing.T, data []ratedText) {
+	t.Helper()
 	vader := govader.NewSentimentIntensityAnalyzer()
 	vr, vf, vfs := evaluate(data, func(s string) float64 { return vader.PolarityScores(s).Compound })
+	t.Logf("%d texts", len(data))
 	t.Logf("govader (plain VADER):           r=%.4f macroF1=%.4f (strict human class: %.4f)", vr, vf, vfs)
-
 	for _, v := range []struct {
 		name string
 		cfg  EnglishConfig
 	}{
-		{"prose tokens only", EnglishConfig{NoPhrases: true, GlobalBut: true, CrossSentence: true, KeepMarkers: true}},
-		{"+ sentence-scoped but", EnglishConfig{NoPhrases: true, CrossSentence: true, KeepMarkers: true}},
-		{"+ sentence-scoped rules", EnglishConfig{NoPhrases: true, GlobalBut: true, KeepMarkers: true}},
-		{"+ discourse markers", EnglishConfig{NoPhrases: true, GlobalBut: true, CrossSentence: true}},
-		{"+ phrases", EnglishConfig{GlobalBut: true, CrossSentence: true, KeepMarkers: true}},
+		{"prose tokens only", EnglishConfig{NoPhrases: true, CrossSentence: true, KeepMarkers: true}},
+		{"+ sentence-scoped rules", EnglishConfig{NoPhrases: true, KeepMarkers: true}},
+		{"+ discourse markers", EnglishConfig{NoPhrases: true, CrossSentence: true}},
+		{"+ phrases", EnglishConfig{CrossSentence: true, KeepMarkers: true}},
 	} {
 		m := NewEnglish(v.cfg)
 		r, f, fs := evaluate(data, func(s string) float64 { return m.Score(s).Compound })
