@@ -95,14 +95,14 @@ func TestModelsFor(t *testing.T) {
 
 // benchTexts are short contact-center segments.
 var benchTexts = []string{
-		"Okay, let me check that for you.",
-		"I've been on hold for an hour and this is ridiculous.",
-		"Thank you so much, that fixed it!",
-		"Can you give me your account number please?",
-		"I want to cancel my account.",
-		"Sure, no problem.",
-		"It's still not working, I called three times already.",
-		"Is there anything else I can help you with today?",
+	"Okay, let me check that for you.",
+	"I've been on hold for an hour and this is ridiculous.",
+	"Thank you so much, that fixed it!",
+	"Can you give me your account number please?",
+	"I want to cancel my account.",
+	"Sure, no problem.",
+	"It's still not working, I called three times already.",
+	"Is there anything else I can help you with today?",
 }
 
 func BenchmarkScore(b *testing.B) {
