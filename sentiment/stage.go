@@ -231,6 +231,9 @@ func (a *Analyzer) segment(ctx context.Context, seg msg.Segment) error {
 	if err := msg.ValidateCallID(seg.CallID); err != nil {
 		return bus.Permanent(fmt.Errorf("sentiment: segment %q: %w", seg.ID, err))
 	}
+	if !seg.Leg.Valid() {
+		return bus.Permanent(fmt.Errorf("sentiment: segment %q: %w: leg %q", seg.ID, msg.ErrInvalidField, seg.Leg))
+	}
 	st := a.state(seg.CallID)
 	if st != nil && st.finals[seg.ID] {
 		return a.maybeFinish(ctx, seg.CallID, st) // redelivered: results already out
@@ -277,6 +280,9 @@ func countWords(s string) int {
 func (a *Analyzer) timeline(ctx context.Context, ev msg.TimelineEvent) error {
 	if err := msg.ValidateCallID(ev.CallID); err != nil {
 		return bus.Permanent(fmt.Errorf("sentiment: timeline: %w", err))
+	}
+	if (ev.Kind == msg.SpanTalk || ev.Kind == msg.SpanOverlap) && !ev.Leg.Valid() {
+		return bus.Permanent(fmt.Errorf("sentiment: timeline of %s: %w: %s span with leg %q", ev.CallID, msg.ErrInvalidField, ev.Kind, ev.Leg))
 	}
 	st := a.state(ev.CallID)
 	if st == nil {

@@ -191,6 +191,14 @@ func TestAnalyzerConfig(t *testing.T) {
 	if !bus.IsPermanent(err) || !errors.Is(err, msg.ErrInvalidCallID) {
 		t.Errorf("bad call id: %v, want a permanent invalid-call-id error", err)
 	}
+	err = a.Handle(context.Background(), "earshot.transcript.x", mustMarshal(t, msg.Segment{ID: "x", CallID: "x", Leg: "caller"}))
+	if !bus.IsPermanent(err) || !errors.Is(err, msg.ErrInvalidField) {
+		t.Errorf("bad leg: %v, want a permanent invalid-field error", err)
+	}
+	err = a.Handle(context.Background(), "earshot.timeline.x", mustMarshal(t, msg.TimelineEvent{CallID: "x", Kind: msg.SpanTalk, EndMS: 5}))
+	if !bus.IsPermanent(err) || !errors.Is(err, msg.ErrInvalidField) {
+		t.Errorf("talk span without a leg: %v, want a permanent invalid-field error", err)
+	}
 }
 
 func mustMarshal(t *testing.T, m msg.Message) []byte {
