@@ -23,11 +23,19 @@ type TrackerConfig struct {
 	MaxStreak int
 	// Periods is how many periods the call is cut into. Default 4 (quarters).
 	Periods int
+	// LiveTrend is how many of the latest trend points a live (not final)
+	// snapshot carries, so that updates stay small in long calls; the final
+	// snapshot carries them all. Default 20.
+	LiveTrend int
 }
 
 func (c *TrackerConfig) validate() error {
-	if c.Window < 0 || c.MaxStreak < 0 || c.Periods < 0 {
-		return fmt.Errorf("sentiment: tracker config: window %v, max streak %d, periods %d: none may be negative", c.Window, c.MaxStreak, c.Periods)
+	if c.Window < 0 || c.MaxStreak < 0 || c.Periods < 0 || c.LiveTrend < 0 {
+		return fmt.Errorf("sentiment: tracker config: window %v, max streak %d, periods %d, live trend %d: none may be negative",
+			c.Window, c.MaxStreak, c.Periods, c.LiveTrend)
+	}
+	if c.LiveTrend == 0 {
+		c.LiveTrend = 20
 	}
 	if c.Window == 0 {
 		c.Window = 60 * time.Second
@@ -74,7 +82,8 @@ func (t *Tracker) Add(leg msg.Role, turn Turn) {
 
 // Snapshot returns the call's sentiment at atMS on the call clock. The
 // periods cut [0, durationMS) when durationMS > 0 (the call has ended), else
-// [0, atMS).
+// [0, atMS). A live (not final) snapshot carries the last LiveTrend points
+// of each trend.
 func (t *Tracker) Snapshot(callID string, atMS, durationMS int64, final bool) msg.CallSentiment {
 	cs := msg.CallSentiment{CallID: callID, AtMS: atMS, Final: final, Participants: map[msg.Role]msg.ParticipantSentiment{}}
 	span := durationMS
@@ -86,7 +95,11 @@ func (t *Tracker) Snapshot(callID string, atMS, durationMS int64, final bool) ms
 			continue
 		}
 		span := max(span, ts[len(ts)-1].EndMS, 1)
-		cs.Participants[leg] = t.participant(ts, span)
+		ps := t.participant(ts, span)
+		if !final && len(ps.Trend) > t.cfg.LiveTrend {
+			ps.Trend = ps.Trend[len(ps.Trend)-t.cfg.LiveTrend:]
+		}
+		cs.Participants[leg] = ps
 	}
 	return cs
 }

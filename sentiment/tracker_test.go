@@ -99,6 +99,14 @@ func TestTrackerLiveConsecutiveNegative(t *testing.T) {
 	if p.ConsecutiveNegative != 2 || len(p.Periods) != 4 {
 		t.Errorf("consecutive negative %d (want 2), periods %v (want 4)", p.ConsecutiveNegative, p.Periods)
 	}
+	tr2, _ := NewTracker(TrackerConfig{LiveTrend: 2})
+	for i := range int64(5) {
+		tr2.Add(msg.RoleA, Turn{i * 1000, i*1000 + 500, msg.Neutral})
+	}
+	if live, final := tr2.Snapshot("c", 5000, 0, false), tr2.Snapshot("c", 5000, 5000, true); len(live.Participants[msg.RoleA].Trend) != 2 ||
+		len(final.Participants[msg.RoleA].Trend) != 5 || live.Participants[msg.RoleA].Trend[1].AtMS != 4500 {
+		t.Errorf("live trend %v (want the last 2), final trend %v (want all 5)", live.Participants[msg.RoleA].Trend, final.Participants[msg.RoleA].Trend)
+	}
 	if _, ok := tr.Snapshot("c", 5000, 0, false).Participants[msg.RoleAgent]; ok {
 		t.Error("a participant without turns is reported")
 	}
