@@ -56,6 +56,7 @@ type Analyzer struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
+	js       jetstream.JetStream // set by Run: where a call's history is read
 	calls    map[string]*callState
 	finished map[string]time.Time // recently finished calls, for late messages
 
@@ -75,6 +76,7 @@ type callState struct {
 	duration  int64
 	lastSeen  time.Time
 	atMS      int64 // latest call-clock time seen
+	finalSeen bool  // replay found this call's final results already out
 }
 
 // Why a call's results were made final.
@@ -144,6 +146,9 @@ func NewAnalyzer(pub Publisher, cfg Config) (*Analyzer, error) {
 // their order) and finishes calls whose grace or idle time has passed, until
 // ctx is done. It returns after everything it started has stopped.
 func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
+	a.mu.Lock()
+	a.js = js
+	a.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -167,7 +172,11 @@ func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
 		Filter:  []string{msg.AllCalls, msg.AllTimeline, msg.AllTranscripts},
 		Logger:  a.log,
 	}, func(ctx context.Context, m jetstream.Msg) error {
-		return a.Handle(ctx, m.Subject(), m.Data())
+		var seq uint64
+		if md, err := m.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		return a.handle(ctx, m.Subject(), m.Data(), seq)
 	})
 	cancel()
 	wg.Wait()
@@ -177,45 +186,96 @@ func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
 // Handle applies one message from subject and publishes what it changes.
 // A message that cannot be decoded is a permanent error (bus.Permanent).
 func (a *Analyzer) Handle(ctx context.Context, subject string, data []byte) error {
+	return a.handle(ctx, subject, data, 0)
+}
+
+// event is one decoded message.
+type event struct {
+	callID string
+	seg    *msg.Segment
+	span   *msg.TimelineEvent
+	call   *msg.CallEvent
+	final  bool // a final CallSentiment: this analyzer finished the call before
+}
+
+// decode reads a message of the analyzer's subjects; ok is false for a
+// schema that is not the analyzer's.
+func decode(subject string, data []byte) (ev event, ok bool, err error) {
 	name, _, err := msg.SchemaOf(data)
 	if err != nil {
-		return bus.Permanent(fmt.Errorf("sentiment: %s: %w", subject, err))
+		return ev, false, fmt.Errorf("sentiment: %s: %w", subject, err)
+	}
+	switch name {
+	case "segment":
+		ev.seg = new(msg.Segment)
+		if err := msg.Unmarshal(data, ev.seg); err != nil {
+			return ev, false, fmt.Errorf("sentiment: %s: %w", subject, err)
+		}
+		ev.callID = ev.seg.CallID
+	case "timeline":
+		ev.span = new(msg.TimelineEvent)
+		if err := msg.Unmarshal(data, ev.span); err != nil {
+			return ev, false, fmt.Errorf("sentiment: %s: %w", subject, err)
+		}
+		ev.callID = ev.span.CallID
+	case "call":
+		ev.call = new(msg.CallEvent)
+		if err := msg.Unmarshal(data, ev.call); err != nil {
+			return ev, false, fmt.Errorf("sentiment: %s: %w", subject, err)
+		}
+		ev.callID = ev.call.CallID
+	case "call-sentiment":
+		var cs msg.CallSentiment
+		if err := msg.Unmarshal(data, &cs); err != nil {
+			return ev, false, fmt.Errorf("sentiment: %s: %w", subject, err)
+		}
+		ev.callID, ev.final = cs.CallID, cs.Final
+	default:
+		return ev, false, nil
+	}
+	if err := msg.ValidateCallID(ev.callID); err != nil {
+		return ev, false, fmt.Errorf("sentiment: %s: %w", subject, err)
+	}
+	if ev.seg != nil && !ev.seg.Leg.Valid() {
+		return ev, false, fmt.Errorf("sentiment: segment %q: %w: leg %q", ev.seg.ID, msg.ErrInvalidField, ev.seg.Leg)
+	}
+	if k := ev.span; k != nil && (k.Kind == msg.SpanTalk || k.Kind == msg.SpanOverlap) && !k.Leg.Valid() {
+		return ev, false, fmt.Errorf("sentiment: timeline of %s: %w: %s span with leg %q", ev.callID, msg.ErrInvalidField, k.Kind, k.Leg)
+	}
+	return ev, true, nil
+}
+
+// handle applies the message at stream sequence seq (0: unknown). The first
+// message of a call that is not its start (the analyzer restarted mid-call)
+// first replays the call's earlier messages from the stream, so its final
+// results count the whole call.
+func (a *Analyzer) handle(ctx context.Context, subject string, data []byte, seq uint64) error {
+	ev, ok, err := decode(subject, data)
+	if err != nil {
+		return bus.Permanent(err)
+	}
+	if !ok || ev.final || ev.seg != nil && ev.seg.Interim {
+		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	switch name {
-	case "segment":
-		var seg msg.Segment
-		if err := msg.Unmarshal(data, &seg); err != nil {
-			return bus.Permanent(fmt.Errorf("sentiment: %s: %w", subject, err))
+	st := a.calls[ev.callID]
+	if st != nil {
+		st.lastSeen = time.Now()
+	} else if _, done := a.finished[ev.callID]; !done {
+		st = a.newState(ev.callID)
+		if seq > 0 && a.js != nil && (ev.call == nil || ev.call.Kind != msg.CallStarted) {
+			a.replay(ctx, st, ev.callID, seq)
+			if st.finalSeen {
+				a.forget(ev.callID)
+				st = nil
+			}
 		}
-		return a.segment(ctx, seg)
-	case "timeline":
-		var ev msg.TimelineEvent
-		if err := msg.Unmarshal(data, &ev); err != nil {
-			return bus.Permanent(fmt.Errorf("sentiment: %s: %w", subject, err))
-		}
-		return a.timeline(ctx, ev)
-	case "call":
-		var ev msg.CallEvent
-		if err := msg.Unmarshal(data, &ev); err != nil {
-			return bus.Permanent(fmt.Errorf("sentiment: %s: %w", subject, err))
-		}
-		return a.callEvent(ctx, ev)
 	}
-	return nil // another schema on these subjects: not ours
+	return a.apply(ctx, st, ev, true)
 }
 
-// state returns the call's state, creating it; nil when the call has
-// already finished.
-func (a *Analyzer) state(callID string) *callState {
-	if st, ok := a.calls[callID]; ok {
-		st.lastSeen = time.Now()
-		return st
-	}
-	if _, done := a.finished[callID]; done {
-		return nil
-	}
+func (a *Analyzer) newState(callID string) *callState {
 	tr, _ := NewTracker(a.cfg.Tracker)                          // validated in NewAnalyzer
 	ch, _ := characteristics.New(callID, a.cfg.Characteristics) // likewise
 	st := &callState{tracker: tr, chars: ch, finals: map[string]bool{}, perLeg: map[msg.Role]int{}, lastSeen: time.Now()}
@@ -224,25 +284,119 @@ func (a *Analyzer) state(callID string) *callState {
 	return st
 }
 
-func (a *Analyzer) segment(ctx context.Context, seg msg.Segment) error {
-	if seg.Interim {
-		return nil
+// forget drops a call's state and remembers it finished.
+func (a *Analyzer) forget(callID string) {
+	delete(a.calls, callID)
+	a.finished[callID] = time.Now()
+	a.active.Set(float64(len(a.calls)))
+}
+
+// replayTimeout bounds reading a call's history.
+const replayTimeout = 10 * time.Second
+
+// replay applies the call's messages before stream sequence before to st,
+// publishing nothing. On failure the call goes on with what was read.
+func (a *Analyzer) replay(ctx context.Context, st *callState, callID string, before uint64) {
+	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
+	defer cancel()
+	n, err := a.readHistory(ctx, st, callID, before)
+	if err != nil {
+		a.log.Warn("reading a call's earlier messages failed; its results may miss them", "call", callID, "read", n, "err", err)
+		return
 	}
-	if err := msg.ValidateCallID(seg.CallID); err != nil {
-		return bus.Permanent(fmt.Errorf("sentiment: segment %q: %w", seg.ID, err))
+	if n > 0 {
+		a.log.Info("call picked up mid-way: earlier messages replayed", "call", callID, "messages", n)
 	}
-	if !seg.Leg.Valid() {
-		return bus.Permanent(fmt.Errorf("sentiment: segment %q: %w: leg %q", seg.ID, msg.ErrInvalidField, seg.Leg))
+}
+
+func (a *Analyzer) readHistory(ctx context.Context, st *callState, callID string, before uint64) (int, error) {
+	cons, err := a.js.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{msg.SubjectCall(callID), msg.SubjectTimeline(callID), msg.SubjectTranscript(callID), msg.SubjectCallSentiment(callID)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return 0, err
 	}
-	st := a.state(seg.CallID)
+	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	if err != nil {
+		return 0, err
+	}
+	defer it.Stop()
+	n := 0
+	for {
+		// The message being handled is in the stream, so this ends there.
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return n, err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return n, err
+		}
+		if md.Sequence.Stream >= before {
+			return n, nil
+		}
+		ev, ok, err := decode(m.Subject(), m.Data())
+		if err != nil || !ok || ev.seg != nil && ev.seg.Interim {
+			continue
+		}
+		if ev.final {
+			st.finalSeen = true
+			continue
+		}
+		_ = a.apply(ctx, st, ev, false) // publishes nothing, so cannot fail
+		n++
+	}
+}
+
+// apply applies ev to st (nil: the call is finished) and, when live,
+// publishes what changed and finishes the call if it is complete.
+func (a *Analyzer) apply(ctx context.Context, st *callState, ev event, live bool) error {
+	switch {
+	case ev.seg != nil:
+		return a.segment(ctx, st, *ev.seg, live)
+	case ev.span != nil:
+		if st == nil {
+			return nil
+		}
+		st.chars.AddSpan(*ev.span)
+		st.atMS = max(st.atMS, ev.span.EndMS)
+		if !live {
+			return nil
+		}
+		return a.publish(ctx, msg.SubjectCharacteristics(ev.callID), st.chars.Snapshot(st.atMS, st.duration, false))
+	case ev.call != nil:
+		if st == nil || ev.call.Kind != msg.CallEnded {
+			return nil
+		}
+		if !st.ended {
+			st.ended, st.endedAt = true, time.Now()
+		}
+		st.duration = ev.call.DurationMS
+		st.finalJobs = ev.call.FinalJobs
+		st.atMS = max(st.atMS, ev.call.DurationMS)
+		if !live {
+			return nil
+		}
+		return a.maybeFinish(ctx, ev.callID, st)
+	}
+	return nil
+}
+
+func (a *Analyzer) segment(ctx context.Context, st *callState, seg msg.Segment, live bool) error {
 	if st != nil && st.finals[seg.ID] {
+		if !live {
+			return nil
+		}
 		return a.maybeFinish(ctx, seg.CallID, st) // redelivered: results already out
 	}
 	s := a.cfg.Models.For(seg.Language).Score(seg.Text)
-	if err := a.publish(ctx, msg.SubjectScoredSegment(seg.CallID), msg.ScoredSegment{Segment: seg, Sentiment: s}); err != nil {
-		return err
+	if live {
+		if err := a.publish(ctx, msg.SubjectScoredSegment(seg.CallID), msg.ScoredSegment{Segment: seg, Sentiment: s}); err != nil {
+			return err
+		}
+		a.scored.WithLabelValues(s.Label).Inc()
 	}
-	a.scored.WithLabelValues(s.Label).Inc()
 	if st == nil {
 		a.log.Debug("final segment after the call's results were final; scored, not counted", "call", seg.CallID, "segment", seg.ID)
 		return nil
@@ -253,9 +407,14 @@ func (a *Analyzer) segment(ctx context.Context, seg msg.Segment) error {
 	st.chars.AddSegment(seg)
 	if hasText(seg) {
 		st.tracker.Add(seg.Leg, Turn{StartMS: seg.StartMS, EndMS: seg.EndMS, Label: s.Label})
-		if err := a.publish(ctx, msg.SubjectCallSentiment(seg.CallID), st.tracker.Snapshot(seg.CallID, st.atMS, st.duration, false)); err != nil {
-			return err
+		if live {
+			if err := a.publish(ctx, msg.SubjectCallSentiment(seg.CallID), st.tracker.Snapshot(seg.CallID, st.atMS, st.duration, false)); err != nil {
+				return err
+			}
 		}
+	}
+	if !live {
+		return nil
 	}
 	return a.maybeFinish(ctx, seg.CallID, st)
 }
@@ -275,39 +434,6 @@ func countWords(s string) int {
 		in = word
 	}
 	return n
-}
-
-func (a *Analyzer) timeline(ctx context.Context, ev msg.TimelineEvent) error {
-	if err := msg.ValidateCallID(ev.CallID); err != nil {
-		return bus.Permanent(fmt.Errorf("sentiment: timeline: %w", err))
-	}
-	if (ev.Kind == msg.SpanTalk || ev.Kind == msg.SpanOverlap) && !ev.Leg.Valid() {
-		return bus.Permanent(fmt.Errorf("sentiment: timeline of %s: %w: %s span with leg %q", ev.CallID, msg.ErrInvalidField, ev.Kind, ev.Leg))
-	}
-	st := a.state(ev.CallID)
-	if st == nil {
-		return nil
-	}
-	st.chars.AddSpan(ev)
-	st.atMS = max(st.atMS, ev.EndMS)
-	return a.publish(ctx, msg.SubjectCharacteristics(ev.CallID), st.chars.Snapshot(st.atMS, st.duration, false))
-}
-
-func (a *Analyzer) callEvent(ctx context.Context, ev msg.CallEvent) error {
-	if err := msg.ValidateCallID(ev.CallID); err != nil {
-		return bus.Permanent(fmt.Errorf("sentiment: call event: %w", err))
-	}
-	st := a.state(ev.CallID)
-	if st == nil || ev.Kind != msg.CallEnded {
-		return nil
-	}
-	if !st.ended {
-		st.ended, st.endedAt = true, time.Now()
-	}
-	st.duration = ev.DurationMS
-	st.finalJobs = ev.FinalJobs
-	st.atMS = max(st.atMS, ev.DurationMS)
-	return a.maybeFinish(ctx, ev.CallID, st)
 }
 
 // complete reports whether every final segment the ended event announced
@@ -344,9 +470,7 @@ func (a *Analyzer) finish(ctx context.Context, callID string, st *callState, rea
 	if err := a.publish(ctx, msg.SubjectCharacteristics(callID), st.chars.Snapshot(end, end, true)); err != nil {
 		return err
 	}
-	delete(a.calls, callID)
-	a.finished[callID] = time.Now()
-	a.active.Set(float64(len(a.calls)))
+	a.forget(callID)
 	a.finishes.WithLabelValues(reason).Inc()
 	if reason != finishComplete {
 		a.log.Warn("call results made final without all its final segments", "call", callID, "reason", reason,

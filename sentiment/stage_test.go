@@ -241,3 +241,99 @@ func BenchmarkHandleSegment(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "segments/s")
 }
+
+// TestAnalyzerRestart: an analyzer that starts while calls are under way
+// reads their earlier messages from the stream, so the final results count
+// the whole call; and a call it had already finished stays finished.
+func TestAnalyzerRestart(t *testing.T) {
+	_, conn := bustest.Start(t)
+	out := stageListen(t, conn.NC, msg.AllAnalysis)
+	start := func() (*Analyzer, func()) {
+		a, err := NewAnalyzer(conn, Config{Grace: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx, conn.JS) }()
+		return a, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	C := msg.RoleCustomer
+	seg := func(call string, turn int, text string) msg.Segment {
+		return msg.Segment{ID: fmt.Sprintf("%s/customer/%d/0", call, turn), CallID: call, Leg: C, Turn: turn,
+			StartMS: int64(turn) * 10000, EndMS: int64(turn)*10000 + 2000, Text: text}
+	}
+	seen := map[string]int{}
+
+	_, stop1 := start()
+	live, done := "call-live", "call-done"
+	stagePublish(t, conn, msg.SubjectCall(live), msg.CallEvent{CallID: live, Kind: msg.CallStarted})
+	stagePublish(t, conn, msg.SubjectTimeline(live), msg.TimelineEvent{CallID: live, Kind: msg.SpanTalk, Leg: C, StartMS: 10000, EndMS: 12000})
+	stagePublish(t, conn, msg.SubjectTranscript(live), seg(live, 1, "this is ridiculous"))
+	stagePublish(t, conn, msg.SubjectTranscript(live), seg(live, 2, "I want to cancel my account"))
+	stagePublish(t, conn, msg.SubjectTranscript(done), seg(done, 1, "thanks"))
+	stagePublish(t, conn, msg.SubjectCall(done), msg.CallEvent{CallID: done, Kind: msg.CallEnded, DurationMS: 20000, FinalJobs: map[msg.Role]int{C: 1}})
+	for {
+		var cs msg.CallSentiment
+		if err := msg.Unmarshal(out.next(t, msg.SubjectCallSentiment(done), seen).Data, &cs); err != nil {
+			t.Fatal(err)
+		}
+		if cs.Final {
+			break
+		}
+	}
+	// One worker keeps the stream's order: the live call's two segments were
+	// handled before the other call's end.
+	if seen[msg.SubjectScoredSegment(live)] != 2 {
+		t.Fatalf("before the restart: %d scored segments of the live call, want 2", seen[msg.SubjectScoredSegment(live)])
+	}
+	stop1()
+
+	a2, stop2 := start()
+	defer stop2()
+	stagePublish(t, conn, msg.SubjectTranscript(live), seg(live, 3, "still not working"))
+	stagePublish(t, conn, msg.SubjectTimeline(live), msg.TimelineEvent{CallID: live, Kind: msg.SpanTalk, Leg: C, StartMS: 30000, EndMS: 32000})
+	stagePublish(t, conn, msg.SubjectCall(live), msg.CallEvent{CallID: live, Kind: msg.CallEnded, DurationMS: 40000, FinalJobs: map[msg.Role]int{C: 3}})
+	var cs msg.CallSentiment
+	for !cs.Final {
+		if err := msg.Unmarshal(out.next(t, msg.SubjectCallSentiment(live), seen).Data, &cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := cs.Participants[C]; p.Turns != 3 || p.ConsecutiveNegative != 3 {
+		t.Errorf("final after a restart: %d turns, %d negative at the end; want 3 and 3", p.Turns, p.ConsecutiveNegative)
+	}
+	var ch msg.Characteristics
+	for !ch.Final {
+		if err := msg.Unmarshal(out.next(t, msg.SubjectCharacteristics(live), seen).Data, &ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ch.TalkMS[C] != 4000 {
+		t.Errorf("final talk time after a restart %d ms, want 4000 (a span from before it and one after)", ch.TalkMS[C])
+	}
+
+	// A late final for the call finished before the restart is scored, and
+	// the call is not taken up again.
+	stagePublish(t, conn, msg.SubjectTranscript(done), seg(done, 2, "bye"))
+	for {
+		var ss msg.ScoredSegment
+		if err := msg.Unmarshal(out.next(t, msg.SubjectScoredSegment(done), seen).Data, &ss); err != nil {
+			t.Fatal(err)
+		}
+		if ss.Segment.Turn == 2 {
+			break
+		}
+	}
+	a2.mu.Lock()
+	_, kept := a2.calls[done]
+	a2.mu.Unlock()
+	if kept {
+		t.Error("a call finished before the restart was taken up again")
+	}
+}
