@@ -20,4 +20,15 @@
 // occurs and from streaks of the same label; the overall score is the mean of
 // the periods (the call's quarters); the current score is a trailing window;
 // the shift is the last quarter minus the first.
+//
+// # The analyzer
+//
+// An [Analyzer] consumes call events, timeline spans and transcript segments
+// from the events stream and publishes, for every final segment, a
+// msg.ScoredSegment and an updated msg.CallSentiment; for every timeline span,
+// updated msg.Characteristics (package characteristics); and once the call has
+// ended and all the final segments its ended event counted are in (or a grace
+// time has passed), the Final CallSentiment and Characteristics. Interim
+// segments are not scored. Its state is per call, in memory; a call picked up
+// mid-way (after a restart) is first read back from the stream.
 package sentiment
