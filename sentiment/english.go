@@ -13,11 +13,12 @@ import (
 // off by a comma or a full stop, manage the conversation rather than judge
 // anything: "Okay, let me check that." "No, the other account." "Yes. One
 // moment." Speech is full of them (backchannels, answers), and VADER's
-// lexicon would make every such turn positive or negative. Followed by "!"
-// they keep their valence ("No! Not again").
+// lexicon would make every such turn positive or negative, and "no" or
+// "nope" would negate what follows ("Yeah, no, that's fine"). Followed by
+// "!" they keep their valence ("No! Not again").
 var discourseMarkers = map[string]bool{
 	"ok": true, "okay": true, "alright": true, "yes": true, "yeah": true, "yep": true,
-	"no": true, "sure": true, "well": true, "like": true, "please": true,
+	"no": true, "nope": true, "sure": true, "well": true, "like": true, "please": true,
 }
 
 // VADER's empirically derived constants (Hutto & Gilbert 2014), as in
@@ -125,7 +126,7 @@ func (e *English) Score(text string) msg.Sentiment {
 		case skip[i]:
 			vals = append(vals, 0)
 		case e.phrases.has(lw) && e.phraseAt(words, i, skip, &vals, capDiff):
-		case !e.cfg.KeepMarkers && words[i].aside && discourseMarkers[lw]:
+		case e.marker(words[i]):
 			vals = append(vals, 0)
 		case e.boosters[lw] != 0:
 			vals = append(vals, 0)
@@ -174,8 +175,8 @@ func (e *English) valence(words []word, i int, v float64, capDiff bool) float64 
 		for first = i; first > 0 && words[first-1].sent == words[i].sent; first-- {
 		}
 	}
-	if (i-1 >= first && lw(i-1) == "no") || (i-2 >= first && lw(i-2) == "no") ||
-		(i-3 >= first && lw(i-3) == "no" && (lw(i-1) == "or" || lw(i-1) == "nor")) {
+	isNo := func(k int) bool { return k >= first && lw(k) == "no" && !e.marker(words[k]) }
+	if isNo(i-1) || isNo(i-2) || (isNo(i-3) && (lw(i-1) == "or" || lw(i-1) == "nor")) {
 		v *= negScalar
 	}
 	if capDiff && isUpper(words[i].text) {
@@ -232,15 +233,23 @@ func (e *English) scalarIncDec(w word, v float64, capDiff bool) float64 {
 	return s
 }
 
-func (e *English) negated(w string) bool {
-	return e.negates[w] || strings.Contains(w, "n't")
+func (e *English) negated(w word) bool {
+	if e.marker(w) {
+		return false // "Nope, that's fine": the marker answers, it does not negate
+	}
+	return e.negates[w.lower] || strings.Contains(w.lower, "n't")
+}
+
+// marker reports whether w is a discourse marker where markers stand.
+func (e *English) marker(w word) bool {
+	return !e.cfg.KeepMarkers && w.aside && discourseMarkers[w.lower]
 }
 
 func (e *English) negationCheck(v float64, words []word, start, i int) float64 {
 	lw := func(k int) string { return words[k].lower }
 	switch start {
 	case 0:
-		if e.negated(lw(i - 1)) {
+		if e.negated(words[i-1]) {
 			return v * negScalar
 		}
 	case 1:
@@ -249,7 +258,7 @@ func (e *English) negationCheck(v float64, words []word, start, i int) float64 {
 			return v * negNeverScale
 		case lw(i-2) == "without" && lw(i-1) == "doubt":
 			return v
-		case e.negated(lw(i - 2)):
+		case e.negated(words[i-2]):
 			return v * negScalar
 		}
 	case 2:
@@ -258,7 +267,7 @@ func (e *English) negationCheck(v float64, words []word, start, i int) float64 {
 			return v * negNeverScale
 		case lw(i-3) == "without" && (lw(i-2) == "doubt" || lw(i-1) == "doubt"):
 			return v
-		case e.negated(lw(i - 3)):
+		case e.negated(words[i-3]):
 			return v * negScalar
 		}
 	}

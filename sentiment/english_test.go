@@ -15,6 +15,9 @@ func TestEnglishLabels(t *testing.T) {
 	}{
 		{"i want to cancel my account", msg.Negative},
 		{"I've been on hold for an hour.", msg.Negative},
+		{"I was on hold for 45 minutes", msg.Negative},
+		{"we've been waiting for three weeks", msg.Negative},
+		{"It is on hold. For two minutes I think.", msg.Neutral}, // a phrase stays inside its sentence
 		{"let me speak to a manager", msg.Negative},
 		{"this is ridiculous", msg.Negative},
 		{"it's still not working", msg.Negative},
@@ -131,5 +134,66 @@ func BenchmarkProseTokens(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		proseTokens(benchTexts[i%len(benchTexts)])
+	}
+}
+
+// contactCenterTurns are call-center turns, written as whisper writes them
+// (sentence case, punctuation, no emphasis), with the label a quality
+// analyst would give them.
+var contactCenterTurns = []struct{ text, label string }{
+	{"Thank you for calling, my name is Sarah, how can I help you today?", msg.Positive},
+	{"Okay, let me pull up your account.", msg.Neutral},
+	{"Yes, that's correct.", msg.Neutral},
+	{"No, the other one.", msg.Neutral},
+	{"Sure, one moment.", msg.Neutral},
+	{"Can I have your account number?", msg.Neutral},
+	{"I've been on hold for over an hour.", msg.Negative},
+	{"I was on hold for 40 minutes before anyone picked up.", msg.Negative},
+	{"I want to cancel my account.", msg.Negative},
+	{"Please just close my account.", msg.Negative},
+	{"Let me speak to a manager.", msg.Negative},
+	{"I need to talk to your supervisor right now.", msg.Negative},
+	{"It's still not working.", msg.Negative},
+	{"The app doesn't work since the update.", msg.Negative},
+	{"You charged me twice this month.", msg.Negative},
+	{"I was double charged.", msg.Negative},
+	{"Nobody called me back.", msg.Negative},
+	{"This is the third time calling about this.", msg.Negative},
+	{"This is ridiculous.", msg.Negative},
+	{"I'm going to file a complaint.", msg.Negative},
+	{"Great, that fixed it.", msg.Positive},
+	{"Okay, it works now.", msg.Positive},
+	{"Thank you so much for your help.", msg.Positive},
+	{"I really appreciate it.", msg.Positive},
+	{"That's perfect, thanks.", msg.Positive},
+	{"I'm sorry to hear that, let me fix the problem for you.", msg.Negative},
+	{"Is there anything else I can help you with?", msg.Positive},
+	{"Have a great day.", msg.Positive},
+	{"Well, I guess.", msg.Neutral},
+	{"Yeah, no, that's fine.", msg.Positive},
+}
+
+// TestContactCenterTurns measures the extensions where they are meant to
+// help: Earshot's labels against an analyst's, next to plain VADER's.
+func TestContactCenterTurns(t *testing.T) {
+	m := NewEnglish(EnglishConfig{})
+	vader := govader.NewSentimentIntensityAnalyzer()
+	ours, theirs := 0, 0
+	for _, c := range contactCenterTurns {
+		s := m.Score(c.text)
+		v := vader.PolarityScores(c.text).Compound
+		vl := label(v, 0, 0)
+		if s.Label == c.label {
+			ours++
+		} else {
+			t.Logf("earshot: %q is %s (%.3f), want %s", c.text, s.Label, s.Compound, c.label)
+		}
+		if vl == c.label {
+			theirs++
+		}
+	}
+	t.Logf("labels right on %d contact-center turns: earshot %d, govader %d", len(contactCenterTurns), ours, theirs)
+	if ours <= theirs {
+		t.Errorf("earshot got %d labels right, plain VADER %d: the extensions should help here", ours, theirs)
 	}
 }

@@ -47,7 +47,8 @@ func (p phraseIndex) match(words []word, i int) (valence float64, n int, ok bool
 		}
 		hit := true
 		for j, w := range ph.words[1:] {
-			if words[i+1+j].lower != w {
+			next := words[i+1+j]
+			if next.sent != words[i].sent || next.lower != w && (w != numberSlot || !isNumber(next.lower)) {
 				hit = false
 				break
 			}
@@ -57,6 +58,32 @@ func (p phraseIndex) match(words []word, i int) (valence float64, n int, ok bool
 		}
 	}
 	return 0, 0, false
+}
+
+// numberSlot in a phrase matches a number, in digits or in words ("on hold
+// for 45 minutes", "for two hours").
+const numberSlot = "<n>"
+
+var numberWords = map[string]bool{
+	"two": true, "three": true, "four": true, "five": true, "six": true, "seven": true, "eight": true,
+	"nine": true, "ten": true, "eleven": true, "twelve": true, "fifteen": true, "twenty": true,
+	"thirty": true, "forty": true, "fifty": true, "sixty": true, "several": true, "many": true, "few": true,
+	"forty-five": true, "twenty-five": true, "thirty-five": true,
+}
+
+func isNumber(w string) bool {
+	if numberWords[w] {
+		return true
+	}
+	if w == "" {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if w[i] < '0' || w[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // contactCenterPhrases is the phrase lexicon for contact-center speech, on
@@ -87,7 +114,9 @@ func contactCenterPhrases(idioms map[string]float64) map[string]float64 {
 	// Waiting.
 	for _, lead := range []string{"on hold", "waiting", "waited", "been waiting"} {
 		add(-1.5, lead+" for an hour", lead+" for hours", lead+" for ages", lead+" forever",
-			lead+" for over an hour", lead+" for half an hour", lead+" for so long", lead+" for weeks", lead+" for days")
+			lead+" for over an hour", lead+" for half an hour", lead+" for so long", lead+" for weeks", lead+" for days",
+			lead+" for <n> hours", lead+" for <n> minutes", lead+" for <n> days", lead+" for <n> weeks",
+			lead+" for over <n> minutes", lead+" for more than <n> minutes", lead+" for a week", lead+" for a month")
 	}
 	add(-1.2, "still on hold", "been on hold", "kept me on hold", "put me on hold again", "still waiting", "still haven't heard back")
 	// Escalating.

@@ -14,8 +14,9 @@ type word struct {
 	text  string // as written (for the capitals rule)
 	lower string // lower case, trimmed of punctuation unless the lexicon knows it whole
 	sent  int    // sentence number, from 0
-	// aside: the word opens its sentence and a comma or a full stop follows
-	// it ("Okay, let me check", "No. I said"): a discourse marker.
+	// aside: the word opens its sentence, or follows asides only, and a
+	// comma or a full stop follows it ("Okay, let me check", "Yeah, no,
+	// that's fine", "No. I said"): where discourse markers stand.
 	aside bool
 }
 
@@ -80,7 +81,8 @@ func (e *English) tokenize(text string, buf []word) []word {
 		}
 		lower := strings.ToLower(t.Text)
 		if (t.Text == "," || t.Text == ".") && len(buf) > 0 && !endsSent {
-			if w := &buf[len(buf)-1]; len(buf) == 1 || buf[len(buf)-2].sent != w.sent {
+			// The sentence's head so far is asides only: "Yeah, no, ..."
+			if w := &buf[len(buf)-1]; len(buf) == 1 || buf[len(buf)-2].sent != w.sent || buf[len(buf)-2].aside {
 				w.aside = true
 			}
 		}
