@@ -22,6 +22,10 @@ type Config struct {
 	// MinSilence is how long both legs must be silent for the gap to count
 	// as non-talk time; only longer gaps count. Default 3 s.
 	MinSilence time.Duration
+	// LiveTurns is how many of the latest turns' loudness a live (not
+	// final) snapshot carries, so that updates stay small in long calls;
+	// the final snapshot carries them all. Default 20.
+	LiveTurns int
 }
 
 // Call accumulates one call's spans and segments. It is not safe for
@@ -39,8 +43,11 @@ type Call struct {
 
 // New returns an empty call.
 func New(callID string, cfg Config) (*Call, error) {
-	if cfg.MinSilence < 0 {
-		return nil, fmt.Errorf("characteristics: min silence %v is negative", cfg.MinSilence)
+	if cfg.MinSilence < 0 || cfg.LiveTurns < 0 {
+		return nil, fmt.Errorf("characteristics: min silence %v, live turns %d: neither may be negative", cfg.MinSilence, cfg.LiveTurns)
+	}
+	if cfg.LiveTurns == 0 {
+		cfg.LiveTurns = 20
 	}
 	if cfg.MinSilence == 0 {
 		cfg.MinSilence = 3 * time.Second
@@ -101,7 +108,8 @@ func (c *Call) AddSegment(seg msg.Segment) {
 }
 
 // Snapshot returns the characteristics at atMS. endMS > 0 says the call
-// ended then: the silence after the last talk up to endMS counts too.
+// ended then: the silence after the last talk up to endMS counts too. A live
+// (not final) snapshot carries the loudness of the last LiveTurns turns.
 func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
 	ch := msg.Characteristics{CallID: c.id, AtMS: atMS, Final: final, TalkMS: map[msg.Role]int64{}}
 	talk := append([]msg.TimelineEvent(nil), c.talk...)
@@ -127,6 +135,9 @@ func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
 		for leg, l := range levels {
 			ch.LoudnessDBFS[leg] = math.Round(10*math.Log10(l.energy/l.ms)*10) / 10
 		}
+	}
+	if !final && len(ch.Turns) > c.cfg.LiveTurns {
+		ch.Turns = ch.Turns[len(ch.Turns)-c.cfg.LiveTurns:]
 	}
 	ch.NonTalk = c.nonTalk(talk, endMS)
 	for _, s := range ch.NonTalk {

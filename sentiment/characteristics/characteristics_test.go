@@ -123,6 +123,13 @@ func TestLive(t *testing.T) {
 	if ch := c.Snapshot(9500, 0, false); ch.NonTalkMS != 3001 {
 		t.Errorf("a gap of exactly 3 s counted: non-talk %d, want 3001", ch.NonTalkMS)
 	}
+	for i := range int64(30) {
+		c.AddSpan(msg.TimelineEvent{Kind: msg.SpanTalk, Leg: msg.RoleB, StartMS: 10000 + i*1000, EndMS: 10500 + i*1000, LoudnessDBFS: -30})
+	}
+	if live, final := c.Snapshot(40000, 0, false), c.Snapshot(40000, 40000, true); len(live.Turns) != 20 || len(final.Turns) != 30 ||
+		live.Turns[19].StartMS != 39000 {
+		t.Errorf("turn loudness: live %d turns (want the last 20), final %d (want 30)", len(live.Turns), len(final.Turns))
+	}
 	if ch.LoudnessDBFS != nil || ch.TalkSpeedWPM != nil {
 		t.Errorf("loudness %v, talk speed %v: want none without levels or words", ch.LoudnessDBFS, ch.TalkSpeedWPM)
 	}
@@ -132,6 +139,9 @@ func TestConfig(t *testing.T) {
 	_, err := New("x", Config{MinSilence: -time.Second})
 	if err == nil || !strings.Contains(err.Error(), "negative") {
 		t.Errorf("negative min silence: err %v", err)
+	}
+	if _, err := New("x", Config{LiveTurns: -1}); err == nil {
+		t.Error("negative live turns accepted")
 	}
 	c, err := New("x", Config{MinSilence: time.Second})
 	if err != nil {
