@@ -155,7 +155,7 @@ func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(min(a.cfg.Grace/4, time.Second))
+		tick := time.NewTicker(max(min(a.cfg.Grace/4, time.Second), 10*time.Millisecond))
 		defer tick.Stop()
 		for {
 			select {
