@@ -328,6 +328,16 @@ type Characteristics struct {
 	Interruptions []Interruption   `json:"interruptions,omitempty"`
 	TalkSpeedWPM  map[Role]float64 `json:"talk_speed_wpm,omitempty"`
 	LoudnessDBFS  map[Role]float64 `json:"loudness_dbfs,omitempty"`
+	// Turns is each talk span's loudness: loudness per turn.
+	Turns []TurnLoudness `json:"turns,omitempty"`
+}
+
+// TurnLoudness is the mean level of one leg's talk span.
+type TurnLoudness struct {
+	Leg          Role    `json:"leg"`
+	StartMS      int64   `json:"start_ms"`
+	EndMS        int64   `json:"end_ms"`
+	LoudnessDBFS float64 `json:"loudness_dbfs"`
 }
 
 // Schema implements Message.

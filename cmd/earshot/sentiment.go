@@ -1,20 +1,106 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+
+	"github.com/earshot-dev/earshot/sentiment"
+	"github.com/earshot-dev/earshot/sentiment/characteristics"
 )
 
 // sentimentOptions are the sentiment part of the analyze stage.
-type sentimentOptions struct{}
-
-func (*sentimentOptions) flags(fs *flag.FlagSet) {}
-
-func (*sentimentOptions) start(ctx context.Context, e *env) (func(context.Context) error, error) {
-	return waitDone, nil
+type sentimentOptions struct {
+	grace      time.Duration
+	window     time.Duration
+	minSilence time.Duration
 }
 
+func (o *sentimentOptions) flags(fs *flag.FlagSet) {
+	fs.DurationVar(&o.grace, "sentiment-grace", 2*time.Minute, "after a call ends, how long to wait for its missing final segments before publishing its final sentiment and characteristics")
+	fs.DurationVar(&o.window, "sentiment-window", time.Minute, "trailing window of each participant's current sentiment score")
+	fs.DurationVar(&o.minSilence, "non-talk-min", 3*time.Second, "silence on both legs longer than this counts as non-talk time")
+}
+
+func (o *sentimentOptions) start(ctx context.Context, e *env) (func(context.Context) error, error) {
+	a, err := sentiment.NewAnalyzer(e.bus, sentiment.Config{
+		Grace:           o.grace,
+		Tracker:         sentiment.TrackerConfig{Window: o.window},
+		Characteristics: characteristics.Config{MinSilence: o.minSilence},
+		Metrics:         e.metrics,
+		Logger:          e.log.With("stage", "sentiment"),
+	})
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return func(ctx context.Context) error { return a.Run(ctx, e.bus.JS) }, nil
+}
+
+// sentimentLine is what earshot sentiment writes for each line in.
+type sentimentLine struct {
+	Label    string  `json:"label"`
+	Compound float64 `json:"compound"`
+	Pos      float64 `json:"pos"`
+	Neg      float64 `json:"neg"`
+	Neu      float64 `json:"neu"`
+}
+
+// maxSentimentLine bounds one input line.
+const maxSentimentLine = 1 << 20
+
 func sentimentCmd(ctx context.Context, args []string, std stdio) error {
-	return errors.New("not built yet")
+	fs := flag.NewFlagSet("earshot sentiment", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	fs.Usage = func() {
+		fmt.Fprintln(std.err, "usage: earshot sentiment < lines.txt\n\nScores each line of UTF-8 text on stdin with the English model and writes one\nJSON line each: {\"label\": ..., \"compound\": ..., \"pos\": ..., \"neg\": ..., \"neu\": ...}.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return badInputf("unexpected argument %q (the text comes on stdin)", fs.Arg(0))
+	}
+	return sentimentScoreLines(ctx, sentiment.NewEnglish(sentiment.EnglishConfig{}), std.in, std.out)
+}
+
+// sentimentScoreLines scores each line of in; lines already scored are
+// written (and flushed) before an error about a later line is returned.
+func sentimentScoreLines(ctx context.Context, m sentiment.Model, in io.Reader, out io.Writer) error {
+	w := bufio.NewWriter(out)
+	defer w.Flush()
+	enc := json.NewEncoder(w)
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), maxSentimentLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		line := sc.Bytes()
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if !utf8.Valid(line) {
+			return badInputf("stdin line %d: not valid UTF-8 text", n)
+		}
+		s := m.Score(string(line))
+		if err := enc.Encode(sentimentLine{s.Label, s.Compound, s.Pos, s.Neg, s.Neu}); err != nil {
+			return fmt.Errorf("stdout: %w", err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return badInputf("stdin line %d: longer than %d bytes", n+1, maxSentimentLine)
+		}
+		return badInputf("stdin: %v", err)
+	}
+	return w.Flush()
 }

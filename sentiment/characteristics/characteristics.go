@@ -1,0 +1,198 @@
+// Package characteristics computes a call's conversation characteristics as
+// Amazon Connect Contact Lens defines them, from capture's timeline spans and
+// transcribe's final segments: talk time per participant, non-talk time
+// (silences longer than 3 s on both legs; hold, once a stage reports it), interruptions (who
+// talked over whom, and for how long), talk speed in words per minute, and
+// loudness per turn and per participant.
+package characteristics
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/earshot-dev/earshot/msg"
+)
+
+// Config sets the thresholds; the zero value is Contact Lens's.
+type Config struct {
+	// MinSilence is how long both legs must be silent for the gap to count
+	// as non-talk time; only longer gaps count. Default 3 s.
+	MinSilence time.Duration
+	// LiveTurns is how many of the latest turns' loudness a live (not
+	// final) snapshot carries, so that updates stay small in long calls;
+	// the final snapshot carries them all. Default 20.
+	LiveTurns int
+}
+
+// Call accumulates one call's spans and segments. It is not safe for
+// concurrent use. Duplicates (a redelivered span or segment) count once.
+type Call struct {
+	cfg   Config
+	id    string
+	spans map[msg.TimelineEvent]bool
+	talk  []msg.TimelineEvent // talk spans, in arrival order
+	over  []msg.TimelineEvent // overlap spans
+	segs  map[string]bool
+	words map[msg.Role]int
+	ms    map[msg.Role]int64 // speaking time behind words
+}
+
+// New returns an empty call.
+func New(callID string, cfg Config) (*Call, error) {
+	if cfg.MinSilence < 0 || cfg.LiveTurns < 0 {
+		return nil, fmt.Errorf("characteristics: min silence %v, live turns %d: neither may be negative", cfg.MinSilence, cfg.LiveTurns)
+	}
+	if cfg.LiveTurns == 0 {
+		cfg.LiveTurns = 20
+	}
+	if cfg.MinSilence == 0 {
+		cfg.MinSilence = 3 * time.Second
+	}
+	return &Call{
+		cfg: cfg, id: callID,
+		spans: map[msg.TimelineEvent]bool{},
+		segs:  map[string]bool{},
+		words: map[msg.Role]int{},
+		ms:    map[msg.Role]int64{},
+	}, nil
+}
+
+// AddSpan records a finished timeline span. Silence spans are not needed:
+// non-talk time is computed from both legs' talk spans.
+func (c *Call) AddSpan(ev msg.TimelineEvent) {
+	if ev.EndMS <= ev.StartMS || c.spans[ev] {
+		return
+	}
+	c.spans[ev] = true
+	switch ev.Kind {
+	case msg.SpanTalk:
+		c.talk = append(c.talk, ev)
+	case msg.SpanOverlap:
+		c.over = append(c.over, ev)
+	}
+}
+
+// AddSegment records a final segment's words for talk speed: the words
+// over the time from the first word's start to the last word's end, or,
+// without word timings, the text's words over the segment's duration.
+// Interim segments and segments without text are ignored.
+func (c *Call) AddSegment(seg msg.Segment) {
+	if seg.Interim || seg.Error != "" || c.segs[seg.ID] {
+		return
+	}
+	c.segs[seg.ID] = true
+	n, start, end := 0, int64(0), int64(0)
+	for _, w := range seg.Words {
+		if !hasLetterOrDigit(w.Text) {
+			continue
+		}
+		if n == 0 || w.StartMS < start {
+			start = w.StartMS
+		}
+		end = max(end, w.EndMS)
+		n++
+	}
+	if n == 0 {
+		n = countWords(seg.Text)
+		start, end = seg.StartMS, seg.EndMS
+	}
+	if n == 0 || end <= start {
+		return
+	}
+	c.words[seg.Leg] += n
+	c.ms[seg.Leg] += end - start
+}
+
+// Snapshot returns the characteristics at atMS. endMS > 0 says the call
+// ended then: the silence after the last talk up to endMS counts too. A live
+// (not final) snapshot carries the loudness of the last LiveTurns turns.
+func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
+	ch := msg.Characteristics{CallID: c.id, AtMS: atMS, Final: final, TalkMS: map[msg.Role]int64{}}
+	talk := append([]msg.TimelineEvent(nil), c.talk...)
+	sort.Slice(talk, func(i, j int) bool { return talk[i].StartMS < talk[j].StartMS })
+	type level struct{ energy, ms float64 }
+	levels := map[msg.Role]*level{}
+	for _, t := range talk {
+		d := t.EndMS - t.StartMS
+		ch.TalkMS[t.Leg] += d
+		if t.LoudnessDBFS != 0 {
+			ch.Turns = append(ch.Turns, msg.TurnLoudness{Leg: t.Leg, StartMS: t.StartMS, EndMS: t.EndMS, LoudnessDBFS: t.LoudnessDBFS})
+			l := levels[t.Leg]
+			if l == nil {
+				l = &level{}
+				levels[t.Leg] = l
+			}
+			l.energy += float64(d) * math.Pow(10, t.LoudnessDBFS/10)
+			l.ms += float64(d)
+		}
+	}
+	if len(levels) > 0 {
+		ch.LoudnessDBFS = map[msg.Role]float64{}
+		for leg, l := range levels {
+			ch.LoudnessDBFS[leg] = math.Round(10*math.Log10(l.energy/l.ms)*10) / 10
+		}
+	}
+	if !final && len(ch.Turns) > c.cfg.LiveTurns {
+		ch.Turns = ch.Turns[len(ch.Turns)-c.cfg.LiveTurns:]
+	}
+	ch.NonTalk = c.nonTalk(talk, endMS)
+	for _, s := range ch.NonTalk {
+		ch.NonTalkMS += s.EndMS - s.StartMS
+	}
+	over := append([]msg.TimelineEvent(nil), c.over...)
+	sort.Slice(over, func(i, j int) bool { return over[i].StartMS < over[j].StartMS })
+	for _, o := range over {
+		ch.Interruptions = append(ch.Interruptions, msg.Interruption{By: o.Leg, Of: o.Other, StartMS: o.StartMS, EndMS: o.EndMS})
+	}
+	for leg, n := range c.words {
+		if c.ms[leg] > 0 {
+			if ch.TalkSpeedWPM == nil {
+				ch.TalkSpeedWPM = map[msg.Role]float64{}
+			}
+			ch.TalkSpeedWPM[leg] = math.Round(float64(n)*60000/float64(c.ms[leg])*10) / 10
+		}
+	}
+	return ch
+}
+
+// nonTalk returns the gaps longer than MinSilence in the union of both legs'
+// talk (talk is sorted by start), from the call's start, and to endMS when
+// the call has ended. (Hold would be added here; no stage reports it yet.)
+func (c *Call) nonTalk(talk []msg.TimelineEvent, endMS int64) []msg.Span {
+	min := c.cfg.MinSilence.Milliseconds()
+	var gaps []msg.Span
+	covered := int64(0) // the union of talk so far ends here
+	for _, t := range talk {
+		if t.StartMS-covered > min {
+			gaps = append(gaps, msg.Span{StartMS: covered, EndMS: t.StartMS})
+		}
+		covered = max(covered, t.EndMS)
+	}
+	if endMS > 0 && endMS-covered > min {
+		gaps = append(gaps, msg.Span{StartMS: covered, EndMS: endMS})
+	}
+	return gaps
+}
+
+func hasLetterOrDigit(s string) bool {
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func countWords(text string) int {
+	n := 0
+	for _, f := range strings.Fields(text) {
+		if hasLetterOrDigit(f) {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,34 @@
+// Package sentiment owns Earshot's sentiment scoring: a per-language text
+// model (English: VADER, extended for contact-center speech) that labels each
+// final segment, the per-call, per-participant Contact Lens scores built from
+// those labels, and the analyze stage's live loop that publishes both, with
+// the conversation characteristics, on NATS.
+//
+// # Models
+//
+// A [Model] scores one text. [Models] picks a model by the segment's
+// language; English is built in ([NewEnglish]). Korean would plug in here: a
+// Model that splits text into morphemes with kagome and kagome-dict-ko and
+// scores them with the KOSAC polarity lexicon (morpheme n-grams tagged like
+// kagome's output), with the same negation and intensifier rules moved to
+// Korean's (안, 못, 너무, 정말).
+//
+// # Call scores
+//
+// A [Tracker] keeps one call's labelled turns per participant and computes
+// Contact Lens's scores: each period gets -5..+5 from how often each label
+// occurs and from streaks of the same label; the overall score is the mean of
+// the periods (the call's quarters); the current score is a trailing window;
+// the shift is the last quarter minus the first.
+//
+// # The analyzer
+//
+// An [Analyzer] consumes call events, timeline spans and transcript segments
+// from the events stream and publishes, for every final segment, a
+// msg.ScoredSegment and an updated msg.CallSentiment; for every timeline span,
+// updated msg.Characteristics (package characteristics); and once the call has
+// ended and all the final segments its ended event counted are in (or a grace
+// time has passed), the Final CallSentiment and Characteristics. Interim
+// segments are not scored. Its state is per call, in memory; a call picked up
+// mid-way (after a restart) is first read back from the stream.
+package sentiment
