@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Message is implemented by every JSON message type.
@@ -43,8 +44,18 @@ func Marshal(m Message) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("msg: marshal: %w", err)
 	}
+	// The envelope is written by hand: json.Marshal would compact and
+	// re-validate data, which json.Marshal just produced. Schema names are
+	// constants of this package, plain ASCII with nothing to escape.
 	name, v := m.Schema()
-	return json.Marshal(envelope{Schema: name, V: v, Data: data})
+	out := make([]byte, 0, len(name)+len(data)+32)
+	out = append(out, `{"schema":"`...)
+	out = append(out, name...)
+	out = append(out, `","v":`...)
+	out = strconv.AppendInt(out, int64(v), 10)
+	out = append(out, `,"data":`...)
+	out = append(out, data...)
+	return append(out, '}'), nil
 }
 
 // Unmarshal checks the envelope's schema and version and decodes its data into m.

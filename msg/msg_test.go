@@ -190,3 +190,14 @@ func FuzzDecodeUtterance(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkMarshalSegment(b *testing.B) {
+	s := Segment{ID: "c1/agent/1/0", CallID: "c1", Leg: RoleAgent, Turn: 1, Text: "i have been on hold for an hour and this is ridiculous", StartMS: 10, EndMS: 4200,
+		Words: []Word{{Text: "i", StartMS: 10, EndMS: 100, Confidence: 0.9}, {Text: "have", StartMS: 100, EndMS: 300, Confidence: 0.8}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Marshal(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
