@@ -2,16 +2,70 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"path/filepath"
+	"time"
+
+	"github.com/earshot-dev/earshot/ui"
 )
 
-// uiStage is the ui stage.
-type uiStage struct{}
+// uiStage is the web view: live board, call view, search, rules, users.
+type uiStage struct {
+	usersFile     string
+	url           string
+	secureCookies bool
+	lookback      time.Duration
+	sessionTTL    time.Duration
+	// store and rules are wired by earshot run (or left nil: the pages then
+	// say search and rules are not available).
+	store ui.Store
+	rules ui.Rules
+}
 
-func (*uiStage) name() string           { return "ui" }
-func (*uiStage) summary() string        { return "the web server" }
-func (*uiStage) flags(fs *flag.FlagSet) {}
+func (*uiStage) name() string    { return "ui" }
+func (*uiStage) summary() string { return "the web server (give it --http ADDR)" }
 
-func (*uiStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
-	return waitDone, nil
+func (s *uiStage) flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.usersFile, "ui-users", "", "web view users and API tokens (default DATA/ui-users.json)")
+	fs.StringVar(&s.url, "ui-url", "http://127.0.0.1:8080", "the web view's address as people reach it (for the first login message)")
+	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
+	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
+	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts")
+}
+
+func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
+	if s.lookback <= 0 {
+		return nil, badInputf("--ui-lookback %s: want a positive duration", s.lookback)
+	}
+	if s.sessionTTL <= 0 {
+		return nil, badInputf("--ui-session-ttl %s: want a positive duration", s.sessionTTL)
+	}
+	users := s.usersFile
+	if users == "" {
+		users = filepath.Join(e.dataDir, "ui-users.json")
+	}
+	cfg := ui.Config{
+		UsersFile: users, Out: e.std.out, URL: s.url, SecureCookies: s.secureCookies,
+		Lookback: s.lookback, SessionTTL: s.sessionTTL,
+		Metrics: e.metrics, Logger: e.log.With("stage", "ui"),
+	}
+	if e.bus != nil {
+		cfg.JS = e.bus.JS
+	}
+	if s.store != nil {
+		cfg.Store = s.store
+	}
+	if s.rules != nil {
+		cfg.Rules = s.rules
+	}
+	srv, err := ui.New(cfg)
+	if errors.Is(err, ui.ErrBadUser) {
+		return nil, badInput(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.mux.Handle("/", srv.Handler())
+	return srv.Run, nil
 }
