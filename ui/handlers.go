@@ -228,26 +228,36 @@ func (s *Server) handleBoardEvents(w http.ResponseWriter, r *http.Request) {
 	s.stream(w, r, sub, snapshot)
 }
 
-// callRecord finds a call: live from memory while it goes on (or when
-// there is no store), else from the store. It says whether it is live.
+// callRecord finds a call: live from memory while it goes on, else from
+// the store, else (an ended call the store does not have yet, or no store)
+// from memory. It says whether the call is live.
 func (s *Server) callRecord(r *http.Request, id string, original bool) (msg.CallRecord, bool, error) {
-	s.mu.Lock()
-	c, ok := s.live.calls[id]
-	if ok && (!c.ended || s.cfg.Store == nil) {
+	fromMemory := func(activeOnly bool) (msg.CallRecord, bool, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		c, ok := s.live.calls[id]
+		if !ok || activeOnly && c.ended {
+			return msg.CallRecord{}, false, false
+		}
 		rec := c.record(time.Now())
-		live := !c.ended
-		s.mu.Unlock()
 		if !original {
 			rec = redactAny(rec, s.cfg.Redact).(msg.CallRecord)
 		}
+		return rec, !c.ended, true
+	}
+	if rec, live, ok := fromMemory(true); ok {
 		return rec, live, nil
 	}
-	s.mu.Unlock()
-	if s.cfg.Store == nil {
-		return msg.CallRecord{}, false, fmt.Errorf("call %s is not live and the store is not available: %w", id, msg.ErrNotFound)
+	if s.cfg.Store != nil {
+		rec, err := s.cfg.Store.Call(r.Context(), id, original)
+		if !errors.Is(err, msg.ErrNotFound) {
+			return rec, false, err
+		}
 	}
-	rec, err := s.cfg.Store.Call(r.Context(), id, original)
-	return rec, false, err
+	if rec, live, ok := fromMemory(false); ok {
+		return rec, live, nil
+	}
+	return msg.CallRecord{}, false, fmt.Errorf("call %s: %w", id, msg.ErrNotFound)
 }
 
 // callAccess checks the call id and the caller's right to original text.

@@ -128,7 +128,7 @@ type part struct {
 func splitHighlights(text string, hl [][2]int) []part {
 	rs := make([][2]int, 0, len(hl))
 	for _, h := range hl {
-		a, b := clampRune(text, h[0]), clampRune(text, h[1])
+		a, b := clampRune(text, h[0], -1), clampRune(text, h[1], +1)
 		if a < b {
 			rs = append(rs, [2]int{a, b})
 		}
@@ -159,15 +159,17 @@ func splitHighlights(text string, hl [][2]int) []part {
 	return out
 }
 
-func clampRune(s string, i int) int {
+// clampRune puts byte offset i within s and, when it falls inside a UTF-8
+// sequence, moves it to a rune boundary in direction dir (-1 or +1).
+func clampRune(s string, i, dir int) int {
 	if i < 0 {
 		return 0
 	}
 	if i >= len(s) {
 		return len(s)
 	}
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
+	for i > 0 && i < len(s) && !utf8.RuneStart(s[i]) {
+		i += dir
 	}
 	return i
 }
