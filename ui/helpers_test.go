@@ -164,7 +164,7 @@ type testServer struct {
 
 // startTestServer starts a Server (with cfg's JS, if any) and runs it until
 // the test ends.
-func startTestServer(t *testing.T, cfg Config, recs ...msg.CallRecord) *testServer {
+func startTestServer(t testing.TB, cfg Config, recs ...msg.CallRecord) *testServer {
 	t.Helper()
 	st := newMemStore(recs...)
 	rl := &memRules{text: "rule greeting: agent says hello\n", store: st}
@@ -203,13 +203,13 @@ func startTestServer(t *testing.T, cfg Config, recs ...msg.CallRecord) *testServ
 
 // client is a logged-in browser-like client.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	hc   *http.Client
 	csrf string
 }
 
-func (ts *testServer) anonymous(t *testing.T) *client {
+func (ts *testServer) anonymous(t testing.TB) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, base: ts.http.URL, hc: &http.Client{
 		Jar: jar, Timeout: 10 * time.Second,
@@ -217,7 +217,7 @@ func (ts *testServer) anonymous(t *testing.T) *client {
 	}}
 }
 
-func (ts *testServer) login(t *testing.T, name string) *client {
+func (ts *testServer) login(t testing.TB, name string) *client {
 	t.Helper()
 	c := ts.anonymous(t)
 	resp, body := c.do("POST", "/api/ui/login", map[string]string{"name": name, "password": testPassword}, nil)
