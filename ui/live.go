@@ -151,6 +151,9 @@ func (ls *liveState) apply(subject string, data []byte, now time.Time) (change, 
 		if err := mismatch(s.CallID); err != nil {
 			return change{}, err
 		}
+		if s.Final && ls.calls[callID] == nil {
+			return change{callID: callID}, nil // after the call was forgotten
+		}
 		c := ls.call(callID, now)
 		c.sentiment = &s
 		ch.kind, ch.data, ch.row = "sentiment", s, true
@@ -161,6 +164,9 @@ func (ls *liveState) apply(subject string, data []byte, now time.Time) (change, 
 		}
 		if err := mismatch(s.CallID); err != nil {
 			return change{}, err
+		}
+		if s.Final && ls.calls[callID] == nil {
+			return change{callID: callID}, nil
 		}
 		c := ls.call(callID, now)
 		c.chars = &s
@@ -191,6 +197,9 @@ func (ls *liveState) apply(subject string, data []byte, now time.Time) (change, 
 		}
 		if err := mismatch(s.CallID); err != nil {
 			return change{}, err
+		}
+		if s.Final && ls.calls[callID] == nil {
+			return change{callID: callID}, nil
 		}
 		c := ls.call(callID, now)
 		c.cats = &s

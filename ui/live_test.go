@@ -10,6 +10,8 @@ import (
 
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // within is how soon an event on NATS must reach a browser.
@@ -35,7 +37,8 @@ func seg(call string, leg msg.Role, turn int, interim bool, rev int, start int64
 // the call view, in order, within a second; agents see only their calls.
 func TestLiveFollowsNATS(t *testing.T) {
 	_, conn := bustest.Start(t)
-	ts := startTestServer(t, Config{JS: conn.JS})
+	reg := prometheus.NewRegistry()
+	ts := startTestServer(t, Config{JS: conn.JS, Metrics: reg})
 	select {
 	case <-ts.Ready():
 	case <-time.After(5 * time.Second):
@@ -121,6 +124,15 @@ func TestLiveFollowsNATS(t *testing.T) {
 	}
 	if out.Live || len(out.Record.Alerts) != 1 || len(out.Record.Segments) != 1 || out.Record.Call.EndedAt == nil {
 		t.Fatalf("ended call %+v", out)
+	}
+	if n := testutil.ToFloat64(ts.metrics.pushed); n < 10 {
+		t.Errorf("events pushed metric %v, want at least 10", n)
+	}
+	if n := testutil.ToFloat64(ts.metrics.clients); n != 3 {
+		t.Errorf("event streams metric %v, want 3 open", n)
+	}
+	if n := testutil.ToFloat64(ts.metrics.applied); n < 8 {
+		t.Errorf("applied metric %v", n)
 	}
 }
 
@@ -215,6 +227,35 @@ func TestApply(t *testing.T) {
 	}
 	if gone := ls.prune(now.Add(time.Hour), 10*time.Minute, 4*time.Hour); len(gone) != 1 || len(ls.calls) != 0 {
 		t.Fatalf("prune: %v", gone)
+	}
+	// Post-call results for a forgotten call do not bring it back as a
+	// ghost on the board.
+	for _, m := range []msg.Message{
+		msg.CallSentiment{CallID: c, Final: true}, msg.Characteristics{CallID: c, Final: true}, msg.Categories{CallID: c, Final: true},
+	} {
+		subject := map[string]string{"call-sentiment": msg.SubjectCallSentiment(c), "characteristics": msg.SubjectCharacteristics(c), "categories": msg.SubjectCategories(c)}
+		name, _ := m.Schema()
+		if _, err := put(subject[name], m); err != nil || len(ls.calls) != 0 {
+			t.Fatalf("final %s after prune: %v, %d calls", name, err, len(ls.calls))
+		}
+	}
+}
+
+// TestSlowBrowserDropped: a stream that falls behind is dropped (closed),
+// not waited for; the others still get the event.
+func TestSlowBrowserDropped(t *testing.T) {
+	drops := 0
+	h := hub{subs: map[*subscriber]struct{}{}, redact: RedactDigits, onDrop: func() { drops++ }, onPush: func() {}}
+	slow := &subscriber{ch: make(chan []byte)}
+	fast := &subscriber{ch: make(chan []byte, 1)}
+	h.add(slow)
+	h.add(fast)
+	h.publish(change{callID: "c", kind: "sentiment", row: true}, "", func() boardRow { return boardRow{CallID: "c"} })
+	if _, open := <-slow.ch; open || drops != 1 {
+		t.Fatalf("slow subscriber open=%v drops=%d; want closed and counted", open, drops)
+	}
+	if f := <-fast.ch; !strings.HasPrefix(string(f), "event: row\n") {
+		t.Fatalf("fast got %q", f)
 	}
 }
 
