@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -372,5 +373,66 @@ func TestAgentSearchIsOwnCalls(t *testing.T) {
 	defer ts.store.mu.Unlock()
 	if q := ts.store.queries[len(ts.store.queries)-1]; q.Agent != "ann" {
 		t.Fatalf("store asked for agent %q, want ann", q.Agent)
+	}
+}
+
+func TestChangeOwnPassword(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	c := ts.login(t, "ann")
+	for _, tc := range []struct {
+		old, new string
+		want     int
+	}{
+		{"wrong-password", "a-new-password", 403},
+		{testPassword, "short", 400},
+		{testPassword, "a-new-password", 200},
+	} {
+		if resp, b := c.do("POST", "/api/ui/me/password", map[string]string{"old": tc.old, "new": tc.new}, nil); resp.StatusCode != tc.want {
+			t.Errorf("%s -> %s: %d %s, want %d", tc.old, tc.new, resp.StatusCode, b, tc.want)
+		}
+	}
+	if _, err := ts.users.check("ann", "a-new-password"); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	if _, err := ts.users.check("ann", testPassword); err == nil {
+		t.Fatal("old password still works")
+	}
+}
+
+// TestUsersFilePersists: users and tokens survive a restart; the file is
+// private and holds no plain password or token.
+func TestUsersFilePersists(t *testing.T) {
+	path := t.TempDir() + "/users.json"
+	var out strings.Builder
+	s1, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.Fields(out.String()[strings.Index(out.String(), "password ")+len("password "):])[0]
+	tok, err := s1.NewToken("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("users file mode %v (%v), want 0600", st.Mode(), err)
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), pw) || strings.Contains(string(raw), tok) {
+		t.Fatal("users file holds a plain password or token")
+	}
+	var out2 strings.Builder
+	s2, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out2.Len() != 0 {
+		t.Fatalf("second start printed %q", out2.String())
+	}
+	if _, err := s2.users.check("admin", pw); err != nil {
+		t.Fatalf("printed password: %v", err)
+	}
+	if u, ok := s2.users.byToken(tok); !ok || u.Name != "admin" {
+		t.Fatal("token lost")
 	}
 }

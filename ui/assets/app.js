@@ -70,11 +70,36 @@ async function start(main) {
   if (ME.can.rules) nav.append(link("/rules", "Rules"));
   if (ME.can.users) nav.append(link("/users", "Users"));
   nav.append(h("span", { class: "who" }, ME.name + " · " + ME.role));
+  nav.append(h("button", { id: "password-change", onclick: changePassword }, "Password"));
   nav.append(h("button", { id: "logout", onclick: async () => {
     await api("/api/ui/logout", { method: "POST", body: {} });
     location.href = "/login";
   } }, "Log out"));
   try { await main(); } catch (e) { showError(e); }
+}
+
+// changePassword asks for the current and a new password in a dialog.
+function changePassword() {
+  const old = h("input", { type: "password", autocomplete: "current-password", required: true });
+  const pw = h("input", { type: "password", autocomplete: "new-password", minlength: 10, required: true });
+  const msg = h("p", { class: "error", role: "alert" });
+  const dlg = h("dialog", { class: "card" });
+  const form = h("form", { class: "narrow", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("/api/ui/me/password", { method: "POST", body: { old: old.value, new: pw.value } });
+      dlg.close(); dlg.remove();
+    } catch (e) { msg.textContent = e.message; }
+  } },
+    h("h2", {}, "Change your password"),
+    h("label", {}, "Current password", old),
+    h("label", {}, "New password (at least 10 characters)", pw),
+    msg,
+    h("div", { class: "buttons" }, h("button", { type: "submit" }, "Change"),
+      h("button", { type: "button", class: "plain", onclick: () => { dlg.close(); dlg.remove(); } }, "Cancel")));
+  dlg.append(form);
+  document.body.append(dlg);
+  dlg.showModal();
 }
 
 function showError(e) {
