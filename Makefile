@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/earshot
 GOFILES := $(shell git ls-files '*.go' 2>/dev/null)
 
-.PHONY: all build test check bench run clean
+.PHONY: all build test check bench run clean examples
 
 all: build
 
@@ -20,6 +20,11 @@ test: check
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# examples: the demo's example calls (agent and customer legs as 8 kHz
+# WAV files under examples/calls/NAME/), synthesized with espeak-ng and sox.
+examples:
+	examples/make-calls.sh
 
 clean:
 	rm -rf bin
