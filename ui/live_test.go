@@ -148,6 +148,9 @@ func TestLiveRebuildsOnStart(t *testing.T) {
 	if err := pub(context.Background(), msg.SubjectTranscript("on"), []byte("not an envelope")); err != nil {
 		t.Fatal(err)
 	}
+	// The stream's last message is one the ui does not follow: it must
+	// still know when it has caught up.
+	publish(t, pub, msg.SubjectRuleEvent("on"), msg.RuleEvent{CallID: "on", RuleID: "r"})
 
 	ts := startTestServer(t, Config{JS: conn.JS})
 	select {

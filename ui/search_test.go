@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"io"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -139,7 +140,7 @@ func TestSearchAPI(t *testing.T) {
 
 // TestUnavailable: without store and rules the API says so.
 func TestUnavailable(t *testing.T) {
-	srv, err := New(Config{BcryptCost: 4})
+	srv, err := New(Config{BcryptCost: 4, Out: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -52,7 +53,7 @@ type Config struct {
 	// FirstAdmin is the name of the admin created when there are no users
 	// (default "admin"). Its random password is printed once to Out.
 	FirstAdmin string
-	// Out receives the first admin's login; nil: it is logged instead.
+	// Out receives the first admin's login (default os.Stdout).
 	Out io.Writer
 	// URL is where people reach the web view, for the first login message.
 	URL string
@@ -114,6 +115,9 @@ var assets embed.FS
 func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
 	}
 	if cfg.FirstAdmin == "" {
 		cfg.FirstAdmin = "admin"
@@ -200,11 +204,7 @@ func (s *Server) firstAdmin() error {
 	if url == "" {
 		url = "the web view"
 	}
-	if s.cfg.Out != nil {
-		fmt.Fprintf(s.cfg.Out, "earshot: first start: log in at %s as %q with password %s (shown once; change it under Users)\n", url, s.cfg.FirstAdmin, pw)
-	} else {
-		s.log.Warn("first admin created; its password was not shown (no output configured)", "user", s.cfg.FirstAdmin)
-	}
+	fmt.Fprintf(s.cfg.Out, "earshot: first start: log in at %s as %q with password %s (shown once; change it under Users)\n", url, s.cfg.FirstAdmin, pw)
 	return nil
 }
 
@@ -274,9 +274,12 @@ func (s *Server) follow(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ui: consumer on %s: %w", bus.StreamEvents, err)
 	}
+	if ci, err := cons.Info(ctx); err == nil && ci.NumPending == 0 {
+		s.markReady() // nothing of ours in the window
+	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		s.take(m.Subject(), m.Data(), time.Now())
-		if md, err := m.Metadata(); err == nil && md.Sequence.Stream >= lastSeq {
+		if md, err := m.Metadata(); err == nil && (md.NumPending == 0 || md.Sequence.Stream >= lastSeq) {
 			s.markReady()
 		}
 	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
