@@ -309,3 +309,40 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+// TestHostileTextNeverMarkup: whatever the call said, no API answer or
+// event frame carries a raw '<' (JSON escapes it), and pages are served
+// with a CSP that forbids inline script.
+func TestHostileTextNeverMarkup(t *testing.T) {
+	rec := searchRecord()
+	ts := startTestServer(t, Config{}, rec)
+	const c = "evil"
+	ts.inject(t, msg.SubjectCall(c), msg.CallEvent{CallID: c, Kind: msg.CallStarted, StartedAt: time.Now(), Agent: hostileImg, Queue: hostileScript})
+	ts.inject(t, msg.SubjectTranscript(c), seg(c, msg.RoleCustomer, 1, false, 0, 0, hostileScript+hostileImg))
+	ts.inject(t, msg.SubjectAlert(c), msg.Alert{ID: "1", CallID: c, RuleName: hostileScript, Message: hostileImg, Matches: []msg.Match{{Text: hostileImg}}})
+	ts.inject(t, msg.SubjectCategories(c), msg.Categories{CallID: c, Categories: []msg.Category{{Name: hostileImg}}})
+	admin := ts.login(t, "root")
+	for _, path := range []string{
+		"/api/ui/calls/evil", "/api/ui/calls/evil?original=1", "/api/ui/calls/evil/events", "/api/ui/live",
+		"/api/ui/calls/past-1", "/api/ui/search?q=kettle",
+	} {
+		resp, b := admin.do("GET", path, nil, nil)
+		if resp.StatusCode != 200 || len(b) == 0 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		if strings.ContainsAny(string(b), "<>") {
+			t.Errorf("%s: raw markup characters in %s", path, b)
+		}
+		if !strings.Contains(string(b), `\u003c`) {
+			t.Errorf("%s: the hostile text is missing: %s", path, b)
+		}
+	}
+	resp, b := admin.do("POST", "/api/ui/rules/dryrun", map[string]string{"text": "rule x"}, nil)
+	if resp.StatusCode != 200 || strings.ContainsAny(string(b), "<>") {
+		t.Errorf("dry run: %d %s", resp.StatusCode, b)
+	}
+	resp, _ = admin.do("GET", "/", nil, nil)
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+}
