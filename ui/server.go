@@ -241,7 +241,10 @@ func (s *Server) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	return s.follow(ctx)
+	if err := s.follow(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
 }
 
 // liveSubjects are the subjects the live state follows.
