@@ -436,3 +436,42 @@ func TestUsersFilePersists(t *testing.T) {
 		t.Fatal("token lost")
 	}
 }
+
+// TestLoginThrottled: wrong passwords in a row make the next attempts
+// wait, even with the right password; other users are not affected.
+func TestLoginThrottled(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	c := ts.anonymous(t)
+	for i := 0; i < freeFailures; i++ {
+		if resp, _ := c.do("POST", "/api/ui/login", map[string]string{"name": "sue", "password": "guess-guess-guess"}, nil); resp.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	resp, b := c.do("POST", "/api/ui/login", map[string]string{"name": "sue", "password": testPassword}, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after %d failures: %d %s, want 429 with Retry-After", freeFailures, resp.StatusCode, b)
+	}
+	ts.login(t, "ann")
+
+	var th throttle
+	now := time.Now()
+	for i := 0; i < freeFailures+3; i++ {
+		th.failed("x", now)
+	}
+	if d := th.wait("x", now); d != 8*time.Second {
+		t.Fatalf("after %d failures wait %s, want 8s", freeFailures+3, d)
+	}
+	if d := th.wait("x", now.Add(9*time.Second)); d != 0 {
+		t.Fatalf("wait after the lockout %s", d)
+	}
+	for i := 0; i < 100; i++ {
+		th.failed("x", now)
+	}
+	if d := th.wait("x", now); d != maxLockout {
+		t.Fatalf("wait %s, want the cap %s", d, maxLockout)
+	}
+	th.succeeded("x")
+	if d := th.wait("x", now); d != 0 {
+		t.Fatalf("wait after success %s", d)
+	}
+}

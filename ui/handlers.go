@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,12 +137,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
+	now := time.Now()
+	if d := s.throttle.wait(in.Name, now); d > 0 {
+		secs := int(d/time.Second) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many wrong passwords: try again in %d s", secs))
+		return
+	}
 	u, err := s.users.check(in.Name, in.Password)
 	if err != nil {
+		s.throttle.failed(in.Name, now)
 		s.log.Info("login failed", "user", safeName(in.Name), "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, ErrBadCredentials.Error())
 		return
 	}
+	s.throttle.succeeded(in.Name)
 	id, sess := s.sessions.create(u.Name)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,

@@ -84,6 +84,7 @@ type Server struct {
 	log      *slog.Logger
 	users    *userDB
 	sessions *sessions
+	throttle throttle
 	handler  http.Handler
 
 	mu    sync.Mutex // guards live and hub
