@@ -286,6 +286,37 @@ func TestBrowser(t *testing.T) {
 	waitFor(t, ctx, "dry run matches", `document.querySelector('#matches').textContent.includes(`+jsString(hostileScript)+`)`)
 	notPwned(t, ctx, "rules")
 	screenshot(t, ctx, "rules")
+
+	// Users (as the admin): create a user, give them a token.
+	do(t, ctx, "log in as admin",
+		chromedp.Navigate(base+"/login?next=/users"),
+		chromedp.WaitVisible("#name"),
+		chromedp.SendKeys("#name", "root"),
+		chromedp.SendKeys("#password", testPassword),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#create"),
+	)
+	waitFor(t, ctx, "the user list", `document.querySelector('tr[data-user="sue"]') !== null`)
+	do(t, ctx, "create a user",
+		chromedp.SendKeys("#new-name", "dana"),
+		chromedp.SetValue("#new-role", "analyst"),
+		chromedp.SendKeys("#new-password", "dana-password-1"),
+		chromedp.Click(`#create button[type=submit]`),
+	)
+	waitFor(t, ctx, "the new user", `(() => { const r = document.querySelector('tr[data-user="dana"]'); return !!r && r.querySelector('select').value === 'analyst'; })()`)
+	if u, err := ts.users.get("dana"); err != nil || u.Role != RoleAnalyst {
+		t.Fatalf("dana: %+v %v", u, err)
+	}
+	do(t, ctx, "new token", chromedp.Click(`tr[data-user="dana"] button:nth-of-type(3)`))
+	waitFor(t, ctx, "the token shown once", `(document.querySelector('#status .token') || {}).textContent?.startsWith('est_') === true`)
+	tok, err := chromedp.Run(ctx, chromedp.TextContent("#status .token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := ts.users.byToken(tok); !ok || u.Name != "dana" {
+		t.Fatal("the token shown does not log in as dana")
+	}
+	screenshot(t, ctx, "users")
 }
 
 // jsString quotes s as a JavaScript string literal.
