@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/earshot-dev/earshot/ui"
@@ -21,6 +23,22 @@ type uiStage struct {
 	// say search and rules are not available).
 	store ui.Store
 	rules ui.Rules
+	// srv is the started server, for require.
+	srv atomic.Pointer[ui.Server]
+}
+
+// require puts another stage's handler behind the web view's login with
+// one of roles (any role when none). It may be called before the ui stage
+// starts (earshot run starts it last); until then it answers 503.
+func (s *uiStage) require(h http.Handler, roles ...ui.Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := s.srv.Load()
+		if srv == nil {
+			http.Error(w, "the web view is starting", http.StatusServiceUnavailable)
+			return
+		}
+		srv.Require(h, roles...).ServeHTTP(w, r)
+	})
 }
 
 func (*uiStage) name() string    { return "ui" }
@@ -67,5 +85,6 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 		return nil, err
 	}
 	e.mux.Handle("/", srv.Handler())
+	s.srv.Store(srv)
 	return srv.Run, nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/ui"
 	"go.uber.org/goleak"
 )
 
@@ -39,6 +40,15 @@ func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 	var out bytes.Buffer
 	e := newEnv(slog.New(slog.DiscardHandler), conn, dir, stdio{out: &out, err: &out})
 	s := uiStageFlags(t, "--ui-url", "http://earshot.example:8080")
+	// Another stage's API, registered before the ui starts.
+	e.mux.Handle("GET /api/other", s.require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}), ui.RoleAdmin))
+	early := httptest.NewRecorder()
+	e.mux.ServeHTTP(early, httptest.NewRequest("GET", "/api/other", nil))
+	if early.Code != http.StatusServiceUnavailable {
+		t.Fatalf("before start: %d, want 503", early.Code)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r, err := s.start(ctx, e)
 	if err != nil {
@@ -77,6 +87,14 @@ func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("GET /metrics on the stage's mux alone: %d (serve adds /metrics itself)", resp.StatusCode)
+	}
+	resp, err = noFollow.Get(hs.URL + "/api/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("another stage's API without login: %d, want 401", resp.StatusCode)
 	}
 	mfs, err := e.metrics.Gather()
 	if err != nil {
