@@ -25,7 +25,6 @@ var errRefused = errors.New("refused")
 type liveCall struct {
 	id        string
 	info      msg.CallEvent // the latest start/update, merged
-	known     bool          // a call event was seen
 	ended     bool
 	endedAt   time.Time
 	lastEvent time.Time
@@ -89,7 +88,6 @@ func (ls *liveState) apply(subject string, data []byte, now time.Time) (change, 
 			return change{}, err
 		}
 		c := ls.call(callID, now)
-		c.known = true
 		if !e.StartedAt.IsZero() {
 			c.info.StartedAt = e.StartedAt
 		}

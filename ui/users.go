@@ -30,7 +30,7 @@ const (
 	RoleAdmin      Role = "admin"
 )
 
-// Roles lists every role, least to most privileged.
+// allRoles lists every role, least to most privileged.
 var allRoles = []Role{RoleAgent, RoleSupervisor, RoleAnalyst, RoleAdmin}
 
 // Valid reports whether r is one of the four roles.
@@ -89,6 +89,9 @@ type userDB struct {
 	users map[string]*User
 	// bcrypt cost; lowered by tests
 	cost int
+	// dummy is a hash checked for unknown names, so that a wrong name
+	// takes as long as a wrong password.
+	dummy []byte
 }
 
 type userFile struct {
@@ -96,7 +99,11 @@ type userFile struct {
 }
 
 func openUserDB(path string, cost int) (*userDB, error) {
-	db := &userDB{path: path, users: map[string]*User{}, cost: cost}
+	dummy, err := bcrypt.GenerateFromPassword([]byte(randomString(12)), cost)
+	if err != nil {
+		return nil, fmt.Errorf("ui: bcrypt: %w", err)
+	}
+	db := &userDB{path: path, users: map[string]*User{}, cost: cost, dummy: dummy}
 	if path == "" {
 		return db, nil
 	}
@@ -260,16 +267,12 @@ func (db *userDB) remove(name string) error {
 func (db *userDB) check(name, password string) (User, error) {
 	db.mu.Lock()
 	u, ok := db.users[name]
-	var hash string
+	hash := db.dummy
 	if ok {
-		hash = u.Hash
+		hash = []byte(u.Hash)
 	}
 	db.mu.Unlock()
-	if !ok {
-		// Spend the same time as a real check, so names can't be probed.
-		hash = "$2a$10$0000000000000000000000000000000000000000000000000000."
-	}
-	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)); err != nil || !ok {
+	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok {
 		return User{}, ErrBadCredentials
 	}
 	return db.get(name)
