@@ -30,6 +30,16 @@ async function run(qs) {
     }
     hits.append(li);
   }
+  // Pages: the store answers 20 at a time unless told otherwise.
+  const offset = Number(qs.get("offset") || 0), limit = Number(qs.get("limit") || 20);
+  const pager = clear($("pager"));
+  const page = (label, off) => {
+    const next = new URLSearchParams(qs);
+    next.set("offset", String(off));
+    pager.append(h("button", { class: "plain", onclick: () => { history.replaceState(null, "", "/search?" + next.toString()); run(next); } }, label));
+  };
+  if (offset > 0) page("← previous", Math.max(0, offset - limit));
+  if (offset + res.hits.length < res.total) page("next →", offset + limit);
 }
 
 start(async () => {
