@@ -270,15 +270,17 @@ func TestBrowser(t *testing.T) {
 	screenshot(t, ctx, "call-finished")
 
 	// Rules (as the analyst): problems, and a dry run whose rule name is hostile.
+	// A next= that leads off-site (/\host is //host to a browser) is ignored.
 	do(t, ctx, "log in as analyst",
-		chromedp.Navigate(base+"/login"),
+		chromedp.Navigate(base+"/login?next=%2F%5Cevil.example%2F"),
 		chromedp.WaitVisible("#name"),
 		chromedp.SendKeys("#name", "quinn"),
 		chromedp.SendKeys("#password", testPassword),
 		chromedp.Click("#login-submit"),
 		chromedp.WaitVisible("#hits"),
-		chromedp.Navigate(base+"/rules"),
 	)
+	waitFor(t, ctx, "the analyst's home page", `location.host === `+jsString(strings.TrimPrefix(base, "http://"))+` && location.pathname === '/search'`)
+	do(t, ctx, "open rules", chromedp.Navigate(base+"/rules"))
 	waitFor(t, ctx, "the rule text", `document.querySelector('#text').value.includes('greeting')`)
 	do(t, ctx, "validate", chromedp.SetValue("#text", "rule one\nbad rule"), chromedp.Click("#check"))
 	waitFor(t, ctx, "a problem on line 2", `document.querySelector('#problems').textContent.includes('line 2:1') && document.querySelector('#problems').textContent.includes('<b>bad</b>')`)

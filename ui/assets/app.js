@@ -23,7 +23,7 @@ function h(tag, attrs, ...kids) {
 // safeHref allows only same-site paths.
 function safeHref(v) {
   v = String(v);
-  return v.startsWith("/") && !v.startsWith("//") ? v : "#";
+  return /^\/(?![\/\\])/.test(v) ? v : "#";
 }
 
 function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }

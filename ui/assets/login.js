@@ -11,5 +11,7 @@ $("login").addEventListener("submit", async (ev) => {
     return;
   }
   const next = new URLSearchParams(location.search).get("next") || "";
-  location.href = next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login") ? next : r.data.home;
+  // Only a path on this site: not //host, nor /\host, which browsers read as //host.
+  const local = /^\/(?![\/\\])/.test(next) && !next.startsWith("/login");
+  location.href = local ? next : r.data.home;
 });
