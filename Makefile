@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/earshot
 GOFILES := $(shell git ls-files '*.go' 2>/dev/null)
 
-.PHONY: all build test check bench run clean
+.PHONY: all build test check bench run clean examples
 
 all: build
 
@@ -20,6 +20,11 @@ test: check
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# examples: render the demo's example calls (examples/calls/NAME.json scripts
+# to NAME.agent.wav and NAME.customer.wav, 8 kHz) with espeak-ng and sox.
+examples:
+	$(GO) run ./examples/gen
 
 clean:
 	rm -rf bin

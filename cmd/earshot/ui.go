@@ -2,16 +2,89 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/earshot-dev/earshot/ui"
 )
 
-// uiStage is the ui stage.
-type uiStage struct{}
+// uiStage is the web view: live board, call view, search, rules, users.
+type uiStage struct {
+	usersFile     string
+	url           string
+	secureCookies bool
+	lookback      time.Duration
+	sessionTTL    time.Duration
+	// store and rules are wired by earshot run (or left nil: the pages then
+	// say search and rules are not available).
+	store ui.Store
+	rules ui.Rules
+	// srv is the started server, for require.
+	srv atomic.Pointer[ui.Server]
+}
 
-func (*uiStage) name() string           { return "ui" }
-func (*uiStage) summary() string        { return "the web server" }
-func (*uiStage) flags(fs *flag.FlagSet) {}
+// require puts another stage's handler behind the web view's login with
+// one of roles (any role when none). It may be called before the ui stage
+// starts (earshot run starts it last); until then it answers 503.
+func (s *uiStage) require(h http.Handler, roles ...ui.Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := s.srv.Load()
+		if srv == nil {
+			http.Error(w, "the web view is starting", http.StatusServiceUnavailable)
+			return
+		}
+		srv.Require(h, roles...).ServeHTTP(w, r)
+	})
+}
 
-func (*uiStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
-	return waitDone, nil
+func (*uiStage) name() string    { return "ui" }
+func (*uiStage) summary() string { return "the web server (give it --http ADDR)" }
+
+func (s *uiStage) flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.usersFile, "ui-users", "", "web view users and API tokens (default DATA/ui-users.json)")
+	fs.StringVar(&s.url, "ui-url", "http://127.0.0.1:8080", "the web view's address as people reach it (for the first login message)")
+	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
+	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
+	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts")
+}
+
+func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
+	if s.lookback <= 0 {
+		return nil, badInputf("--ui-lookback %s: want a positive duration", s.lookback)
+	}
+	if s.sessionTTL <= 0 {
+		return nil, badInputf("--ui-session-ttl %s: want a positive duration", s.sessionTTL)
+	}
+	users := s.usersFile
+	if users == "" {
+		users = filepath.Join(e.dataDir, "ui-users.json")
+	}
+	cfg := ui.Config{
+		UsersFile: users, Out: e.std.out, URL: s.url, SecureCookies: s.secureCookies,
+		Lookback: s.lookback, SessionTTL: s.sessionTTL,
+		Metrics: e.metrics, Logger: e.log.With("stage", "ui"),
+	}
+	if e.bus != nil {
+		cfg.JS = e.bus.JS
+	}
+	if s.store != nil {
+		cfg.Store = s.store
+	}
+	if s.rules != nil {
+		cfg.Rules = s.rules
+	}
+	srv, err := ui.New(cfg)
+	if errors.Is(err, ui.ErrBadUser) {
+		return nil, badInput(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.mux.Handle("/", srv.Handler())
+	s.srv.Store(srv)
+	return srv.Run, nil
 }

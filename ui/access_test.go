@@ -1,0 +1,477 @@
+package ui
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+)
+
+// accessRecords are two finished calls in the store: one of agent ann (the
+// agent test user), one of someone else.
+func accessRecords() []msg.CallRecord {
+	seg := func(call, text, orig string) msg.StoredSegment {
+		return msg.StoredSegment{Segment: msg.Segment{ID: call + "/customer/1/0", CallID: call, Leg: msg.RoleCustomer, Turn: 1, StartMS: 1000, EndMS: 3000, Text: text}, Original: orig}
+	}
+	return []msg.CallRecord{
+		{Call: msg.CallSummary{CallID: "own-1", Agent: "ann", Queue: "billing", StartedAt: time.Now().Add(-time.Hour)},
+			Segments: []msg.StoredSegment{seg("own-1", "hello my card is [redacted]", "hello my card is 4111 1111")}},
+		{Call: msg.CallSummary{CallID: "other-1", Agent: "bob", Queue: "sales", StartedAt: time.Now().Add(-time.Hour)},
+			Segments: []msg.StoredSegment{seg("other-1", "hello there", "hello there")}},
+	}
+}
+
+// liveCalls puts two live calls in ts: one of ann, one of bob.
+func liveCalls(t *testing.T, ts *testServer) {
+	for _, c := range []struct{ id, agent string }{{"live-own", "ann"}, {"live-other", "bob"}} {
+		ts.inject(t, msg.SubjectCall(c.id), msg.CallEvent{CallID: c.id, Kind: msg.CallStarted, StartedAt: time.Now(), Agent: c.agent, Queue: "q"})
+	}
+}
+
+const (
+	none = Role("")
+)
+
+// TestAccess walks every endpoint with every role, with no login, with a
+// wrong and a missing CSRF token, and with an API token.
+func TestAccess(t *testing.T) {
+	ts := startTestServer(t, Config{}, accessRecords()...)
+	liveCalls(t, ts)
+	var n atomic.Int64
+	uniq := func() string { return fmt.Sprintf("new-%d", n.Add(1)) }
+
+	all := []Role{RoleAgent, RoleSupervisor, RoleAnalyst, RoleAdmin}
+	board := []Role{RoleAgent, RoleSupervisor, RoleAdmin}
+	notAgent := []Role{RoleSupervisor, RoleAnalyst, RoleAdmin}
+	rules := []Role{RoleAnalyst, RoleAdmin}
+	admin := []Role{RoleAdmin}
+
+	type endpoint struct {
+		method, path string
+		body         func() any
+		allowed      []Role // nil: open to anyone, logged in or not
+		ok           int    // status when allowed
+	}
+	eps := []endpoint{
+		{"GET", "/login", nil, nil, 200},
+		{"GET", "/assets/app.js", nil, nil, 200},
+		{"GET", "/assets/app.css", nil, nil, 200},
+		{"GET", "/", nil, board, 200},
+		{"GET", "/calls/own-1", nil, all, 200},
+		{"GET", "/search", nil, all, 200},
+		{"GET", "/rules", nil, rules, 200},
+		{"GET", "/users", nil, admin, 200},
+		{"GET", "/api/ui/nope", nil, all, 404},
+		{"GET", "/api/ui/me", nil, all, 200},
+		{"POST", "/api/ui/me/password", func() any { return map[string]string{"old": testPassword, "new": testPassword} }, all, 200},
+		{"POST", "/api/ui/logout", func() any { return map[string]string{} }, all, 200},
+		{"GET", "/api/ui/live", nil, board, 200},
+		{"GET", "/api/ui/calls/own-1", nil, all, 200},
+		{"GET", "/api/ui/calls/other-1", nil, notAgent, 200},
+		{"GET", "/api/ui/calls/other-1?original=1", nil, admin, 200},
+		{"GET", "/api/ui/calls/live-own", nil, all, 200},
+		{"GET", "/api/ui/calls/live-other", nil, notAgent, 200},
+		{"GET", "/api/ui/calls/live-own/events", nil, all, 200},
+		{"GET", "/api/ui/calls/live-other/events", nil, notAgent, 200},
+		{"GET", "/api/ui/calls/live-other/events?original=1", nil, admin, 200},
+		{"GET", "/api/ui/search?q=hello", nil, all, 200},
+		{"GET", "/api/ui/rules", nil, rules, 200},
+		{"GET", "/api/ui/rules/history", nil, rules, 200},
+		{"POST", "/api/ui/rules/check", func() any { return map[string]string{"text": "rule x"} }, rules, 200},
+		{"POST", "/api/ui/rules/dryrun", func() any { return map[string]string{"text": "rule x"} }, rules, 200},
+		{"POST", "/api/ui/rules/activate", func() any { return map[string]string{"text": "rule x"} }, rules, 200},
+		{"GET", "/api/ui/users", nil, admin, 200},
+		{"POST", "/api/ui/users", func() any {
+			return map[string]string{"name": uniq(), "password": testPassword, "role": "agent"}
+		}, admin, 201},
+		{"PUT", "/api/ui/users/ann", func() any { return map[string]string{"agent": "ann"} }, admin, 200},
+		{"DELETE", "/api/ui/users/nobody", func() any { return map[string]string{} }, admin, 404},
+		{"POST", "/api/ui/users/quinn/tokens", func() any { return map[string]string{} }, admin, 201},
+		{"DELETE", "/api/ui/users/quinn/tokens/nope", func() any { return map[string]string{} }, admin, 404},
+	}
+	covered := map[string]bool{}
+	for _, ep := range eps {
+		covered[ep.method+" "+strings.SplitN(ep.path, "?", 2)[0]] = true
+	}
+
+	may := func(ep endpoint, r Role) bool {
+		if ep.allowed == nil {
+			return true
+		}
+		for _, x := range ep.allowed {
+			if x == r {
+				return true
+			}
+		}
+		return false
+	}
+	page := func(ep endpoint) bool { return !strings.HasPrefix(ep.path, "/api/") }
+	body := func(ep endpoint) any {
+		if ep.body == nil {
+			return nil
+		}
+		return ep.body()
+	}
+
+	for _, ep := range eps {
+		for _, role := range append([]Role{none}, all...) {
+			name := fmt.Sprintf("%s %s as %s", ep.method, ep.path, role)
+			if role == none {
+				name = fmt.Sprintf("%s %s without login", ep.method, ep.path)
+			}
+			t.Run(name, func(t *testing.T) {
+				var c *client
+				if role == none {
+					c = ts.anonymous(t)
+				} else {
+					c = ts.login(t, testUsers[role])
+				}
+				resp, b := c.do(ep.method, ep.path, body(ep), nil)
+				switch {
+				case ep.allowed == nil:
+					if resp.StatusCode != ep.ok {
+						t.Fatalf("status %d, want %d (open): %s", resp.StatusCode, ep.ok, b)
+					}
+				case role == none && page(ep):
+					if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+						t.Fatalf("status %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+					}
+				case role == none:
+					if resp.StatusCode != http.StatusUnauthorized {
+						t.Fatalf("status %d, want 401: %s", resp.StatusCode, b)
+					}
+				case may(ep, role):
+					if resp.StatusCode != ep.ok {
+						t.Fatalf("status %d, want %d: %s", resp.StatusCode, ep.ok, b)
+					}
+				case page(ep):
+					if resp.StatusCode != http.StatusSeeOther || strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+						t.Fatalf("status %d to %q, want 303 to the role's home", resp.StatusCode, resp.Header.Get("Location"))
+					}
+				default:
+					if resp.StatusCode != http.StatusForbidden {
+						t.Fatalf("status %d, want 403: %s", resp.StatusCode, b)
+					}
+				}
+			})
+		}
+		if ep.method == "GET" || ep.allowed == nil {
+			continue
+		}
+		// State-changing requests from a session need the CSRF token,
+		// whatever the role.
+		for _, role := range ep.allowed {
+			for _, tok := range []string{"wrong", ""} {
+				t.Run(fmt.Sprintf("%s %s as %s with CSRF %q", ep.method, ep.path, role, tok), func(t *testing.T) {
+					c := ts.login(t, testUsers[role])
+					c.csrf = ""
+					hdr := map[string]string{}
+					if tok != "" {
+						hdr[csrfHeader] = tok
+					}
+					resp, b := c.do(ep.method, ep.path, body(ep), hdr)
+					if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "CSRF") {
+						t.Fatalf("status %d, want 403 for the CSRF token: %s", resp.StatusCode, b)
+					}
+				})
+			}
+		}
+	}
+
+	// API tokens stand for their user and need no CSRF token.
+	for _, role := range all {
+		t.Run("bearer "+string(role), func(t *testing.T) {
+			tok, err := ts.NewToken(testUsers[role])
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := ts.anonymous(t)
+			for _, ep := range eps {
+				if page(ep) || ep.allowed == nil || ep.path == "/api/ui/logout" {
+					continue
+				}
+				resp, b := c.do(ep.method, ep.path, body(ep), map[string]string{"Authorization": "Bearer " + tok})
+				want := http.StatusForbidden
+				if may(ep, role) {
+					want = ep.ok
+				}
+				if resp.StatusCode != want {
+					t.Errorf("%s %s: status %d, want %d: %s", ep.method, ep.path, resp.StatusCode, want, b)
+				}
+			}
+			resp, _ := c.do("GET", "/api/ui/me", nil, map[string]string{"Authorization": "Bearer " + tok + "x"})
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("a wrong token: status %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+
+	// Every route the server has is in the table.
+	for _, r := range []string{
+		"GET /login", "GET /", "GET /calls/own-1", "GET /search", "GET /rules", "GET /users",
+		"POST /api/ui/logout", "GET /api/ui/me", "POST /api/ui/me/password", "GET /api/ui/live",
+		"GET /api/ui/calls/own-1", "GET /api/ui/calls/live-own/events", "GET /api/ui/search",
+		"GET /api/ui/rules", "GET /api/ui/rules/history", "POST /api/ui/rules/check",
+		"POST /api/ui/rules/dryrun", "POST /api/ui/rules/activate", "GET /api/ui/users",
+		"POST /api/ui/users", "PUT /api/ui/users/ann", "DELETE /api/ui/users/nobody",
+		"POST /api/ui/users/quinn/tokens", "DELETE /api/ui/users/quinn/tokens/nope",
+	} {
+		method, path, _ := strings.Cut(r, " ")
+		if !covered[r] && !coveredPattern(covered, method, path) {
+			t.Errorf("route %s is not in the access table", r)
+		}
+	}
+}
+
+// coveredPattern: a route with a path value counts as covered by any id.
+func coveredPattern(covered map[string]bool, method, path string) bool {
+	prefix := path[:strings.LastIndex(path, "/")+1]
+	for k := range covered {
+		m, p, _ := strings.Cut(k, " ")
+		if m == method && strings.HasPrefix(p, prefix) && strings.Count(p, "/") == strings.Count(path, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCSRFRefusedChangesNothing: a refused request did nothing.
+func TestCSRFRefusedChangesNothing(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	c := ts.login(t, "root")
+	c.csrf = "forged"
+	resp, _ := c.do("POST", "/api/ui/users", map[string]string{"name": "mallory", "password": testPassword, "role": "admin"}, nil)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("status %d, want 403", resp.StatusCode)
+	}
+	if _, err := ts.users.get("mallory"); err == nil {
+		t.Fatal("user created despite the wrong CSRF token")
+	}
+	if len(ts.rules.history) != 0 {
+		t.Fatal("rules changed")
+	}
+}
+
+func TestLoginRefusals(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	c := ts.anonymous(t)
+	for _, tc := range []struct {
+		name string
+		body any
+		hdr  map[string]string
+		want int
+	}{
+		{"wrong password", map[string]string{"name": "root", "password": "nope-nope-nope"}, nil, 401},
+		{"unknown user", map[string]string{"name": "ghost", "password": testPassword}, nil, 401},
+		{"cross-site", map[string]string{"name": "root", "password": testPassword}, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"form post", map[string]string{"name": "root", "password": testPassword}, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, b := c.do("POST", "/api/ui/login", tc.body, tc.hdr)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, b)
+			}
+			if len(resp.Cookies()) != 0 {
+				t.Fatal("a refused login set a cookie")
+			}
+		})
+	}
+	resp, _ := c.do("POST", "/api/ui/login", map[string]string{"name": "root", "password": testPassword}, nil)
+	ck := resp.Cookies()
+	if len(ck) != 1 || !ck[0].HttpOnly || ck[0].SameSite != http.SameSiteStrictMode || ck[0].Secure {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, not Secure over plain HTTP", ck)
+	}
+}
+
+func TestSecureCookies(t *testing.T) {
+	ts := startTestServer(t, Config{SecureCookies: true})
+	resp, _ := ts.anonymous(t).do("POST", "/api/ui/login", map[string]string{"name": "root", "password": testPassword}, nil)
+	if ck := resp.Cookies(); len(ck) != 1 || !ck[0].Secure {
+		t.Fatalf("cookie %+v: want Secure", ck)
+	}
+}
+
+func TestLogoutEndsSession(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	c := ts.login(t, "sue")
+	if resp, _ := c.do("POST", "/api/ui/logout", map[string]string{}, nil); resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	if resp, _ := c.do("GET", "/api/ui/me", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after logout: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestRoleChangeEndsSessions(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	sue := ts.login(t, "sue")
+	root := ts.login(t, "root")
+	if resp, b := root.do("PUT", "/api/ui/users/sue", map[string]string{"role": "agent"}, nil); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if resp, _ := sue.do("GET", "/api/ui/me", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("old session after a role change: %d, want 401", resp.StatusCode)
+	}
+	if resp, b := root.do("DELETE", "/api/ui/users/admin", map[string]string{}, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("deleting the first admin: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := root.do("DELETE", "/api/ui/users/root", map[string]string{}, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("deleting the last admin: %d %s, want 400", resp.StatusCode, b)
+	}
+}
+
+// TestRequire: other stages' handlers behind the ui's login.
+func TestRequire(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	mux := http.NewServeMux()
+	mux.Handle("/x", ts.Require(inner, RoleAdmin, RoleSupervisor))
+	mux.Handle("/", ts.Handler())
+	ts.http.Config.Handler = mux
+	for _, tc := range []struct {
+		user   string
+		method string
+		want   int
+	}{
+		{"", "GET", 401}, {"ann", "GET", 403}, {"quinn", "GET", 403},
+		{"sue", "GET", 418}, {"root", "GET", 418}, {"root", "POST", 418},
+	} {
+		var c *client
+		if tc.user == "" {
+			c = ts.anonymous(t)
+		} else {
+			c = ts.login(t, tc.user)
+		}
+		resp, _ := c.do(tc.method, "/x", map[string]string{}, nil)
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s: %d, want %d", tc.user, tc.method, resp.StatusCode, tc.want)
+		}
+		if tc.method == "POST" {
+			resp, _ := c.do(tc.method, "/x", map[string]string{}, map[string]string{csrfHeader: "bad"})
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s POST with a wrong CSRF token: %d, want 403", tc.user, resp.StatusCode)
+			}
+		}
+	}
+}
+
+// TestAgentSearchIsOwnCalls: an agent's search is limited to their calls
+// whatever agent filter they send.
+func TestAgentSearchIsOwnCalls(t *testing.T) {
+	ts := startTestServer(t, Config{}, accessRecords()...)
+	c := ts.login(t, "ann")
+	resp, b := c.do("GET", "/api/ui/search?q=hello&agent=bob", nil, nil)
+	if resp.StatusCode != 200 || strings.Contains(string(b), "other-1") || !strings.Contains(string(b), "own-1") {
+		t.Fatalf("%d %s: want only own-1", resp.StatusCode, b)
+	}
+	ts.store.mu.Lock()
+	defer ts.store.mu.Unlock()
+	if q := ts.store.queries[len(ts.store.queries)-1]; q.Agent != "ann" {
+		t.Fatalf("store asked for agent %q, want ann", q.Agent)
+	}
+}
+
+func TestChangeOwnPassword(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	c := ts.login(t, "ann")
+	for _, tc := range []struct {
+		old, new string
+		want     int
+	}{
+		{"wrong-password", "a-new-password", 403},
+		{testPassword, "short", 400},
+		{testPassword, "a-new-password", 200},
+	} {
+		if resp, b := c.do("POST", "/api/ui/me/password", map[string]string{"old": tc.old, "new": tc.new}, nil); resp.StatusCode != tc.want {
+			t.Errorf("%s -> %s: %d %s, want %d", tc.old, tc.new, resp.StatusCode, b, tc.want)
+		}
+	}
+	if _, err := ts.users.check("ann", "a-new-password"); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	if _, err := ts.users.check("ann", testPassword); err == nil {
+		t.Fatal("old password still works")
+	}
+}
+
+// TestUsersFilePersists: users and tokens survive a restart; the file is
+// private and holds no plain password or token.
+func TestUsersFilePersists(t *testing.T) {
+	path := t.TempDir() + "/users.json"
+	var out strings.Builder
+	s1, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := strings.Fields(out.String()[strings.Index(out.String(), "password ")+len("password "):])[0]
+	tok, err := s1.NewToken("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("users file mode %v (%v), want 0600", st.Mode(), err)
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), pw) || strings.Contains(string(raw), tok) {
+		t.Fatal("users file holds a plain password or token")
+	}
+	var out2 strings.Builder
+	s2, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out2.Len() != 0 {
+		t.Fatalf("second start printed %q", out2.String())
+	}
+	if _, err := s2.users.check("admin", pw); err != nil {
+		t.Fatalf("printed password: %v", err)
+	}
+	if u, ok := s2.users.byToken(tok); !ok || u.Name != "admin" {
+		t.Fatal("token lost")
+	}
+}
+
+// TestLoginThrottled: wrong passwords in a row make the next attempts
+// wait, even with the right password; other users are not affected.
+func TestLoginThrottled(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	c := ts.anonymous(t)
+	for i := 0; i < freeFailures; i++ {
+		if resp, _ := c.do("POST", "/api/ui/login", map[string]string{"name": "sue", "password": "guess-guess-guess"}, nil); resp.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	resp, b := c.do("POST", "/api/ui/login", map[string]string{"name": "sue", "password": testPassword}, nil)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("after %d failures: %d %s, want 429 with Retry-After", freeFailures, resp.StatusCode, b)
+	}
+	ts.login(t, "ann")
+
+	var th throttle
+	now := time.Now()
+	for i := 0; i < freeFailures+3; i++ {
+		th.failed("x", now)
+	}
+	if d := th.wait("x", now); d != 8*time.Second {
+		t.Fatalf("after %d failures wait %s, want 8s", freeFailures+3, d)
+	}
+	if d := th.wait("x", now.Add(9*time.Second)); d != 0 {
+		t.Fatalf("wait after the lockout %s", d)
+	}
+	for i := 0; i < 100; i++ {
+		th.failed("x", now)
+	}
+	if d := th.wait("x", now); d != maxLockout {
+		t.Fatalf("wait %s, want the cap %s", d, maxLockout)
+	}
+	th.succeeded("x")
+	if d := th.wait("x", now); d != 0 {
+		t.Fatalf("wait after success %s", d)
+	}
+}

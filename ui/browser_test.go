@@ -1,0 +1,328 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/msg"
+)
+
+// Hostile text: what a caller might say, or a rule author might type.
+const (
+	hostileScript = `<script>window.__pwned=1</script>`
+	hostileImg    = `"><img src=x onerror="window.__pwned=1">`
+)
+
+// browser starts headless Chromium for a test. It skips when Chromium is
+// absent, except under CI (CI=true), where that is a failure.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("CHROMIUM")
+	if path == "" {
+		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if found, err := exec.LookPath(p); err == nil {
+				path = found
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed (apt-get install chromium); CI needs the browser tests")
+		}
+		t.Skip("chromium is not installed (apt-get install chromium, or set CHROMIUM=path); skipping the browser test")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 560),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil { // start the browser now
+		t.Fatalf("start chromium %s: %v", path, err)
+	}
+	return ctx
+}
+
+// artifactDir is where screenshots go: $EARSHOT_ARTIFACTS, or
+// testartifacts/ at the repository root (git-ignored).
+func artifactDir(t *testing.T) string {
+	dir := os.Getenv("EARSHOT_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "testartifacts")
+	}
+	dir = filepath.Join(dir, "ui")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) []byte {
+	t.Helper()
+	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(artifactDir(t), name+".png")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+	return b
+}
+
+// waitFor waits until the JavaScript expression is true on the page.
+func waitFor(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		// A navigation under way destroys the page's context: poll again
+		// on the new page.
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil || !strings.Contains(err.Error(), "context") {
+			break
+		}
+	}
+	if err != nil {
+		shot := strings.NewReplacer(" ", "-", "'", "").Replace(what)
+		screenshot(t, ctx, "failed-"+shot)
+		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
+	}
+}
+
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// notPwned checks that no hostile markup ran or became an element.
+func notPwned(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	bad, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__pwned !== undefined || document.querySelector('img[src="x"], main script') !== null`))
+	if err != nil || bad {
+		t.Fatalf("%s: hostile text ran or became markup (err %v)", page, err)
+	}
+}
+
+func searchRecord() msg.CallRecord {
+	start := time.Now().Add(-2 * time.Hour)
+	end := start.Add(4 * time.Minute)
+	segs := []msg.StoredSegment{}
+	lines := []struct {
+		leg  msg.Role
+		text string
+	}{
+		{msg.RoleAgent, "thank you for calling, how can I help"},
+		{msg.RoleCustomer, "my parcel never arrived " + hostileScript},
+		{msg.RoleAgent, "I am sorry to hear that"},
+		{msg.RoleCustomer, "I want a refund for the broken kettle " + hostileImg},
+	}
+	for i, l := range lines {
+		segs = append(segs, msg.StoredSegment{Segment: msg.Segment{
+			ID: "past-1/" + string(l.leg) + "/" + string(rune('1'+i)) + "/0", CallID: "past-1", Leg: l.leg, Turn: i + 1,
+			StartMS: int64(i) * 20000, EndMS: int64(i)*20000 + 4000, Text: l.text,
+		}, Sentiment: &msg.Sentiment{Label: msg.Negative, Compound: -0.4}})
+	}
+	return msg.CallRecord{
+		Call:     msg.CallSummary{CallID: "past-1", Agent: "bob", Queue: "returns", StartedAt: start, EndedAt: &end, DurationMS: 240000, AlertCount: 1},
+		Segments: segs,
+		Alerts:   []msg.Alert{{ID: "x", CallID: "past-1", RuleName: hostileImg, Severity: "warning", Message: hostileScript}},
+	}
+}
+
+// TestBrowser drives the pages in headless Chromium: log in, watch calls
+// appear on the board and an alert badge fire, read a transcript grow
+// (interim replaced by final), search a phrase and open the hit, and see
+// hostile text shown as text everywhere.
+func TestBrowser(t *testing.T) {
+	ctx := browser(t)
+	_, conn := bustest.Start(t)
+	ts := startTestServer(t, Config{JS: conn.JS}, searchRecord())
+	<-ts.Ready()
+	base := ts.http.URL
+	pub := conn.Publish
+
+	// Log in as the supervisor.
+	do(t, ctx, "log in",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible("#name"),
+		chromedp.SendKeys("#name", "sue"),
+		chromedp.SendKeys("#password", testPassword),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#board"),
+	)
+	waitFor(t, ctx, "board connected", `document.querySelector('#conn').textContent === 'live'`)
+
+	// Calls start; the board shows them.
+	now := time.Now()
+	calls := []struct{ id, agent, queue string }{
+		{"c-1001", "Ana Silva", "billing"}, {"c-1002", "Ben Okafor", "billing"}, {"c-1003", "Chloe Park", "sales"},
+	}
+	for i, c := range calls {
+		publish(t, pub, msg.SubjectCall(c.id), msg.CallEvent{CallID: c.id, Kind: msg.CallStarted, Time: now,
+			StartedAt: now.Add(-time.Duration(40+70*i) * time.Second), Agent: c.agent, Queue: c.queue})
+	}
+	waitFor(t, ctx, "three rows", `document.querySelectorAll('#rows tr').length === 3`)
+	trend := func(xs ...float64) []msg.TrendPoint {
+		var tp []msg.TrendPoint
+		for i, x := range xs {
+			tp = append(tp, msg.TrendPoint{AtMS: int64(i) * 5000, Score: x})
+		}
+		return tp
+	}
+	sentiments := map[string][2][]float64{
+		"c-1001": {{1, 1.5, 2, 2.5}, {0, 1, 2, 3}},
+		"c-1002": {{0.5, 1, 0.5, 1}, {-1, -2.5, -3.5, -4.2}},
+		"c-1003": {{1, 1, 1.5, 2}, {0, 0.5, 0.5, 1}},
+	}
+	for id, s := range sentiments {
+		publish(t, pub, msg.SubjectCallSentiment(id), msg.CallSentiment{CallID: id, Participants: map[msg.Role]msg.ParticipantSentiment{
+			msg.RoleAgent:    {Current: s[0][3], Trend: trend(s[0]...)},
+			msg.RoleCustomer: {Current: s[1][3], Trend: trend(s[1]...)},
+		}})
+		publish(t, pub, msg.SubjectCharacteristics(id), msg.Characteristics{CallID: id, NonTalkMS: 12000, Interruptions: []msg.Interruption{{By: msg.RoleAgent}}})
+	}
+	waitFor(t, ctx, "sentiment on the board", `document.querySelectorAll('#rows svg.spark polyline').length === 6`)
+
+	// An alert fires: the badge appears.
+	publish(t, pub, msg.SubjectAlert("c-1002"), msg.Alert{ID: "a1", CallID: "c-1002", RuleID: "angry", RuleName: "Angry customer",
+		Severity: "critical", Message: "customer sentiment below -3", AtMS: 15000, Time: now})
+	waitFor(t, ctx, "the alert badge", `(() => { const b = document.querySelector('tr[data-call="c-1002"] [data-testid=alert-badge]'); return !!b && b.textContent.includes('Angry customer'); })()`)
+	waitFor(t, ctx, "the alert banner", `!document.querySelector('#alert-banner').hidden`)
+	waitFor(t, ctx, "queue counts", `document.querySelector('#queues').textContent.includes('2billing')`)
+	png := screenshot(t, ctx, "board")
+	if os.Getenv("EARSHOT_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(filepath.Join("..", "docs", "board.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A call with hostile text everywhere the board shows it.
+	const evil = "c-evil"
+	publish(t, pub, msg.SubjectCall(evil), msg.CallEvent{CallID: evil, Kind: msg.CallStarted, StartedAt: now, Agent: hostileImg, Queue: hostileScript})
+	publish(t, pub, msg.SubjectAlert(evil), msg.Alert{ID: "e1", CallID: evil, RuleName: hostileScript + hostileImg, Severity: hostileImg, Message: hostileImg})
+	waitFor(t, ctx, "the hostile row", `(() => { const r = document.querySelector('tr[data-call="c-evil"]'); return !!r && r.querySelector('.agent').textContent === `+jsString(hostileImg)+` && r.querySelector('[data-testid=alert-badge]') !== null; })()`)
+	notPwned(t, ctx, "board")
+
+	// Open the call view; the transcript grows turn by turn.
+	do(t, ctx, "open the call", chromedp.Click(`tr[data-call="c-evil"] a`), chromedp.WaitVisible("#transcript"))
+	waitFor(t, ctx, "live badge", `!document.querySelector('#live').hidden`)
+	first := seg(evil, msg.RoleCustomer, 1, true, 1, 1000, "my card number is")
+	publish(t, pub, msg.SubjectTranscript(evil), first)
+	waitFor(t, ctx, "the interim turn", `(() => { const li = document.querySelector('#transcript li.interim'); return !!li && li.textContent.includes('my card number is'); })()`)
+	final := first
+	final.Interim, final.Rev, final.Text = false, 0, "my card number is 4111 1111 1111 1111 "+hostileScript
+	publish(t, pub, msg.SubjectScoredSegment(evil), msg.ScoredSegment{Segment: final, Sentiment: msg.Sentiment{Label: msg.Negative, Compound: -0.5}})
+	waitFor(t, ctx, "the final turn replacing the interim", `(() => { const lis = document.querySelectorAll('#transcript li'); return lis.length === 1 && !lis[0].classList.contains('interim') && lis[0].querySelector('.text').textContent === `+jsString("my card number is [redacted] "+hostileScript)+` && lis[0].querySelector('.mark.negative') !== null; })()`)
+	publish(t, pub, msg.SubjectTranscript(evil), seg(evil, msg.RoleAgent, 2, false, 0, 5000, "let me check that "+hostileImg))
+	waitFor(t, ctx, "the second turn", `document.querySelectorAll('#transcript li').length === 2 && document.querySelectorAll('#transcript li')[1].querySelector('.who').textContent === 'agent'`)
+	publish(t, pub, msg.SubjectCallSentiment(evil), msg.CallSentiment{CallID: evil, Participants: map[msg.Role]msg.ParticipantSentiment{
+		msg.RoleCustomer: {Current: -2, Trend: trend(-1, -2)}, msg.RoleAgent: {Current: 1, Trend: trend(0.5, 1)}}})
+	publish(t, pub, msg.SubjectDTMF(evil), msg.DTMFEvent{CallID: evil, Leg: msg.RoleCustomer, Digit: "#", StartMS: 6000})
+	publish(t, pub, msg.SubjectCategories(evil), msg.Categories{CallID: evil, Categories: []msg.Category{{Name: hostileImg}}})
+	waitFor(t, ctx, "trend, DTMF and categories", `document.querySelectorAll('#trend polyline').length === 2 && document.querySelector('#dtmf').textContent.includes('#') && document.querySelector('#categories').textContent === `+jsString(hostileImg))
+	waitFor(t, ctx, "the alert in place", `document.querySelector('#alerts').textContent.includes(`+jsString(hostileScript)+`)`)
+	screenshot(t, ctx, "call-live")
+	notPwned(t, ctx, "call view")
+
+	// Search a phrase and open the hit at its moment.
+	do(t, ctx, "search",
+		chromedp.Navigate(base+"/search"),
+		chromedp.WaitVisible("#q"),
+		chromedp.SendKeys("#q", "broken kettle"),
+		chromedp.Click("#search-submit"),
+	)
+	waitFor(t, ctx, "a hit with the phrase marked", `(() => { const m = document.querySelector('#hits .snippet mark'); return !!m && m.textContent === 'broken kettle'; })()`)
+	waitFor(t, ctx, "hostile snippet as text", `document.querySelector('#hits .snippet').textContent.includes(`+jsString(hostileImg)+`)`)
+	notPwned(t, ctx, "search")
+	screenshot(t, ctx, "search")
+	do(t, ctx, "open the hit", chromedp.Click("#hits .snippet"), chromedp.WaitVisible("#transcript"))
+	waitFor(t, ctx, "the moment in the call", `(() => { const li = document.querySelector('#transcript li.target'); return !!li && li.querySelector('mark') !== null && li.textContent.includes('broken kettle'); })()`)
+	waitFor(t, ctx, "the stored alert", `document.querySelector('#alerts').textContent.includes(`+jsString(hostileImg)+`)`)
+	notPwned(t, ctx, "finished call view")
+	screenshot(t, ctx, "call-finished")
+
+	// Rules (as the analyst): problems, and a dry run whose rule name is hostile.
+	// A next= that leads off-site (/\host is //host to a browser) is ignored.
+	do(t, ctx, "log in as analyst",
+		chromedp.Navigate(base+"/login?next=%2F%5Cevil.example%2F"),
+		chromedp.WaitVisible("#name"),
+		chromedp.SendKeys("#name", "quinn"),
+		chromedp.SendKeys("#password", testPassword),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#hits"),
+	)
+	waitFor(t, ctx, "the analyst's home page", `location.host === `+jsString(strings.TrimPrefix(base, "http://"))+` && location.pathname === '/search'`)
+	do(t, ctx, "open rules", chromedp.Navigate(base+"/rules"))
+	waitFor(t, ctx, "the rule text", `document.querySelector('#text').value.includes('greeting')`)
+	do(t, ctx, "validate", chromedp.SetValue("#text", "rule one\nbad rule"), chromedp.Click("#check"))
+	waitFor(t, ctx, "a problem on line 2", `document.querySelector('#problems').textContent.includes('line 2:1') && document.querySelector('#problems').textContent.includes('<b>bad</b>')`)
+	do(t, ctx, "dry run", chromedp.SetValue("#text", "rule one"), chromedp.Click("#dryrun-submit"))
+	waitFor(t, ctx, "dry run matches", `document.querySelector('#matches').textContent.includes(`+jsString(hostileScript)+`)`)
+	notPwned(t, ctx, "rules")
+	screenshot(t, ctx, "rules")
+
+	// Users (as the admin): create a user, give them a token.
+	do(t, ctx, "log in as admin",
+		chromedp.Navigate(base+"/login?next=/users"),
+		chromedp.WaitVisible("#name"),
+		chromedp.SendKeys("#name", "root"),
+		chromedp.SendKeys("#password", testPassword),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#create"),
+	)
+	waitFor(t, ctx, "the user list", `document.querySelector('tr[data-user="sue"]') !== null`)
+	do(t, ctx, "create a user",
+		chromedp.SendKeys("#new-name", "dana"),
+		chromedp.SetValue("#new-role", "analyst"),
+		chromedp.SendKeys("#new-password", "dana-password-1"),
+		chromedp.Click(`#create button[type=submit]`),
+	)
+	waitFor(t, ctx, "the new user", `(() => { const r = document.querySelector('tr[data-user="dana"]'); return !!r && r.querySelector('select').value === 'analyst'; })()`)
+	if u, err := ts.users.get("dana"); err != nil || u.Role != RoleAnalyst {
+		t.Fatalf("dana: %+v %v", u, err)
+	}
+	do(t, ctx, "new token", chromedp.Click(`tr[data-user="dana"] button:nth-of-type(3)`))
+	waitFor(t, ctx, "the token shown once", `(document.querySelector('#status .token') || {}).textContent?.startsWith('est_') === true`)
+	tok, err := chromedp.Run(ctx, chromedp.TextContent("#status .token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := ts.users.byToken(tok); !ok || u.Name != "dana" {
+		t.Fatal("the token shown does not log in as dana")
+	}
+	screenshot(t, ctx, "users")
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "<", `\x3c`)
+	return `"` + r.Replace(s) + `"`
+}

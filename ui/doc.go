@@ -1,0 +1,36 @@
+// Package ui owns what people see of Earshot: the live board, the call
+// view, search and rules pages, the JSON API and server-sent event streams
+// behind them, and who may see what (users, roles, sessions, API tokens).
+//
+// # Data
+//
+// Live state comes from NATS: [Server.Run] follows the EARSHOT_EVENTS stream
+// with an ordered consumer that starts [Config.Lookback] in the past, so a
+// restarted ui rebuilds the calls still going on, and then pushes every
+// event to the browsers that watch it. Finished calls, search and rules come
+// from the [Store] and [Rules] interfaces, which cmd/earshot wires to the
+// store and rules stages; either may be nil, and the pages then say so.
+//
+// # Roles
+//
+// Four roles, after Contact Lens's security profiles:
+//
+//	agent       the live board and call view of their own calls; search over them
+//	supervisor  the live board, every call, search; redacted text
+//	analyst     search, every call (redacted), rules
+//	admin       everything, users and tokens, and original (unredacted) text
+//
+// Browsers log in with a password (bcrypt) and get a session cookie
+// (HttpOnly, SameSite=Strict, Secure under TLS or [Config.SecureCookies});
+// every state-changing request from a session carries its CSRF token in the
+// X-CSRF-Token header. Machines use API tokens: Authorization: Bearer. Only
+// /login and the static assets are open; [Server.Require] puts other
+// handlers behind the same login.
+//
+// # Escaping
+//
+// Transcript text, agent names, rule names and alert messages are hostile
+// input. The pages build the DOM with text nodes only (never innerHTML),
+// responses carry a Content-Security-Policy that allows no inline script,
+// and JSON is written with HTML characters escaped.
+package ui

@@ -1,0 +1,639 @@
+package ui
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+)
+
+// maxBody bounds a JSON request body (a rule file is the largest).
+const maxBody = 1 << 20
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	static := assetFS()
+
+	// Open: the login page, its API and the static assets (no data).
+	mux.Handle("GET /login", s.serveAsset(static, "login.html"))
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
+	mux.HandleFunc("POST /api/ui/login", s.handleLogin)
+
+	// Pages: empty shells that load their data from the API.
+	mux.Handle("GET /{$}", s.page(permBoard, s.serveAsset(static, "board.html").ServeHTTP))
+	mux.Handle("GET /calls/{id}", s.page(permCall, s.serveAsset(static, "call.html").ServeHTTP))
+	mux.Handle("GET /search", s.page(permSearch, s.serveAsset(static, "search.html").ServeHTTP))
+	mux.Handle("GET /rules", s.page(permRules, s.serveAsset(static, "rules.html").ServeHTTP))
+	mux.Handle("GET /users", s.page(permUsers, s.serveAsset(static, "users.html").ServeHTTP))
+
+	// API.
+	mux.Handle("POST /api/ui/logout", s.Require(http.HandlerFunc(s.handleLogout)))
+	mux.Handle("GET /api/ui/me", s.Require(http.HandlerFunc(s.handleMe)))
+	mux.Handle("POST /api/ui/me/password", s.Require(http.HandlerFunc(s.handlePassword)))
+	mux.Handle("GET /api/ui/live", s.api(permBoard, s.handleBoardEvents))
+	mux.Handle("GET /api/ui/calls/{id}", s.api(permCall, s.handleCall))
+	mux.Handle("GET /api/ui/calls/{id}/events", s.api(permCall, s.handleCallEvents))
+	mux.Handle("GET /api/ui/search", s.api(permSearch, s.handleSearch))
+	mux.Handle("GET /api/ui/rules", s.api(permRules, s.handleRulesSource))
+	mux.Handle("GET /api/ui/rules/history", s.api(permRules, s.handleRulesHistory))
+	mux.Handle("POST /api/ui/rules/check", s.api(permRules, s.handleRulesCheck))
+	mux.Handle("POST /api/ui/rules/dryrun", s.api(permRules, s.handleRulesDryRun))
+	mux.Handle("POST /api/ui/rules/activate", s.api(permRules, s.handleRulesActivate))
+	mux.Handle("GET /api/ui/users", s.api(permUsers, s.handleUsers))
+	mux.Handle("POST /api/ui/users", s.api(permUsers, s.handleUserCreate))
+	mux.Handle("PUT /api/ui/users/{name}", s.api(permUsers, s.handleUserUpdate))
+	mux.Handle("DELETE /api/ui/users/{name}", s.api(permUsers, s.handleUserDelete))
+	mux.Handle("POST /api/ui/users/{name}/tokens", s.api(permUsers, s.handleTokenCreate))
+	mux.Handle("DELETE /api/ui/users/{name}/tokens/{id}", s.api(permUsers, s.handleTokenDelete))
+
+	// Anything else: not found, but only to someone logged in.
+	mux.Handle("/", s.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such page: "+r.URL.Path)
+	})))
+	return securityHeaders(mux)
+}
+
+// securityHeaders: no inline script, no framing, no sniffing, no caching
+// of API answers.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) serveAsset(static fs.FS, name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := fs.ReadFile(static, name)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "missing asset "+name)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(b)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	// Encoder escapes <, > and & in strings: JSON is never HTML.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"error": message})
+}
+
+// readJSON decodes a JSON request body into v; only application/json is
+// taken, which a cross-site form cannot send without a CORS preflight.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "send Content-Type: application/json")
+		return false
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+func me(r *http.Request) principal {
+	p, _ := principalOf(r.Context())
+	return p
+}
+
+// --- login -----------------------------------------------------------------
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		writeError(w, http.StatusForbidden, "cross-site login refused")
+		return
+	}
+	var in struct {
+		Name     string `json:"name"`
+		Password string `json:"password"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	now := time.Now()
+	if d := s.throttle.wait(in.Name, now); d > 0 {
+		secs := int(d/time.Second) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many wrong passwords: try again in %d s", secs))
+		return
+	}
+	u, err := s.users.check(in.Name, in.Password)
+	if err != nil {
+		s.throttle.failed(in.Name, now)
+		s.log.Info("login failed", "user", safeName(in.Name), "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, ErrBadCredentials.Error())
+		return
+	}
+	s.throttle.succeeded(in.Name)
+	id, sess := s.sessions.create(u.Name)
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
+		Secure: s.cfg.SecureCookies || r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		Expires: sess.expires,
+	})
+	s.log.Info("login", "user", u.Name, "role", u.Role)
+	writeJSON(w, http.StatusOK, map[string]string{"name": u.Name, "role": string(u.Role), "csrf": sess.csrf, "home": homeOf(u.Role)})
+}
+
+// safeName is a user name fit for a log line even when it was not valid.
+func safeName(n string) string {
+	if validName(n) != nil {
+		return "(invalid)"
+	}
+	return n
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.drop(c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
+	p := me(r)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"name": p.Name, "role": p.Role, "agent": p.agentName(), "csrf": p.csrf,
+		"can": map[string]bool{
+			"board": p.Role.can(permBoard), "search": p.Role.can(permSearch),
+			"rules": p.Role.can(permRules), "users": p.Role.can(permUsers),
+			"original": p.Role.can(permOriginal),
+		},
+		"store": s.cfg.Store != nil, "rules": s.cfg.Rules != nil, "live": s.cfg.JS != nil,
+	})
+}
+
+func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Old string `json:"old"`
+		New string `json:"new"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	p := me(r)
+	if _, err := s.users.check(p.Name, in.Old); err != nil {
+		writeError(w, http.StatusForbidden, "the current password is wrong")
+		return
+	}
+	if err := s.users.update(p.Name, "", nil, in.New); err != nil {
+		writeUserError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// --- live board and call view ----------------------------------------------
+
+// agentFilter is the agent whose calls p may see; empty: all.
+func agentFilter(p principal) string {
+	if p.Role == RoleAgent {
+		return p.agentName()
+	}
+	return ""
+}
+
+func (s *Server) handleBoardEvents(w http.ResponseWriter, r *http.Request) {
+	p := me(r)
+	sub := &subscriber{agent: agentFilter(p), ch: make(chan []byte, subBuffer)}
+	s.mu.Lock()
+	now := time.Now()
+	rows := []boardRow{}
+	for _, c := range s.live.calls {
+		if !c.ended && (sub.agent == "" || c.info.Agent == sub.agent) {
+			rows = append(rows, c.summary(now))
+		}
+	}
+	snapshot := sseFrame("snapshot", map[string]any{"rows": rows, "live": s.cfg.JS != nil})
+	s.hub.add(sub)
+	s.mu.Unlock()
+	s.stream(w, r, sub, snapshot)
+}
+
+// callRecord finds a call: live from memory while it goes on, else from
+// the store, else (an ended call the store does not have yet, or no store)
+// from memory. It says whether the call is live.
+func (s *Server) callRecord(r *http.Request, id string, original bool) (msg.CallRecord, bool, error) {
+	fromMemory := func(activeOnly bool) (msg.CallRecord, bool, bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		c, ok := s.live.calls[id]
+		if !ok || activeOnly && c.ended {
+			return msg.CallRecord{}, false, false
+		}
+		rec := c.record(time.Now())
+		if !original {
+			rec = redactAny(rec, s.cfg.Redact).(msg.CallRecord)
+		}
+		return rec, !c.ended, true
+	}
+	if rec, live, ok := fromMemory(true); ok {
+		return rec, live, nil
+	}
+	if s.cfg.Store != nil {
+		rec, err := s.cfg.Store.Call(r.Context(), id, original)
+		if !errors.Is(err, msg.ErrNotFound) {
+			return rec, false, err
+		}
+	}
+	if rec, live, ok := fromMemory(false); ok {
+		return rec, live, nil
+	}
+	return msg.CallRecord{}, false, fmt.Errorf("call %s: %w", id, msg.ErrNotFound)
+}
+
+// callAccess checks the call id and the caller's right to original text.
+func callAccess(w http.ResponseWriter, r *http.Request) (id string, original, ok bool) {
+	id = r.PathValue("id")
+	if err := msg.ValidateCallID(id); err != nil {
+		writeError(w, http.StatusBadRequest, "call id: "+err.Error())
+		return "", false, false
+	}
+	original = r.URL.Query().Get("original") == "1"
+	if original && !me(r).Role.can(permOriginal) {
+		writeError(w, http.StatusForbidden, "only an admin may read original text")
+		return "", false, false
+	}
+	return id, original, true
+}
+
+func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
+	id, original, ok := callAccess(w, r)
+	if !ok {
+		return
+	}
+	rec, live, err := s.callRecord(r, id, original)
+	switch {
+	case errors.Is(err, msg.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no call "+id)
+		return
+	case err != nil:
+		s.log.Error("call view: store failed", "call", id, "err", err)
+		writeError(w, http.StatusBadGateway, "the store failed to answer")
+		return
+	}
+	if a := agentFilter(me(r)); a != "" && rec.Call.Agent != a {
+		writeError(w, http.StatusForbidden, "agents see only their own calls")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"live": live, "original": original, "record": rec})
+}
+
+func (s *Server) handleCallEvents(w http.ResponseWriter, r *http.Request) {
+	id, original, ok := callAccess(w, r)
+	if !ok {
+		return
+	}
+	p := me(r)
+	s.mu.Lock()
+	c, ok := s.live.calls[id]
+	if !ok {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, "call "+id+" is not live")
+		return
+	}
+	if a := agentFilter(p); a != "" && c.info.Agent != a {
+		s.mu.Unlock()
+		writeError(w, http.StatusForbidden, "agents see only their own calls")
+		return
+	}
+	sub := &subscriber{callID: id, agent: agentFilter(p), original: original, ch: make(chan []byte, subBuffer)}
+	rec := c.record(time.Now())
+	snapshot := sseFrame("snapshot", map[string]any{"live": !c.ended, "record": s.hub.view(rec, original)})
+	s.hub.add(sub)
+	s.mu.Unlock()
+	s.stream(w, r, sub, snapshot)
+}
+
+// stream writes server-sent events to w until the browser leaves, falls
+// behind, or the server stops.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *subscriber, first []byte) {
+	defer func() {
+		s.mu.Lock()
+		s.hub.remove(sub)
+		s.mu.Unlock()
+	}()
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, "streaming not supported")
+		return
+	}
+	s.metrics.clients.Inc()
+	defer s.metrics.clients.Dec()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(first); err != nil {
+		return
+	}
+	fl.Flush()
+	keepAlive := time.NewTicker(20 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case f, ok := <-sub.ch:
+			if !ok {
+				return
+			}
+			if _, err := w.Write(f); err != nil {
+				return
+			}
+			// Write what else is queued before flushing.
+			for n := len(sub.ch); n > 0; n-- {
+				if f, ok = <-sub.ch; !ok {
+					break
+				}
+				if _, err := w.Write(f); err != nil {
+					return
+				}
+			}
+			fl.Flush()
+		case <-keepAlive.C:
+			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
+				return
+			}
+			fl.Flush()
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// --- search ------------------------------------------------------------------
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Store == nil {
+		writeError(w, http.StatusServiceUnavailable, "search is not available: no store is connected")
+		return
+	}
+	q, err := parseSearch(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "search: "+err.Error())
+		return
+	}
+	if a := agentFilter(me(r)); a != "" {
+		q.Agent = a
+	}
+	res, err := s.cfg.Store.Search(r.Context(), q)
+	switch {
+	case errors.Is(err, msg.ErrBadQuery):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
+		s.log.Error("search failed", "err", err)
+		writeError(w, http.StatusBadGateway, "the store failed to answer")
+		return
+	}
+	writeJSON(w, http.StatusOK, viewResults(res))
+}
+
+// --- rules -------------------------------------------------------------------
+
+func (s *Server) rulesOr503(w http.ResponseWriter) bool {
+	if s.cfg.Rules == nil {
+		writeError(w, http.StatusServiceUnavailable, "rules are not available: no rules engine is connected")
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleRulesSource(w http.ResponseWriter, r *http.Request) {
+	if !s.rulesOr503(w) {
+		return
+	}
+	text, version, err := s.cfg.Rules.Source(r.Context())
+	if err != nil {
+		s.log.Error("rules source failed", "err", err)
+		writeError(w, http.StatusBadGateway, "the rules engine failed to answer")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"text": string(text), "version": version})
+}
+
+func (s *Server) handleRulesHistory(w http.ResponseWriter, r *http.Request) {
+	if !s.rulesOr503(w) {
+		return
+	}
+	h, err := s.cfg.Rules.History(r.Context())
+	if err != nil {
+		s.log.Error("rules history failed", "err", err)
+		writeError(w, http.StatusBadGateway, "the rules engine failed to answer")
+		return
+	}
+	if h == nil {
+		h = []msg.RuleChange{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"changes": h})
+}
+
+type rulesIn struct {
+	Text  string          `json:"text"`
+	Query msg.SearchQuery `json:"query"`
+}
+
+func (s *Server) handleRulesCheck(w http.ResponseWriter, r *http.Request) {
+	var in rulesIn
+	if !s.rulesOr503(w) || !readJSON(w, r, &in) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"problems": nonNil(s.cfg.Rules.Check([]byte(in.Text)))})
+}
+
+func nonNil(p []msg.Problem) []msg.Problem {
+	if p == nil {
+		return []msg.Problem{}
+	}
+	return p
+}
+
+func (s *Server) handleRulesDryRun(w http.ResponseWriter, r *http.Request) {
+	var in rulesIn
+	if !s.rulesOr503(w) || !readJSON(w, r, &in) {
+		return
+	}
+	if probs := s.cfg.Rules.Check([]byte(in.Text)); len(probs) > 0 {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"problems": probs})
+		return
+	}
+	if in.Query.Limit <= 0 || in.Query.Limit > 100 {
+		in.Query.Limit = 100
+	}
+	ms, err := s.cfg.Rules.DryRun(r.Context(), []byte(in.Text), in.Query)
+	switch {
+	case errors.Is(err, msg.ErrBadQuery):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
+		s.log.Error("rules dry run failed", "err", err)
+		writeError(w, http.StatusBadGateway, "the dry run failed: "+err.Error())
+		return
+	}
+	if !me(r).Role.can(permOriginal) {
+		for i := range ms {
+			ms[i].Matches = redactMatches(ms[i].Matches, s.cfg.Redact)
+		}
+	}
+	if ms == nil {
+		ms = []msg.DryRunMatch{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"matches": ms})
+}
+
+func (s *Server) handleRulesActivate(w http.ResponseWriter, r *http.Request) {
+	var in rulesIn
+	if !s.rulesOr503(w) || !readJSON(w, r, &in) {
+		return
+	}
+	p := me(r)
+	probs, err := s.cfg.Rules.Activate(r.Context(), []byte(in.Text), p.Name)
+	if len(probs) > 0 {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"problems": probs})
+		return
+	}
+	if err != nil {
+		s.log.Error("rules activation failed", "user", p.Name, "err", err)
+		writeError(w, http.StatusBadGateway, "activation failed: "+err.Error())
+		return
+	}
+	s.log.Info("rules activated", "user", p.Name)
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "problems": []msg.Problem{}})
+}
+
+// --- users -------------------------------------------------------------------
+
+type userView struct {
+	Name    string      `json:"name"`
+	Role    Role        `json:"role"`
+	Agent   string      `json:"agent,omitempty"`
+	Created time.Time   `json:"created"`
+	Tokens  []tokenView `json:"tokens"`
+}
+
+type tokenView struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+}
+
+func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
+	out := []userView{}
+	for _, u := range s.users.list() {
+		v := userView{Name: u.Name, Role: u.Role, Agent: u.Agent, Created: u.Created, Tokens: []tokenView{}}
+		for _, t := range u.Tokens {
+			v.Tokens = append(v.Tokens, tokenView{t.ID, t.Created})
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func writeUserError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNoUser):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, ErrUserExists):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, ErrBadUser):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name     string `json:"name"`
+		Password string `json:"password"`
+		Role     Role   `json:"role"`
+		Agent    string `json:"agent"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if err := s.users.add(in.Name, in.Password, in.Role, in.Agent); err != nil {
+		writeUserError(w, err)
+		return
+	}
+	s.log.Info("user created", "user", in.Name, "role", in.Role, "by", me(r).Name)
+	writeJSON(w, http.StatusCreated, map[string]bool{"ok": true})
+}
+
+func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Role     Role    `json:"role"`
+		Agent    *string `json:"agent"`
+		Password string  `json:"password"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	name := r.PathValue("name")
+	if err := s.users.update(name, in.Role, in.Agent, in.Password); err != nil {
+		writeUserError(w, err)
+		return
+	}
+	if in.Role != "" || in.Password != "" {
+		s.sessions.dropUser(name)
+	}
+	s.log.Info("user changed", "user", safeName(name), "by", me(r).Name)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := s.users.remove(name); err != nil {
+		writeUserError(w, err)
+		return
+	}
+	s.sessions.dropUser(name)
+	s.log.Info("user deleted", "user", safeName(name), "by", me(r).Name)
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request) {
+	secret, tok, err := s.users.newToken(r.PathValue("name"))
+	if err != nil {
+		writeUserError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": tok.ID, "token": secret})
+}
+
+func (s *Server) handleTokenDelete(w http.ResponseWriter, r *http.Request) {
+	if err := s.users.revokeToken(r.PathValue("name"), r.PathValue("id")); err != nil {
+		writeUserError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}

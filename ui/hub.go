@@ -1,0 +1,201 @@
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+
+	"github.com/earshot-dev/earshot/msg"
+)
+
+// subBuffer is how many events a browser may fall behind before it is
+// dropped; its EventSource then reconnects and starts from a snapshot.
+const subBuffer = 256
+
+// subscriber is one browser's event stream: the board (callID empty) or
+// one call's view.
+type subscriber struct {
+	callID   string
+	agent    string // only this agent's calls; empty: all
+	original bool   // unredacted text (admin)
+	ch       chan []byte
+}
+
+// hub fans changes out to subscribers. Its methods are called with
+// Server.mu held, so a subscriber's snapshot and the changes after it
+// are in order.
+type hub struct {
+	subs   map[*subscriber]struct{}
+	redact func(string) string
+	// onDrop and onPush count, for metrics.
+	onDrop func()
+	onPush func()
+}
+
+func (h *hub) add(s *subscriber) { h.subs[s] = struct{}{} }
+
+func (h *hub) remove(s *subscriber) {
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.ch)
+	}
+}
+
+func (h *hub) closeAll() {
+	for s := range h.subs {
+		h.remove(s)
+	}
+}
+
+// send queues a frame for s, dropping s if it has fallen too far behind.
+func (h *hub) send(s *subscriber, frame []byte) {
+	select {
+	case s.ch <- frame:
+		h.onPush()
+	default:
+		h.remove(s)
+		h.onDrop()
+	}
+}
+
+// publish sends ch to every subscriber that watches its call. agentOf is
+// the call's agent.
+func (h *hub) publish(ch change, agentOf string, row func() boardRow) {
+	var frames [2][]byte // redacted, original
+	frame := func(original bool, kind string, data any) []byte {
+		i := 0
+		if original {
+			i = 1
+		}
+		if frames[i] == nil {
+			frames[i] = sseFrame(kind, h.view(data, original))
+		}
+		return frames[i]
+	}
+	var rowFrame, removeFrame []byte
+	for s := range h.subs {
+		if s.agent != "" && s.agent != agentOf {
+			continue
+		}
+		if s.callID == "" {
+			if ch.ended {
+				if removeFrame == nil {
+					removeFrame = sseFrame("remove", map[string]string{"call_id": ch.callID})
+				}
+				h.send(s, removeFrame)
+			} else if ch.row {
+				if rowFrame == nil {
+					rowFrame = sseFrame("row", row())
+				}
+				h.send(s, rowFrame)
+			}
+			continue
+		}
+		if s.callID != ch.callID {
+			continue
+		}
+		if ch.kind != "call" {
+			h.send(s, frame(s.original, ch.kind, ch.data))
+		}
+		if ch.row {
+			if rowFrame == nil {
+				rowFrame = sseFrame("row", row())
+			}
+			h.send(s, rowFrame)
+		}
+	}
+}
+
+// removed tells board subscribers a call is gone.
+func (h *hub) removed(callID, agentOf string) {
+	f := sseFrame("remove", map[string]string{"call_id": callID})
+	for s := range h.subs {
+		if s.callID == "" && (s.agent == "" || s.agent == agentOf) {
+			h.send(s, f)
+		}
+	}
+}
+
+// view is data as a viewer sees it: transcript text redacted unless
+// original, and word lists (unredacted text) left out.
+func (h *hub) view(data any, original bool) any {
+	if original {
+		return data
+	}
+	return redactAny(data, h.redact)
+}
+
+func redactAny(data any, redact func(string) string) any {
+	switch v := data.(type) {
+	case msg.StoredSegment:
+		v.Text = redact(v.Text)
+		v.Words = nil
+		v.Original = ""
+		return v
+	case msg.Alert:
+		return redactAlert(v, redact)
+	case msg.Categories:
+		cs := make([]msg.Category, len(v.Categories))
+		for i, c := range v.Categories {
+			c.Matches = redactMatches(c.Matches, redact)
+			cs[i] = c
+		}
+		v.Categories = cs
+		return v
+	case msg.CallRecord:
+		segs := make([]msg.StoredSegment, len(v.Segments))
+		for i, s := range v.Segments {
+			segs[i] = redactAny(s, redact).(msg.StoredSegment)
+		}
+		v.Segments = segs
+		as := make([]msg.Alert, len(v.Alerts))
+		for i, a := range v.Alerts {
+			as[i] = redactAlert(a, redact)
+		}
+		v.Alerts = as
+		cs := make([]msg.Category, len(v.Categories))
+		for i, c := range v.Categories {
+			c.Matches = redactMatches(c.Matches, redact)
+			cs[i] = c
+		}
+		v.Categories = cs
+		return v
+	}
+	return data
+}
+
+func redactAlert(a msg.Alert, redact func(string) string) msg.Alert {
+	a.Matches = redactMatches(a.Matches, redact)
+	return a
+}
+
+func redactMatches(ms []msg.Match, redact func(string) string) []msg.Match {
+	if ms == nil {
+		return nil
+	}
+	out := make([]msg.Match, len(ms))
+	for i, m := range ms {
+		m.Text = redact(m.Text)
+		out[i] = m
+	}
+	return out
+}
+
+// digitRun is four or more digits, possibly split by spaces or dashes:
+// card, account and phone numbers.
+var digitRun = regexp.MustCompile(`\d(?:[ \-]?\d){3,}`)
+
+// RedactDigits is the default redaction of live text: every run of four or
+// more digits becomes [redacted]. The store applies its own policy to what
+// it keeps; cmd/earshot may pass that in as Config.Redact.
+func RedactDigits(s string) string { return digitRun.ReplaceAllString(s, "[redacted]") }
+
+// sseFrame is one server-sent event. JSON has no raw newlines, so data is
+// one line.
+func sseFrame(kind string, data any) []byte {
+	b, err := json.Marshal(data)
+	if err != nil {
+		b = []byte(`null`)
+	}
+	return fmt.Appendf(nil, "event: %s\ndata: %s\n\n", kind, b)
+}
