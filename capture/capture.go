@@ -37,23 +37,23 @@ type Capture struct {
 	calls      map[string]*call
 	undeclared map[netip.AddrPort]*call // by capture address
 	streams    map[streamKey]*stream
-	bySource   map[netip.AddrPort]*leg     // legs by the source of their streams
-	wantSSRC   map[uint32]announcedLeg     // announced legs not yet seen, by SSRC
+	bySource   map[netip.AddrPort]*leg // legs by the source of their streams
+	wantSSRC   map[uint32]announcedLeg // announced legs not yet seen, by SSRC
 	wantSource map[netip.AddrPort]announcedLeg
 	limits     map[netip.AddrPort]*bucket
 	logged     map[string]time.Time
 	seq        uint64
 
 	// counters (under mu), for metrics
-	refused               map[string]uint64
-	ended                 jitterCounts // of streams of ended calls
-	endedRefused          uint64
-	callsTotal            uint64
-	finalJobs             uint64
-	interimJobs           uint64
-	dtmfCount             uint64
+	refused                map[string]uint64
+	ended                  jitterCounts // of streams of ended calls
+	endedRefused           uint64
+	callsTotal             uint64
+	finalJobs              uint64
+	interimJobs            uint64
+	dtmfCount              uint64
 	announces, badAnnounce uint64
-	minSilenceMS          int64
+	minSilenceMS           int64
 }
 
 type announcedLeg struct {
@@ -199,12 +199,12 @@ func (c *Capture) Handle(b []byte, from, local netip.AddrPort) {
 		c.refuse(ErrRateLimited, from, fmt.Sprintf("more than %g packets/s", c.cfg.RateLimit))
 		return
 	}
-	if len(b) < 12 || b[0]>>6 != 2 {
-		c.refuse(ErrMalformed, from, fmt.Sprintf("%d bytes, not RTP version 2", len(b)))
+	if len(b) >= 8 && b[0]>>6 == 2 && isRTCP(b) {
+		c.rtcp(b, from)
 		return
 	}
-	if isRTCP(b) {
-		c.rtcp(b, from)
+	if len(b) < 12 || b[0]>>6 != 2 {
+		c.refuse(ErrMalformed, from, fmt.Sprintf("%d bytes, not RTP version 2", len(b)))
 		return
 	}
 	p := &c.pkt

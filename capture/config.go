@@ -30,7 +30,7 @@ type Config struct {
 	JitterWait time.Duration
 
 	// VADThresholdDBFS is the lowest frame level that counts as speech.
-	// Default -42 dBFS.
+	// Default -46 dBFS.
 	VADThresholdDBFS float64
 	// VADMarginDB is how far above the tracked noise floor a frame must be
 	// to count as speech. Default 12 dB.
@@ -149,7 +149,7 @@ func (c *Config) defaults() error {
 	}
 	def(&c.JitterWait, 100*time.Millisecond)
 	if c.VADThresholdDBFS == 0 {
-		c.VADThresholdDBFS = -42
+		c.VADThresholdDBFS = -46
 	}
 	if c.VADThresholdDBFS > 0 || c.VADThresholdDBFS < -96 {
 		return fmt.Errorf("capture: VAD threshold %g dBFS: want -96 to 0", c.VADThresholdDBFS)

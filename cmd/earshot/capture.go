@@ -38,7 +38,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.callTimeout, "call-timeout", 20*time.Second, "end a call after this long without RTP")
 	fs.DurationVar(&s.endpoint, "vad-endpoint", 600*time.Millisecond, "silence that ends a turn")
 	fs.DurationVar(&s.interim, "vad-interim", 2*time.Second, "interim job interval while a turn goes on (negative: none)")
-	fs.Float64Var(&s.threshold, "vad-threshold", -42, "lowest frame level that is speech, dBFS")
+	fs.Float64Var(&s.threshold, "vad-threshold", -46, "lowest frame level that is speech, dBFS")
 	fs.Float64Var(&s.margin, "vad-margin", 12, "how far above the noise floor speech must be, dB")
 	fs.IntVar(&s.jitterDepth, "jitter-depth", 3, "packets held after a missing one before it counts as lost")
 	fs.Float64Var(&s.rateLimit, "rtp-rate-limit", 1000, "packets per second one source address may send (negative: no limit)")
