@@ -150,7 +150,8 @@ func (l *leg) frame(f []int16, pos int64) {
 		l.partStart = end
 		l.rev = 0
 		l.nextInterim = end + l.p.interimEvery
-	} else if l.p.interimEvery > 0 && end >= l.nextInterim {
+	} else if speech && l.p.interimEvery > 0 && end >= l.nextInterim {
+		// Only on speech, so an interim never holds more than its final.
 		l.rev++
 		l.emit(l.partStart, end, true)
 		l.nextInterim = end + l.p.interimEvery
