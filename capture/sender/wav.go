@@ -75,10 +75,9 @@ func ReadWAV(r io.Reader, name string) ([]int16, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			if len(b) < int(size) && size != 0xffffffff {
-				// Streams written without a final size are common; take what is there.
-				size = uint32(len(b))
-			}
+			// A data chunk shorter than its header says (a recording cut
+			// short, or a stream written without its final size) gives
+			// what is there.
 			pcm := make([]int16, len(b)/2)
 			for i := range pcm {
 				pcm[i] = int16(binary.LittleEndian.Uint16(b[2*i:]))
