@@ -28,8 +28,8 @@ func TestBadPacketsRefusedCountedOthersUnaffected(t *testing.T) {
 	flood := newWire(t, r.cap.Addrs()[1])
 	payload, _ := ulaw(tone(0, 160))
 	malformed := [][]byte{
-		{0x80, 0, 1},                                // shorter than a header
-		append([]byte{0x40}, make([]byte, 20)...),   // RTP version 1
+		{0x80, 0, 1}, // shorter than a header
+		append([]byte{0x40}, make([]byte, 20)...),    // RTP version 1
 		append([]byte{0x8f, 0}, make([]byte, 14)...), // 15 CSRCs claimed in 16 bytes
 		{0xa0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0},   // padding of 0 bytes
 	}
