@@ -50,14 +50,15 @@ func TestBadPacketsRefusedCountedOthersUnaffected(t *testing.T) {
 	calls := r.waitEnded(2, 10*time.Second)
 	var floodCall, goodCall *callEvents
 	for _, c := range calls {
-		if c.ended.Reason == msg.EndBye {
+		switch c.ended.Reason {
+		case msg.EndBye:
 			goodCall = c
-		} else {
+		case msg.EndTimeout:
 			floodCall = c
 		}
 	}
 	if goodCall == nil || floodCall == nil {
-		t.Fatalf("want the good call ended by BYE and the flood by timeout; got %+v", calls)
+		t.Fatalf("want the good call ended by BYE and the flood by the silence timeout; got %+v", calls)
 	}
 	if st := goodCall.ended.Streams; len(st) != 1 || st[0] != (msg.StreamStats{Leg: msg.RoleA, SSRC: 0xabc, Received: 100}) {
 		t.Errorf("good call's streams %+v, want one with 100 received and nothing else", st)

@@ -3,6 +3,8 @@ package capture_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
@@ -153,3 +155,10 @@ func (r *rig) audioInStream() uint64 {
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+func httptestServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
+}

@@ -74,23 +74,25 @@ func (l *leg) silence(n int) {
 	l.analyse()
 }
 
-// analysed appends nothing; it runs the VAD over the audio appended since.
+// analyse runs the VAD over the audio appended since it last ran.
 func (l *leg) analyse() {
 	for l.vadPos+frameLen <= l.pos() {
 		i := l.vadPos - l.bufStart
 		l.frame(l.buf[i:i+frameLen], l.vadPos)
 		l.vadPos += frameLen
 	}
-	if !l.inTurn {
-		l.trim()
-	}
+	l.trim()
 }
 
-// trim drops audio no longer needed while idle (keeping the pre-roll).
+// trim drops audio no longer needed: before the current part in a turn,
+// else all but the pre-roll.
 func (l *leg) trim() {
-	keep := l.vadPos - l.p.preRoll - int64(l.p.onsetFrames)*frameLen
-	if l.run > 0 && l.runStart-l.p.preRoll < keep {
-		keep = l.runStart - l.p.preRoll
+	keep := l.partStart
+	if !l.inTurn {
+		keep = l.vadPos - l.p.preRoll - int64(l.p.onsetFrames)*frameLen
+		if l.run > 0 && l.runStart-l.p.preRoll < keep {
+			keep = l.runStart - l.p.preRoll
+		}
 	}
 	drop := keep - l.bufStart
 	if drop < 4096 || drop > int64(len(l.buf)) {
