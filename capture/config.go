@@ -35,7 +35,7 @@ type Config struct {
 	// VADMarginDB is how far above the tracked noise floor a frame must be
 	// to count as speech. Default 12 dB.
 	VADMarginDB float64
-	// Endpoint is the silence that ends a turn. Default 600 ms.
+	// Endpoint is the silence that ends a turn. Default 700 ms.
 	Endpoint time.Duration
 	// MinTurn is the shortest speech kept as a turn. Default 200 ms.
 	MinTurn time.Duration
@@ -160,7 +160,7 @@ func (c *Config) defaults() error {
 	if c.VADMarginDB < 0 || c.VADMarginDB > 60 {
 		return fmt.Errorf("capture: VAD margin %g dB: want 0 to 60", c.VADMarginDB)
 	}
-	def(&c.Endpoint, 600*time.Millisecond)
+	def(&c.Endpoint, 700*time.Millisecond)
 	def(&c.MinTurn, 200*time.Millisecond)
 	def(&c.PreRoll, 60*time.Millisecond)
 	def(&c.PostRoll, 60*time.Millisecond)

@@ -106,7 +106,7 @@ func TestOSRSentencesBecomeOneJobEach(t *testing.T) {
 	if len(truth) != 10 {
 		t.Fatalf("the offline analysis finds %d sentences, the file has 10: %v", len(truth), truth)
 	}
-	c := sendAndCollect(t, capture.Config{Endpoint: 700 * time.Millisecond}, sender.Leg{Role: msg.RoleCustomer, PCM: pcm})
+	c := sendAndCollect(t, capture.Config{}, sender.Leg{Role: msg.RoleCustomer, PCM: pcm})
 	checkSentences(t, c, msg.RoleA, truth)
 	checkInterims(t, c)
 }

@@ -36,7 +36,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.rtp, "rtp", "127.0.0.1:40000", "where capture takes RTP: HOST:PORT or HOST:PORT1-PORT2, comma-separated")
 	fs.StringVar(&s.agentNet, "agent-net", "", "CIDRs (comma-separated) whose sources are the agent leg of undeclared calls")
 	fs.DurationVar(&s.callTimeout, "call-timeout", 20*time.Second, "end a call after this long without RTP")
-	fs.DurationVar(&s.endpoint, "vad-endpoint", 600*time.Millisecond, "silence that ends a turn")
+	fs.DurationVar(&s.endpoint, "vad-endpoint", 700*time.Millisecond, "silence that ends a turn")
 	fs.DurationVar(&s.interim, "vad-interim", 2*time.Second, "interim job interval while a turn goes on (negative: none)")
 	fs.Float64Var(&s.threshold, "vad-threshold", -46, "lowest frame level that is speech, dBFS")
 	fs.Float64Var(&s.margin, "vad-margin", 12, "how far above the noise floor speech must be, dB")
