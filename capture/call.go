@@ -205,7 +205,7 @@ func (s *stream) endEvent(c *Capture) {
 	}
 	l := s.leg
 	c.dtmfCount++
-	c.out.add(msg.SubjectDTMF(l.call.id), &msg.DTMFEvent{
+	c.out.add(l.call.id, msg.SubjectDTMF(l.call.id), &msg.DTMFEvent{
 		CallID: l.call.id, Leg: l.role, Digit: s.evDigit,
 		StartMS: l.callMS(s.evStartPos), DurationMS: int64(s.evDur) * 1000 / msg.SampleRate,
 	})
@@ -223,7 +223,7 @@ func (cl *call) job(l *leg, j *msg.UtteranceJob) {
 	} else {
 		cl.c.finalJobs++
 	}
-	cl.c.out.addRaw(msg.SubjectAudio(cl.id, l.role), b)
+	cl.c.out.addRaw(cl.id, msg.SubjectAudio(cl.id, l.role), b)
 }
 
 // talkStart implements legSink: a silence span ends when a turn starts
@@ -274,5 +274,5 @@ func (cl *call) talkEnd(l *leg, startPos, endPos int64, loud float64) {
 
 func (cl *call) timeline(ev *msg.TimelineEvent) {
 	ev.CallID = cl.id
-	cl.c.out.add(msg.SubjectTimeline(cl.id), ev)
+	cl.c.out.add(cl.id, msg.SubjectTimeline(cl.id), ev)
 }

@@ -165,7 +165,7 @@ func (c *Capture) Run(ctx context.Context) error {
 		stopPub()
 		<-pubDone
 	}
-	if left := c.out.pending(); left > 0 {
+	if left, _, _ := c.out.stats(); left > 0 {
 		c.log.Error("capture: events left unpublished at shutdown", "count", left)
 		return fmt.Errorf("capture: %d events not published before shutdown", left)
 	}
@@ -337,12 +337,12 @@ func (cl *call) event(kind msg.CallEventKind, now time.Time) *msg.CallEvent {
 }
 
 func (c *Capture) started(cl *call) {
-	c.out.add(msg.SubjectCall(cl.id), cl.event(msg.CallStarted, c.now()))
+	c.out.add(cl.id, msg.SubjectCall(cl.id), cl.event(msg.CallStarted, c.now()))
 	c.log.Info("call started", "call", cl.id, "announced", cl.announced)
 }
 
 func (c *Capture) updated(cl *call) {
-	c.out.add(msg.SubjectCall(cl.id), cl.event(msg.CallUpdated, c.now()))
+	c.out.add(cl.id, msg.SubjectCall(cl.id), cl.event(msg.CallUpdated, c.now()))
 }
 
 // endCall flushes a call's streams and legs and publishes its end.
@@ -374,7 +374,7 @@ func (c *Capture) endCall(cl *call, reason string) {
 		c.ended.reordered += st.Reordered
 		c.endedRefused += st.Refused
 	}
-	c.out.add(msg.SubjectCall(cl.id), ev)
+	c.out.add(cl.id, msg.SubjectCall(cl.id), ev)
 	for _, s := range cl.streams {
 		delete(c.streams, s.key)
 		if c.bySource[s.key.src] != nil && c.bySource[s.key.src].call == cl {

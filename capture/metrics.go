@@ -48,9 +48,7 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	final, interim, dtmf := c.finalJobs, c.interimJobs, c.dtmfCount
 	ann, bad := c.announces, c.badAnnounce
 	c.mu.Unlock()
-	c.out.mu.Lock()
-	pending, sent, errs := len(c.out.q), c.out.sent, c.out.errs
-	c.out.mu.Unlock()
+	pending, sent, errs := c.out.stats()
 
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)

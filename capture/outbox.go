@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -9,10 +10,18 @@ import (
 	"github.com/earshot-dev/earshot/msg"
 )
 
-// outbox queues what capture publishes, in order, so packet handling never
-// waits for NATS. Nothing queued is dropped: a failed publish is retried
+// outboxShards is how many publishes may wait for their acks at once.
+const outboxShards = 16
+
+// outbox queues what capture publishes so packet handling never waits for
+// NATS. A call's messages go through one shard, in order; shards publish
+// side by side. Nothing queued is dropped: a failed publish is retried
 // until it succeeds or Run's flush deadline passes.
 type outbox struct {
+	shards [outboxShards]*shard
+}
+
+type shard struct {
 	pub    Publisher
 	log    *slog.Logger
 	mu     sync.Mutex
@@ -30,48 +39,86 @@ type outItem struct {
 }
 
 func newOutbox(pub Publisher, log *slog.Logger) *outbox {
-	return &outbox{pub: pub, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	o := &outbox{}
+	for i := range o.shards {
+		o.shards[i] = &shard{pub: pub, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	}
+	return o
 }
 
-// add queues a JSON message.
-func (o *outbox) add(subject string, m msg.Message) {
+// add queues a JSON message of call.
+func (o *outbox) add(call, subject string, m msg.Message) {
 	b, err := msg.Marshal(m)
 	if err != nil {
-		o.log.Error("capture: event not encoded", "subject", subject, "err", err)
+		o.shards[0].log.Error("capture: event not encoded", "subject", subject, "err", err)
 		return
 	}
-	o.addRaw(subject, b)
+	o.addRaw(call, subject, b)
 }
 
-func (o *outbox) addRaw(subject string, b []byte) {
-	o.mu.Lock()
-	o.q = append(o.q, outItem{subject, b})
-	o.mu.Unlock()
+// addRaw queues an encoded message of call.
+func (o *outbox) addRaw(call, subject string, b []byte) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(call))
+	s := o.shards[h.Sum32()%outboxShards]
+	s.mu.Lock()
+	s.q = append(s.q, outItem{subject, b})
+	s.mu.Unlock()
 	select {
-	case o.wake <- struct{}{}:
+	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-func (o *outbox) pending() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.q)
+// stats returns the items queued, published and the failed attempts.
+func (o *outbox) stats() (pending int, sent, errs uint64) {
+	for _, s := range o.shards {
+		s.mu.Lock()
+		pending += len(s.q)
+		sent += s.sent
+		errs += s.errs
+		s.mu.Unlock()
+	}
+	return pending, sent, errs
 }
 
-// run publishes until ctx is done, or until close was called and the queue
-// is empty.
+// run publishes until ctx is done, or until close was called and every
+// queue is empty.
 func (o *outbox) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, s := range o.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.run(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// close asks run to publish what is queued and then stop.
+func (o *outbox) close() {
+	for _, s := range o.shards {
+		s.mu.Lock()
+		if !s.closed {
+			s.closed = true
+			close(s.done)
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *shard) run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
 	for {
-		o.mu.Lock()
+		s.mu.Lock()
 		var it outItem
-		have := len(o.q) > 0
+		have := len(s.q) > 0
 		if have {
-			it = o.q[0]
+			it = s.q[0]
 		}
-		closed := o.closed
-		o.mu.Unlock()
+		closed := s.closed
+		s.mu.Unlock()
 		if !have {
 			if closed {
 				return
@@ -79,19 +126,19 @@ func (o *outbox) run(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-o.wake:
-			case <-o.done:
+			case <-s.wake:
+			case <-s.done:
 			}
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := o.pub.Publish(pctx, it.subject, it.data)
+		err := s.pub.Publish(pctx, it.subject, it.data)
 		cancel()
 		if err != nil {
-			o.mu.Lock()
-			o.errs++
-			o.mu.Unlock()
-			o.log.Warn("capture: publish failed, retrying", "subject", it.subject, "err", err)
+			s.mu.Lock()
+			s.errs++
+			s.mu.Unlock()
+			s.log.Warn("capture: publish failed, retrying", "subject", it.subject, "err", err)
 			select {
 			case <-ctx.Done():
 				return
@@ -101,20 +148,10 @@ func (o *outbox) run(ctx context.Context) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		o.mu.Lock()
-		o.q[0] = outItem{}
-		o.q = o.q[1:]
-		o.sent++
-		o.mu.Unlock()
-	}
-}
-
-// close asks run to publish what is queued and then stop.
-func (o *outbox) close() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if !o.closed {
-		o.closed = true
-		close(o.done)
+		s.mu.Lock()
+		s.q[0] = outItem{}
+		s.q = s.q[1:]
+		s.sent++
+		s.mu.Unlock()
 	}
 }
