@@ -67,7 +67,6 @@ type call struct {
 	active      map[msg.Role]int64 // legs in a turn: call-clock ms of its start
 	spans       map[msg.Role][][2]int64
 	lastTalkEnd int64
-	jobs        uint64
 }
 
 func (cl *call) legByRole(r msg.Role) *leg {

@@ -2,12 +2,10 @@ package capture_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,9 +26,6 @@ type rig struct {
 	conn *bus.Conn
 	addr netip.AddrPort
 	ev   chan *nats.Msg
-
-	mu   sync.Mutex
-	jobs map[string][]*msg.UtteranceJob // by call
 }
 
 func newRig(t *testing.T, cfg capture.Config) *rig {
@@ -43,7 +38,7 @@ func newRig(t *testing.T, cfg capture.Config) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, cap: c, conn: conn, addr: c.Addrs()[0], ev: make(chan *nats.Msg, 100000), jobs: map[string][]*msg.UtteranceJob{}}
+	r := &rig{t: t, cap: c, conn: conn, addr: c.Addrs()[0], ev: make(chan *nats.Msg, 100000)}
 	sub, err := conn.NC.ChanSubscribe("earshot.>", r.ev)
 	if err != nil {
 		t.Fatal(err)
@@ -153,8 +148,6 @@ func (r *rig) audioInStream() uint64 {
 	}
 	return info.State.Msgs
 }
-
-func isErr(err, target error) bool { return errors.Is(err, target) }
 
 func httptestServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Helper()
