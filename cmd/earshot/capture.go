@@ -183,8 +183,8 @@ func replayCmd(ctx context.Context, args []string, std stdio) error {
 func sendCmd(ctx context.Context, args []string, std stdio) error {
 	fset := flag.NewFlagSet("earshot send", flag.ContinueOnError)
 	fset.SetOutput(std.err)
-	agent := fset.String("agent", "", "the agent's speech: 8 kHz mono 16-bit WAV")
-	customer := fset.String("customer", "", "the customer's speech: 8 kHz mono 16-bit WAV")
+	agent := fset.String("agent", "", "the agent's speech: 16-bit PCM WAV (resampled to 8 kHz mono)")
+	customer := fset.String("customer", "", "the customer's speech: 16-bit PCM WAV (resampled to 8 kHz mono)")
 	to := fset.String("to", "127.0.0.1:40000", "capture address HOST:PORT")
 	callID := fset.String("call", "", "call id to announce (default: send-<time>)")
 	speed := fset.String("speed", "1", "N times real time, or max")

@@ -162,8 +162,8 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 	if err := os.WriteFile(truncated, full[:len(full)/2+7], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stereo := filepath.Join(dir, "stereo.wav")
-	if b, err := exec.Command("sox", "-n", "-r", "8000", "-c", "2", "-b", "16", stereo, "synth", "0.1", "sine", "440").CombinedOutput(); err != nil {
+	eightBit := filepath.Join(dir, "8bit.wav")
+	if b, err := exec.Command("sox", "-n", "-r", "8000", "-c", "1", "-b", "8", eightBit, "synth", "0.1", "sine", "440").CombinedOutput(); err != nil {
 		t.Skipf("sox: %v %s", err, b)
 	}
 	mono := filepath.Join(dir, "mono.wav")
@@ -180,8 +180,8 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 		{[]string{"replay", garbage, "--speed", "0"}, "--speed"},
 		{[]string{"replay", garbage, "--to", "127.0.0.1:9-2"}, "--to"},
 		{[]string{"send", "--to", "127.0.0.1:9"}, "--agent"},
-		{[]string{"send", "--agent", stereo}, "2 channels"},
-		{[]string{"send", "--agent", stereo, "--call", "bad id"}, "--call"},
+		{[]string{"send", "--agent", eightBit}, "8 bits"},
+		{[]string{"send", "--agent", eightBit, "--call", "bad id"}, "--call"},
 		{[]string{"send", "--agent", mono, "--announce", "ftp://x"}, "--announce"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "nowhere"}, "--rtp"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--agent-net", "10.0.0.0/99"}, "--agent-net"},
