@@ -240,9 +240,6 @@ func (cl *call) talkStart(l *leg, startPos int64) {
 // of the two ends, the interrupter being the later starter).
 func (cl *call) talkEnd(l *leg, startPos, endPos int64, loud float64) {
 	delete(cl.active, l.role)
-	if endPos <= startPos {
-		return
-	}
 	s, e := l.callMS(startPos), l.callMS(endPos)
 	cl.timeline(&msg.TimelineEvent{Kind: msg.SpanTalk, Leg: l.role, StartMS: s, EndMS: e, LoudnessDBFS: loud})
 	for role, spans := range cl.spans {

@@ -56,6 +56,7 @@ type leg struct {
 	speechStart int64
 	speechEnd   int64
 	nextInterim int64
+	talking     bool    // the turn is long enough to be one (MinTurn)
 	energy      float64 // of the turn's speech frames
 	speech      int     // speech frames in the turn
 	finals      int
@@ -142,6 +143,11 @@ func (l *leg) frame(f []int16, pos int64) {
 		l.speechEnd = end
 		l.energy += e
 		l.speech++
+		if !l.talking && l.speechEnd-l.speechStart >= l.p.minTurn {
+			// Long enough not to be a click: the timeline hears it.
+			l.talking = true
+			l.sink.talkStart(l, l.speechStart)
+		}
 	} else if end-l.speechEnd >= l.p.endpoint {
 		l.endTurn()
 		return
@@ -179,7 +185,7 @@ func (l *leg) startTurn(start int64) {
 		l.energy += float64(sum)
 		l.speech++
 	}
-	l.sink.talkStart(l, start)
+	l.talking = false
 }
 
 // endTurn finishes the current turn at its last speech (plus post-roll).
@@ -189,9 +195,8 @@ func (l *leg) endTurn() {
 	}
 	l.inTurn = false
 	end := min(l.speechEnd+l.p.postRoll, l.pos(), l.partStart+l.p.maxPart)
-	if l.part == 0 && l.rev == 0 && l.speechEnd-l.speechStart < l.p.minTurn {
+	if !l.talking {
 		l.turn-- // a click, not a turn
-		l.sink.talkEnd(l, l.speechStart, l.speechStart, 0)
 		l.trim()
 		return
 	}

@@ -30,9 +30,10 @@ func TestAnnouncedCallTimelineWithInterruption(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 	// The agent talks 0.5-3.5 s and 6-7 s; the customer cuts in at 2.5 s
-	// and talks until 4.5 s; nobody talks 4.5-6 s.
+	// and talks until 4.5 s; nobody talks 4.5-6 s but for a 60 ms click
+	// from the customer at 5.3 s, which is neither a turn nor talk.
 	agent := tones(8000, [2]int{500, 3500}, [2]int{6000, 7000})
-	customer := tones(8000, [2]int{2500, 4500})
+	customer := tones(8000, [2]int{2500, 4500}, [2]int{5300, 5360})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sent, err := sender.Send(ctx, sender.SendConfig{
@@ -88,6 +89,9 @@ func TestAnnouncedCallTimelineWithInterruption(t *testing.T) {
 	var mid *msg.TimelineEvent
 	for _, s := range silence {
 		if s.StartMS > 1000 {
+			if mid != nil {
+				t.Errorf("silences %+v: the click split the silence", silence)
+			}
 			mid = s
 		}
 	}
