@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 
 	"github.com/earshot-dev/earshot/msg"
 )
@@ -73,6 +74,8 @@ func (c *Capture) announce(a *msg.CallAnnounce) error {
 		cl.attrs = maps.Clone(a.Attributes)
 	}
 	for i, l := range a.Legs {
+		cl.declared = slices.DeleteFunc(cl.declared, func(d msg.LegSpec) bool { return d.Role == l.Role })
+		cl.declared = append(cl.declared, l)
 		want := announcedLeg{call: cl, role: l.Role}
 		// Streams already running in an undeclared call end it.
 		for k, s := range c.streams {

@@ -60,6 +60,7 @@ type call struct {
 	local     netip.AddrPort // capture address of an undeclared call
 	last      time.Time      // wall clock of the last packet (or the announce)
 	legs      []*leg
+	declared  []msg.LegSpec // announced legs
 	streams   []*stream
 	ended     []msg.StreamStats // of streams replaced by an SSRC change
 
@@ -89,11 +90,17 @@ func (cl *call) addLeg(role msg.Role, now time.Time) *leg {
 	return l
 }
 
-// legInfos lists the legs for call events.
+// legInfos lists the legs for call events: those with RTP, then those
+// announced whose RTP has not come yet.
 func (cl *call) legInfos() []msg.LegInfo {
 	out := make([]msg.LegInfo, 0, len(cl.legs))
 	for _, l := range cl.legs {
 		out = append(out, l.info)
+	}
+	for _, d := range cl.declared {
+		if cl.legByRole(d.Role) == nil {
+			out = append(out, msg.LegInfo{Role: d.Role, SSRC: d.SSRC, Source: d.Source})
+		}
 	}
 	return out
 }

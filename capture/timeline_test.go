@@ -48,6 +48,9 @@ func TestAnnouncedCallTimelineWithInterruption(t *testing.T) {
 	if c == nil || c.started == nil {
 		t.Fatalf("no call-42 started and ended: %+v", c)
 	}
+	if len(c.started.Legs) != 2 || c.started.Legs[0].Role != msg.RoleAgent || c.started.Legs[0].SSRC != sent.Legs[0].SSRC {
+		t.Errorf("started event legs %+v, want the announced agent and customer", c.started.Legs)
+	}
 	if c.ended.Reason != msg.EndBye || len(c.ended.Legs) != 2 {
 		t.Errorf("ended %+v", c.ended)
 	}
