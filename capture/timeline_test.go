@@ -102,3 +102,44 @@ func TestAnnouncedCallTimelineWithInterruption(t *testing.T) {
 		t.Errorf("silences %+v, want one 4500-6000 ms", silence)
 	}
 }
+
+// TestAnnounceAfterRTPTakesTheLegOver: RTP that started undeclared moves
+// to the call announced for it; an announced call whose RTP never comes
+// ends after the timeout.
+func TestAnnounceAfterRTPTakesTheLegOver(t *testing.T) {
+	r := newRig(t, capture.Config{CallTimeout: 500 * time.Millisecond})
+	w := newWire(t, r.addr)
+	// The first packets are handed over directly, so they are taken
+	// before the announce; the rest go over the socket.
+	for i := 0; i < 10; i++ {
+		p, _ := ulaw(tone(i*160, 160))
+		r.cap.Handle(rtpPacket(t, 0x77, uint16(i), uint32(i*160), 0, p), w.addr(), r.addr)
+	}
+	if err := r.cap.Announce(&msg.CallAnnounce{CallID: "late-1", Agent: "anna", Legs: []msg.LegSpec{{Role: msg.RoleAgent, Source: w.addr().String()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cap.Announce(&msg.CallAnnounce{CallID: "never-1", Legs: []msg.LegSpec{{Role: msg.RoleCustomer, SSRC: 99}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 10; i < 20; i++ {
+		p, _ := ulaw(tone(i*160, 160))
+		w.send(rtpPacket(t, 0x77, uint16(i), uint32(i*160), 0, p))
+	}
+	w.bye(0x77)
+	got := r.waitEnded(3, 10*time.Second)
+	var undeclared *callEvents
+	for id, c := range got {
+		if id != "late-1" && id != "never-1" {
+			undeclared = c
+		}
+	}
+	if undeclared == nil || undeclared.ended.Reason != msg.EndAnnounce || undeclared.ended.Streams[0].Received != 10 {
+		t.Errorf("the undeclared call: %+v, want it ended by the announce with its 10 packets", undeclared)
+	}
+	if c := got["late-1"]; c == nil || c.ended.Reason != msg.EndBye || len(c.ended.Streams) != 1 || c.ended.Streams[0].Received != 10 || c.ended.Streams[0].Leg != msg.RoleAgent || c.ended.Agent != "anna" {
+		t.Errorf("late-1: %+v, want the last 10 packets on its agent leg, ended by BYE", c)
+	}
+	if c := got["never-1"]; c == nil || c.ended.Reason != msg.EndTimeout || len(c.ended.Streams) != 0 {
+		t.Errorf("never-1: %+v, want it ended by the timeout without streams", c)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,6 +69,12 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 	agent := captureEspeakWAV(t, dir, "agent", "Good morning, thank you for calling.")
 	customer := captureEspeakWAV(t, dir, "customer", "Hello, I have a question about my bill.")
 	rtpAddr := captureFreePort(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
 	events := make(chan *nats.Msg, 10000)
 	sub, err := conn.NC.ChanSubscribe("earshot.call.>", events)
 	if err != nil {
@@ -78,7 +86,7 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 	var stderr string
 	go func() {
 		var code int
-		code, _, stderr = captureRun(ctx, "capture", "--nats", srv.ClientURL(), "--rtp", rtpAddr, "--call-timeout", "5s")
+		code, _, stderr = captureRun(ctx, "capture", "--nats", srv.ClientURL(), "--rtp", rtpAddr, "--call-timeout", "5s", "--http", httpAddr)
 		done <- code
 	}()
 	defer func() {
@@ -132,6 +140,27 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 	e := ended("cmd-call-1")
 	if e.FinalJobs[msg.RoleAgent] != 1 || e.FinalJobs[msg.RoleCustomer] != 1 || e.Reason != msg.EndBye {
 		t.Errorf("call cmd-call-1 ended %+v, want one final job per leg, by BYE", e)
+	}
+
+	// The same over the HTTP announce endpoint; then the metrics show both calls.
+	code, _, errOut = captureRun(context.Background(), "send", "--agent", agent, "--to", rtpAddr,
+		"--call", "cmd-call-2", "--speed", "10", "--announce", "http://"+httpAddr+"/api/calls/announce")
+	if code != 0 {
+		t.Fatalf("earshot send with an HTTP announce exited %d: %s", code, errOut)
+	}
+	if e := ended("cmd-call-2"); e.FinalJobs[msg.RoleAgent] != 1 || e.Legs[0].Role != msg.RoleAgent {
+		t.Errorf("call cmd-call-2 ended %+v", e)
+	}
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`earshot_capture_calls_total 2`, `earshot_capture_announces_total{result="ok"} 2`, `earshot_capture_jobs_total{kind="final"} 3`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 
 	pcapFile := sharedtest.Path(t, "data/pcaps/sipp/dtmf_2833_5.pcap")
