@@ -43,6 +43,7 @@
 // Each 20 ms frame's energy is compared with a threshold: the larger of
 // Config.VADThresholdDBFS and the tracked noise floor plus Config.VADMarginDB.
 // Two consecutive speech frames start a turn; Config.Endpoint of non-speech
-// ends it. A turn shorter than Config.MinTurn is dropped as a click. Jobs carry
-// Config.PreRoll of audio before the speech and Config.PostRoll after it.
+// ends it. A turn shorter than Config.MinTurn is dropped as a click (no job,
+// nothing on the timeline). Jobs carry Config.PreRoll of audio before the
+// speech and Config.PostRoll after it.
 package capture
