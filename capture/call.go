@@ -82,9 +82,13 @@ func (cl *call) legByRole(r msg.Role) *leg {
 func (cl *call) addLeg(role msg.Role, now time.Time) *leg {
 	l := &leg{call: cl, role: role, p: &cl.c.vad, sink: cl, floor: cl.c.vad.absEnergy}
 	l.info.Role = role
-	l.offset = now.Sub(cl.startedAt).Milliseconds() * msg.SampleRate / 1000
-	if l.offset < 0 {
-		l.offset = 0
+	// The leg starts where the call is now: by the wall clock, or by the
+	// media of the legs already there when they ran ahead of it (a replay
+	// faster than real time), so legs keep their places relative to
+	// each other at any speed.
+	l.offset = max(0, now.Sub(cl.startedAt).Milliseconds()*msg.SampleRate/1000)
+	for _, o := range cl.legs {
+		l.offset = max(l.offset, o.offset+o.pos())
 	}
 	cl.legs = append(cl.legs, l)
 	return l

@@ -119,6 +119,8 @@ func TestReplaySIPCallIntoCapture(t *testing.T) {
 			t.Fatalf("call %s: legs %+v streams %+v, want two of each", id, c.ended.Legs, c.ended.Streams)
 		}
 		finals := 0
+		legOffset := map[msg.Role]int64{} // ms, from the jobs
+		firstAt := map[msg.Role]time.Duration{}
 		for _, st := range c.ended.Streams {
 			var rs *sender.ReplayedStream
 			for i := range calls[0].Streams {
@@ -132,6 +134,7 @@ func TestReplaySIPCallIntoCapture(t *testing.T) {
 			if st.Received != uint64(len(rs.Packets)) || st.Lost != 0 || st.Duplicate != 0 || st.Late != 0 || st.Refused != 0 {
 				t.Errorf("leg %s: stats %+v, want %d received and nothing else", st.Leg, st, len(rs.Packets))
 			}
+			firstAt[st.Leg] = rs.Packets[0].At
 			ref := offlineDecode(t, rs.Packets)
 			jobs := c.finals(st.Leg)
 			if len(jobs) != c.ended.FinalJobs[st.Leg] {
@@ -162,6 +165,14 @@ func TestReplaySIPCallIntoCapture(t *testing.T) {
 				}
 				t.Logf("leg %s job %s: %d..%d ms, sample %d", st.Leg, j.ID(), j.StartMS, j.EndMS, i)
 			}
+			legOffset[st.Leg] = offset
+		}
+		// Replayed 20 times faster than real time, the legs still start as
+		// far apart on the call clock as in the capture.
+		want := (firstAt[msg.RoleB] - firstAt[msg.RoleA]).Milliseconds()
+		t.Logf("leg b starts %d ms after leg a in the capture, %d ms on the call clock", want, legOffset[msg.RoleB]-legOffset[msg.RoleA])
+		if got := legOffset[msg.RoleB] - legOffset[msg.RoleA]; got-want > 60 || want-got > 60 {
+			t.Errorf("leg b starts %d ms after leg a on the call clock, %d ms in the capture", got, want)
 		}
 		total := uint64(len(c.jobs))
 		if n := r.audioInStream(); n != total {

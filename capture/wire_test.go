@@ -162,3 +162,43 @@ func TestInjectedLossReorderDuplicatesWrapAndSSRCChange(t *testing.T) {
 		t.Errorf("legs %+v", c.ended.Legs)
 	}
 }
+
+// TestLegsKeepTheirPlacesFasterThanRealTime: a leg that joins after the
+// other has sent 2 s of media starts 2 s into the call, however fast the
+// media came.
+func TestLegsKeepTheirPlacesFasterThanRealTime(t *testing.T) {
+	r := newRig(t, capture.Config{})
+	a, b := netip.MustParseAddrPort("10.1.1.1:4000"), netip.MustParseAddrPort("10.1.1.2:4000")
+	for i := 0; i < 150; i++ {
+		p, _ := ulaw(tone(i*160, 160))
+		if i >= 100 {
+			r.cap.Handle(rtpPacket(t, 0xb, uint16(i), uint32(i*160), 0, p), b, r.addr)
+		}
+		r.cap.Handle(rtpPacket(t, 0xa, uint16(i), uint32(i*160), 0, p), a, r.addr)
+	}
+	bye := func(ssrc uint32) []byte {
+		return []byte{0x81, 203, 0, 1, 0, 0, 0, byte(ssrc)}
+	}
+	r.cap.Handle(bye(0xa), a, r.addr)
+	r.cap.Handle(bye(0xb), b, r.addr)
+	var c *callEvents
+	for _, ce := range r.waitEnded(1, 10*time.Second) {
+		c = ce
+	}
+	fa, fb := c.finals(msg.RoleA), c.finals(msg.RoleB)
+	if len(fa) != 1 || len(fb) != 1 {
+		t.Fatalf("finals a %d b %d, want 1 each", len(fa), len(fb))
+	}
+	if fa[0].StartMS != 0 || fb[0].StartMS != 2000 || fb[0].EndMS != 3000 {
+		t.Errorf("leg a %d..%d ms, leg b %d..%d ms; want b at 2000..3000 ms", fa[0].StartMS, fa[0].EndMS, fb[0].StartMS, fb[0].EndMS)
+	}
+	var ov []*msg.TimelineEvent
+	for _, e := range c.timeline {
+		if e.Kind == msg.SpanOverlap {
+			ov = append(ov, e)
+		}
+	}
+	if len(ov) != 1 || ov[0].Leg != msg.RoleB || ov[0].StartMS != 2000 || ov[0].EndMS != 3000 {
+		t.Errorf("overlaps %v, want b interrupting a 2000..3000 ms", ov)
+	}
+}
