@@ -55,7 +55,7 @@ type Config struct {
 	// Default 20 s.
 	CallTimeout time.Duration
 	// RateLimit is the packets per second one source address may send,
-	// with bursts of twice as many. Default 1000; negative: no limit.
+	// with bursts of twice as many. Default 5000 (100 legs' worth); negative: no limit.
 	RateLimit float64
 	// MaxCalls bounds the calls held at once. Default 10000.
 	MaxCalls int
@@ -181,7 +181,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("capture: negative durations are not allowed")
 	}
 	if c.RateLimit == 0 {
-		c.RateLimit = 1000
+		c.RateLimit = 5000
 	}
 	if c.MaxCalls == 0 {
 		c.MaxCalls = 10000

@@ -41,7 +41,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&s.threshold, "vad-threshold", -46, "lowest frame level that is speech, dBFS")
 	fs.Float64Var(&s.margin, "vad-margin", 12, "how far above the noise floor speech must be, dB")
 	fs.IntVar(&s.jitterDepth, "jitter-depth", 3, "packets held after a missing one before it counts as lost")
-	fs.Float64Var(&s.rateLimit, "rtp-rate-limit", 1000, "packets per second one source address may send (negative: no limit)")
+	fs.Float64Var(&s.rateLimit, "rtp-rate-limit", 5000, "packets per second one source address may send (negative: no limit)")
 	fs.StringVar(&s.language, "capture-language", "", "language hint put on utterance jobs (e.g. en, ko; empty: detect)")
 }
 
