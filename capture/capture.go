@@ -357,7 +357,12 @@ func (c *Capture) endCall(cl *call, reason string) {
 	now := c.now()
 	ev := cl.event(msg.CallEnded, now)
 	ev.Reason = reason
+	// The call lasted as long as the wall clock says, or as its media
+	// when that ran ahead (a replay faster than real time).
 	ev.DurationMS = now.Sub(cl.startedAt).Milliseconds()
+	for _, l := range cl.legs {
+		ev.DurationMS = max(ev.DurationMS, l.callMS(l.pos()))
+	}
 	ev.FinalJobs = map[msg.Role]int{}
 	for _, l := range cl.legs {
 		ev.FinalJobs[l.role] = l.finals

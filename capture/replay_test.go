@@ -115,6 +115,9 @@ func TestReplaySIPCallIntoCapture(t *testing.T) {
 		if c.ended.Reason != msg.EndBye {
 			t.Errorf("call %s ended by %q, want %q", id, c.ended.Reason, msg.EndBye)
 		}
+		if c.ended.DurationMS < 26000 || c.ended.DurationMS > 27500 {
+			t.Errorf("call %s lasted %d ms, want the capture's 26.4 s however fast it was replayed", id, c.ended.DurationMS)
+		}
 		if len(c.ended.Legs) != 2 || len(c.ended.Streams) != 2 {
 			t.Fatalf("call %s: legs %+v streams %+v, want two of each", id, c.ended.Legs, c.ended.Streams)
 		}
