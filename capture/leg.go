@@ -70,6 +70,18 @@ func (l *leg) callMS(pos int64) int64 { return (l.offset + pos) * 1000 / msg.Sam
 
 // silence appends n samples of silence.
 func (l *leg) silence(n int) {
+	if !l.inTurn && l.run == 0 && l.vadPos == l.pos() {
+		// Idle: whole frames of silence before the last pre-roll's worth
+		// would be analysed as silence and trimmed; only the clock moves.
+		keep := l.p.preRoll + int64(l.p.onsetFrames)*frameLen
+		if skip := (int64(n) - keep) / frameLen * frameLen; skip > 0 {
+			l.bufStart = l.pos() + skip
+			l.buf = l.buf[:0]
+			l.vadPos = l.bufStart
+			l.floor = 0 // what a silent frame leaves it at
+			n -= int(skip)
+		}
+	}
 	l.buf = grow(l.buf, n)
 	clear(l.buf[len(l.buf)-n:])
 	l.analyse()
