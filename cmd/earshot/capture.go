@@ -4,25 +4,259 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/earshot-dev/earshot/capture"
+	"github.com/earshot-dev/earshot/capture/pcap"
+	"github.com/earshot-dev/earshot/capture/sender"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
 )
 
 // captureStage is the capture stage.
-type captureStage struct{}
+type captureStage struct {
+	rtp, agentNet, language string
+	callTimeout, endpoint   time.Duration
+	interim                 time.Duration
+	threshold, margin       float64
+	jitterDepth             int
+	rateLimit               float64
+}
 
 func (*captureStage) name() string { return "capture" }
 func (*captureStage) summary() string {
 	return "RTP in, utterance jobs out (one stage against an external NATS)"
 }
-func (*captureStage) flags(fs *flag.FlagSet) {}
 
-func (*captureStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
-	return waitDone, nil
+func (s *captureStage) flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.rtp, "rtp", "127.0.0.1:40000", "where capture takes RTP: HOST:PORT or HOST:PORT1-PORT2, comma-separated")
+	fs.StringVar(&s.agentNet, "agent-net", "", "CIDRs (comma-separated) whose sources are the agent leg of undeclared calls")
+	fs.DurationVar(&s.callTimeout, "call-timeout", 20*time.Second, "end a call after this long without RTP")
+	fs.DurationVar(&s.endpoint, "vad-endpoint", 700*time.Millisecond, "silence that ends a turn")
+	fs.DurationVar(&s.interim, "vad-interim", 2*time.Second, "interim job interval while a turn goes on (negative: none)")
+	fs.Float64Var(&s.threshold, "vad-threshold", -46, "lowest frame level that is speech, dBFS")
+	fs.Float64Var(&s.margin, "vad-margin", 12, "how far above the noise floor speech must be, dB")
+	fs.IntVar(&s.jitterDepth, "jitter-depth", 3, "packets held after a missing one before it counts as lost")
+	fs.Float64Var(&s.rateLimit, "rtp-rate-limit", 5000, "packets per second one source address may send (negative: no limit)")
+	fs.StringVar(&s.language, "capture-language", "", "language hint put on utterance jobs (e.g. en, ko; empty: detect)")
+}
+
+func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
+	listen, err := capture.ParseListen(s.rtp)
+	if err != nil {
+		return nil, badInputf("--rtp: %v", err)
+	}
+	nets, err := capture.ParseNets(s.agentNet)
+	if err != nil {
+		return nil, badInputf("--agent-net: %v", err)
+	}
+	c, err := capture.New(capture.Config{
+		Listen: listen, AgentNets: nets, CallTimeout: s.callTimeout, Endpoint: s.endpoint,
+		InterimEvery: s.interim, VADThresholdDBFS: s.threshold, VADMarginDB: s.margin,
+		JitterDepth: s.jitterDepth, RateLimit: s.rateLimit, Language: s.language,
+		Metrics: e.metrics, Logger: e.log.With("stage", "capture"),
+	}, e.bus)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := e.bus.NC.Subscribe(msg.SubjectAnnounce, func(m *nats.Msg) {
+		if m.Reply != "" {
+			_ = m.Respond(c.AnnounceRequest(m.Data))
+		}
+	})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("capture: subscribe %s: %w", msg.SubjectAnnounce, err)
+	}
+	e.mux.Handle("POST /api/calls/announce", c.AnnounceHandler())
+	e.log.Info("capture listening", "rtp", s.rtp, "announce", msg.SubjectAnnounce)
+	return func(ctx context.Context) error {
+		err := c.Run(ctx)
+		_ = sub.Drain()
+		return err
+	}, nil
+}
+
+// parseInterspersed parses args whose one positional argument may come
+// before the flags (earshot replay FILE --to ADDR).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// captureAnnouncer builds the announcer of --announce (nats://... or
+// http(s)://...); close releases it.
+func captureAnnouncer(url, token string) (a sender.Announcer, close func(), err error) {
+	switch {
+	case url == "":
+		return nil, func() {}, nil
+	case strings.HasPrefix(url, "nats://") || strings.HasPrefix(url, "tls://"):
+		nc, err := nats.Connect(url, nats.Name("earshot-send"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("--announce %s: %w", url, err)
+		}
+		return sender.NATSAnnouncer{Conn: nc}, nc.Close, nil
+	case strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://"):
+		return sender.HTTPAnnouncer{URL: url, Token: token}, func() {}, nil
+	}
+	return nil, nil, badInputf("--announce %q: want nats://HOST:PORT or http(s)://HOST:PORT/api/calls/announce", url)
+}
+
+// captureInputError marks errors about the user's files as bad input.
+func captureInputError(err error) error {
+	if errors.Is(err, pcap.ErrNotCapture) || errors.Is(err, pcap.ErrTruncated) || errors.Is(err, pcap.ErrMalformed) ||
+		errors.Is(err, pcap.ErrLinkType) || errors.Is(err, sender.ErrWAV) || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, fs.ErrPermission) || errors.Is(err, pcap.ErrNoStreams) {
+		return badInput(err)
+	}
+	return err
 }
 
 func replayCmd(ctx context.Context, args []string, std stdio) error {
-	return errors.New("not built yet")
+	fset := flag.NewFlagSet("earshot replay", flag.ContinueOnError)
+	fset.SetOutput(std.err)
+	to := fset.String("to", "127.0.0.1:40000", "capture address: HOST:PORT or HOST:PORT1-PORT2 (one port per call)")
+	speed := fset.String("speed", "1", "N times real time, or max")
+	sipCall := fset.String("sip-call", "", "replay only the calls with these SIP Call-IDs (comma-separated)")
+	announce := fset.String("announce", "", "announce each call first: nats://HOST:PORT or http://HOST:PORT/api/calls/announce")
+	token := fset.String("announce-token", "", "bearer token for an HTTP announce")
+	noBye := fset.Bool("no-bye", false, "do not end streams with RTCP BYE")
+	files, err := parseInterspersed(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return badInputf("want one capture file (FILE.pcap or FILE.pcapng), got %d", len(files))
+	}
+	dst, err := capture.ParseListen(*to)
+	if err != nil {
+		return badInputf("--to: %v", err)
+	}
+	sp, err := sender.ParseSpeed(*speed)
+	if err != nil {
+		return badInputf("--speed: %v", err)
+	}
+	ann, closeAnn, err := captureAnnouncer(*announce, *token)
+	if err != nil {
+		return err
+	}
+	defer closeAnn()
+	cfg := sender.ReplayConfig{To: dst, Speed: sp, Announcer: ann, NoBye: *noBye}
+	if *sipCall != "" {
+		cfg.Calls = strings.Split(*sipCall, ",")
+	}
+	calls, err := sender.ReplayFile(ctx, files[0], cfg)
+	if err != nil {
+		return captureInputError(err)
+	}
+	for _, c := range calls {
+		n := 0
+		for _, s := range c.Streams {
+			n += len(s.Packets)
+		}
+		name := c.SIPCallID
+		if name == "" {
+			name = "(no SIP)"
+		}
+		fmt.Fprintf(std.out, "replayed call %s to %s: %d streams, %d packets", name, c.To, len(c.Streams), n)
+		if c.CallID != "" {
+			fmt.Fprintf(std.out, ", announced as %s", c.CallID)
+		}
+		fmt.Fprintln(std.out)
+	}
+	return nil
 }
 
 func sendCmd(ctx context.Context, args []string, std stdio) error {
-	return errors.New("not built yet")
+	fset := flag.NewFlagSet("earshot send", flag.ContinueOnError)
+	fset.SetOutput(std.err)
+	agent := fset.String("agent", "", "the agent's speech: 16-bit PCM WAV (resampled to 8 kHz mono)")
+	customer := fset.String("customer", "", "the customer's speech: 16-bit PCM WAV (resampled to 8 kHz mono)")
+	to := fset.String("to", "127.0.0.1:40000", "capture address HOST:PORT")
+	callID := fset.String("call", "", "call id to announce (default: send-<time>)")
+	speed := fset.String("speed", "1", "N times real time, or max")
+	pcma := fset.Bool("pcma", false, "send G.711 A-law (default µ-law)")
+	announce := fset.String("announce", "", "announce the call first (legs by SSRC and source): nats://HOST:PORT or http://HOST:PORT/api/calls/announce")
+	token := fset.String("announce-token", "", "bearer token for an HTTP announce")
+	agentFrom := fset.String("agent-from", "", "send the agent leg from this IP[:PORT] (e.g. 127.0.0.2, for capture's --agent-net)")
+	customerFrom := fset.String("customer-from", "", "send the customer leg from this IP[:PORT]")
+	if err := parseFlags(fset, args); err != nil {
+		return err
+	}
+	if fset.NArg() > 0 {
+		return badInputf("unexpected argument %q", fset.Arg(0))
+	}
+	if *agent == "" && *customer == "" {
+		return badInputf("give --agent FILE.wav and/or --customer FILE.wav")
+	}
+	dst, err := netip.ParseAddrPort(*to)
+	if err != nil {
+		return badInputf("--to %q: %v", *to, err)
+	}
+	sp, err := sender.ParseSpeed(*speed)
+	if err != nil {
+		return badInputf("--speed: %v", err)
+	}
+	if *callID != "" {
+		if err := msg.ValidateCallID(*callID); err != nil {
+			return badInputf("--call: %v", err)
+		}
+	}
+	var legs []sender.Leg
+	for _, l := range []struct {
+		role       msg.Role
+		file, from string
+	}{{msg.RoleAgent, *agent, *agentFrom}, {msg.RoleCustomer, *customer, *customerFrom}} {
+		if l.file == "" {
+			continue
+		}
+		pcm, err := sender.ReadWAVFile(l.file)
+		if err != nil {
+			return captureInputError(err)
+		}
+		leg := sender.Leg{Role: l.role, PCM: pcm}
+		if l.from != "" {
+			if leg.From, err = parseFrom(l.from); err != nil {
+				return badInputf("--%s-from: %v", l.role, err)
+			}
+		}
+		legs = append(legs, leg)
+	}
+	ann, closeAnn, err := captureAnnouncer(*announce, *token)
+	if err != nil {
+		return err
+	}
+	defer closeAnn()
+	sent, err := sender.Send(ctx, sender.SendConfig{To: dst, Legs: legs, PCMA: *pcma, Speed: sp, CallID: *callID, Announcer: ann})
+	if err != nil {
+		return err
+	}
+	for _, l := range sent.Legs {
+		fmt.Fprintf(std.out, "sent %s leg of call %s: ssrc %08x from %s, %d packets\n", l.Role, sent.CallID, l.SSRC, l.Source, l.Packets)
+	}
+	return nil
+}
+
+func parseFrom(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: want IP or IP:PORT", s)
+	}
+	return netip.AddrPortFrom(a, 0), nil
 }

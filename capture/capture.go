@@ -1,0 +1,523 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/pion/rtp"
+)
+
+// Publisher publishes one message and returns once it is stored (a
+// JetStream publish with its ack). bus.Conn implements it.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, data []byte) error
+}
+
+// Capture takes RTP on its sockets and publishes calls, utterance jobs,
+// timeline and DTMF events. Build it with New, run it with Run.
+type Capture struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	vad    vadParams
+	tables *decodeTables
+	out    *outbox
+	conns  []*net.UDPConn
+	closed sync.Once
+
+	mu         sync.Mutex
+	pkt        rtp.Packet
+	calls      map[string]*call
+	undeclared map[netip.AddrPort]*call // by capture address
+	streams    map[streamKey]*stream
+	bySource   map[netip.AddrPort]*leg // legs by the source of their streams
+	wantSSRC   map[uint32]announcedLeg // announced legs not yet seen, by SSRC
+	wantSource map[netip.AddrPort]announcedLeg
+	limits     map[netip.AddrPort]*bucket
+	logged     map[string]time.Time
+	seq        uint64
+
+	// counters (under mu), for metrics
+	refused                map[string]uint64
+	ended                  jitterCounts // of streams of ended calls
+	endedRefused           uint64
+	callsTotal             uint64
+	finalJobs              uint64
+	interimJobs            uint64
+	dtmfCount              uint64
+	announces, badAnnounce uint64
+	minSilenceMS           int64
+}
+
+type announcedLeg struct {
+	call *call
+	role msg.Role
+}
+
+// New checks cfg and opens the UDP sockets.
+func New(cfg Config, pub Publisher) (*Capture, error) {
+	if pub == nil {
+		return nil, errors.New("capture: no publisher")
+	}
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	c := &Capture{
+		cfg: cfg, log: cfg.Logger, now: cfg.Now, vad: cfg.vadParams(), tables: newDecodeTables(),
+		calls: map[string]*call{}, undeclared: map[netip.AddrPort]*call{},
+		streams: map[streamKey]*stream{}, bySource: map[netip.AddrPort]*leg{},
+		wantSSRC: map[uint32]announcedLeg{}, wantSource: map[netip.AddrPort]announcedLeg{},
+		limits: map[netip.AddrPort]*bucket{}, logged: map[string]time.Time{},
+		refused:      map[string]uint64{},
+		minSilenceMS: cfg.MinSilence.Milliseconds(),
+	}
+	c.out = newOutbox(pub, cfg.Logger)
+	for _, a := range cfg.Listen {
+		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(a))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("capture: listen on udp %s: %w", a, err)
+		}
+		_ = conn.SetReadBuffer(4 << 20)
+		c.conns = append(c.conns, conn)
+	}
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(&collector{c}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("capture: metrics: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// Addrs returns the addresses the sockets are bound to.
+func (c *Capture) Addrs() []netip.AddrPort {
+	out := make([]netip.AddrPort, len(c.conns))
+	for i, conn := range c.conns {
+		out[i] = conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	}
+	return out
+}
+
+// Close closes the sockets; Run does it when it returns. It is safe to call
+// more than once.
+func (c *Capture) Close() {
+	c.closed.Do(func() {
+		for _, conn := range c.conns {
+			conn.Close()
+		}
+	})
+}
+
+// Run takes packets until ctx is done, then ends every call (reason
+// shutdown), publishes what is queued (for at most Config.FlushTimeout) and
+// returns after every goroutine it started.
+func (c *Capture) Run(ctx context.Context) error {
+	defer c.Close()
+	var wg sync.WaitGroup
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPub()
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		c.out.run(pubCtx)
+	}()
+	for _, conn := range c.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.read(conn)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.tick()
+			}
+		}
+	}()
+	<-ctx.Done()
+	c.Close()
+	wg.Wait()
+	c.mu.Lock()
+	for _, cl := range c.calls {
+		c.endCall(cl, msg.EndShutdown)
+	}
+	c.mu.Unlock()
+	c.out.close()
+	select {
+	case <-pubDone:
+	case <-time.After(c.cfg.FlushTimeout):
+		stopPub()
+		<-pubDone
+	}
+	if left, _, _ := c.out.stats(); left > 0 {
+		c.log.Error("capture: events left unpublished at shutdown", "count", left)
+		return fmt.Errorf("capture: %d events not published before shutdown", left)
+	}
+	return nil
+}
+
+func (c *Capture) read(conn *net.UDPConn) {
+	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			c.log.Warn("capture: udp read", "addr", local, "err", err)
+			continue
+		}
+		c.Handle(buf[:n], from, local)
+	}
+}
+
+// Handle takes one datagram from a source to a capture address. The
+// sockets call it; tests and benchmarks call it directly.
+func (c *Capture) Handle(b []byte, from, local netip.AddrPort) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if !c.allow(from, now) {
+		c.refuse(ErrRateLimited, from, fmt.Sprintf("more than %g packets/s", c.cfg.RateLimit))
+		return
+	}
+	if len(b) >= 8 && b[0]>>6 == 2 && isRTCP(b) {
+		c.rtcp(b, from)
+		return
+	}
+	if len(b) < 12 || b[0]>>6 != 2 {
+		c.refuse(ErrMalformed, from, fmt.Sprintf("%d bytes, not RTP version 2", len(b)))
+		return
+	}
+	p := &c.pkt
+	if err := p.Unmarshal(b); err != nil {
+		c.refuse(ErrMalformed, from, "rtp: "+err.Error())
+		return
+	}
+	k := streamKey{from, p.SSRC}
+	s := c.streams[k]
+	if s == nil {
+		pt := p.PayloadType
+		if codecName(pt) == "" && pt != ptCN && !isEventPayload(pt, p.Payload) {
+			c.refuse(ErrPayloadType, from, "payload type "+ptName(pt)+" (capture takes PCMU 0, PCMA 8, CN 13, telephone-event)")
+			return
+		}
+		if s = c.newStream(k, local, now); s == nil {
+			return
+		}
+	}
+	s.last = now
+	s.leg.call.last = now
+	s.jb.push(now, p.SequenceNumber, p.Timestamp, p.PayloadType, p.Payload, func(pl played) { s.play(c, pl) })
+}
+
+// newStream routes a new SSRC/source to its leg, making the call and the
+// leg when needed.
+func (c *Capture) newStream(k streamKey, local netip.AddrPort, now time.Time) *stream {
+	var l *leg
+	if a, ok := c.wantSSRC[k.ssrc]; ok {
+		l = c.announcedLeg(a, now)
+	} else if a, ok := c.wantSource[k.src]; ok {
+		l = c.announcedLeg(a, now)
+	} else if known := c.bySource[k.src]; known != nil {
+		l = known // an SSRC change on a known leg
+	} else {
+		cl := c.undeclared[local]
+		if cl != nil && len(cl.legs) >= 2 {
+			c.refuse(ErrNoRoom, k.src, fmt.Sprintf("undeclared call %s on %s already has two legs; announce calls or give each its own port", cl.id, local))
+			return nil
+		}
+		if cl == nil {
+			if len(c.calls) >= c.cfg.MaxCalls {
+				c.refuse(ErrNoRoom, k.src, fmt.Sprintf("%d calls already held", len(c.calls)))
+				return nil
+			}
+			c.seq++
+			cl = c.newCall(fmt.Sprintf("u%d-%d-%d", local.Port(), now.UnixMilli(), c.seq), now)
+			cl.local = local
+			c.undeclared[local] = cl
+			c.started(cl)
+		}
+		l = cl.addLeg(c.undeclaredRole(cl, k.src.Addr()), now)
+		if len(cl.legs) > 1 {
+			c.updated(cl)
+		}
+	}
+	s := &stream{key: k, leg: l, jb: newJitter(c.cfg.JitterDepth, c.cfg.JitterWait)}
+	if l.info.SSRC == 0 || l.info.Source == "" {
+		l.info.SSRC, l.info.Source = k.ssrc, k.src.String()
+	}
+	for _, old := range l.call.streams {
+		if old.leg == l && old.key.src == k.src {
+			// SSRC change: the old stream is done.
+			old.jb.flush(func(p played) { old.play(c, p) })
+			l.call.ended = append(l.call.ended, old.stats())
+			c.retire(old)
+		}
+	}
+	l.call.streams = append(l.call.streams, s)
+	c.streams[k] = s
+	c.bySource[k.src] = l
+	return s
+}
+
+// retire removes a stream from the routing tables (its counters stay in
+// its call until the call ends).
+func (c *Capture) retire(s *stream) {
+	delete(c.streams, s.key)
+	cl := s.leg.call
+	for i, o := range cl.streams {
+		if o == s {
+			cl.streams = append(cl.streams[:i], cl.streams[i+1:]...)
+			break
+		}
+	}
+}
+
+func (c *Capture) announcedLeg(a announcedLeg, now time.Time) *leg {
+	if l := a.call.legByRole(a.role); l != nil {
+		return l
+	}
+	l := a.call.addLeg(a.role, now)
+	c.updated(a.call)
+	return l
+}
+
+func (c *Capture) undeclaredRole(cl *call, ip netip.Addr) msg.Role {
+	if len(c.cfg.AgentNets) > 0 {
+		role := msg.RoleCustomer
+		for _, n := range c.cfg.AgentNets {
+			if n.Contains(ip) {
+				role = msg.RoleAgent
+			}
+		}
+		if cl.legByRole(role) == nil {
+			return role
+		}
+	}
+	if cl.legByRole(msg.RoleA) == nil {
+		return msg.RoleA
+	}
+	return msg.RoleB
+}
+
+func (c *Capture) newCall(id string, now time.Time) *call {
+	cl := &call{
+		c: c, id: id, startedAt: now, last: now,
+		active: map[msg.Role]int64{}, spans: map[msg.Role][][2]int64{},
+	}
+	c.calls[id] = cl
+	c.callsTotal++
+	return cl
+}
+
+func (cl *call) event(kind msg.CallEventKind, now time.Time) *msg.CallEvent {
+	return &msg.CallEvent{
+		CallID: cl.id, Kind: kind, Time: now, StartedAt: cl.startedAt,
+		Agent: cl.agent, Queue: cl.queue, Attributes: cl.attrs, Legs: cl.legInfos(),
+	}
+}
+
+func (c *Capture) started(cl *call) {
+	c.out.add(cl.id, msg.SubjectCall(cl.id), cl.event(msg.CallStarted, c.now()))
+	c.log.Info("call started", "call", cl.id, "announced", cl.announced)
+}
+
+func (c *Capture) updated(cl *call) {
+	c.out.add(cl.id, msg.SubjectCall(cl.id), cl.event(msg.CallUpdated, c.now()))
+}
+
+// endCall flushes a call's streams and legs and publishes its end.
+func (c *Capture) endCall(cl *call, reason string) {
+	for _, s := range cl.streams {
+		s.jb.flush(func(p played) { s.play(c, p) })
+		s.endEvent(c)
+	}
+	for _, l := range cl.legs {
+		l.finish()
+	}
+	now := c.now()
+	ev := cl.event(msg.CallEnded, now)
+	ev.Reason = reason
+	// The call lasted as long as the wall clock says, or as its media
+	// when that ran ahead (a replay faster than real time).
+	ev.DurationMS = now.Sub(cl.startedAt).Milliseconds()
+	for _, l := range cl.legs {
+		ev.DurationMS = max(ev.DurationMS, l.callMS(l.pos()))
+	}
+	ev.FinalJobs = map[msg.Role]int{}
+	for _, l := range cl.legs {
+		ev.FinalJobs[l.role] = l.finals
+	}
+	ev.Streams = append(ev.Streams, cl.ended...)
+	for _, s := range cl.streams {
+		ev.Streams = append(ev.Streams, s.stats())
+	}
+	for _, st := range ev.Streams {
+		c.ended.received += st.Received
+		c.ended.lost += st.Lost
+		c.ended.late += st.Late
+		c.ended.duplicate += st.Duplicate
+		c.ended.reordered += st.Reordered
+		c.endedRefused += st.Refused
+	}
+	c.out.add(cl.id, msg.SubjectCall(cl.id), ev)
+	for _, s := range cl.streams {
+		delete(c.streams, s.key)
+		if c.bySource[s.key.src] != nil && c.bySource[s.key.src].call == cl {
+			delete(c.bySource, s.key.src)
+		}
+	}
+	for k, a := range c.wantSSRC {
+		if a.call == cl {
+			delete(c.wantSSRC, k)
+		}
+	}
+	for k, a := range c.wantSource {
+		if a.call == cl {
+			delete(c.wantSource, k)
+		}
+	}
+	if c.undeclared[cl.local] == cl {
+		delete(c.undeclared, cl.local)
+	}
+	delete(c.calls, cl.id)
+	c.log.Info("call ended", "call", cl.id, "reason", reason, "final_jobs", ev.FinalJobs)
+}
+
+// rtcp handles an RTCP packet: a BYE retires its streams, and a call
+// whose streams all said BYE ends.
+func (c *Capture) rtcp(b []byte, from netip.AddrPort) {
+	ssrcs, err := rtcpByeSSRCs(b)
+	if err != nil {
+		c.refuse(ErrMalformed, from, err.Error())
+	}
+	for _, ssrc := range ssrcs {
+		s := c.streams[streamKey{from, ssrc}]
+		if s == nil {
+			// RTCP often comes from the RTP port + 1.
+			s = c.streams[streamKey{netip.AddrPortFrom(from.Addr(), from.Port()-1), ssrc}]
+		}
+		if s == nil {
+			continue
+		}
+		s.bye = true
+		cl := s.leg.call
+		all := true
+		for _, o := range cl.streams {
+			all = all && o.bye
+		}
+		if all {
+			c.endCall(cl, msg.EndBye)
+		}
+	}
+}
+
+// tick plays out overdue packets, ends turns of legs whose packets stopped,
+// and ends calls that timed out.
+func (c *Capture) tick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for _, cl := range c.calls {
+		if c.cfg.CallTimeout > 0 && now.Sub(cl.last) > c.cfg.CallTimeout {
+			c.endCall(cl, msg.EndTimeout)
+			continue
+		}
+		for _, s := range cl.streams {
+			s.jb.tick(now, func(p played) { s.play(c, p) })
+			if s.leg.inTurn && now.Sub(s.last) > c.cfg.Endpoint {
+				s.leg.endTurn()
+			}
+		}
+	}
+	for a, b := range c.limits {
+		if now.Sub(b.last) > 10*time.Second {
+			delete(c.limits, a)
+		}
+	}
+	for k, t := range c.logged {
+		if now.Sub(t) > time.Minute {
+			delete(c.logged, k)
+		}
+	}
+}
+
+// refuse counts a refused input and logs it (once a minute per reason and
+// source).
+func (c *Capture) refuse(reason error, from netip.AddrPort, detail string) {
+	label := reasonLabel(reason)
+	c.refused[label]++
+	key := label + " " + from.String()
+	if _, ok := c.logged[key]; ok || len(c.logged) > 4096 {
+		return
+	}
+	c.logged[key] = c.now()
+	c.log.Warn("capture: packet refused", "from", from, "reason", reason.Error(), "detail", detail)
+}
+
+func reasonLabel(err error) string {
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return "rate_limited"
+	case errors.Is(err, ErrPayloadType):
+		return "payload_type"
+	case errors.Is(err, ErrNoRoom):
+		return "no_room"
+	}
+	return "malformed"
+}
+
+// Refused returns how many packets were refused for reason (ErrMalformed,
+// ErrPayloadType, ErrRateLimited, ErrNoRoom).
+func (c *Capture) Refused(reason error) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused[reasonLabel(reason)]
+}
+
+// bucket is a token bucket of one source address.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (c *Capture) allow(from netip.AddrPort, now time.Time) bool {
+	if c.cfg.RateLimit < 0 {
+		return true
+	}
+	b := c.limits[from]
+	burst := 2 * c.cfg.RateLimit
+	if b == nil {
+		if len(c.limits) >= 1<<16 {
+			return true // the table is full: stream and call limits still hold
+		}
+		b = &bucket{tokens: burst, last: now}
+		c.limits[from] = b
+	}
+	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*c.cfg.RateLimit)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

@@ -1,0 +1,49 @@
+// Package capture owns everything below the audio: the UDP sockets that take
+// RTP forks of live calls, RTP and RTCP parsing, a jitter buffer per stream,
+// RFC 4733 DTMF, G.711 decoding, voice activity and endpointing per leg, and
+// the call's talk/silence/overlap timeline. It cuts each leg's speech into
+// self-contained utterance jobs and publishes them, with the call's
+// lifecycle, timeline and DTMF events, through a [Publisher].
+//
+// # Calls and legs
+//
+// A call is declared by an announce ([Capture.Announce], the NATS request
+// msg.SubjectAnnounce and the HTTP handler [Capture.AnnounceHandler]) that
+// names each leg's role and its SSRC or source address. RTP that matches no
+// announced leg is grouped by endpoint pair: the streams arriving on the same
+// capture address form one undeclared call of at most two legs, named a and
+// b in order of arrival, unless Config.AgentNets says which source is the
+// agent. A call ends on an announce with End, on RTCP BYE from every stream
+// of the call, or after Config.CallTimeout without packets.
+//
+// # Per stream
+//
+// Packets go through a jitter buffer ([Config.JitterDepth] packets deep)
+// that puts them in sequence order across wrap-around, drops duplicates,
+// and conceals a packet still missing when the buffer is full (or after
+// Config.JitterWait) with silence of one frame. Counters per stream are
+// reported in the ended call event (msg.StreamStats):
+//
+//   - received: RTP packets of the stream (including duplicates and late ones)
+//   - lost: sequence numbers played out as concealed silence
+//   - late: packets that arrived after their place was played out as lost
+//   - duplicate: packets whose sequence number was already taken
+//   - reordered: packets that arrived after a higher sequence number but in
+//     time to be played in order
+//   - refused: packets of a payload type capture does not take
+//
+// Timestamps place audio on the leg's clock: a gap in timestamps between
+// consecutive packets (silence suppression, a DTMF event) is filled with
+// silence up to 5 s; a jump beyond that or backwards re-anchors the leg's
+// clock to the wall clock without filling. A new SSRC from the source of a
+// known leg continues that leg as a new stream.
+//
+// # Voice activity
+//
+// Each 20 ms frame's energy is compared with a threshold: the larger of
+// Config.VADThresholdDBFS and the tracked noise floor plus Config.VADMarginDB.
+// Two consecutive speech frames start a turn; Config.Endpoint of non-speech
+// ends it. A turn shorter than Config.MinTurn is dropped as a click (no job,
+// nothing on the timeline). Jobs carry Config.PreRoll of audio before the
+// speech and Config.PostRoll after it.
+package capture

@@ -1,0 +1,110 @@
+package capture_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/capture"
+	"github.com/earshot-dev/earshot/capture/sender"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
+)
+
+// flaky fails every other publish the first time, like a NATS server that
+// is restarting, and passes the rest to the real server.
+type flaky struct {
+	capture.Publisher
+	mu     sync.Mutex
+	n      int
+	failed int
+}
+
+func (f *flaky) Publish(ctx context.Context, subject string, data []byte) error {
+	f.mu.Lock()
+	f.n++
+	fail := f.n%2 == 0 && f.failed < 20
+	if fail {
+		f.failed++
+	}
+	f.mu.Unlock()
+	if fail {
+		return errors.New("nats: connection closed")
+	}
+	return f.Publisher.Publish(ctx, subject, data)
+}
+
+func TestFailedPublishesAreRetriedInOrder(t *testing.T) {
+	_, conn := bustest.Start(t)
+	pub := &flaky{Publisher: conn}
+	c, err := capture.New(capture.Config{Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}}, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *nats.Msg, 1000)
+	sub, err := conn.NC.ChanSubscribe("earshot.>", ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	pcm := tones(6000, [2]int{200, 1200}, [2]int{2500, 3500}, [2]int{4500, 5500})
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if _, err := sender.Send(sctx, sender.SendConfig{To: c.Addrs()[0], Speed: sender.Speed{Factor: 20}, Legs: []sender.Leg{{Role: msg.RoleAgent, PCM: pcm}}}); err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	turns := 0
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case m := <-ch:
+			switch {
+			case strings.HasPrefix(m.Subject, "earshot.audio."):
+				j, err := msg.DecodeUtterance(m.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				turns++
+				if j.Turn != turns {
+					t.Errorf("job of turn %d arrived as the %d-th", j.Turn, turns)
+				}
+				kinds = append(kinds, "job")
+			case strings.HasPrefix(m.Subject, "earshot.call."):
+				var e msg.CallEvent
+				if err := msg.Unmarshal(m.Data, &e); err != nil {
+					t.Fatal(err)
+				}
+				kinds = append(kinds, string(e.Kind))
+				if e.Kind == msg.CallEnded {
+					if kinds[0] != "started" || turns != 3 || e.FinalJobs[msg.RoleA] != 3 {
+						t.Errorf("events %v, final jobs %v; want started first and 3 jobs before ended", kinds, e.FinalJobs)
+					}
+					pub.mu.Lock()
+					failed := pub.failed
+					pub.mu.Unlock()
+					if failed == 0 {
+						t.Error("no publish failed: the test tested nothing")
+					}
+					return
+				}
+			}
+		case <-timeout:
+			t.Fatalf("call did not end; events so far %v", kinds)
+		}
+	}
+}

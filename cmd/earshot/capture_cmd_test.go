@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/internal/sharedtest"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+)
+
+// captureFreePort finds a UDP port free for a moment.
+func captureFreePort(t *testing.T) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().String()
+}
+
+// captureRun runs an earshot command line in-process.
+func captureRun(ctx context.Context, args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(ctx, args, stdio{strings.NewReader(""), &out, &errb})
+	return code, out.String(), errb.String()
+}
+
+// captureEspeakWAV writes text as an 8 kHz mono WAV.
+func captureEspeakWAV(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	for _, tool := range []string{"espeak-ng", "sox"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	raw, out := filepath.Join(dir, name+"-raw.wav"), filepath.Join(dir, name+".wav")
+	if b, err := exec.Command("espeak-ng", "-w", raw, text).CombinedOutput(); err != nil {
+		t.Fatalf("espeak-ng: %v %s", err, b)
+	}
+	if b, err := exec.Command("sox", raw, "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", out, "pad", "0.3", "0.8").CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v %s", err, b)
+	}
+	return out
+}
+
+// TestCaptureStageWithSendAndReplay runs earshot capture against a real
+// NATS server and feeds it with earshot send (announced over NATS) and
+// earshot replay.
+func TestCaptureStageWithSendAndReplay(t *testing.T) {
+	// Registered first, so it runs after every other cleanup (the server's).
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	srv, conn := bustest.Start(t)
+	dir := t.TempDir()
+	agent := captureEspeakWAV(t, dir, "agent", "Good morning, thank you for calling.")
+	customer := captureEspeakWAV(t, dir, "customer", "Hello, I have a question about my bill.")
+	rtpAddr := captureFreePort(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
+	events := make(chan *nats.Msg, 10000)
+	sub, err := conn.NC.ChanSubscribe("earshot.call.>", events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr string
+	go func() {
+		var code int
+		code, _, stderr = captureRun(ctx, "capture", "--nats", srv.ClientURL(), "--rtp", rtpAddr, "--call-timeout", "5s", "--http", httpAddr)
+		done <- code
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("earshot capture exited %d: %s", code, stderr)
+		}
+	}()
+	// Ready when it answers announces.
+	ready := time.After(10 * time.Second)
+	for {
+		m, err := conn.NC.Request(msg.SubjectAnnounce, []byte(`{}`), time.Second)
+		if err == nil && len(m.Data) > 0 {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoResponders) && err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ready:
+			t.Fatal("earshot capture did not answer announces within 10s")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	ended := func(id string) *msg.CallEvent {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case m := <-events:
+				var e msg.CallEvent
+				if err := msg.Unmarshal(m.Data, &e); err != nil {
+					t.Fatal(err)
+				}
+				if e.Kind == msg.CallEnded && (id == "" || e.CallID == id) {
+					return &e
+				}
+			case <-timeout:
+				t.Fatalf("call %q did not end", id)
+			}
+		}
+	}
+	code, out, errOut := captureRun(context.Background(), "send", "--agent", agent, "--customer", customer,
+		"--to", rtpAddr, "--call", "cmd-call-1", "--speed", "10", "--announce", srv.ClientURL())
+	if code != 0 {
+		t.Fatalf("earshot send exited %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "sent agent leg of call cmd-call-1") || !strings.Contains(out, "sent customer leg") {
+		t.Errorf("earshot send printed %q", out)
+	}
+	e := ended("cmd-call-1")
+	if e.FinalJobs[msg.RoleAgent] != 1 || e.FinalJobs[msg.RoleCustomer] != 1 || e.Reason != msg.EndBye {
+		t.Errorf("call cmd-call-1 ended %+v, want one final job per leg, by BYE", e)
+	}
+
+	// The same over the HTTP announce endpoint; then the metrics show both calls.
+	code, _, errOut = captureRun(context.Background(), "send", "--agent", agent, "--to", rtpAddr,
+		"--call", "cmd-call-2", "--speed", "10", "--announce", "http://"+httpAddr+"/api/calls/announce")
+	if code != 0 {
+		t.Fatalf("earshot send with an HTTP announce exited %d: %s", code, errOut)
+	}
+	if e := ended("cmd-call-2"); e.FinalJobs[msg.RoleAgent] != 1 || e.Legs[0].Role != msg.RoleAgent {
+		t.Errorf("call cmd-call-2 ended %+v", e)
+	}
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`earshot_capture_calls_total 2`, `earshot_capture_announces_total{result="ok"} 2`, `earshot_capture_jobs_total{kind="final"} 3`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	pcapFile := sharedtest.Path(t, "data/pcaps/sipp/dtmf_2833_5.pcap")
+	code, out, errOut = captureRun(context.Background(), "replay", pcapFile, "--to", rtpAddr, "--speed", "max")
+	if code != 0 {
+		t.Fatalf("earshot replay exited %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "1 streams, 10 packets") {
+		t.Errorf("earshot replay printed %q", out)
+	}
+	if e := ended(""); e.Reason != msg.EndBye || len(e.Streams) != 1 || e.Streams[0].Received != 10 {
+		t.Errorf("replayed call ended %+v", e)
+	}
+}
+
+func TestCaptureCommandsRefuseBadInput(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "notes.pcap")
+	if err := os.WriteFile(garbage, []byte("these are not packets\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "cut.pcap")
+	full, err := os.ReadFile(sharedtest.Path(t, "data/pcaps/SIP_CALL_RTP_G711.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(truncated, full[:len(full)/2+7], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	eightBit := filepath.Join(dir, "8bit.wav")
+	if b, err := exec.Command("sox", "-n", "-r", "8000", "-c", "1", "-b", "8", eightBit, "synth", "0.1", "sine", "440").CombinedOutput(); err != nil {
+		t.Skipf("sox: %v %s", err, b)
+	}
+	mono := filepath.Join(dir, "mono.wav")
+	if b, err := exec.Command("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", mono, "synth", "0.1", "sine", "440").CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v %s", err, b)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay", filepath.Join(dir, "absent.pcap")}, "absent.pcap"},
+		{[]string{"replay", garbage}, "not a pcap or pcapng file"},
+		{[]string{"replay", truncated, "--speed", "max"}, "truncated capture"},
+		{[]string{"replay", garbage, "--speed", "0"}, "--speed"},
+		{[]string{"replay", garbage, "--to", "127.0.0.1:9-2"}, "--to"},
+		{[]string{"send", "--to", "127.0.0.1:9"}, "--agent"},
+		{[]string{"send", "--agent", eightBit}, "8 bits"},
+		{[]string{"send", "--agent", eightBit, "--call", "bad id"}, "--call"},
+		{[]string{"send", "--agent", mono, "--announce", "ftp://x"}, "--announce"},
+		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "nowhere"}, "--rtp"},
+		{[]string{"capture", "--nats", srv.ClientURL(), "--agent-net", "10.0.0.0/99"}, "--agent-net"},
+	} {
+		code, _, stderr := captureRun(context.Background(), tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("earshot %s: exit %d, stderr %q; want 2 and %q named", strings.Join(tc.args, " "), code, stderr, tc.want)
+		}
+	}
+}
