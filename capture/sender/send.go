@@ -34,6 +34,9 @@ type SendConfig struct {
 	Speed Speed
 	// CallID names the call in the announce; "" makes one up.
 	CallID string
+	// Agent, Queue and Attributes go into the announce.
+	Agent, Queue string
+	Attributes   map[string]string
 	// Announcer, when set, declares the call (each leg by its SSRC and
 	// source) before sending and ends it after.
 	Announcer Announcer
@@ -130,7 +133,7 @@ func Send(ctx context.Context, cfg SendConfig) (*Sent, error) {
 		sent.Legs = append(sent.Legs, SentLeg{Role: l.Role, SSRC: ssrc, Source: localAddr(conn), Packets: n})
 	}
 	if cfg.Announcer != nil {
-		a := &msg.CallAnnounce{CallID: callID}
+		a := &msg.CallAnnounce{CallID: callID, Agent: cfg.Agent, Queue: cfg.Queue, Attributes: cfg.Attributes}
 		for _, l := range sent.Legs {
 			a.Legs = append(a.Legs, msg.LegSpec{Role: l.Role, SSRC: l.SSRC, Source: l.Source.String()})
 		}

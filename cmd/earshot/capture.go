@@ -193,8 +193,22 @@ func sendCmd(ctx context.Context, args []string, std stdio) error {
 	token := fset.String("announce-token", "", "bearer token for an HTTP announce")
 	agentFrom := fset.String("agent-from", "", "send the agent leg from this IP[:PORT] (e.g. 127.0.0.2, for capture's --agent-net)")
 	customerFrom := fset.String("customer-from", "", "send the customer leg from this IP[:PORT]")
+	agentName := fset.String("agent-name", "", "the agent's name, announced with the call")
+	queue := fset.String("queue", "", "the queue, announced with the call")
+	attrs := map[string]string{}
+	fset.Func("attr", "KEY=VALUE call attribute, announced with the call (repeatable)", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q: want KEY=VALUE", v)
+		}
+		attrs[k] = val
+		return nil
+	})
 	if err := parseFlags(fset, args); err != nil {
 		return err
+	}
+	if *announce == "" && (*agentName != "" || *queue != "" || len(attrs) > 0) {
+		return badInputf("--agent-name, --queue and --attr travel in the announce: give --announce too")
 	}
 	if fset.NArg() > 0 {
 		return badInputf("unexpected argument %q", fset.Arg(0))
@@ -240,7 +254,8 @@ func sendCmd(ctx context.Context, args []string, std stdio) error {
 		return err
 	}
 	defer closeAnn()
-	sent, err := sender.Send(ctx, sender.SendConfig{To: dst, Legs: legs, PCMA: *pcma, Speed: sp, CallID: *callID, Announcer: ann})
+	sent, err := sender.Send(ctx, sender.SendConfig{To: dst, Legs: legs, PCMA: *pcma, Speed: sp, CallID: *callID, Announcer: ann,
+		Agent: *agentName, Queue: *queue, Attributes: attrs})
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,8 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 		}
 	}
 	code, out, errOut := captureRun(context.Background(), "send", "--agent", agent, "--customer", customer,
-		"--to", rtpAddr, "--call", "cmd-call-1", "--speed", "10", "--announce", srv.ClientURL())
+		"--to", rtpAddr, "--call", "cmd-call-1", "--speed", "10", "--announce", srv.ClientURL(),
+		"--agent-name", "alice", "--queue", "billing", "--attr", "tier=gold")
 	if code != 0 {
 		t.Fatalf("earshot send exited %d: %s", code, errOut)
 	}
@@ -140,6 +141,9 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 	e := ended("cmd-call-1")
 	if e.FinalJobs[msg.RoleAgent] != 1 || e.FinalJobs[msg.RoleCustomer] != 1 || e.Reason != msg.EndBye {
 		t.Errorf("call cmd-call-1 ended %+v, want one final job per leg, by BYE", e)
+	}
+	if e.Agent != "alice" || e.Queue != "billing" || e.Attributes["tier"] != "gold" {
+		t.Errorf("call cmd-call-1 ended with agent %q, queue %q, attributes %v; want what send announced", e.Agent, e.Queue, e.Attributes)
 	}
 
 	// The same over the HTTP announce endpoint; then the metrics show both calls.
@@ -212,6 +216,8 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 		{[]string{"send", "--agent", eightBit}, "8 bits"},
 		{[]string{"send", "--agent", eightBit, "--call", "bad id"}, "--call"},
 		{[]string{"send", "--agent", mono, "--announce", "ftp://x"}, "--announce"},
+		{[]string{"send", "--agent", mono, "--queue", "billing"}, "give --announce"},
+		{[]string{"send", "--agent", mono, "--attr", "novalue"}, "KEY=VALUE"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "nowhere"}, "--rtp"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--agent-net", "10.0.0.0/99"}, "--agent-net"},
 	} {
