@@ -102,7 +102,9 @@ func (r *Resampler) From() int { return r.from }
 func (r *Resampler) To() int { return r.to }
 
 // OutLen is the number of output samples for n input samples.
-func (r *Resampler) OutLen(n int) int { return int((int64(n)*int64(r.up) + int64(r.down) - 1) / int64(r.down)) }
+func (r *Resampler) OutLen(n int) int {
+	return int((int64(n)*int64(r.up) + int64(r.down) - 1) / int64(r.down))
+}
 
 // Resample appends the resampled src to dst and returns it.
 func (r *Resampler) Resample(dst, src []float32) []float32 {
