@@ -130,26 +130,27 @@ func (g *Guard) Filter(text string, level float64, noSpeech bool) (clean string,
 	return clean, false
 }
 
-// stripAnnotations removes [..], (..) and *..* spans and music symbols.
+// stripAnnotations removes [..], (..) and *..* spans and music symbols. An
+// opening bracket that is never closed is kept, with what follows it.
 func stripAnnotations(s string) string {
 	var b strings.Builder
 	var close rune
-	for _, r := range s {
+	open := 0
+	for i, r := range s {
 		switch {
 		case close != 0:
 			if r == close {
 				close = 0
 			}
-		case r == '[':
-			close = ']'
-		case r == '(':
-			close = ')'
-		case r == '*':
-			close = '*'
+		case r == '[' || r == '(' || r == '*':
+			close, open = map[rune]rune{'[': ']', '(': ')', '*': '*'}[r], i
 		case r == '♪' || r == '♫' || r == '♬':
 		default:
 			b.WriteRune(r)
 		}
+	}
+	if close != 0 {
+		b.WriteString(s[open:])
 	}
 	return b.String()
 }

@@ -430,3 +430,5 @@ func TestNewWorkerConfig(t *testing.T) {
 		t.Error("New with -1 workers: want an error")
 	}
 }
+
+func msgEncode(j *msg.UtteranceJob) ([]byte, error) { return msg.EncodeUtterance(j) }
