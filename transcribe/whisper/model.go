@@ -19,11 +19,14 @@ var (
 	ErrModel = errors.New("unusable model file")
 )
 
-// NotBuiltHelp says how to get a binary with the whisper engine.
-const NotBuiltHelp = "this earshot was built without the whisper engine: install libwhisper " +
-	"(whisper.cpp: your package manager's whisper.cpp/libwhisper-dev, or cmake -B build && cmake --build build && cmake --install build " +
-	"in a checkout of github.com/ggml-org/whisper.cpp) and build with `go build -tags whisper ./cmd/earshot` (make build detects it), " +
-	"or use a transcription server: --engine http --asr-url URL"
+// InstallHelp says how to get a binary with the whisper engine.
+const InstallHelp = "install libwhisper (your package manager's whisper.cpp, or in a checkout of " +
+	"github.com/ggml-org/whisper.cpp: cmake -B build && cmake --build build && sudo cmake --install build) " +
+	"and build earshot with -tags whisper (make build does when it finds libwhisper)"
+
+// NotBuiltHelp says what to do in a binary without the whisper engine.
+const NotBuiltHelp = "this earshot was built without the whisper engine: " + InstallHelp +
+	", or use a transcription server: --engine http --asr-url URL"
 
 // AudioCtxFit sizes the audio context to each clip.
 const AudioCtxFit = -1
