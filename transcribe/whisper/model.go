@@ -100,7 +100,11 @@ func checkModel(path string, speech bool) error {
 	}
 	head := make([]byte, 64)
 	n, _ := io.ReadFull(f, head)
-	head = head[:n]
+	return checkHead(path, head[:n], speech)
+}
+
+// checkHead checks the first bytes of a model file.
+func checkHead(path string, head []byte, speech bool) error {
 	switch {
 	case bytes.HasPrefix(head, ggmlMagic) && !speech:
 		return nil

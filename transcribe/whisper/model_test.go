@@ -65,3 +65,17 @@ func TestAudioCtxFit(t *testing.T) {
 		t.Errorf("fixed audio ctx = %d", got)
 	}
 }
+
+func FuzzCheckHead(f *testing.F) {
+	f.Add([]byte("lmgg\x00\x01"), true)
+	f.Add([]byte("GGUF\x03\x00\x00\x00"), true)
+	f.Fuzz(func(t *testing.T, head []byte, speech bool) {
+		err := checkHead("m.bin", head, speech)
+		if err != nil && (!errors.Is(err, ErrModel) || !strings.Contains(err.Error(), "m.bin")) {
+			t.Fatalf("error %v: not ErrModel naming the file", err)
+		}
+		if err == nil && !strings.HasPrefix(string(head), "lmgg") {
+			t.Fatalf("accepted %q", head)
+		}
+	})
+}
