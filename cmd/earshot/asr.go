@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -87,7 +88,11 @@ func (o *asrOptions) flags(fs *flag.FlagSet, stage bool) {
 	fs.StringVar(&o.apiKey, "asr-key", os.Getenv("EARSHOT_ASR_KEY"), "bearer token for --asr-url (default $EARSHOT_ASR_KEY)")
 	fs.StringVar(&o.httpModel, "asr-http-model", "whisper-1", "model name sent to --asr-url")
 	fs.DurationVar(&o.timeout, "asr-timeout", 60*time.Second, "http engine: time allowed per request")
-	fs.IntVar(&o.threads, "asr-threads", 1, "whisper: threads per transcription")
+	threads := 1 // workers run side by side: one thread each uses the CPU best
+	if !stage {
+		threads = runtime.NumCPU() // one file at a time: give it every core
+	}
+	fs.IntVar(&o.threads, "asr-threads", threads, "whisper: threads per transcription")
 	fs.StringVar(&o.language, "asr-language", "", "default language hint (en, ko, auto); jobs may carry their own")
 	fs.StringVar(&o.prompt, "asr-prompt", "", "initial prompt: your contact center's vocabulary (product names, jargon)")
 	fs.IntVar(&o.audioCtx, "asr-audio-ctx", 0, "whisper: encoder audio context (0 = the model's 1500, -1 = fit each utterance; smaller is faster, a little less accurate)")
