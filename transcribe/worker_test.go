@@ -263,8 +263,19 @@ func TestWorkerBadJobs(t *testing.T) {
 			t.Errorf("error segment = %+v, want id %s and error with %q", s, tc.id, tc.reason)
 		}
 	}
-	if eng.count() != 0 {
-		t.Errorf("engine ran on bad jobs")
+	// A bad interim is dead-lettered but gets no segment: its final follows.
+	badInterim := job("call-3", 4, speech(500))
+	badInterim.Interim, badInterim.Rev, badInterim.SampleRate = true, 1, 44100
+	publishJob(t, c, badInterim)
+	if d := next(t, dead, "dead letter"); !strings.Contains(d.Reason, "sample rate 44100") {
+		t.Errorf("interim dead letter = %+v", d)
+	}
+	publishJob(t, c, job("call-3", 4, speech(500)))
+	if s := next(t, segs, "segment"); s.Turn != 4 || s.Interim || s.Error != "" || s.Text != "never" {
+		t.Errorf("after a bad interim, got %+v; want turn 4's final", s)
+	}
+	if eng.count() != 1 {
+		t.Errorf("engine ran %d times; want once, for the good final", eng.count())
 	}
 	waitEmpty(t, c)
 }
