@@ -40,7 +40,10 @@ type Config struct {
 	Guard GuardConfig
 	// KeepStaleInterims transcribes every interim job. By default an
 	// interim job is skipped when its leg already has a later job queued
-	// (a newer interim or the final): its text would be stale on arrival.
+	// (a newer interim or the final): its text would be stale on arrival;
+	// and it is not published when such a job arrived while it ran. An
+	// interim can still arrive after its final when the final was acked
+	// first; consumers keep the final.
 	KeepStaleInterims bool
 	// Metrics, when set, receives the worker's collectors.
 	Metrics prometheus.Registerer
@@ -166,6 +169,11 @@ func (w *Worker) handle(ctx context.Context, js jetstream.JetStream, stream jets
 	w.jobs.WithLabelValues(kind, outcome).Inc()
 	if job.Interim && seg.Text == "" {
 		return nil // an interim with nothing to show
+	}
+	if job.Interim && !w.cfg.KeepStaleInterims && w.superseded(ctx, stream, m) {
+		// The final (or a newer interim) arrived while this ran.
+		w.log.Debug("interim superseded while transcribed; not published", "job", job.ID(), "rev", job.Rev)
+		return nil
 	}
 	return w.publish(ctx, js, seg)
 }
