@@ -443,3 +443,27 @@ func TestNewWorkerConfig(t *testing.T) {
 }
 
 func msgEncode(j *msg.UtteranceJob) ([]byte, error) { return msg.EncodeUtterance(j) }
+
+func TestWorkerDropsInterimSupersededWhileRunning(t *testing.T) {
+	_, c := bustest.Start(t)
+	segs := collect[msg.Segment](t, c, msg.AllTranscripts)
+	started, release := make(chan struct{}), make(chan struct{})
+	eng := &scripted{script: func(_ context.Context, n int, a Audio) (Result, error) {
+		if n == 1 { // the interim: runs until the final is queued
+			close(started)
+			<-release
+			return Result{Text: "interim text"}, nil
+		}
+		return Result{Text: "final text"}, nil
+	}}
+	startWorker(t, c, Config{Engine: eng})
+	in := job("call-8", 1, speech(500))
+	in.Interim, in.Rev = true, 1
+	publishJob(t, c, in)
+	next(t, started, "interim on the engine")
+	publishJob(t, c, job("call-8", 1, speech(900)))
+	close(release)
+	if s := next(t, segs, "segment"); s.Interim || s.Text != "final text" {
+		t.Fatalf("first segment %+v; want the final (the interim was superseded while it ran)", s)
+	}
+}
