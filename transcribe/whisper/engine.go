@@ -31,7 +31,6 @@ static void earshot_set_abort(struct whisper_full_params * p, int * flag) {
 import "C"
 
 import (
-	"bytes"
 	"context"
 
 	"fmt"
@@ -39,7 +38,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/transcribe"
 )
 
@@ -239,27 +237,14 @@ func (e *Engine) speech(s *state, samples []float32) bool {
 func (e *Engine) result(s *state) transcribe.Result {
 	var res transcribe.Result
 	n := int(C.whisper_full_n_segments_from_state(s.st))
-	res.NoSpeech = n == 0
+	res.NoSpeech = true // unless a segment says otherwise
 	if n > 0 {
-		res.NoSpeech = true
 		if id := C.whisper_full_lang_id_from_state(s.st); id >= 0 {
 			res.Language = C.GoString(C.whisper_lang_str(id))
 		}
 	}
 	var text strings.Builder
-	var psum float64
-	var pn int
-	var word []byte
-	var cur msg.Word
-	var wp float64
-	var wn int
-	flush := func() {
-		if t := string(bytes.TrimSpace(word)); t != "" && wn > 0 {
-			cur.Text, cur.Confidence = t, wp/float64(wn)
-			res.Words = append(res.Words, cur)
-		}
-		word, wp, wn = word[:0], 0, 0
-	}
+	var toks []token
 	for i := range n {
 		ci := C.int(i)
 		if float64(C.whisper_full_get_segment_no_speech_prob_from_state(s.st, ci)) < noSpeechProb {
@@ -272,25 +257,20 @@ func (e *Engine) result(s *state) transcribe.Result {
 			if td.id >= e.eot {
 				continue // special and timestamp tokens
 			}
-			tok := []byte(C.GoString(C.whisper_full_get_token_text_from_state(e.ctx, s.st, ci, cj)))
-			if len(tok) > 0 && tok[0] == ' ' && len(word) > 0 {
-				flush()
-			}
-			if wn == 0 {
-				cur = msg.Word{StartMS: int64(td.t0) * 10}
-			}
-			cur.EndMS = max(cur.StartMS, int64(td.t1)*10)
-			word = append(word, tok...)
-			wp += float64(td.p)
-			wn++
-			psum += float64(td.p)
-			pn++
+			toks = append(toks, token{
+				text: []byte(C.GoString(C.whisper_full_get_token_text_from_state(e.ctx, s.st, ci, cj))),
+				t0:   int64(td.t0), t1: int64(td.t1), p: float64(td.p),
+			})
 		}
-		flush()
 	}
 	res.Text = strings.TrimSpace(text.String())
-	if pn > 0 {
-		res.Confidence = psum / float64(pn)
+	res.Words = groupWords(toks)
+	if len(toks) > 0 {
+		var sum float64
+		for _, tk := range toks {
+			sum += tk.p
+		}
+		res.Confidence = sum / float64(len(toks))
 	}
 	return res
 }
