@@ -11,9 +11,9 @@ import (
 // ErrWAV is returned for a file that is not a WAV file this package reads.
 var ErrWAV = errors.New("unsupported or malformed WAV")
 
-// maxWAVData bounds the audio read from one WAV file: 4 hours of 48 kHz
-// stereo PCM16.
-const maxWAVData = 4 * 3600 * 48000 * 2 * 2
+// MaxWAVData bounds the audio read from one WAV file (1 GiB: 9 hours of
+// 16 kHz mono PCM16, or 1.5 hours of 48 kHz stereo).
+const MaxWAVData = 1 << 30
 
 // WAV is decoded WAV audio: one slice of samples (-1..1) per channel.
 type WAV struct {
@@ -82,12 +82,18 @@ func ReadWAV(r io.Reader) (*WAV, error) {
 				return nil, fmt.Errorf("%w: data chunk before the fmt chunk", ErrWAV)
 			}
 			n := int64(size)
-			if size == math.MaxUint32 || n > maxWAVData { // streamed: size unknown; read to the end
-				n = maxWAVData
+			streamed := size == math.MaxUint32 || size == 0 // size unknown: read to the end
+			if streamed {
+				n = MaxWAVData + 1
+			} else if n > MaxWAVData {
+				return nil, fmt.Errorf("%w: data chunk of %d bytes, more than %d: split the file (e.g. sox IN.wav OUT.wav trim 0 3600 : newfile : restart)", ErrWAV, n, MaxWAVData)
 			}
 			b, err := io.ReadAll(io.LimitReader(r, n))
 			if err != nil {
 				return nil, fmt.Errorf("%w: data chunk: %v", ErrWAV, err)
+			}
+			if streamed && len(b) > MaxWAVData {
+				return nil, fmt.Errorf("%w: more than %d bytes of audio: split the file", ErrWAV, MaxWAVData)
 			}
 			frames := len(b) / (2 * channels)
 			for c := range w.Channels {

@@ -54,6 +54,18 @@ func stereoWAV(left, right []int16) []byte {
 	return b
 }
 
+func TestWAVStreamedSize(t *testing.T) {
+	// A writer that could not seek back leaves the data size 0 or 0xFFFFFFFF.
+	for _, size := range [][]byte{{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}} {
+		b := EncodeWAV(tone(8000, 440, 80, 0.5), 8000)
+		copy(b[40:], size)
+		w, err := ReadWAV(bytes.NewReader(b))
+		if err != nil || len(w.Channels[0]) != 80 {
+			t.Fatalf("data size %x: %v", size, err)
+		}
+	}
+}
+
 func TestWAVStereoExtensible(t *testing.T) {
 	w, err := ReadWAV(bytes.NewReader(stereoWAV([]int16{16384, -16384}, []int16{-32768, 0})))
 	if err != nil {
@@ -81,6 +93,7 @@ func TestWAVBad(t *testing.T) {
 		"no data":    good[:36],
 		"empty data": mutate(40, 0, 0, 0, 0)[:44],
 		"short fmt":  mutate(16, 4, 0, 0, 0),
+		"huge data":  mutate(40, 0xff, 0xff, 0xff, 0x7f),
 	} {
 		if _, err := ReadWAV(bytes.NewReader(b)); !errors.Is(err, ErrWAV) {
 			t.Errorf("%s: error %v, want ErrWAV", name, err)
