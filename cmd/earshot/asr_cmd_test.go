@@ -159,6 +159,8 @@ func TestASRBadInput(t *testing.T) {
 		{"missing model", []string{"--engine", "whisper", "--model", "/models/ggml-base.en.bin", good}, 2, "/models/ggml-base.en.bin does not exist"},
 		{"not a model", []string{"--engine", "whisper", "--model", notWAV, good}, 2, notWAV + " is not a whisper.cpp ggml model"},
 		{"server answers garbage", []string{"--engine", "http", "--asr-url", garbage.URL, good}, 1, garbage.URL + "/v1/audio/transcriptions answered 200 OK"},
+		{"zero threads", []string{"--engine", "whisper", "--model", notWAV, "--asr-threads", "0", good}, 2, "--asr-threads 0"},
+		{"bad audio ctx flag", []string{"--engine", "http", "--asr-url", srv.URL, "--asr-audio-ctx", "many", good}, 2, "invalid value \"many\" for flag -asr-audio-ctx"},
 		{"server down", []string{"--engine", "http", "--asr-url", "http://127.0.0.1:1", "--asr-timeout", "2s", good}, 1, "http://127.0.0.1:1/v1/audio/transcriptions"},
 	}
 	if !whisper.Built {
@@ -196,9 +198,9 @@ func TestASRStage(t *testing.T) {
 	defer sub.Unsubscribe()
 
 	// Without an engine the stage refuses to start, saying what to pass.
-	for _, args := range [][]string{{}, {"--engine", "none"}} {
+	for _, args := range [][]string{{}, {"--engine", "none"}, {"--engine", "http", "--asr-url", asr.URL, "--asr-workers", "0"}} {
 		code, _, errs := asrRun(t, context.Background(), append([]string{"asr", "--nats", srv.ClientURL()}, args...)...)
-		if code != 2 || !strings.Contains(errs, "--engine") {
+		if code != 2 || !strings.Contains(errs, "--") {
 			t.Errorf("asr %v: exit %d, %q", args, code, errs)
 		}
 	}
