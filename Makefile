@@ -8,7 +8,7 @@ GOFILES := $(shell git ls-files '*.go' 2>/dev/null)
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/earshot
+	$(GO) build $(WHISPER_TAGS) -o $(BIN) ./cmd/earshot
 
 # check: formatting and vet, before the tests.
 check:
@@ -28,3 +28,23 @@ examples:
 
 clean:
 	rm -rf bin
+
+# --- whisper engine (transcribe/whisper) ------------------------------------
+# libwhisper is found through pkg-config (whisper.pc) or, failing that, by
+# compiling and linking a one-line program against whisper.h and -lwhisper in
+# the compiler's default paths. When found, `make build` builds the whisper
+# engine in (-tags whisper) and `make test` also vets and tests the tagged
+# packages; when not, both stay untagged and pass.
+HAVE_WHISPER := $(shell pkg-config --exists whisper 2>/dev/null && echo yes || \
+	(printf '\043include <whisper.h>\nint main(void){return whisper_version()==0;}\n' | \
+	 $${CC:-cc} -x c - -lwhisper -o /dev/null >/dev/null 2>&1 && echo yes))
+WHISPER_TAGS := $(if $(HAVE_WHISPER),-tags whisper)
+.PHONY: test-whisper
+test: test-whisper
+test-whisper:
+ifeq ($(HAVE_WHISPER),yes)
+	$(GO) vet -tags whisper ./transcribe/... ./cmd/earshot
+	$(GO) test -count=1 -timeout 20m -tags whisper ./transcribe/... ./cmd/earshot
+else
+	@echo "libwhisper not found (pkg-config whisper, or whisper.h + -lwhisper): the whisper engine is not built; its tests are skipped"
+endif

@@ -1,0 +1,316 @@
+package transcribe
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Worker. The zero value, with an Engine, is usable.
+type Config struct {
+	// Engine is required. The worker wraps it with the guard.
+	Engine Engine
+	// Workers is how many jobs are transcribed at once in this process;
+	// default 1. The engine must allow as many concurrent calls (the
+	// whisper engine is built with the same count).
+	Workers int
+	// Durable names the JetStream consumer shared by every worker process;
+	// default "asr".
+	Durable string
+	// AckWait is how long a job may go without a sign of life before it is
+	// redelivered to another worker; default 30s. The worker signals
+	// progress every AckWait/3 while the engine runs.
+	AckWait time.Duration
+	// MaxDeliver bounds the attempts at a job before it is dead-lettered;
+	// default 5.
+	MaxDeliver int
+	// Guard configures the silence and hallucination guard.
+	Guard GuardConfig
+	// KeepStaleInterims transcribes every interim job. By default an
+	// interim job is skipped when its leg already has a later job queued
+	// (a newer interim or the final): its text would be stale on arrival;
+	// and it is not published when such a job arrived while it ran. An
+	// interim can still arrive after its final when the final was acked
+	// first; consumers keep the final.
+	KeepStaleInterims bool
+	// Metrics, when set, receives the worker's collectors.
+	Metrics prometheus.Registerer
+	Logger  *slog.Logger
+}
+
+// Worker takes utterance jobs from the work queue and publishes segments.
+type Worker struct {
+	cfg    Config
+	engine Engine
+	info   EngineInfo
+	rs     *Resampler
+	log    *slog.Logger
+
+	jobs      *prometheus.CounterVec
+	engineSec prometheus.Histogram
+	audioSec  prometheus.Counter
+}
+
+// New checks cfg and builds a Worker.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Engine == nil {
+		return nil, errors.New("transcribe: worker needs an engine")
+	}
+	if cfg.Workers < 0 || cfg.MaxDeliver < 0 || cfg.AckWait < 0 {
+		return nil, fmt.Errorf("transcribe: workers %d, max deliver %d and ack wait %s must not be negative", cfg.Workers, cfg.MaxDeliver, cfg.AckWait)
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 1
+	}
+	if cfg.Durable == "" {
+		cfg.Durable = "asr"
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.MaxDeliver == 0 {
+		cfg.MaxDeliver = 5
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	rs, err := NewResampler(msg.SampleRate, EngineRate)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg:    cfg,
+		engine: Guarded(cfg.Engine, NewGuard(cfg.Guard)),
+		info:   cfg.Engine.Info(),
+		rs:     rs,
+		log:    cfg.Logger,
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "earshot_asr_jobs_total",
+			Help: "Utterance jobs handled, by kind (final, interim) and outcome (text, silence, hallucination, stale, error).",
+		}, []string{"kind", "outcome"}),
+		engineSec: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "earshot_asr_engine_seconds",
+			Help:    "Time the engine took per job.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 10),
+		}),
+		audioSec: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "earshot_asr_audio_seconds_total",
+			Help: "Seconds of audio transcribed.",
+		}),
+	}
+	if cfg.Metrics != nil {
+		for _, c := range []prometheus.Collector{w.jobs, w.engineSec, w.audioSec} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("transcribe: metrics: %w", err)
+			}
+		}
+	}
+	return w, nil
+}
+
+// Run consumes jobs until ctx is done and returns after every job in hand
+// has been finished or left for redelivery.
+func (w *Worker) Run(ctx context.Context, js jetstream.JetStream) error {
+	stream, err := js.Stream(ctx, bus.StreamAudio)
+	if err != nil {
+		return fmt.Errorf("transcribe: stream %s: %w", bus.StreamAudio, err)
+	}
+	w.log.Info("transcription workers started", "engine", w.info.Name, "model", w.info.Model, "workers", w.cfg.Workers)
+	return bus.Consume(ctx, js, bus.ConsumerConfig{
+		Stream:     bus.StreamAudio,
+		Durable:    w.cfg.Durable,
+		Filter:     []string{msg.AllAudio},
+		Workers:    w.cfg.Workers,
+		MaxDeliver: w.cfg.MaxDeliver,
+		AckWait:    w.cfg.AckWait,
+		Logger:     w.log,
+		OnDeadLetter: func(ctx context.Context, m jetstream.Msg, reason error) {
+			w.deadLettered(ctx, js, m, reason)
+		},
+	}, func(ctx context.Context, m jetstream.Msg) error {
+		return w.handle(ctx, js, stream, m)
+	})
+}
+
+func (w *Worker) handle(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, m jetstream.Msg) error {
+	job, err := msg.DecodeUtterance(m.Data())
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("transcribe: job on %s: %w", m.Subject(), err))
+	}
+	kind := kindOf(job.Interim)
+	if job.Interim && !w.cfg.KeepStaleInterims && w.superseded(ctx, stream, m) {
+		w.jobs.WithLabelValues(kind, "stale").Inc()
+		w.log.Debug("stale interim skipped", "job", job.ID(), "rev", job.Rev)
+		return nil
+	}
+	seg, err := w.transcribe(ctx, job, m)
+	if err != nil {
+		if errors.Is(err, ErrRejected) {
+			return bus.Permanent(err)
+		}
+		return err
+	}
+	outcome := "text"
+	if seg.Dropped != "" {
+		outcome = seg.Dropped
+	}
+	w.jobs.WithLabelValues(kind, outcome).Inc()
+	if job.Interim && seg.Text == "" {
+		return nil // an interim with nothing to show
+	}
+	if job.Interim && !w.cfg.KeepStaleInterims && w.superseded(ctx, stream, m) {
+		// The final (or a newer interim) arrived while this ran.
+		w.log.Debug("interim superseded while transcribed; not published", "job", job.ID(), "rev", job.Rev)
+		return nil
+	}
+	return w.publish(ctx, js, seg)
+}
+
+// transcribe runs the engine on job, telling JetStream the job is in
+// progress while it runs.
+func (w *Worker) transcribe(ctx context.Context, job *msg.UtteranceJob, m jetstream.Msg) (*msg.Segment, error) {
+	samples := PCM16ToFloat(make([]float32, 0, len(job.PCM)), job.PCM)
+	audio := Audio{Samples: w.rs.Resample(make([]float32, 0, w.rs.OutLen(len(samples))), samples), Language: job.Language}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(w.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	start := time.Now()
+	res, err := w.engine.Transcribe(ctx, audio)
+	close(stop)
+	wg.Wait()
+	took := time.Since(start)
+	if err != nil {
+		return nil, fmt.Errorf("transcribe: job %s: %s: %w", job.ID(), w.info.Name, err)
+	}
+	w.engineSec.Observe(took.Seconds())
+	w.audioSec.Add(float64(len(job.PCM)) / msg.SampleRate)
+	seg := segmentOf(job, w.info)
+	seg.Text, seg.Confidence, seg.Dropped = res.Text, res.Confidence, res.Dropped
+	if res.Language != "" {
+		seg.Language = res.Language
+	}
+	for _, wd := range res.Words {
+		wd.StartMS += job.StartMS
+		wd.EndMS += job.StartMS
+		seg.Words = append(seg.Words, wd)
+	}
+	w.log.Debug("job transcribed", "job", job.ID(), "interim", job.Interim, "audio_ms", job.EndMS-job.StartMS,
+		"took", took, "chars", len(seg.Text), "dropped", seg.Dropped)
+	return seg, nil
+}
+
+// superseded reports whether the stream already holds a later job on m's
+// subject (the same leg): a newer interim or the final of this turn part,
+// or a later turn.
+func (w *Worker) superseded(ctx context.Context, stream jetstream.Stream, m jetstream.Msg) bool {
+	md, err := m.Metadata()
+	if err != nil {
+		return false
+	}
+	last, err := stream.GetLastMsgForSubject(ctx, m.Subject())
+	if err != nil {
+		return false
+	}
+	return last.Sequence > md.Sequence.Stream
+}
+
+func (w *Worker) publish(ctx context.Context, js jetstream.JetStream, seg *msg.Segment) error {
+	b, err := msg.Marshal(seg)
+	if err != nil {
+		return err
+	}
+	if _, err := js.Publish(ctx, msg.SubjectTranscript(seg.CallID), b, jetstream.WithMsgID(segmentMsgID(seg))); err != nil {
+		return fmt.Errorf("transcribe: publish segment %s: %w", seg.ID, err)
+	}
+	return nil
+}
+
+// deadLettered publishes the final segment, with Error set, of a final job
+// the consumer gave up on. A job whose header cannot be read is treated as
+// final, with turn and part 0, so that a call's count of final segments
+// still adds up.
+func (w *Worker) deadLettered(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, reason error) {
+	job, ok := peekJob(m.Subject(), m.Data())
+	if !ok {
+		w.log.Error("dead-lettered job names no call; no error segment published", "subject", m.Subject())
+		return
+	}
+	w.jobs.WithLabelValues(kindOf(job.Interim), "error").Inc()
+	if job.Interim {
+		return // its final follows
+	}
+	seg := segmentOf(job, w.info)
+	seg.Error = reason.Error()
+	if err := w.publish(ctx, js, seg); err != nil {
+		w.log.Error("error segment not published", "job", seg.ID, "err", err)
+	}
+}
+
+func segmentOf(job *msg.UtteranceJob, info EngineInfo) *msg.Segment {
+	return &msg.Segment{
+		ID: job.ID(), CallID: job.CallID, Leg: job.Leg, Turn: job.Turn, Part: job.Part,
+		Interim: job.Interim, Rev: job.Rev, StartMS: job.StartMS, EndMS: job.EndMS,
+		Language: job.Language, Engine: info.Name, Model: info.Model,
+	}
+}
+
+// segmentMsgID is the JetStream message id of a segment: a job redelivered
+// after its segment was stored publishes the same id, which the stream
+// drops as a duplicate.
+func segmentMsgID(seg *msg.Segment) string {
+	if seg.Interim {
+		return "segment/" + seg.ID + "/interim/" + strconv.Itoa(seg.Rev)
+	}
+	return "segment/" + seg.ID + "/final"
+}
+
+func kindOf(interim bool) string {
+	if interim {
+		return "interim"
+	}
+	return "final"
+}
+
+// peekJob reads what it can of a job that failed to decode: its header when
+// that is readable JSON, else the call and leg from its subject.
+func peekJob(subject string, b []byte) (*msg.UtteranceJob, bool) {
+	var job msg.UtteranceJob
+	if len(b) >= 8 && string(b[:4]) == "ESU1" {
+		n := binary.BigEndian.Uint32(b[4:8])
+		if uint64(n) <= uint64(len(b)-8) && json.Unmarshal(b[8:8+n], &job) == nil &&
+			msg.ValidateCallID(job.CallID) == nil && job.Leg.Valid() {
+			return &job, true
+		}
+	}
+	tok := strings.Split(subject, ".")
+	if len(tok) != 4 || tok[0] != "earshot" || tok[1] != "audio" || msg.ValidateCallID(tok[2]) != nil || !msg.Role(tok[3]).Valid() {
+		return nil, false
+	}
+	return &msg.UtteranceJob{CallID: tok[2], Leg: msg.Role(tok[3])}, true
+}
