@@ -132,3 +132,34 @@ func TestConsumeNeedsNames(t *testing.T) {
 		t.Fatal("want an error without stream and durable")
 	}
 }
+
+func TestConsumeEndsWhenConnectionCloses(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	c, err := bus.Connect(context.Background(), srv.ClientURL(), "closing", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server announces the consumer's creation; then close the
+	// connection under it.
+	created, err := c.NC.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.CREATED." + bus.StreamEvents + ".closing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- bus.Consume(context.Background(), c.JS, bus.ConsumerConfig{Stream: bus.StreamEvents, Durable: "closing"},
+			func(context.Context, jetstream.Msg) error { return nil })
+	}()
+	if _, err := created.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("consumer not created: %v", err)
+	}
+	c.NC.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, nats.ErrConnectionClosed) {
+			t.Fatalf("Consume = %v, want ErrConnectionClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Consume still running 10 s after its connection closed")
+	}
+}

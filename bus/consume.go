@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -142,6 +143,11 @@ func consumeLoop(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfi
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				// Closed for good (a dropped connection reconnects instead):
+				// nothing more will come, so say so rather than spin.
+				return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, err)
 			}
 			cfg.Logger.Warn("consumer fetch failed", "consumer", cfg.Durable, "err", err)
 			continue
