@@ -55,8 +55,9 @@ func stereoWAV(left, right []int16) []byte {
 }
 
 func TestWAVStreamedSize(t *testing.T) {
-	// A writer that could not seek back leaves the data size 0 or 0xFFFFFFFF.
-	for _, size := range [][]byte{{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}} {
+	// A writer that could not seek back leaves the data size 0 or a
+	// placeholder (0xFFFFFFFF; sox writes 0x7FFFF000 to a pipe).
+	for _, size := range [][]byte{{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}, {0x00, 0xf0, 0xff, 0x7f}} {
 		b := EncodeWAV(tone(8000, 440, 80, 0.5), 8000)
 		copy(b[40:], size)
 		w, err := ReadWAV(bytes.NewReader(b))
@@ -87,13 +88,11 @@ func TestWAVBad(t *testing.T) {
 		"empty":      nil,
 		"not riff":   []byte("OggS\x00\x00\x00\x00WAVEfmt "),
 		"float":      mutate(20, 3, 0),
-		"8-bit":      mutate(34, 8, 0),
 		"6 channels": mutate(22, 6, 0),
 		"rate 100":   mutate(24, 100, 0, 0, 0),
 		"no data":    good[:36],
 		"empty data": mutate(40, 0, 0, 0, 0)[:44],
 		"short fmt":  mutate(16, 4, 0, 0, 0),
-		"huge data":  mutate(40, 0xff, 0xff, 0xff, 0x7f),
 	} {
 		if _, err := ReadWAV(bytes.NewReader(b)); !errors.Is(err, ErrWAV) {
 			t.Errorf("%s: error %v, want ErrWAV", name, err)

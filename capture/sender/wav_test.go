@@ -68,7 +68,7 @@ func TestReadWAVConvertsToNarrowbandMono(t *testing.T) {
 }
 
 func TestReadWAVRefusesWhatItCannotSend(t *testing.T) {
-	for _, args := range [][]string{{"-r", "8000", "-c", "1", "-b", "8"}, {"-r", "8000", "-c", "1", "-e", "floating-point", "-b", "32"}} {
+	for _, args := range [][]string{{"-r", "4000", "-c", "1", "-b", "16"}, {"-r", "8000", "-c", "1", "-e", "floating-point", "-b", "32"}} {
 		_, err := sender.ReadWAVFile(soxWAV(t, "bad.wav", args...))
 		if !errors.Is(err, sender.ErrWAV) {
 			t.Errorf("%v: %v, want ErrWAV", args, err)

@@ -195,8 +195,8 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 	if err := os.WriteFile(truncated, full[:len(full)/2+7], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	eightBit := filepath.Join(dir, "8bit.wav")
-	if b, err := exec.Command("sox", "-n", "-r", "8000", "-c", "1", "-b", "8", eightBit, "synth", "0.1", "sine", "440").CombinedOutput(); err != nil {
+	float := filepath.Join(dir, "float.wav")
+	if b, err := exec.Command("sox", "-n", "-r", "8000", "-c", "1", "-e", "floating-point", "-b", "32", float, "synth", "0.1", "sine", "440").CombinedOutput(); err != nil {
 		t.Skipf("sox: %v %s", err, b)
 	}
 	mono := filepath.Join(dir, "mono.wav")
@@ -213,8 +213,8 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 		{[]string{"replay", garbage, "--speed", "0"}, "--speed"},
 		{[]string{"replay", garbage, "--to", "127.0.0.1:9-2"}, "--to"},
 		{[]string{"send", "--to", "127.0.0.1:9"}, "--agent"},
-		{[]string{"send", "--agent", eightBit}, "8 bits"},
-		{[]string{"send", "--agent", eightBit, "--call", "bad id"}, "--call"},
+		{[]string{"send", "--agent", float}, "32 bits"},
+		{[]string{"send", "--agent", float, "--call", "bad id"}, "--call"},
 		{[]string{"send", "--agent", mono, "--announce", "ftp://x"}, "--announce"},
 		{[]string{"send", "--agent", mono, "--queue", "billing"}, "give --announce"},
 		{[]string{"send", "--agent", mono, "--attr", "novalue"}, "KEY=VALUE"},

@@ -142,12 +142,18 @@ func decodeData(r io.Reader, size uint32, format, channels, bits uint16, rate ui
 	default:
 		return nil, fmt.Errorf("%w: format %d with %d bits (want 16-bit PCM, 8-bit PCM, mu-law or A-law)", ErrUnsupported, format, bits)
 	}
-	if size == 0xFFFFFFFF || size > maxDataBytes {
-		size = maxDataBytes // streamed files leave the size open: read to the end
+	// A writer that could not seek back (a pipe) leaves the size 0, or
+	// a placeholder as large as it can be: then read to the end.
+	n := int64(size)
+	if size == 0 || n > maxDataBytes {
+		n = maxDataBytes + 1
 	}
-	b, err := io.ReadAll(io.LimitReader(r, int64(size)))
+	b, err := io.ReadAll(io.LimitReader(r, n))
 	if err != nil {
 		return nil, fmt.Errorf("%w: data: %v", ErrTruncated, err)
+	}
+	if len(b) > maxDataBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes of audio: split the file", ErrUnsupported, maxDataBytes)
 	}
 	frame := int(channels) * int(bits) / 8
 	b = b[:len(b)-len(b)%frame]
