@@ -1,0 +1,199 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/store"
+)
+
+// Search implements store.Reader.
+func (s *Store) Search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResults, error) {
+	res, err := s.search(ctx, sq)
+	if err != nil {
+		return msg.SearchResults{}, fmt.Errorf("%s store: search: %w", s.d.Name, err)
+	}
+	return res, nil
+}
+
+func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResults, error) {
+	res := msg.SearchResults{Hits: []msg.SearchHit{}}
+	if err := store.CheckQuery(&sq); err != nil {
+		return res, err
+	}
+	var query *store.Query
+	if strings.TrimSpace(sq.Text) != "" {
+		var err error
+		if query, err = store.ParseQuery(sq.Text); err != nil {
+			return res, err
+		}
+	}
+	var where []string
+	var args []any
+	add := func(cond string, a ...any) { where = append(where, cond); args = append(args, a...) }
+	if sq.Agent != "" {
+		add(`c.agent = ?`, sq.Agent)
+	}
+	if sq.Queue != "" {
+		add(`c.queue = ?`, sq.Queue)
+	}
+	if sq.From != nil {
+		add(`c.started_at >= ?`, sq.From.UnixMilli())
+	}
+	if sq.To != nil {
+		add(`c.started_at < ?`, sq.To.UnixMilli())
+	}
+	if sq.MinSentiment != nil || sq.MaxSentiment != nil || sq.MinShift != nil || sq.MaxShift != nil {
+		conds := []string{`cs.call_id = c.id`}
+		var a []any
+		if sq.Leg != "" {
+			conds, a = append(conds, `cs.role = ?`), append(a, string(sq.Leg))
+		}
+		for _, f := range []struct {
+			v    *float64
+			cond string
+		}{{sq.MinSentiment, `cs.overall >= ?`}, {sq.MaxSentiment, `cs.overall <= ?`}, {sq.MinShift, `cs.shift >= ?`}, {sq.MaxShift, `cs.shift <= ?`}} {
+			if f.v != nil {
+				conds, a = append(conds, f.cond), append(a, *f.v)
+			}
+		}
+		add(`EXISTS (SELECT 1 FROM call_sentiment cs WHERE `+strings.Join(conds, ` AND `)+`)`, a...)
+	}
+	if sq.Category != "" {
+		add(`EXISTS (SELECT 1 FROM categories k WHERE k.call_id = c.id AND k.name = ?)`, sq.Category)
+	}
+	if sq.HasAlert != nil {
+		neg := ""
+		if !*sq.HasAlert {
+			neg = "NOT "
+		}
+		add(neg + `EXISTS (SELECT 1 FROM alerts al WHERE al.call_id = c.id)`)
+	}
+	if sq.MinNonTalkMS > 0 {
+		add(`c.non_talk_ms >= ?`, sq.MinNonTalkMS)
+	}
+	for _, k := range slices.Sorted(maps.Keys(sq.Attributes)) {
+		add(`EXISTS (SELECT 1 FROM call_attributes ca WHERE ca.call_id = c.id AND ca.key = ? AND ca.value = ?)`, k, sq.Attributes[k])
+	}
+	filter := ""
+	if len(where) > 0 {
+		filter = ` WHERE ` + strings.Join(where, ` AND `)
+	}
+
+	var base string
+	var baseArgs []any
+	if query != nil {
+		leg := ""
+		var legArgs []any
+		if sq.Leg != "" {
+			leg, legArgs = ` AND s.leg = ?`, []any{string(sq.Leg)}
+		}
+		base = `WITH m AS (SELECT s.call_id AS call_id, ` + s.d.MatchScore + ` AS score FROM ` + s.d.MatchFrom + leg + `),
+			g AS (SELECT call_id, SUM(score) AS score FROM m GROUP BY call_id)
+			SELECT ` + callColumns + `, g.score AS score FROM g JOIN calls c ON c.id = g.call_id` + filter
+		baseArgs = append(append([]any{s.d.Compile(query)}, legArgs...), args...)
+	} else {
+		base = `SELECT ` + callColumns + `, 0.0 AS score FROM calls c` + filter
+		baseArgs = args
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(base+` ORDER BY score DESC, c.started_at DESC, c.id LIMIT ? OFFSET ?`), append(baseArgs, sq.Limit, sq.Offset)...)
+	if err != nil {
+		return res, err
+	}
+	var calls []*msg.CallSummary
+	for rows.Next() {
+		var score float64
+		c, err := scanCall(rows, &score)
+		if err != nil {
+			rows.Close()
+			return res, err
+		}
+		calls = append(calls, &c)
+		res.Hits = append(res.Hits, msg.SearchHit{Score: score})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, err
+	}
+	switch {
+	case len(calls) < sq.Limit && (len(calls) > 0 || sq.Offset == 0):
+		res.Total = sq.Offset + len(calls)
+	default:
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (`+base+`) t`), baseArgs...).Scan(&res.Total); err != nil {
+			return res, err
+		}
+	}
+	if err := s.fill(ctx, calls); err != nil {
+		return res, err
+	}
+	for i, c := range calls {
+		res.Hits[i].Call = *c
+	}
+	if query != nil {
+		if err := s.snippets(ctx, query, sq.Leg, res.Hits); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// snippets adds to each hit the segments of its call that match, the ones
+// with the most matched words first, at most store.SnippetsPerHit, then
+// in call-clock order.
+func (s *Store) snippets(ctx context.Context, query *store.Query, leg msg.Role, hits []msg.SearchHit) error {
+	if len(hits) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(hits)+1)
+	idx := map[string]int{}
+	for i, h := range hits {
+		args = append(args, h.Call.CallID)
+		idx[h.Call.CallID] = i
+	}
+	cond := ""
+	if leg != "" {
+		cond, args = ` AND leg = ?`, append(args, string(leg))
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT call_id, id, leg, start_ms, text FROM segments WHERE call_id IN (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(hits)), ", ")+`)`+cond+` ORDER BY call_id, start_ms, id`), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type cand struct {
+		sn msg.Snippet
+		n  int
+	}
+	cands := make([][]cand, len(hits))
+	for rows.Next() {
+		var callID, legs string
+		var sn msg.Snippet
+		if err := rows.Scan(&callID, &sn.SegmentID, &legs, &sn.StartMS, &sn.Text); err != nil {
+			return err
+		}
+		ok, hl := query.Match(sn.Text)
+		if !ok {
+			continue
+		}
+		sn.Leg, sn.Highlights = msg.Role(legs), hl
+		i := idx[callID]
+		cands[i] = append(cands[i], cand{sn, len(hl)})
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, cs := range cands {
+		sort.SliceStable(cs, func(a, b int) bool { return cs[a].n > cs[b].n })
+		cs = cs[:min(len(cs), store.SnippetsPerHit)]
+		sort.SliceStable(cs, func(a, b int) bool { return cs[a].sn.StartMS < cs[b].sn.StartMS })
+		for _, c := range cs {
+			hits[i].Snippets = append(hits[i].Snippets, c.sn)
+		}
+	}
+	return nil
+}
