@@ -78,10 +78,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 var dialect = sqlstore.Dialect{
-	Name:       "sqlite",
-	MatchFrom:  `segments_fts JOIN segments s ON s.rid = segments_fts.rowid WHERE segments_fts MATCH ?`,
-	MatchScore: `-segments_fts.rank`,
-	Compile:    (*store.Query).FTS5,
+	Name:      "sqlite",
+	MatchFrom: `segments_fts JOIN segments s ON s.rid = segments_fts.rowid WHERE segments_fts MATCH ?`,
+	// With selective filters, drive from the calls and keep the segments
+	// whose rid the query matches; the score is then the number of
+	// matching segments.
+	MatchWithin: `calls c CROSS JOIN segments s ON s.call_id = c.id
+		WHERE %s AND s.rid IN (SELECT rowid FROM segments_fts WHERE segments_fts MATCH ?)`,
+	MatchWithinScore: `1.0`,
+	MatchScore:       `-segments_fts.rank`,
+	Compile:          (*store.Query).FTS5,
 	Migrations: [][]string{{
 		`CREATE TABLE calls (
 			id TEXT PRIMARY KEY,

@@ -409,6 +409,11 @@ func testRankingSnippets(t *testing.T, s store.Store) {
 	if len(res.Hits) != 2 || res.Hits[0].Call.CallID != "c1" || res.Hits[0].Score <= res.Hits[1].Score {
 		t.Fatalf("c1 says refund three times and must rank first: %+v", res.Hits)
 	}
+	// The same with a filter (stores may rank filtered searches another way).
+	res = search(t, s, msg.SearchQuery{Text: "refund", Agent: "alice"})
+	if len(res.Hits) != 2 || res.Hits[0].Call.CallID != "c1" || res.Hits[0].Score <= res.Hits[1].Score {
+		t.Fatalf("filtered: c1 says refund three times and must rank first: %+v", res.Hits)
+	}
 	h := res.Hits[0]
 	if h.Call.Agent != "alice" || h.Call.AlertCount != 1 || h.Call.Sentiment[msg.RoleCustomer] != -3 {
 		t.Errorf("hit summary = %+v", h.Call)

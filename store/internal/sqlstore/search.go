@@ -93,10 +93,22 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 		if sq.Leg != "" {
 			leg, legArgs = ` AND s.leg = ?`, []any{string(sq.Leg)}
 		}
-		base = `WITH m AS (SELECT s.call_id AS call_id, ` + s.d.MatchScore + ` AS score FROM ` + s.d.MatchFrom + leg + `),
+		from, score := s.d.MatchFrom, s.d.MatchScore
+		matchArgs := []any{s.d.Compile(query)}
+		if s.d.MatchWithin != "" && filter != "" {
+			selective, err := s.selective(ctx, filter, args)
+			if err != nil {
+				return res, err
+			}
+			if selective {
+				from, score = fmt.Sprintf(s.d.MatchWithin, strings.Join(where, ` AND `)), s.d.MatchWithinScore
+				matchArgs = append(append([]any{}, args...), matchArgs...)
+			}
+		}
+		base = `WITH m AS (SELECT s.call_id AS call_id, ` + score + ` AS score FROM ` + from + leg + `),
 			g AS (SELECT call_id, SUM(score) AS score FROM m GROUP BY call_id)
 			SELECT ` + callColumns + `, g.score AS score FROM g JOIN calls c ON c.id = g.call_id` + filter
-		baseArgs = append(append([]any{s.d.Compile(query)}, legArgs...), args...)
+		baseArgs = append(append(matchArgs, legArgs...), args...)
 	} else {
 		base = `SELECT ` + callColumns + `, 0.0 AS score FROM calls c` + filter
 		baseArgs = args
@@ -140,6 +152,17 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 		}
 	}
 	return res, nil
+}
+
+// SelectiveCalls is how many calls the filters may leave for a search to
+// seek the full-text index for their segments instead of ranking every match.
+const SelectiveCalls = 300
+
+// selective reports whether the call filters leave at most SelectiveCalls calls.
+func (s *Store) selective(ctx context.Context, filter string, args []any) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM calls c`+filter+` LIMIT ?) t`), append(args, SelectiveCalls+1)...).Scan(&n)
+	return n <= SelectiveCalls, err
 }
 
 // snippets adds to each hit the segments of its call that match, the ones

@@ -39,6 +39,14 @@ type Dialect struct {
 	// full-text query given as one ? parameter; MatchScore the relevance
 	// of one matching segment (higher is better).
 	MatchFrom, MatchScore string
+	// MatchWithin, when set, is the FROM ... WHERE of the segments (alias
+	// s) of the calls (alias c) that pass the call filters (%s, whose
+	// parameters come first) and match the query (one ? parameter), and
+	// MatchWithinScore their relevance. It is used when the filters leave
+	// few calls (at most SelectiveCalls): finding the matches of those
+	// calls' segments is then much cheaper than ranking every match of
+	// the query (SQLite's bm25 costs more than the match itself).
+	MatchWithin, MatchWithinScore string
 	// Compile turns a parsed query into the parameter of MatchFrom.
 	Compile func(*store.Query) string
 }
