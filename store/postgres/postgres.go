@@ -62,6 +62,7 @@ var dialect = sqlstore.Dialect{
 	MigrationLock: `SELECT pg_advisory_xact_lock(727400601)`,
 	MatchFrom:     `segments s, to_tsquery('simple', ?) tq WHERE s.tsv @@ tq`,
 	MatchScore:    `ts_rank(s.tsv, tq)`,
+	RidList:       `string_agg(CAST(m.rid AS text), ',')`,
 	Compile:       (*store.Query).TSQuery,
 	Migrations: [][]string{{
 		`CREATE TABLE calls (

@@ -87,6 +87,7 @@ var dialect = sqlstore.Dialect{
 		WHERE %s AND s.rid IN (SELECT rowid FROM segments_fts WHERE segments_fts MATCH ?)`,
 	MatchWithinScore: `1.0`,
 	MatchScore:       `-segments_fts.rank`,
+	RidList:          `group_concat(m.rid)`,
 	Compile:          (*store.Query).FTS5,
 	Migrations: [][]string{{
 		`CREATE TABLE calls (

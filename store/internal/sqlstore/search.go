@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -105,12 +106,12 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 				matchArgs = append(append([]any{}, args...), matchArgs...)
 			}
 		}
-		base = `WITH m AS (SELECT s.call_id AS call_id, ` + score + ` AS score FROM ` + from + leg + `),
-			g AS (SELECT call_id, SUM(score) AS score FROM m GROUP BY call_id)
-			SELECT ` + callColumns + `, g.score AS score FROM g JOIN calls c ON c.id = g.call_id` + filter
+		base = `WITH m AS (SELECT s.call_id AS call_id, s.rid AS rid, ` + score + ` AS score FROM ` + from + leg + `),
+			g AS (SELECT call_id, SUM(score) AS score, ` + s.d.RidList + ` AS rids FROM m GROUP BY call_id)
+			SELECT ` + callColumns + `, g.score AS score, g.rids AS rids FROM g JOIN calls c ON c.id = g.call_id` + filter
 		baseArgs = append(append(matchArgs, legArgs...), args...)
 	} else {
-		base = `SELECT ` + callColumns + `, 0.0 AS score FROM calls c` + filter
+		base = `SELECT ` + callColumns + `, 0.0 AS score, '' AS rids FROM calls c` + filter
 		baseArgs = args
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(base+` ORDER BY score DESC, c.started_at DESC, c.id LIMIT ? OFFSET ?`), append(baseArgs, sq.Limit, sq.Offset)...)
@@ -118,14 +119,17 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 		return res, err
 	}
 	var calls []*msg.CallSummary
+	var rids []string
 	for rows.Next() {
 		var score float64
-		c, err := scanCall(rows, &score)
+		var ridList string
+		c, err := scanCall(rows, &score, &ridList)
 		if err != nil {
 			rows.Close()
 			return res, err
 		}
 		calls = append(calls, &c)
+		rids = append(rids, ridList)
 		res.Hits = append(res.Hits, msg.SearchHit{Score: score})
 	}
 	rows.Close()
@@ -147,7 +151,7 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 		res.Hits[i].Call = *c
 	}
 	if query != nil {
-		if err := s.snippets(ctx, query, sq.Leg, res.Hits); err != nil {
+		if err := s.snippets(ctx, query, rids, res.Hits); err != nil {
 			return res, err
 		}
 	}
@@ -165,25 +169,35 @@ func (s *Store) selective(ctx context.Context, filter string, args []any) (bool,
 	return n <= SelectiveCalls, err
 }
 
-// snippets adds to each hit the segments of its call that match, the ones
-// with the most matched words first, at most store.SnippetsPerHit, then
-// in call-clock order.
-func (s *Store) snippets(ctx context.Context, query *store.Query, leg msg.Role, hits []msg.SearchHit) error {
-	if len(hits) == 0 {
+// maxSnippetCandidates bounds the matching segments per hit read for snippets.
+const maxSnippetCandidates = 50
+
+// snippets adds to each hit the segments of its call that match (rids[i]
+// lists hit i's, comma-separated), the ones with the most matched words
+// first, at most store.SnippetsPerHit, then in call-clock order.
+func (s *Store) snippets(ctx context.Context, query *store.Query, rids []string, hits []msg.SearchHit) error {
+	var args []any
+	for _, list := range rids {
+		for i, r := range strings.Split(list, ",") {
+			if i == maxSnippetCandidates {
+				break
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(r), 10, 64)
+			if err != nil {
+				continue
+			}
+			args = append(args, n)
+		}
+	}
+	if len(args) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(hits)+1)
 	idx := map[string]int{}
 	for i, h := range hits {
-		args = append(args, h.Call.CallID)
 		idx[h.Call.CallID] = i
 	}
-	cond := ""
-	if leg != "" {
-		cond, args = ` AND leg = ?`, append(args, string(leg))
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT call_id, id, leg, start_ms, text FROM segments WHERE call_id IN (`+
-		strings.TrimSuffix(strings.Repeat("?, ", len(hits)), ", ")+`)`+cond+` ORDER BY call_id, start_ms, id`), args...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT call_id, id, leg, start_ms, text FROM segments WHERE rid IN (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")+`) ORDER BY call_id, start_ms, id`), args...)
 	if err != nil {
 		return err
 	}
@@ -200,11 +214,11 @@ func (s *Store) snippets(ctx context.Context, query *store.Query, leg msg.Role, 
 			return err
 		}
 		ok, hl := query.Match(sn.Text)
-		if !ok {
+		i, known := idx[callID]
+		if !ok || !known {
 			continue
 		}
 		sn.Leg, sn.Highlights = msg.Role(legs), hl
-		i := idx[callID]
 		cands[i] = append(cands[i], cand{sn, len(hl)})
 	}
 	if err := rows.Err(); err != nil {

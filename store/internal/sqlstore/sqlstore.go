@@ -47,6 +47,9 @@ type Dialect struct {
 	// calls' segments is then much cheaper than ranking every match of
 	// the query (SQLite's bm25 costs more than the match itself).
 	MatchWithin, MatchWithinScore string
+	// RidList aggregates m.rid (the rids of a call's matching segments)
+	// into one comma-separated text, in any order.
+	RidList string
 	// Compile turns a parsed query into the parameter of MatchFrom.
 	Compile func(*store.Query) string
 }
