@@ -114,7 +114,8 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 		base = `SELECT ` + callColumns + `, 0.0 AS score, '' AS rids FROM calls c` + filter
 		baseArgs = args
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(base+` ORDER BY score DESC, c.started_at DESC, c.id LIMIT ? OFFSET ?`), append(baseArgs, sq.Limit, sq.Offset)...)
+	// The window count gives the total with the page, in one pass.
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.*, COUNT(*) OVER () AS total FROM (`+base+`) t ORDER BY t.score DESC, t.started_at DESC, t.id LIMIT ? OFFSET ?`), append(baseArgs, sq.Limit, sq.Offset)...)
 	if err != nil {
 		return res, err
 	}
@@ -123,7 +124,7 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 	for rows.Next() {
 		var score float64
 		var ridList string
-		c, err := scanCall(rows, &score, &ridList)
+		c, err := scanCall(rows, &score, &ridList, &res.Total)
 		if err != nil {
 			rows.Close()
 			return res, err
@@ -136,10 +137,8 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 	if err := rows.Err(); err != nil {
 		return res, err
 	}
-	switch {
-	case len(calls) < sq.Limit && (len(calls) > 0 || sq.Offset == 0):
-		res.Total = sq.Offset + len(calls)
-	default:
+	if len(calls) == 0 && sq.Offset > 0 {
+		// Past the last page: count without it.
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (`+base+`) t`), baseArgs...).Scan(&res.Total); err != nil {
 			return res, err
 		}
