@@ -356,6 +356,19 @@ func testSearchSyntax(t *testing.T, s store.Store) {
 			t.Errorf("%s: got %v (total %d), want %v", c.q, got, res.Total, c.want)
 		}
 	}
+	// Korean: words carry particles, so a prefix finds them (계좌를, 계좌가).
+	must(t, s.PutSegment(context.Background(), seg("k1", msg.RoleCustomer, 1, 0, "계좌를 해지하고 싶어요")))
+	must(t, s.PutSegment(context.Background(), seg("k1", msg.RoleAgent, 1, 3000, "네, 고객님 계좌가 확인되었습니다")))
+	for q, want := range map[string]int{"계좌*": 2, "계좌를": 1, `"고객님 계좌가"`: 1, "계좌": 0} {
+		res := search(t, s, msg.SearchQuery{Text: q})
+		n := 0
+		if len(res.Hits) == 1 {
+			n = len(res.Hits[0].Snippets)
+		}
+		if n != want {
+			t.Errorf("%s: %d matching segments, want %d (%+v)", q, n, want, res)
+		}
+	}
 }
 
 func fp(v float64) *float64     { return &v }
