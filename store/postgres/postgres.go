@@ -62,8 +62,14 @@ var dialect = sqlstore.Dialect{
 	MigrationLock: `SELECT pg_advisory_xact_lock(727400601)`,
 	MatchFrom:     `segments s, to_tsquery('simple', ?) tq WHERE s.tsv @@ tq`,
 	MatchScore:    `ts_rank(s.tsv, tq)`,
-	RidList:       `string_agg(CAST(m.rid AS text), ',')`,
-	Compile:       (*store.Query).TSQuery,
+	// With selective filters, take the few calls first (OFFSET 0 keeps the
+	// planner from flattening the subquery) and test their segments'
+	// tsvectors, instead of a GIN bitmap over every match of the query.
+	MatchWithin: `(SELECT c.id FROM calls c WHERE %s OFFSET 0) cand
+		JOIN segments s ON s.call_id = cand.id CROSS JOIN to_tsquery('simple', ?) tq WHERE s.tsv @@ tq`,
+	MatchWithinScore: `ts_rank(s.tsv, tq)`,
+	RidList:          `string_agg(CAST(m.rid AS text), ',')`,
+	Compile:          (*store.Query).TSQuery,
 	Migrations: [][]string{{
 		`CREATE TABLE calls (
 			id text PRIMARY KEY,
