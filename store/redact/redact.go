@@ -201,6 +201,8 @@ var tens = map[string]byte{
 	"eighty": '8', "ninety": '9',
 }
 
+var fillers = map[string]bool{"uh": true, "um": true, "er": true, "erm": true, "ah": true, "hmm": true}
+
 var months = map[string]bool{
 	"january": true, "february": true, "march": true, "april": true, "may": true, "june": true,
 	"july": true, "august": true, "september": true, "october": true, "november": true,
@@ -238,8 +240,27 @@ func numeric(toks []token, i int) bool {
 	if w == "double" || w == "triple" {
 		return i+1 < len(toks) && numericWord(toks[i+1].lower)
 	}
+	if _, ok := homophones[w]; ok {
+		// "for" is four, "to" two, only among digits: between two, or
+		// before or after two.
+		real := func(k int) bool { return k >= 0 && k < len(toks) && numericWord(toks[k].lower) }
+		near := func(k int) bool {
+			_, h := homophones[toks[max(0, min(k, len(toks)-1))].lower]
+			return real(k) || k >= 0 && k < len(toks) && h
+		}
+		n := 0
+		for _, k := range []int{i - 2, i - 1, i + 1, i + 2} {
+			if real(k) {
+				n++
+			}
+		}
+		return n >= 2 && (near(i-1) || near(i+1))
+	}
 	return false
 }
+
+// homophones are words a transcriber writes for a spoken digit.
+var homophones = map[string]byte{"for": '4', "to": '2', "too": '2', "won": '1', "ate": '8'}
 
 func numericWord(w string) bool {
 	if isASCIIDigits(w) {
@@ -290,6 +311,12 @@ func runs(text string, toks []token) []run {
 				break
 			}
 			j = r.add(text, toks, j)
+			// A hesitation between digits ("four one one one, uh, one one")
+			// does not end the number.
+			if j+1 < len(toks) && fillers[toks[j].lower] && numeric(toks, j+1) &&
+				joinable(text[toks[j-1].end:toks[j].start]) && joinable(text[toks[j].end:toks[j+1].start]) {
+				j++
+			}
 		}
 		r.last = j - 1
 		if len(r.digits) > 0 {
@@ -340,6 +367,9 @@ func (r *run) add(text string, toks []token, j int) int {
 		return j + 2
 	default:
 		if d, ok := units[w]; ok {
+			r.digits = append(r.digits, d)
+			r.spans = append(r.spans, sp)
+		} else if d, ok := homophones[w]; ok {
 			r.digits = append(r.digits, d)
 			r.spans = append(r.spans, sp)
 		} else if d, ok := teens[w]; ok {
@@ -398,7 +428,7 @@ var (
 func findNumbers(text string, toks []token) []Entity {
 	var ents []Entity
 	lastCard := -1000 // token index of the end of the last card number
-	for _, r := range runs(text, toks) {
+	for _, r := range joinCardRuns(extendCardRuns(text, toks, runs(text, toks))) {
 		ctx := context(toks, r.first, 8)
 		near := r.first-lastCard <= 16
 		add := func(t Type, from, to int) { // digit indexes [from, to)
@@ -453,6 +483,57 @@ func findNumbers(text string, toks []token) []Entity {
 		}
 	}
 	return ents
+}
+
+// extendCardRuns takes into a run the homophone just before it ("for one
+// one ...") when that makes it a Luhn-valid card number.
+func extendCardRuns(text string, toks []token, rs []run) []run {
+	for i := range rs {
+		r := &rs[i]
+		if r.first == 0 || isCard(r.digits) {
+			continue
+		}
+		h, ok := homophones[toks[r.first-1].lower]
+		if !ok || !joinable(text[toks[r.first-1].end:toks[r.first].start]) {
+			continue
+		}
+		d := append([]byte{h}, r.digits...)
+		if i > 0 && rs[i-1].last >= r.first-1 || !isCard(d) {
+			continue
+		}
+		t := toks[r.first-1]
+		r.first--
+		r.digits = d
+		r.spans = append([]span{{t.start, t.end}}, r.spans...)
+		r.groups = append([]int{1}, r.groups...)
+	}
+	return rs
+}
+
+// joinCardRuns joins two runs separated by at most two words ("four one
+// one one one one one one, okay, one one ...") when together they make a
+// Luhn-valid card number and neither is one alone.
+func joinCardRuns(rs []run) []run {
+	out := rs[:0:0]
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		if i+1 < len(rs) {
+			n := rs[i+1]
+			d := append(append([]byte{}, r.digits...), n.digits...)
+			if n.first-r.last <= 3 && len(d) >= 13 && len(d) <= 19 && luhn(d) && !isCard(r.digits) && !isCard(n.digits) {
+				r = run{first: r.first, last: n.last, digits: d,
+					spans: append(append([]span{}, r.spans...), n.spans...), groups: append(append([]int{}, r.groups...), n.groups...)}
+				i++
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func isCard(d []byte) bool {
+	_, _, ok := cardWithin(d)
+	return ok
 }
 
 // cardWithin finds the longest Luhn-valid card number (13 to 19 digits,
