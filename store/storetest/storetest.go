@@ -41,6 +41,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 				if err := s.Close(); err != nil {
 					t.Errorf("close: %v", err)
 				}
+				if err := s.Close(); err != nil {
+					t.Errorf("second close: %v", err)
+				}
 			})
 			tc.f(t, s)
 		})
