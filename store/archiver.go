@@ -1,0 +1,363 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/store/redact"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Policy says what the archiver keeps of text it redacts.
+type Policy string
+
+// The redaction policies, as Contact Lens names them.
+const (
+	// PolicyRedacted keeps only the redacted text (the default).
+	PolicyRedacted Policy = "redacted"
+	// PolicyRedactedAndOriginal also keeps the original text, apart, for
+	// readers allowed to see it (Call with original=true).
+	PolicyRedactedAndOriginal Policy = "redacted-and-original"
+)
+
+// ParsePolicy reads a policy name as given on the command line.
+func ParsePolicy(s string) (Policy, error) {
+	switch Policy(s) {
+	case "":
+		return PolicyRedacted, nil
+	case PolicyRedacted, PolicyRedactedAndOriginal:
+		return Policy(s), nil
+	}
+	return "", fmt.Errorf("store: redaction policy %q: want redacted or redacted-and-original", s)
+}
+
+// ArchiverSubjects are the subjects the archiver consumes.
+var ArchiverSubjects = []string{msg.AllCalls, msg.AllDTMF, msg.AllTranscripts, msg.AllAnalysis, msg.AllAlerts, msg.AllCategories}
+
+// ArchiverConfig configures an Archiver. Store is required; the rest has
+// defaults.
+type ArchiverConfig struct {
+	Store Writer
+	// Redactor masks text; default redact.New(redact.Config{}) ("[PII]").
+	Redactor *redact.Redactor
+	Policy   Policy
+	// Durable is the JetStream consumer's name; default "store".
+	Durable string
+	// AckWait is how long a message handed to the archiver may go unacked
+	// (it was in flight when the archiver stopped) before NATS redelivers
+	// it; default the bus's (30s).
+	AckWait time.Duration
+	Logger  *slog.Logger
+	// Metrics, when set, gets the archiver's collectors.
+	Metrics prometheus.Registerer
+	// OnStored, when set, is called after each message is stored (or
+	// skipped as nothing to keep), before it is acked.
+	OnStored func(subject string)
+}
+
+// Archiver consumes call events from NATS, redacts them and writes them to a
+// store. It acks a message only after its write, and every write is
+// idempotent, so a restart or a redelivery loses and duplicates nothing.
+type Archiver struct {
+	cfg ArchiverConfig
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pressed map[string]string // call -> DTMF digits pressed so far
+
+	handled    *prometheus.CounterVec
+	redactions *prometheus.CounterVec
+	writeTime  prometheus.Histogram
+}
+
+// maxPressedCalls bounds the calls whose DTMF digits are remembered.
+const maxPressedCalls = 10000
+
+// NewArchiver checks cfg and returns an Archiver.
+func NewArchiver(cfg ArchiverConfig) (*Archiver, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("store: archiver needs a store")
+	}
+	p, err := ParsePolicy(string(cfg.Policy))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Policy = p
+	if cfg.Redactor == nil {
+		if cfg.Redactor, err = redact.New(redact.Config{}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Durable == "" {
+		cfg.Durable = "store"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Archiver{
+		cfg: cfg, log: cfg.Logger, pressed: map[string]string{},
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "earshot_store_messages_total", Help: "Messages the store archiver handled, by schema and result (stored, skipped, failed).",
+		}, []string{"schema", "result"}),
+		redactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "earshot_store_redactions_total", Help: "Entities redacted before storing, by type.",
+		}, []string{"type"}),
+		writeTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "earshot_store_write_seconds", Help: "Time to store one message.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12),
+		}),
+	}
+	if cfg.Metrics != nil {
+		for _, c := range []prometheus.Collector{a.handled, a.redactions, a.writeTime} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("store: metrics: %w", err)
+			}
+		}
+	}
+	return a, nil
+}
+
+// Run consumes until ctx is done, then returns after the message in hand is
+// stored or left for redelivery.
+func (a *Archiver) Run(ctx context.Context, js jetstream.JetStream) error {
+	return bus.Consume(ctx, js, bus.ConsumerConfig{
+		Stream: bus.StreamEvents, Durable: a.cfg.Durable, Filter: ArchiverSubjects,
+		Workers: 1, AckWait: a.cfg.AckWait, Logger: a.log,
+	}, func(ctx context.Context, m jetstream.Msg) error {
+		return a.Handle(ctx, m.Subject(), m.Data())
+	})
+}
+
+// Handle stores one message. Malformed messages are refused as permanent
+// (bus dead-letters them); store errors are returned for a retry.
+func (a *Archiver) Handle(ctx context.Context, subject string, data []byte) error {
+	schema, _, err := msg.SchemaOf(data)
+	if err != nil {
+		a.handled.WithLabelValues("unknown", "failed").Inc()
+		return bus.Permanent(fmt.Errorf("store: %s: %w", subject, err))
+	}
+	start := time.Now()
+	stored, err := a.handle(ctx, schema, data)
+	switch {
+	case err != nil:
+		a.handled.WithLabelValues(schema, "failed").Inc()
+		if errors.Is(err, msg.ErrMalformed) || errors.Is(err, msg.ErrNewerVersion) || errors.Is(err, msg.ErrInvalidCallID) || errors.Is(err, msg.ErrWrongSchema) {
+			return bus.Permanent(fmt.Errorf("store: %s: %w", subject, err))
+		}
+		return fmt.Errorf("store: %s: %w", subject, err)
+	case stored:
+		a.writeTime.Observe(time.Since(start).Seconds())
+		a.handled.WithLabelValues(schema, "stored").Inc()
+	default:
+		a.handled.WithLabelValues(schema, "skipped").Inc()
+	}
+	if a.cfg.OnStored != nil {
+		a.cfg.OnStored(subject)
+	}
+	return nil
+}
+
+func decode[T any, PT interface {
+	*T
+	msg.Message
+}](data []byte) (T, error) {
+	var v T
+	err := msg.Unmarshal(data, PT(&v))
+	return v, err
+}
+
+// handle decodes and writes one message; it reports whether it wrote anything.
+func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool, error) {
+	w := a.cfg.Store
+	switch schema {
+	case "call":
+		ev, err := decode[msg.CallEvent](data)
+		if err != nil {
+			return false, err
+		}
+		if err := msg.ValidateCallID(ev.CallID); err != nil {
+			return false, err
+		}
+		if err := w.PutCall(ctx, ev); err != nil {
+			return false, err
+		}
+		if ev.Kind == msg.CallEnded {
+			a.mu.Lock()
+			delete(a.pressed, ev.CallID)
+			a.mu.Unlock()
+		}
+	case "segment":
+		seg, err := decode[msg.Segment](data)
+		if err != nil {
+			return false, err
+		}
+		if seg.Interim {
+			return false, nil // only finals are kept
+		}
+		return true, w.PutSegment(ctx, a.redactSegment(seg, nil))
+	case "scored-segment":
+		ss, err := decode[msg.ScoredSegment](data)
+		if err != nil {
+			return false, err
+		}
+		if ss.Segment.Interim {
+			return false, nil
+		}
+		sent := ss.Sentiment
+		return true, w.PutSegment(ctx, a.redactSegment(ss.Segment, &sent))
+	case "call-sentiment":
+		cs, err := decode[msg.CallSentiment](data)
+		if err != nil {
+			return false, err
+		}
+		return true, w.PutCallSentiment(ctx, cs)
+	case "characteristics":
+		c, err := decode[msg.Characteristics](data)
+		if err != nil {
+			return false, err
+		}
+		return true, w.PutCharacteristics(ctx, c)
+	case "alert":
+		al, err := decode[msg.Alert](data)
+		if err != nil {
+			return false, err
+		}
+		al.Message = a.redactText(al.CallID, al.Message)
+		a.redactMatches(al.CallID, al.Matches)
+		return true, w.PutAlert(ctx, al)
+	case "categories":
+		c, err := decode[msg.Categories](data)
+		if err != nil {
+			return false, err
+		}
+		for i := range c.Categories {
+			a.redactMatches(c.CallID, c.Categories[i].Matches)
+		}
+		return true, w.PutCategories(ctx, c)
+	case "dtmf":
+		ev, err := decode[msg.DTMFEvent](data)
+		if err != nil {
+			return false, err
+		}
+		a.press(ev.CallID, ev.Digit)
+		orig := ""
+		if a.cfg.Policy == PolicyRedactedAndOriginal {
+			orig = ev.Digit
+		}
+		ev.Digit = a.cfg.Redactor.Token(redact.PIN)
+		return true, w.PutDTMF(ctx, ev, orig)
+	default:
+		// Timeline spans and rule events: nothing the store keeps.
+		return false, nil
+	}
+	return true, nil
+}
+
+func (a *Archiver) press(call, digit string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.pressed[call]; !ok && len(a.pressed) >= maxPressedCalls {
+		clear(a.pressed)
+	}
+	a.pressed[call] += digit
+}
+
+// pressedRuns are the runs of digits (0-9) pressed on a call.
+func (a *Archiver) pressedRuns(call string) []string {
+	a.mu.Lock()
+	p := a.pressed[call]
+	a.mu.Unlock()
+	return strings.FieldsFunc(p, func(r rune) bool { return r < '0' || r > '9' })
+}
+
+// redactText masks entities and DTMF digits in text, counting what it masked.
+func (a *Archiver) redactText(call, text string) string {
+	out, ents := a.cfg.Redactor.Redact(text)
+	for _, e := range ents {
+		a.redactions.WithLabelValues(string(e.Type)).Inc()
+	}
+	if runs := a.pressedRuns(call); len(runs) > 0 {
+		out = a.cfg.Redactor.RedactDigits(out, runs)
+	}
+	return out
+}
+
+func (a *Archiver) redactMatches(call string, ms []msg.Match) {
+	for i := range ms {
+		ms[i].Text = a.redactText(call, ms[i].Text)
+	}
+}
+
+// redactSegment returns the segment as it is stored: its text redacted,
+// its words dropped when anything in it was masked (they would spell it
+// out again), and the original kept only under PolicyRedactedAndOriginal.
+func (a *Archiver) redactSegment(seg msg.Segment, sent *msg.Sentiment) msg.StoredSegment {
+	orig := seg.Text
+	seg.Text = a.redactText(seg.CallID, seg.Text)
+	st := msg.StoredSegment{Segment: seg, Sentiment: sent}
+	if seg.Text != orig {
+		st.Words = nil
+		if a.cfg.Policy == PolicyRedactedAndOriginal {
+			st.Original = orig
+		}
+	}
+	return st
+}
+
+// RetentionConfig configures Retain.
+type RetentionConfig struct {
+	// Days: calls that started more than this many days ago are deleted;
+	// 0 keeps everything.
+	Days int
+	// Every is how often to look; default an hour.
+	Every  time.Duration
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Retain deletes old calls from w now and then every cfg.Every until ctx is
+// done. A failed pass is logged and retried at the next tick.
+func Retain(ctx context.Context, w Writer, cfg RetentionConfig) error {
+	if cfg.Days < 0 {
+		return fmt.Errorf("store: retention of %d days: must not be negative", cfg.Days)
+	}
+	if cfg.Days == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	tick := time.NewTicker(cfg.Every)
+	defer tick.Stop()
+	for {
+		cutoff := cfg.Now().Add(-time.Duration(cfg.Days) * 24 * time.Hour)
+		n, err := w.DeleteBefore(ctx, cutoff)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			cfg.Logger.Error("retention pass failed", "err", err)
+		case n > 0:
+			cfg.Logger.Info("retention deleted old calls", "calls", n, "before", cutoff.Format(time.RFC3339))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}

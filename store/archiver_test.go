@@ -1,0 +1,343 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/store"
+	"github.com/earshot-dev/earshot/store/redact"
+	"github.com/earshot-dev/earshot/store/sqlite"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), sqlite.FileName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func publish(t *testing.T, c *bus.Conn, subject string, m msg.Message) {
+	t.Helper()
+	b, err := msg.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Publish(context.Background(), subject, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runArchiver runs a until stop is called, and returns stop, which returns Run's error.
+func runArchiver(t *testing.T, a *store.Archiver, c *bus.Conn) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, c.JS) }()
+	return sync.OnceValue(func() error { cancel(); return <-done })
+}
+
+func waitFor(t *testing.T, ch <-chan string, subject string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case s := <-ch:
+			if s == subject {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s to be stored", subject)
+		}
+	}
+}
+
+var t0 = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+
+func TestArchiverStoresRedactedCall(t *testing.T) {
+	for _, policy := range []store.Policy{store.PolicyRedacted, store.PolicyRedactedAndOriginal} {
+		t.Run(string(policy), func(t *testing.T) {
+			_, c := bustest.Start(t)
+			s := openSQLite(t)
+			stored := make(chan string, 100)
+			r, _ := redact.New(redact.Config{Mask: redact.MaskEntity})
+			a, err := store.NewArchiver(store.ArchiverConfig{Store: s, Policy: policy, Redactor: r, OnStored: func(sub string) { stored <- sub }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := runArchiver(t, a, c)
+			defer stop()
+
+			publish(t, c, msg.SubjectCall("k1"), msg.CallEvent{CallID: "k1", Kind: msg.CallStarted, Time: t0, StartedAt: t0, Agent: "alice", Queue: "billing"})
+			publish(t, c, msg.SubjectDTMF("k1"), msg.DTMFEvent{CallID: "k1", Leg: msg.RoleCustomer, Digit: "7", StartMS: 100, DurationMS: 80})
+			publish(t, c, msg.SubjectDTMF("k1"), msg.DTMFEvent{CallID: "k1", Leg: msg.RoleCustomer, Digit: "3", StartMS: 300, DurationMS: 80})
+			publish(t, c, msg.SubjectDTMF("k1"), msg.DTMFEvent{CallID: "k1", Leg: msg.RoleCustomer, Digit: "9", StartMS: 500, DurationMS: 80})
+			interim := msg.Segment{ID: "k1/customer/1/0", CallID: "k1", Leg: msg.RoleCustomer, Turn: 1, Interim: true, Rev: 1, Text: "my card"}
+			publish(t, c, msg.SubjectTranscript("k1"), interim)
+			final := msg.Segment{ID: "k1/customer/1/0", CallID: "k1", Leg: msg.RoleCustomer, Turn: 1, StartMS: 1000, EndMS: 6000,
+				Text:  "my card number is four one one one one one one one one one one one one one one one",
+				Words: []msg.Word{{Text: "four", StartMS: 2000, EndMS: 2200}}}
+			publish(t, c, msg.SubjectTranscript("k1"), final)
+			publish(t, c, msg.SubjectScoredSegment("k1"), msg.ScoredSegment{Segment: final, Sentiment: msg.Sentiment{Label: msg.Neutral, Compound: 0.1}})
+			keyed := msg.Segment{ID: "k1/customer/2/0", CallID: "k1", Leg: msg.RoleCustomer, Turn: 2, StartMS: 30000, EndMS: 33000, Text: "okay I typed seven three nine on the keypad"}
+			publish(t, c, msg.SubjectTranscript("k1"), keyed)
+			publish(t, c, msg.SubjectAlert("k1"), msg.Alert{ID: "k1/pci/1", CallID: "k1", RuleID: "pci", RuleName: "Card read out", Severity: "critical",
+				Message: "customer said 4111111111111111", Matches: []msg.Match{{Text: "4111 1111 1111 1111"}}, Time: t0})
+			publish(t, c, msg.SubjectCategories("k1"), msg.Categories{CallID: "k1", Categories: []msg.Category{{Name: "payment", RuleID: "pay", Matches: []msg.Match{{Text: "ssn 123-45-6789"}}}}})
+			publish(t, c, msg.SubjectCallSentiment("k1"), msg.CallSentiment{CallID: "k1", AtMS: 6000, Final: true, Participants: map[msg.Role]msg.ParticipantSentiment{msg.RoleCustomer: {Overall: 1.5}}})
+			publish(t, c, msg.SubjectCharacteristics("k1"), msg.Characteristics{CallID: "k1", AtMS: 6000, Final: true, NonTalkMS: 900})
+			publish(t, c, msg.SubjectTimeline("k1"), msg.TimelineEvent{CallID: "k1", Kind: msg.SpanSilence, StartMS: 0, EndMS: 900})
+			publish(t, c, msg.SubjectCall("k1"), msg.CallEvent{CallID: "k1", Kind: msg.CallEnded, Time: t0.Add(time.Minute), StartedAt: t0, DurationMS: 60000})
+			waitFor(t, stored, msg.SubjectCall("k1")) // the start
+			waitFor(t, stored, msg.SubjectCall("k1")) // the end, stored last
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+
+			rec, err := s.Call(context.Background(), "k1", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.Segments) != 2 {
+				t.Fatalf("segments = %+v", rec.Segments)
+			}
+			if want := "okay I typed [PIN] on the keypad"; rec.Segments[1].Text != want {
+				t.Errorf("DTMF digits in text: %q, want %q", rec.Segments[1].Text, want)
+			}
+			g := rec.Segments[0]
+			if want := "my card number is [CREDIT_DEBIT_NUMBER]"; g.Text != want {
+				t.Errorf("stored text %q, want %q", g.Text, want)
+			}
+			if g.Words != nil || g.Original != "" || g.Sentiment == nil || g.Sentiment.Compound != 0.1 {
+				t.Errorf("stored segment = %+v", g)
+			}
+			if m := rec.Alerts[0]; strings.Contains(m.Message, "4111") || strings.Contains(m.Matches[0].Text, "4111") {
+				t.Errorf("alert kept a card number: %+v", m)
+			}
+			if strings.Contains(rec.Categories[0].Matches[0].Text, "6789") {
+				t.Errorf("category kept an SSN: %+v", rec.Categories[0])
+			}
+			if len(rec.DTMF) != 3 || rec.DTMF[0].Digit != "[PIN]" {
+				t.Errorf("dtmf = %+v", rec.DTMF)
+			}
+			if rec.Call.EndedAt == nil || rec.Call.NonTalkMS != 900 || rec.Call.Sentiment[msg.RoleCustomer] != 1.5 {
+				t.Errorf("call = %+v", rec.Call)
+			}
+			rec, err = s.Call(context.Background(), "k1", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOrig, wantDigit := "", "[PIN]"
+			if policy == store.PolicyRedactedAndOriginal {
+				wantOrig, wantDigit = final.Text, "7"
+			}
+			if rec.Segments[0].Original != wantOrig || rec.DTMF[0].Digit != wantDigit {
+				t.Errorf("original %q digit %q, want %q %q", rec.Segments[0].Original, rec.DTMF[0].Digit, wantOrig, wantDigit)
+			}
+		})
+	}
+}
+
+func TestArchiverDeadLettersMalformed(t *testing.T) {
+	_, c := bustest.Start(t)
+	s := openSQLite(t)
+	dead := make(chan msg.DeadLetter, 1)
+	sub, err := c.NC.Subscribe(msg.SubjectDeadLetter("store"), func(m *nats.Msg) {
+		var d msg.DeadLetter
+		if err := msg.Unmarshal(m.Data, &d); err == nil {
+			dead <- d
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	stored := make(chan string, 10)
+	a, err := store.NewArchiver(store.ArchiverConfig{Store: s, OnStored: func(sub string) { stored <- sub }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runArchiver(t, a, c)
+	defer stop()
+	if err := c.Publish(context.Background(), msg.SubjectTranscript("m1"), []byte(`{"schema":"segment","v":1,"data":{"id":5}}`)); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, c, msg.SubjectCall("m2"), msg.CallEvent{CallID: "m2", Kind: msg.CallStarted, Time: t0, StartedAt: t0})
+	select {
+	case d := <-dead:
+		if d.Subject != msg.SubjectTranscript("m1") || !strings.Contains(d.Reason, "malformed") {
+			t.Errorf("dead letter = %+v", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no dead letter")
+	}
+	waitFor(t, stored, msg.SubjectCall("m2"))
+}
+
+// TestArchiverRestartLosesNothing stops the archiver in the middle of a
+// stream and starts it again: every event is stored exactly once.
+func TestArchiverRestartLosesNothing(t *testing.T) {
+	_, c := bustest.Start(t)
+	s := openSQLite(t)
+	const calls, perCall = 10, 40
+	for i := range calls {
+		id := fmt.Sprintf("r%d", i)
+		publish(t, c, msg.SubjectCall(id), msg.CallEvent{CallID: id, Kind: msg.CallStarted, Time: t0, StartedAt: t0.Add(time.Duration(i) * time.Minute), Agent: "agent"})
+	}
+	for j := range perCall {
+		for i := range calls {
+			id := fmt.Sprintf("r%d", i)
+			seg := msg.Segment{ID: fmt.Sprintf("%s/agent/%d/0", id, j+1), CallID: id, Leg: msg.RoleAgent, Turn: j + 1, StartMS: int64(j) * 1000, Text: fmt.Sprintf("turn number %d of the call", j+1)}
+			publish(t, c, msg.SubjectTranscript(id), seg)
+			publish(t, c, msg.SubjectAlert(id), msg.Alert{ID: fmt.Sprintf("%s/a/%d", id, j), CallID: id, RuleID: "a", Time: t0})
+		}
+	}
+	publish(t, c, msg.SubjectCall("zz-last"), msg.CallEvent{CallID: "zz-last", Kind: msg.CallStarted, Time: t0, StartedAt: t0})
+
+	stored := make(chan string, 2*calls*perCall+calls+10)
+	n := 0
+	stopAt := make(chan struct{})
+	a1, err := store.NewArchiver(store.ArchiverConfig{Store: s, AckWait: time.Second, OnStored: func(sub string) {
+		n++
+		if n == 250 {
+			close(stopAt)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runArchiver(t, a1, c)
+	select {
+	case <-stopAt:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first archiver stored fewer than 250 messages")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Part of the stream is stored, part is not.
+	res, err := s.Search(context.Background(), msg.SearchQuery{Text: "turn", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total == 0 {
+		t.Fatal("nothing stored before the restart")
+	}
+	if rec, err := s.Call(context.Background(), "zz-last", false); !errors.Is(err, msg.ErrNotFound) {
+		t.Fatalf("the archiver was stopped after the end of the stream (%+v, %v)", rec.Call, err)
+	}
+
+	// What the first archiver had in flight when it stopped comes again
+	// after AckWait; wait until everything is there, then check nothing
+	// is there twice.
+	a2, err := store.NewArchiver(store.ArchiverConfig{Store: s, AckWait: time.Second, OnStored: func(sub string) { stored <- sub }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop = runArchiver(t, a2, c)
+	defer stop()
+	deadline := time.After(30 * time.Second)
+	last := false
+	for n := 0; n < 2*calls*perCall || !last; {
+		select {
+		case sub := <-stored:
+			last = last || sub == msg.SubjectCall("zz-last")
+		case <-deadline:
+			t.Fatalf("after the restart only %d of %d segments and alerts are stored", n, 2*calls*perCall)
+		}
+		var segs, alerts int
+		if err := s.DB().QueryRow(`SELECT (SELECT COUNT(*) FROM segments), (SELECT COUNT(*) FROM alerts)`).Scan(&segs, &alerts); err != nil {
+			t.Fatal(err)
+		}
+		n = segs + alerts
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i := range calls {
+		rec, err := s.Call(context.Background(), fmt.Sprintf("r%d", i), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Segments) != perCall || len(rec.Alerts) != perCall || rec.Call.Agent != "agent" {
+			t.Errorf("call r%d: %d segments, %d alerts, agent %q; want %d, %d, agent", i, len(rec.Segments), len(rec.Alerts), rec.Call.Agent, perCall, perCall)
+		}
+		total += len(rec.Segments)
+	}
+	if total != calls*perCall {
+		t.Errorf("%d segments stored, want exactly %d", total, calls*perCall)
+	}
+}
+
+func TestNewArchiverChecksConfig(t *testing.T) {
+	if _, err := store.NewArchiver(store.ArchiverConfig{}); err == nil {
+		t.Error("an archiver without a store")
+	}
+	if _, err := store.NewArchiver(store.ArchiverConfig{Store: openSQLite(t), Policy: "keep-all"}); err == nil || !strings.Contains(err.Error(), "keep-all") {
+		t.Errorf("bad policy: %v", err)
+	}
+}
+
+// signalStore tells when retention ran.
+type signalStore struct {
+	store.Store
+	ran chan int
+}
+
+func (s signalStore) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	n, err := s.Store.DeleteBefore(ctx, cutoff)
+	s.ran <- n
+	return n, err
+}
+
+func TestRetainDeletesOldCalls(t *testing.T) {
+	s := openSQLite(t)
+	ctx := context.Background()
+	now := t0.Add(40 * 24 * time.Hour)
+	for i, age := range []int{45, 31, 29, 1} {
+		at := now.Add(-time.Duration(age) * 24 * time.Hour)
+		if err := s.PutCall(ctx, msg.CallEvent{CallID: fmt.Sprintf("d%d", i), Kind: msg.CallStarted, Time: at, StartedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ss := signalStore{s, make(chan int, 1)}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- store.Retain(rctx, ss, store.RetentionConfig{Days: 30, Every: time.Hour, Now: func() time.Time { return now }})
+	}()
+	select {
+	case n := <-ss.ran:
+		if n != 2 {
+			t.Errorf("deleted %d calls, want 2", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("retention did not run")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Search(ctx, msg.SearchQuery{})
+	if err != nil || res.Total != 2 {
+		t.Fatalf("left %d calls (%v), want 2", res.Total, err)
+	}
+	if err := store.Retain(ctx, s, store.RetentionConfig{Days: -1}); err == nil {
+		t.Error("negative retention accepted")
+	}
+}

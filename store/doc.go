@@ -1,0 +1,31 @@
+// Package store owns what Earshot keeps about calls and how it is found
+// again: the Store interface (implemented by store/sqlite, the embedded
+// default, and store/postgres, for scaled-out deployments; both pass
+// store/storetest), the Archiver that consumes call events from NATS, redacts
+// them (store/redact) and writes them idempotently, the search query syntax,
+// retention, and the HTTP JSON API over search and call records.
+//
+// # Query syntax
+//
+//	refund                    the word
+//	"cancel my subscription"  the words in this order
+//	refun*                    a word starting with refun
+//	refund manager            both (in the same turn); AND may be written
+//	refund OR credit          either
+//	refund NOT manager        refund without manager; -manager is the same
+//	(refund OR credit) -fee   parentheses group
+//
+// Operators are written in capitals. Words are matched whole, letters and
+// digits only, case-insensitively, without stemming, in both stores alike.
+//
+// # HTTP API
+//
+//	GET /api/search?q=...&agent=...&queue=...&from=RFC3339&to=RFC3339&leg=customer
+//	    &min_sentiment=-5&max_sentiment=0&min_shift=&max_shift=&category=...
+//	    &has_alert=true&min_non_talk_ms=...&attr=key:value&limit=20&offset=0
+//	GET /api/calls/{id}
+//
+// Both answer JSON (msg.SearchResults, msg.CallRecord); errors are
+// {"error": "..."} with 400 for a bad query (saying where), 404 for an
+// unknown call.
+package store

@@ -1,0 +1,639 @@
+// Package sqlstore is the SQL both stores share: the writes (upserts keyed by
+// natural keys, so redelivery never duplicates), call records, search over a
+// full-text index, retention and versioned migrations. A Dialect supplies
+// what differs between SQLite and PostgreSQL: placeholders, the schema and
+// the full-text match.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/store"
+)
+
+// Dialect is what one SQL engine needs differently.
+type Dialect struct {
+	// Name names the engine in errors ("sqlite", "postgres").
+	Name string
+	// Numbered placeholders ($1, $2, ...) instead of ?.
+	Numbered bool
+	// Migrations are applied in order, each once, in a transaction; the
+	// version of Migrations[i] is i+1. Never edit one that has shipped:
+	// add another.
+	Migrations [][]string
+	// MigrationLock, when set, runs first in the migration transaction
+	// (PostgreSQL: an advisory lock, so that two processes starting at
+	// once do not both migrate).
+	MigrationLock string
+	// MatchFrom is the FROM ... WHERE of the segments (alias s) matching a
+	// full-text query given as one ? parameter; MatchScore the relevance
+	// of one matching segment (higher is better).
+	MatchFrom, MatchScore string
+	// MatchWithin, when set, is the FROM ... WHERE of the segments (alias
+	// s) of the calls (alias c) that pass the call filters (%s, whose
+	// parameters come first) and match the query (one ? parameter), and
+	// MatchWithinScore their relevance. It is used when the filters leave
+	// few calls (at most SelectiveCalls): finding the matches of those
+	// calls' segments is then much cheaper than ranking every match of
+	// the query (SQLite's bm25 costs more than the match itself).
+	MatchWithin, MatchWithinScore string
+	// RidList aggregates m.rid (the rids of a call's matching segments)
+	// into one comma-separated text, in any order.
+	RidList string
+	// Compile turns a parsed query into the parameter of MatchFrom.
+	Compile func(*store.Query) string
+}
+
+// Store is a store.Store over database/sql.
+type Store struct {
+	db *sql.DB
+	d  Dialect
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New migrates db to the latest schema and returns the store. The store
+// owns db and closes it in Close.
+func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
+	s := &Store{db: db, d: d}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("%s store: close: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// DB is the underlying database, for the engine's own tests and statistics.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// q rewrites ? placeholders for the dialect.
+func (s *Store) q(query string) string {
+	if !s.d.Numbered {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	for i, stmts := range s.d.Migrations {
+		version := i + 1
+		if err := s.tx(ctx, func(tx *sql.Tx) error {
+			if s.d.MigrationLock != "" {
+				if _, err := tx.ExecContext(ctx, s.d.MigrationLock); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			for _, stmt := range stmts {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("%.60s...: %w", strings.TrimSpace(stmt), err)
+				}
+			}
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().UnixMilli())
+			return err
+		}); err != nil {
+			return fmt.Errorf("%s store: migration %d: %w", s.d.Name, version, err)
+		}
+	}
+	return nil
+}
+
+// Version is the schema version the database is at.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("%s store: schema version: %w", s.d.Name, err)
+	}
+	return int(v.Int64), nil
+}
+
+func (s *Store) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only plain message structs are marshalled here.
+		panic(err)
+	}
+	return string(b)
+}
+
+func nullJSON(v any, present bool) sql.NullString {
+	if !present {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: jsonText(v), Valid: true}
+}
+
+// ensureCall makes sure a call row exists for events that arrive before the
+// call's own start event; its start time is provisional until then.
+func (s *Store) ensureCall(ctx context.Context, tx *sql.Tx, callID string) error {
+	if err := msg.ValidateCallID(callID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO calls (id, started_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`), callID, time.Now().UnixMilli())
+	return err
+}
+
+func (s *Store) write(ctx context.Context, what, callID string, f func(tx *sql.Tx) error) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.ensureCall(ctx, tx, callID); err != nil {
+			return err
+		}
+		return f(tx)
+	})
+	if err != nil {
+		return fmt.Errorf("%s store: %s of call %s: %w", s.d.Name, what, callID, err)
+	}
+	return nil
+}
+
+// PutCall implements store.Writer.
+func (s *Store) PutCall(ctx context.Context, ev msg.CallEvent) error {
+	attrs := "{}"
+	if len(ev.Attributes) > 0 {
+		attrs = jsonText(ev.Attributes)
+	}
+	legs := "[]"
+	if len(ev.Legs) > 0 {
+		legs = jsonText(ev.Legs)
+	}
+	var ended sql.NullInt64
+	if ev.Kind == msg.CallEnded {
+		ended = sql.NullInt64{Int64: ev.Time.UnixMilli(), Valid: true}
+	}
+	seen := 0
+	started := time.Now().UnixMilli()
+	if !ev.StartedAt.IsZero() {
+		seen, started = 1, ev.StartedAt.UnixMilli()
+	}
+	return s.write(ctx, "call "+string(ev.Kind), ev.CallID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET
+			agent = CASE WHEN ? <> '' THEN ? ELSE agent END,
+			queue = CASE WHEN ? <> '' THEN ? ELSE queue END,
+			attributes = CASE WHEN ? <> '{}' THEN ? ELSE attributes END,
+			legs = CASE WHEN ? <> '[]' THEN ? ELSE legs END,
+			started_at = CASE WHEN ? = 1 THEN ? ELSE started_at END,
+			seen_start = CASE WHEN ? = 1 THEN 1 ELSE seen_start END,
+			ended_at = COALESCE(?, ended_at),
+			duration_ms = CASE WHEN ? = 1 THEN ? ELSE duration_ms END,
+			end_reason = CASE WHEN ? = 1 THEN ? ELSE end_reason END
+			WHERE id = ?`),
+			ev.Agent, ev.Agent, ev.Queue, ev.Queue, attrs, attrs, legs, legs,
+			seen, started, seen, ended, b2i(ended.Valid), ev.DurationMS, b2i(ended.Valid), ev.Reason, ev.CallID)
+		if err != nil || len(ev.Attributes) == 0 {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM call_attributes WHERE call_id = ?`), ev.CallID); err != nil {
+			return err
+		}
+		for _, k := range slices.Sorted(maps.Keys(ev.Attributes)) {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO call_attributes (call_id, key, value) VALUES (?, ?, ?)`), ev.CallID, k, ev.Attributes[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// PutSegment implements store.Writer.
+func (s *Store) PutSegment(ctx context.Context, seg msg.StoredSegment) error {
+	var compound sql.NullFloat64
+	if seg.Sentiment != nil {
+		compound = sql.NullFloat64{Float64: seg.Sentiment.Compound, Valid: true}
+	}
+	words := "[]"
+	if len(seg.Words) > 0 {
+		words = jsonText(seg.Words)
+	}
+	return s.write(ctx, "segment "+seg.ID, seg.CallID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO segments
+			(id, call_id, leg, turn, part, start_ms, end_ms, text, language, confidence, words, engine, model, dropped, error, sentiment, compound)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET
+			leg = excluded.leg, turn = excluded.turn, part = excluded.part,
+			start_ms = excluded.start_ms, end_ms = excluded.end_ms, text = excluded.text,
+			language = excluded.language, confidence = excluded.confidence, words = excluded.words,
+			engine = excluded.engine, model = excluded.model, dropped = excluded.dropped, error = excluded.error,
+			sentiment = COALESCE(excluded.sentiment, segments.sentiment),
+			compound = COALESCE(excluded.compound, segments.compound)`),
+			seg.ID, seg.CallID, string(seg.Leg), seg.Turn, seg.Part, seg.StartMS, seg.EndMS, seg.Text,
+			seg.Language, seg.Confidence, words, seg.Engine, seg.Model, seg.Dropped, seg.Error,
+			nullJSON(seg.Sentiment, seg.Sentiment != nil), compound)
+		if err != nil || seg.Original == "" {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO segment_originals (segment_id, call_id, text) VALUES (?, ?, ?)
+			ON CONFLICT (segment_id) DO UPDATE SET text = excluded.text`), seg.ID, seg.CallID, seg.Original)
+		return err
+	})
+}
+
+// PutAlert implements store.Writer.
+func (s *Store) PutAlert(ctx context.Context, a msg.Alert) error {
+	return s.write(ctx, "alert "+a.ID, a.CallID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO alerts
+			(id, call_id, rule_id, rule_name, severity, message, matches, at_ms, time, post_call)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET rule_id = excluded.rule_id, rule_name = excluded.rule_name,
+			severity = excluded.severity, message = excluded.message, matches = excluded.matches,
+			at_ms = excluded.at_ms, time = excluded.time, post_call = excluded.post_call`),
+			a.ID, a.CallID, a.RuleID, a.RuleName, a.Severity, a.Message, jsonText(a.Matches), a.AtMS,
+			a.Time.UnixMilli(), b2i(a.PostCall))
+		return err
+	})
+}
+
+// PutCategories implements store.Writer.
+func (s *Store) PutCategories(ctx context.Context, c msg.Categories) error {
+	return s.write(ctx, "categories", c.CallID, func(tx *sql.Tx) error {
+		for _, k := range c.Categories {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO categories (call_id, name, rule_id, matches) VALUES (?, ?, ?, ?)
+				ON CONFLICT (call_id, name) DO UPDATE SET rule_id = excluded.rule_id, matches = excluded.matches`),
+				c.CallID, k.Name, k.RuleID, jsonText(k.Matches)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PutCallSentiment implements store.Writer.
+func (s *Store) PutCallSentiment(ctx context.Context, cs msg.CallSentiment) error {
+	return s.write(ctx, "sentiment", cs.CallID, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET sentiment = ?, sentiment_at = ?, sentiment_final = ?
+			WHERE id = ? AND (? = 1 OR (sentiment_final = 0 AND sentiment_at <= ?))`),
+			jsonText(cs), cs.AtMS, b2i(cs.Final), cs.CallID, b2i(cs.Final), cs.AtMS)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM call_sentiment WHERE call_id = ?`), cs.CallID); err != nil {
+			return err
+		}
+		for _, role := range slices.Sorted(maps.Keys(cs.Participants)) {
+			p := cs.Participants[role]
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO call_sentiment (call_id, role, overall, shift) VALUES (?, ?, ?, ?)`),
+				cs.CallID, string(role), p.Overall, p.Shift); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PutCharacteristics implements store.Writer.
+func (s *Store) PutCharacteristics(ctx context.Context, c msg.Characteristics) error {
+	return s.write(ctx, "characteristics", c.CallID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET characteristics = ?, characteristics_at = ?, characteristics_final = ?, non_talk_ms = ?
+			WHERE id = ? AND (? = 1 OR (characteristics_final = 0 AND characteristics_at <= ?))`),
+			jsonText(c), c.AtMS, b2i(c.Final), c.NonTalkMS, c.CallID, b2i(c.Final), c.AtMS)
+		return err
+	})
+}
+
+// PutDTMF implements store.Writer.
+func (s *Store) PutDTMF(ctx context.Context, ev msg.DTMFEvent, original string) error {
+	return s.write(ctx, "dtmf", ev.CallID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO dtmf (call_id, leg, start_ms, duration_ms, digit, original) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (call_id, leg, start_ms) DO UPDATE SET duration_ms = excluded.duration_ms, digit = excluded.digit,
+			original = CASE WHEN excluded.original <> '' THEN excluded.original ELSE dtmf.original END`),
+			ev.CallID, string(ev.Leg), ev.StartMS, ev.DurationMS, ev.Digit, original)
+		return err
+	})
+}
+
+// perCall are the tables keyed by call_id, deleted with their call.
+var perCall = []string{"segment_originals", "segments", "alerts", "categories", "call_sentiment", "call_attributes", "dtmf"}
+
+// DeleteBefore implements store.Writer.
+func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		c := cutoff.UnixMilli()
+		for _, t := range perCall {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+t+` WHERE call_id IN (SELECT id FROM calls WHERE started_at < ?)`), c); err != nil {
+				return fmt.Errorf("%s: %w", t, err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM calls WHERE started_at < ?`), c)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s store: delete calls before %s: %w", s.d.Name, cutoff.Format(time.RFC3339), err)
+	}
+	return int(n), nil
+}
+
+// callColumns are the calls columns read into a CallSummary, in scanCall's order.
+const callColumns = `c.id, c.agent, c.queue, c.attributes, c.legs, c.started_at, c.ended_at, c.duration_ms, c.end_reason, c.non_talk_ms`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCall(r scanner, extra ...any) (msg.CallSummary, error) {
+	var (
+		c            msg.CallSummary
+		attrs, legs  string
+		started      int64
+		ended        sql.NullInt64
+		nonTalk, dur int64
+	)
+	dest := append([]any{&c.CallID, &c.Agent, &c.Queue, &attrs, &legs, &started, &ended, &dur, &c.EndReason, &nonTalk}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+		return c, fmt.Errorf("call %s attributes: %w", c.CallID, err)
+	}
+	if len(c.Attributes) == 0 {
+		c.Attributes = nil
+	}
+	if err := json.Unmarshal([]byte(legs), &c.Legs); err != nil {
+		return c, fmt.Errorf("call %s legs: %w", c.CallID, err)
+	}
+	if len(c.Legs) == 0 {
+		c.Legs = nil
+	}
+	c.StartedAt = time.UnixMilli(started).UTC()
+	c.NonTalkMS = nonTalk
+	c.DurationMS = dur
+	if ended.Valid {
+		t := time.UnixMilli(ended.Int64).UTC()
+		c.EndedAt = &t
+		if c.DurationMS == 0 {
+			c.DurationMS = ended.Int64 - started
+		}
+	} else {
+		c.DurationMS = max(0, time.Now().UnixMilli()-started)
+	}
+	return c, nil
+}
+
+// fill adds sentiment, categories and alert counts to summaries.
+func (s *Store) fill(ctx context.Context, calls []*msg.CallSummary) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	byID := map[string]*msg.CallSummary{}
+	args := make([]any, len(calls))
+	for i, c := range calls {
+		byID[c.CallID] = c
+		args[i] = c.CallID
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(calls)), ", ") + ")"
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT call_id, role, overall, shift FROM call_sentiment WHERE call_id IN `+in+` ORDER BY call_id, role`), args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, role string
+		var overall, shift float64
+		if err := rows.Scan(&id, &role, &overall, &shift); err != nil {
+			rows.Close()
+			return err
+		}
+		c := byID[id]
+		if c.Sentiment == nil {
+			c.Sentiment, c.Shift = map[msg.Role]float64{}, map[msg.Role]float64{}
+		}
+		c.Sentiment[msg.Role(role)] = overall
+		c.Shift[msg.Role(role)] = shift
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT call_id, name FROM categories WHERE call_id IN `+in+` ORDER BY call_id, name`), args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		byID[id].Categories = append(byID[id].Categories, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT call_id, COUNT(*) FROM alerts WHERE call_id IN `+in+` GROUP BY call_id`), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return err
+		}
+		byID[id].AlertCount = n
+	}
+	return rows.Err()
+}
+
+// Call implements store.Reader.
+func (s *Store) Call(ctx context.Context, callID string, original bool) (msg.CallRecord, error) {
+	rec, err := s.call(ctx, callID, original)
+	if err != nil {
+		return msg.CallRecord{}, fmt.Errorf("%s store: call %q: %w", s.d.Name, callID, err)
+	}
+	return rec, nil
+}
+
+func (s *Store) call(ctx context.Context, callID string, original bool) (msg.CallRecord, error) {
+	var rec msg.CallRecord
+	if err := msg.ValidateCallID(callID); err != nil {
+		return rec, fmt.Errorf("%w: %w", msg.ErrNotFound, err)
+	}
+	var sent, chars sql.NullString
+	c, err := scanCall(s.db.QueryRowContext(ctx, s.q(`SELECT `+callColumns+`, c.sentiment, c.characteristics FROM calls c WHERE c.id = ?`), callID), &sent, &chars)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rec, msg.ErrNotFound
+	}
+	if err != nil {
+		return rec, err
+	}
+	if err := s.fill(ctx, []*msg.CallSummary{&c}); err != nil {
+		return rec, err
+	}
+	rec.Call = c
+	if sent.Valid {
+		rec.Sentiment = new(msg.CallSentiment)
+		if err := json.Unmarshal([]byte(sent.String), rec.Sentiment); err != nil {
+			return rec, fmt.Errorf("sentiment: %w", err)
+		}
+	}
+	if chars.Valid {
+		rec.Characteristics = new(msg.Characteristics)
+		if err := json.Unmarshal([]byte(chars.String), rec.Characteristics); err != nil {
+			return rec, fmt.Errorf("characteristics: %w", err)
+		}
+	}
+	origCol := `''`
+	join := ``
+	if original {
+		origCol, join = `COALESCE(o.text, '')`, ` LEFT JOIN segment_originals o ON o.segment_id = s.id`
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT s.id, s.leg, s.turn, s.part, s.start_ms, s.end_ms, s.text, s.language, s.confidence, s.words, s.engine, s.model, s.dropped, s.error, s.sentiment, `+origCol+`
+		FROM segments s`+join+` WHERE s.call_id = ? ORDER BY s.start_ms, s.leg, s.id`), callID)
+	if err != nil {
+		return rec, err
+	}
+	rec.Segments = []msg.StoredSegment{}
+	for rows.Next() {
+		var g msg.StoredSegment
+		var leg, words string
+		var sentJSON sql.NullString
+		if err := rows.Scan(&g.ID, &leg, &g.Turn, &g.Part, &g.StartMS, &g.EndMS, &g.Text, &g.Language, &g.Confidence, &words, &g.Engine, &g.Model, &g.Dropped, &g.Error, &sentJSON, &g.Original); err != nil {
+			rows.Close()
+			return rec, err
+		}
+		g.CallID, g.Leg = callID, msg.Role(leg)
+		if err := json.Unmarshal([]byte(words), &g.Words); err != nil {
+			rows.Close()
+			return rec, fmt.Errorf("segment %s words: %w", g.ID, err)
+		}
+		if len(g.Words) == 0 {
+			g.Words = nil
+		}
+		if sentJSON.Valid {
+			g.Sentiment = new(msg.Sentiment)
+			if err := json.Unmarshal([]byte(sentJSON.String), g.Sentiment); err != nil {
+				rows.Close()
+				return rec, fmt.Errorf("segment %s sentiment: %w", g.ID, err)
+			}
+		}
+		rec.Segments = append(rec.Segments, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rec, err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT id, rule_id, rule_name, severity, message, matches, at_ms, time, post_call FROM alerts WHERE call_id = ? ORDER BY at_ms, id`), callID)
+	if err != nil {
+		return rec, err
+	}
+	for rows.Next() {
+		a := msg.Alert{CallID: callID}
+		var matches string
+		var at int64
+		var post int
+		if err := rows.Scan(&a.ID, &a.RuleID, &a.RuleName, &a.Severity, &a.Message, &matches, &a.AtMS, &at, &post); err != nil {
+			rows.Close()
+			return rec, err
+		}
+		a.Time, a.PostCall = time.UnixMilli(at).UTC(), post == 1
+		if err := json.Unmarshal([]byte(matches), &a.Matches); err != nil {
+			rows.Close()
+			return rec, fmt.Errorf("alert %s matches: %w", a.ID, err)
+		}
+		rec.Alerts = append(rec.Alerts, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rec, err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT name, rule_id, matches FROM categories WHERE call_id = ? ORDER BY name`), callID)
+	if err != nil {
+		return rec, err
+	}
+	for rows.Next() {
+		var k msg.Category
+		var matches string
+		if err := rows.Scan(&k.Name, &k.RuleID, &matches); err != nil {
+			rows.Close()
+			return rec, err
+		}
+		if err := json.Unmarshal([]byte(matches), &k.Matches); err != nil {
+			rows.Close()
+			return rec, fmt.Errorf("category %s matches: %w", k.Name, err)
+		}
+		rec.Categories = append(rec.Categories, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rec, err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT leg, start_ms, duration_ms, digit, original FROM dtmf WHERE call_id = ? ORDER BY start_ms, leg`), callID)
+	if err != nil {
+		return rec, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ev := msg.DTMFEvent{CallID: callID}
+		var leg, orig string
+		if err := rows.Scan(&leg, &ev.StartMS, &ev.DurationMS, &ev.Digit, &orig); err != nil {
+			return rec, err
+		}
+		ev.Leg = msg.Role(leg)
+		if original && orig != "" {
+			ev.Digit = orig
+		}
+		rec.DTMF = append(rec.DTMF, ev)
+	}
+	return rec, rows.Err()
+}

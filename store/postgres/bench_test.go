@@ -1,0 +1,164 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/store/postgres"
+	"github.com/earshot-dev/earshot/store/storetest"
+)
+
+// benchStore opens the benchmark corpus (the same as store/sqlite's:
+// EARSHOT_BENCH_CALLS calls, default 10,000, of 100 segments) in a schema
+// of the EARSHOT_TEST_POSTGRES database, building it the first time; drop
+// the schema earshot_bench_v1_<calls> to rebuild.
+func benchStore(b *testing.B) (*postgres.Store, storetest.Corpus) {
+	dsn := os.Getenv(DSNEnv)
+	if dsn == "" {
+		b.Skipf("%s is not set: no PostgreSQL server to benchmark", DSNEnv)
+	}
+	calls := 10000
+	if v := os.Getenv("EARSHOT_BENCH_CALLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("EARSHOT_BENCH_CALLS=%q: want a positive number", v)
+		}
+		calls = n
+	}
+	c := storetest.Corpus{Seed: 1, Calls: calls, SegmentsPerCall: 100, Agents: 200, Queues: 8, Days: 90,
+		End: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	schema := fmt.Sprintf("earshot_bench_v1_%d", calls)
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close()
+	var done bool
+	if err := admin.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'bench_complete')`, schema).Scan(&done); err != nil {
+		b.Fatal(err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	if !done {
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE; CREATE SCHEMA `+schema); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s, err := postgres.Open(ctx, postgres.Config{DSN: u.String()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !done {
+		build(b, s, c)
+	}
+	return s, c
+}
+
+func build(b *testing.B, s *postgres.Store, c storetest.Corpus) {
+	ctx := context.Background()
+	start := time.Now()
+	if err := c.Each(func(ev msg.CallEvent, segs []msg.StoredSegment) error {
+		if err := s.PutCall(ctx, ev); err != nil {
+			return err
+		}
+		return s.PutCallSentiment(ctx, msg.CallSentiment{CallID: ev.CallID, AtMS: 1, Final: true, Participants: map[msg.Role]msg.ParticipantSentiment{
+			msg.RoleCustomer: {Overall: segs[1].Sentiment.Compound * 5, Shift: segs[3].Sentiment.Compound * 2},
+			msg.RoleAgent:    {Overall: segs[0].Sentiment.Compound * 5}}})
+	}); err != nil {
+		b.Fatal(err)
+	}
+	// Segments go in 100-row statements, one transaction per 100 calls:
+	// the archiver's one-per-transaction path is BenchmarkPutSegment's.
+	n := 0
+	var tx *sql.Tx
+	err := c.Each(func(ev msg.CallEvent, segs []msg.StoredSegment) error {
+		var err error
+		if tx == nil {
+			if tx, err = s.DB().BeginTx(ctx, nil); err != nil {
+				return err
+			}
+		}
+		var sb strings.Builder
+		args := make([]any, 0, 9*len(segs))
+		sb.WriteString(`INSERT INTO segments (id, call_id, leg, turn, part, start_ms, end_ms, text, language, confidence, words, engine, model, dropped, error, sentiment, compound) VALUES `)
+		for i, g := range segs {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			k := len(args)
+			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, 0, $%d, $%d, $%d, 'en', 0.9, '[]', '', '', '', '', $%d, $%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9)
+			args = append(args, g.ID, g.CallID, string(g.Leg), g.Turn, g.StartMS, g.EndMS, g.Text,
+				fmt.Sprintf(`{"label":"neutral","compound":%g}`, g.Sentiment.Compound), g.Sentiment.Compound)
+		}
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return err
+		}
+		n += len(segs)
+		if n%10000 == 0 {
+			err := tx.Commit()
+			tx = nil
+			return err
+		}
+		return nil
+	})
+	if err == nil && tx != nil {
+		err = tx.Commit()
+	}
+	if err == nil {
+		_, err = s.DB().ExecContext(ctx, `ANALYZE; CREATE TABLE bench_complete ()`)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(start)
+	b.Logf("built %d segments of %d calls in %s: %.0f segments/s (100-row inserts, with tsvector and GIN)", n, c.Calls, el.Round(time.Second), float64(n)/el.Seconds())
+}
+
+// BenchmarkSearchPhraseTwoFilters is store/sqlite's benchmark on PostgreSQL.
+func BenchmarkSearchPhraseTwoFilters(b *testing.B) {
+	s, c := benchStore(b)
+	defer s.Close()
+	ctx := context.Background()
+	phrases := []string{`"cancel my subscription"`, `"speak to a manager"`, `"charged twice"`, `"billing error"`, `"refund please"`}
+	rng := rand.New(rand.NewPCG(7, 7))
+	var lat []time.Duration
+	hits := 0
+	for b.Loop() {
+		from := c.End.Add(-time.Duration(rng.IntN(60)+30) * 24 * time.Hour)
+		to := from.Add(30 * 24 * time.Hour)
+		q := msg.SearchQuery{Text: phrases[rng.IntN(len(phrases))], Agent: storetest.Agent(rng.IntN(c.Agents)), From: &from, To: &to}
+		t := time.Now()
+		res, err := s.Search(ctx, q)
+		lat = append(lat, time.Since(t))
+		if err != nil {
+			b.Fatal(err)
+		}
+		hits += res.Total
+	}
+	slices.Sort(lat)
+	ms := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(ms(0.50), "p50-ms")
+	b.ReportMetric(ms(0.95), "p95-ms")
+	b.ReportMetric(float64(hits)/float64(len(lat)), "calls/query")
+	var total, idx int64
+	if err := s.DB().QueryRowContext(ctx, `SELECT pg_total_relation_size('segments'), pg_relation_size('segments_tsv')`).Scan(&total, &idx); err == nil {
+		b.ReportMetric(float64(total)/(1<<20), "segments-MiB")
+		b.ReportMetric(float64(idx)/(1<<20), "gin-MiB")
+	}
+}

@@ -1,0 +1,134 @@
+// Package postgres is Earshot's scaled-out store: PostgreSQL through pgx,
+// with a tsvector column and a GIN index for full-text search, and versioned
+// migrations applied at start-up under an advisory lock.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/earshot-dev/earshot/store"
+	"github.com/earshot-dev/earshot/store/internal/sqlstore"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+)
+
+// Config says which database to use.
+type Config struct {
+	// DSN is a postgres:// URL or key=value connection string; required.
+	DSN string
+	// MaxConns bounds open connections; default 10.
+	MaxConns int
+}
+
+// Store is the PostgreSQL store.
+type Store struct {
+	*sqlstore.Store
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database and brings its schema up to date.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.DSN == "" {
+		return nil, errors.New("postgres store: no DSN")
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 10
+	}
+	db, err := sql.Open("pgx", cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	db.SetMaxOpenConns(cfg.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres store: connect: %w", err)
+	}
+	s, err := sqlstore.New(ctx, db, dialect)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{s}, nil
+}
+
+var dialect = sqlstore.Dialect{
+	Name:          "postgres",
+	Numbered:      true,
+	MigrationLock: `SELECT pg_advisory_xact_lock(727400601)`,
+	MatchFrom:     `segments s, to_tsquery('simple', ?) tq WHERE s.tsv @@ tq`,
+	MatchScore:    `ts_rank(s.tsv, tq)`,
+	// With selective filters, take the few calls first (OFFSET 0 keeps the
+	// planner from flattening the subquery) and test their segments'
+	// tsvectors, instead of a GIN bitmap over every match of the query.
+	MatchWithin: `(SELECT c.id FROM calls c WHERE %s OFFSET 0) cand
+		JOIN segments s ON s.call_id = cand.id CROSS JOIN to_tsquery('simple', ?) tq WHERE s.tsv @@ tq`,
+	MatchWithinScore: `ts_rank(s.tsv, tq)`,
+	RidList:          `string_agg(CAST(m.rid AS text), ',')`,
+	Compile:          (*store.Query).TSQuery,
+	Migrations: [][]string{{
+		`CREATE TABLE calls (
+			id text PRIMARY KEY,
+			agent text NOT NULL DEFAULT '',
+			queue text NOT NULL DEFAULT '',
+			attributes text NOT NULL DEFAULT '{}',
+			legs text NOT NULL DEFAULT '[]',
+			started_at bigint NOT NULL,
+			seen_start integer NOT NULL DEFAULT 0,
+			ended_at bigint,
+			duration_ms bigint NOT NULL DEFAULT 0,
+			end_reason text NOT NULL DEFAULT '',
+			non_talk_ms bigint NOT NULL DEFAULT 0,
+			sentiment text,
+			sentiment_at bigint NOT NULL DEFAULT -1,
+			sentiment_final integer NOT NULL DEFAULT 0,
+			characteristics text,
+			characteristics_at bigint NOT NULL DEFAULT -1,
+			characteristics_final integer NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX calls_started ON calls (started_at)`,
+		`CREATE INDEX calls_agent ON calls (agent, started_at)`,
+		`CREATE INDEX calls_queue ON calls (queue, started_at)`,
+		`CREATE TABLE call_attributes (call_id text NOT NULL, key text NOT NULL, value text NOT NULL, PRIMARY KEY (call_id, key))`,
+		`CREATE INDEX call_attributes_kv ON call_attributes (key, value)`,
+		`CREATE TABLE call_sentiment (call_id text NOT NULL, role text NOT NULL, overall double precision NOT NULL, shift double precision NOT NULL, PRIMARY KEY (call_id, role))`,
+		`CREATE TABLE segments (
+			rid bigserial PRIMARY KEY,
+			id text NOT NULL UNIQUE,
+			call_id text NOT NULL,
+			leg text NOT NULL,
+			turn integer NOT NULL,
+			part integer NOT NULL,
+			start_ms bigint NOT NULL,
+			end_ms bigint NOT NULL,
+			text text NOT NULL,
+			language text NOT NULL,
+			confidence double precision NOT NULL,
+			words text NOT NULL,
+			engine text NOT NULL,
+			model text NOT NULL,
+			dropped text NOT NULL,
+			error text NOT NULL,
+			sentiment text,
+			compound double precision,
+			tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED
+		)`,
+		`CREATE INDEX segments_call ON segments (call_id, start_ms)`,
+		`CREATE INDEX segments_tsv ON segments USING GIN (tsv)`,
+		`CREATE TABLE segment_originals (segment_id text PRIMARY KEY, call_id text NOT NULL, text text NOT NULL)`,
+		`CREATE INDEX segment_originals_call ON segment_originals (call_id)`,
+		`CREATE TABLE alerts (
+			id text PRIMARY KEY, call_id text NOT NULL, rule_id text NOT NULL, rule_name text NOT NULL,
+			severity text NOT NULL, message text NOT NULL, matches text NOT NULL,
+			at_ms bigint NOT NULL, time bigint NOT NULL, post_call integer NOT NULL
+		)`,
+		`CREATE INDEX alerts_call ON alerts (call_id)`,
+		`CREATE TABLE categories (call_id text NOT NULL, name text NOT NULL, rule_id text NOT NULL, matches text NOT NULL, PRIMARY KEY (call_id, name))`,
+		`CREATE INDEX categories_name ON categories (name)`,
+		`CREATE TABLE dtmf (call_id text NOT NULL, leg text NOT NULL, start_ms bigint NOT NULL, duration_ms bigint NOT NULL, digit text NOT NULL, original text NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
+	}},
+}

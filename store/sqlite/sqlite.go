@@ -1,0 +1,162 @@
+// Package sqlite is Earshot's embedded store: one SQLite file (WAL mode)
+// with an FTS5 full-text index over segment text, in pure Go
+// (modernc.org/sqlite), so a single machine needs no database server.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/earshot-dev/earshot/store"
+	"github.com/earshot-dev/earshot/store/internal/sqlstore"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// FileName is the database file's name in the data directory.
+const FileName = "earshot.db"
+
+// Config says where the database is.
+type Config struct {
+	// Path is the database file; required (see FileName).
+	Path string
+	// ReadOnly opens an existing database without migrating or writing it
+	// (for earshot search beside a running store).
+	ReadOnly bool
+}
+
+// Store is the SQLite store.
+type Store struct {
+	*sqlstore.Store
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating, unless ReadOnly) the database at cfg.Path and
+// brings its schema up to date.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("sqlite store: no database path")
+	}
+	if cfg.ReadOnly {
+		if _, err := os.Stat(cfg.Path); err != nil {
+			return nil, fmt.Errorf("sqlite store: %w", err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	v := url.Values{}
+	v.Add("_pragma", "busy_timeout(10000)")
+	v.Add("_pragma", "journal_mode(WAL)")
+	v.Add("_pragma", "synchronous(NORMAL)")
+	v.Set("_txlock", "immediate")
+	if cfg.ReadOnly {
+		v.Set("mode", "ro")
+	}
+	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+v.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store %s: %w", cfg.Path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite store %s: %w", cfg.Path, err)
+	}
+	d := dialect
+	if cfg.ReadOnly {
+		d.Migrations = nil
+	}
+	s, err := sqlstore.New(ctx, db, d)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+	}
+	return &Store{s}, nil
+}
+
+var dialect = sqlstore.Dialect{
+	Name:      "sqlite",
+	MatchFrom: `segments_fts JOIN segments s ON s.rid = segments_fts.rowid WHERE segments_fts MATCH ?`,
+	// With selective filters, drive from the calls and keep the segments
+	// whose rid the query matches; the score is then the number of
+	// matching segments.
+	MatchWithin: `calls c CROSS JOIN segments s ON s.call_id = c.id
+		WHERE %s AND s.rid IN (SELECT rowid FROM segments_fts WHERE segments_fts MATCH ?)`,
+	MatchWithinScore: `1.0`,
+	MatchScore:       `-segments_fts.rank`,
+	RidList:          `group_concat(m.rid)`,
+	Compile:          (*store.Query).FTS5,
+	Migrations: [][]string{{
+		`CREATE TABLE calls (
+			id TEXT PRIMARY KEY,
+			agent TEXT NOT NULL DEFAULT '',
+			queue TEXT NOT NULL DEFAULT '',
+			attributes TEXT NOT NULL DEFAULT '{}',
+			legs TEXT NOT NULL DEFAULT '[]',
+			started_at INTEGER NOT NULL,
+			seen_start INTEGER NOT NULL DEFAULT 0,
+			ended_at INTEGER,
+			duration_ms INTEGER NOT NULL DEFAULT 0,
+			end_reason TEXT NOT NULL DEFAULT '',
+			non_talk_ms INTEGER NOT NULL DEFAULT 0,
+			sentiment TEXT,
+			sentiment_at INTEGER NOT NULL DEFAULT -1,
+			sentiment_final INTEGER NOT NULL DEFAULT 0,
+			characteristics TEXT,
+			characteristics_at INTEGER NOT NULL DEFAULT -1,
+			characteristics_final INTEGER NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX calls_started ON calls (started_at)`,
+		`CREATE INDEX calls_agent ON calls (agent, started_at)`,
+		`CREATE INDEX calls_queue ON calls (queue, started_at)`,
+		`CREATE TABLE call_attributes (call_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (call_id, key))`,
+		`CREATE INDEX call_attributes_kv ON call_attributes (key, value)`,
+		`CREATE TABLE call_sentiment (call_id TEXT NOT NULL, role TEXT NOT NULL, overall REAL NOT NULL, shift REAL NOT NULL, PRIMARY KEY (call_id, role))`,
+		`CREATE TABLE segments (
+			rid INTEGER PRIMARY KEY,
+			id TEXT NOT NULL UNIQUE,
+			call_id TEXT NOT NULL,
+			leg TEXT NOT NULL,
+			turn INTEGER NOT NULL,
+			part INTEGER NOT NULL,
+			start_ms INTEGER NOT NULL,
+			end_ms INTEGER NOT NULL,
+			text TEXT NOT NULL,
+			language TEXT NOT NULL,
+			confidence REAL NOT NULL,
+			words TEXT NOT NULL,
+			engine TEXT NOT NULL,
+			model TEXT NOT NULL,
+			dropped TEXT NOT NULL,
+			error TEXT NOT NULL,
+			sentiment TEXT,
+			compound REAL
+		)`,
+		`CREATE INDEX segments_call ON segments (call_id, start_ms)`,
+		`CREATE VIRTUAL TABLE segments_fts USING fts5(text, content='segments', content_rowid='rid', tokenize='unicode61 remove_diacritics 0', detail='full')`,
+		`CREATE TRIGGER segments_ai AFTER INSERT ON segments BEGIN
+			INSERT INTO segments_fts (rowid, text) VALUES (new.rid, new.text);
+		END`,
+		`CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
+			INSERT INTO segments_fts (segments_fts, rowid, text) VALUES ('delete', old.rid, old.text);
+		END`,
+		`CREATE TRIGGER segments_au AFTER UPDATE OF text ON segments BEGIN
+			INSERT INTO segments_fts (segments_fts, rowid, text) VALUES ('delete', old.rid, old.text);
+			INSERT INTO segments_fts (rowid, text) VALUES (new.rid, new.text);
+		END`,
+		`CREATE TABLE segment_originals (segment_id TEXT PRIMARY KEY, call_id TEXT NOT NULL, text TEXT NOT NULL)`,
+		`CREATE INDEX segment_originals_call ON segment_originals (call_id)`,
+		`CREATE TABLE alerts (
+			id TEXT PRIMARY KEY, call_id TEXT NOT NULL, rule_id TEXT NOT NULL, rule_name TEXT NOT NULL,
+			severity TEXT NOT NULL, message TEXT NOT NULL, matches TEXT NOT NULL,
+			at_ms INTEGER NOT NULL, time INTEGER NOT NULL, post_call INTEGER NOT NULL
+		)`,
+		`CREATE INDEX alerts_call ON alerts (call_id)`,
+		`CREATE TABLE categories (call_id TEXT NOT NULL, name TEXT NOT NULL, rule_id TEXT NOT NULL, matches TEXT NOT NULL, PRIMARY KEY (call_id, name))`,
+		`CREATE INDEX categories_name ON categories (name)`,
+		`CREATE TABLE dtmf (call_id TEXT NOT NULL, leg TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, digit TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
+	}},
+}

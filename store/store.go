@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+)
+
+// Reader is the read side: search and call records. The ui and rules stages
+// declare the same two methods where they use them.
+type Reader interface {
+	// Search returns one page of the calls matching q, best first. A query
+	// the user must fix is an error wrapping msg.ErrBadQuery.
+	Search(ctx context.Context, q msg.SearchQuery) (msg.SearchResults, error)
+	// Call returns everything kept about a call, or an error wrapping
+	// msg.ErrNotFound. original fills StoredSegment.Original (and DTMF
+	// digits) where the redaction policy kept them; the caller decides
+	// whether the reader may see them.
+	Call(ctx context.Context, callID string, original bool) (msg.CallRecord, error)
+}
+
+// Writer is what the archiver writes. Every method is idempotent: writing the
+// same message again changes nothing, so a redelivery never duplicates.
+// Text given to a Writer is already redacted.
+type Writer interface {
+	// PutCall merges a call event into the call's record: a start or
+	// update sets what it carries, an end also sets the end.
+	PutCall(ctx context.Context, ev msg.CallEvent) error
+	// PutSegment keeps a final segment, keyed by its ID. A segment without
+	// sentiment never clears the sentiment already kept. seg.Original is
+	// kept apart, only when not empty.
+	PutSegment(ctx context.Context, seg msg.StoredSegment) error
+	// PutAlert keeps an alert, keyed by its ID.
+	PutAlert(ctx context.Context, a msg.Alert) error
+	// PutCategories adds the categories to the call's (keyed by name).
+	PutCategories(ctx context.Context, c msg.Categories) error
+	// PutCallSentiment keeps the call's latest sentiment (a final one wins).
+	PutCallSentiment(ctx context.Context, s msg.CallSentiment) error
+	// PutCharacteristics keeps the call's latest characteristics (a final one wins).
+	PutCharacteristics(ctx context.Context, c msg.Characteristics) error
+	// PutDTMF keeps a DTMF event, keyed by call, leg and start; the digit
+	// given is the one shown (masked by the archiver), original is kept
+	// apart when not empty.
+	PutDTMF(ctx context.Context, ev msg.DTMFEvent, original string) error
+	// DeleteBefore deletes every call that started before cutoff, with
+	// everything kept about it, and returns how many calls it deleted.
+	DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Store is a place calls are kept: the archiver writes it, search reads it.
+type Store interface {
+	Reader
+	Writer
+	// Close releases the store; it is safe to call more than once.
+	Close() error
+}
+
+// Search limits.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+	// MaxOffset bounds pagination depth.
+	MaxOffset = 10000
+	// SnippetsPerHit is how many matching segments a hit shows at most.
+	SnippetsPerHit = 3
+)
