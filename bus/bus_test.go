@@ -163,3 +163,38 @@ func TestConsumeEndsWhenConnectionCloses(t *testing.T) {
 		t.Fatal("Consume still running 10 s after its connection closed")
 	}
 }
+
+// A consumer stopped mid-work acks what its handler finished, and hands
+// back what it still holds at once, so a restarted one gets exactly the
+// rest without waiting out AckWait.
+func TestConsumeHandsBackOnStop(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	cfg := bus.ConsumerConfig{Stream: bus.StreamEvents, Durable: "handback", Filter: []string{msg.AllAlerts}, AckWait: time.Minute}
+	started := make(chan struct{}, 1)
+	stop := consume(t, c, cfg, func(ctx context.Context, m jetstream.Msg) error {
+		started <- struct{}{}
+		<-ctx.Done() // still working when shutdown comes, then done
+		return nil
+	})
+	for _, s := range []string{"a", "b"} {
+		if err := c.Publish(ctx, msg.SubjectAlert(s), []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-started
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 2)
+	stop = consume(t, c, cfg, func(_ context.Context, m jetstream.Msg) error { got <- string(m.Data()); return nil })
+	defer stop()
+	select {
+	case g := <-got:
+		if g != "b" {
+			t.Fatalf("got %q first, want b (a was done and must have been acked)", g)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("message b not redelivered within 10 s (AckWait is a minute)")
+	}
+}

@@ -120,7 +120,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		go func() {
 			defer wg.Done()
 			<-ctx.Done()
-			it.Stop()
+			it.Drain() // buffered messages still reach the loop, which hands them back (nak) at once
 		}()
 		go func() {
 			defer wg.Done()
@@ -157,9 +157,18 @@ func consumeLoop(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfi
 }
 
 func handle(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, m jetstream.Msg, h Handler) {
+	if ctx.Err() != nil {
+		// Shutting down with the message still buffered: hand it back now
+		// rather than after AckWait.
+		_ = m.Nak()
+		return
+	}
 	err := h(ctx, m)
 	if err == nil {
-		if err := m.DoubleAck(ctx); err != nil && ctx.Err() == nil {
+		// The work is done: ack it even if shutdown began meanwhile.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := m.DoubleAck(actx); err != nil {
 			cfg.Logger.Warn("ack failed; the message will be redelivered", "subject", m.Subject(), "err", err)
 		}
 		return
