@@ -211,6 +211,13 @@ func (s *Server) Require(h http.Handler, roles ...Role) http.Handler {
 	return s.guard(false, allowed, h)
 }
 
+// MayReadOriginal reports whether the user of a request that passed
+// Require may read original (unredacted) text: only roles that may (admin).
+func MayReadOriginal(r *http.Request) bool {
+	p, ok := principalOf(r.Context())
+	return ok && p.Role.can(permOriginal)
+}
+
 // homeOf is the first page a role sees.
 func homeOf(r Role) string {
 	switch {

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/earshot-dev/earshot/capture/pcap"
 	"github.com/earshot-dev/earshot/capture/sender"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/ui"
 	"github.com/nats-io/nats.go"
 )
 
@@ -25,6 +29,7 @@ type captureStage struct {
 	threshold, margin       float64
 	jitterDepth             int
 	rateLimit               float64
+	token                   string
 }
 
 func (*captureStage) name() string { return "capture" }
@@ -43,6 +48,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.jitterDepth, "jitter-depth", 3, "packets held after a missing one before it counts as lost")
 	fs.Float64Var(&s.rateLimit, "rtp-rate-limit", 5000, "packets per second one source address may send (negative: no limit)")
 	fs.StringVar(&s.language, "capture-language", "", "language hint put on utterance jobs (e.g. en, ko; empty: detect)")
+	fs.StringVar(&s.token, "capture-token", os.Getenv("EARSHOT_CAPTURE_TOKEN"), "earshot capture alone: the bearer token POST /api/calls/announce requires (without one the HTTP announce is off; NATS announces work regardless). In earshot run the web view's login guards it instead")
 }
 
 func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
@@ -72,13 +78,35 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 		c.Close()
 		return nil, fmt.Errorf("capture: subscribe %s: %w", msg.SubjectAnnounce, err)
 	}
-	e.mux.Handle("POST /api/calls/announce", c.AnnounceHandler())
+	const route = "POST /api/calls/announce"
+	switch {
+	case e.protect != nil:
+		e.mux.Handle(route, e.protect(c.AnnounceHandler(), ui.RoleSupervisor, ui.RoleAdmin))
+	case s.token != "":
+		e.mux.Handle(route, captureBearer(s.token, c.AnnounceHandler()))
+	default:
+		e.log.Info("HTTP announce is off: give --capture-token to turn it on")
+	}
 	e.log.Info("capture listening", "rtp", s.rtp, "announce", msg.SubjectAnnounce)
 	return func(ctx context.Context) error {
 		err := c.Run(ctx)
 		_ = sub.Drain()
 		return err
 	}, nil
+}
+
+// captureBearer lets through only requests that carry token as
+// Authorization: Bearer.
+func captureBearer(token string, h http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="earshot capture"`)
+			http.Error(w, "announce: give Authorization: Bearer TOKEN (the --capture-token)", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // parseInterspersed parses args whose one positional argument may come

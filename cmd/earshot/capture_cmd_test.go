@@ -86,7 +86,7 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 	var stderr string
 	go func() {
 		var code int
-		code, _, stderr = captureRun(ctx, "capture", "--nats", srv.ClientURL(), "--rtp", rtpAddr, "--call-timeout", "5s", "--http", httpAddr)
+		code, _, stderr = captureRun(ctx, "capture", "--nats", srv.ClientURL(), "--rtp", rtpAddr, "--call-timeout", "5s", "--http", httpAddr, "--capture-token", "s3cret")
 		done <- code
 	}()
 	defer func() {
@@ -146,9 +146,18 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 		t.Errorf("call cmd-call-1 ended with agent %q, queue %q, attributes %v; want what send announced", e.Agent, e.Queue, e.Attributes)
 	}
 
+	// The HTTP announce wants the capture's token.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/api/calls/announce", strings.NewReader(`{"call_id":"x","end":true}`))
+	req.Header.Set("Authorization", "Bearer wrong")
+	req.Close = true
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("announce with a wrong token: %s, want 401", resp.Status)
+	}
 	// The same over the HTTP announce endpoint; then the metrics show both calls.
 	code, _, errOut = captureRun(context.Background(), "send", "--agent", agent, "--to", rtpAddr,
-		"--call", "cmd-call-2", "--speed", "10", "--announce", "http://"+httpAddr+"/api/calls/announce")
+		"--call", "cmd-call-2", "--speed", "10", "--announce", "http://"+httpAddr+"/api/calls/announce", "--announce-token", "s3cret")
 	if code != 0 {
 		t.Fatalf("earshot send with an HTTP announce exited %d: %s", code, errOut)
 	}

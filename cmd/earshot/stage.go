@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/ui"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,10 +33,36 @@ type stage interface {
 	start(ctx context.Context, e *env) (runner func(ctx context.Context) error, err error)
 }
 
-// stages lists the pipeline stages in the order earshot run starts them.
-func stages() []stage {
-	return []stage{&storeStage{}, &analyzeStage{}, &asrStage{}, &captureStage{}, &uiStage{}}
+// pipeline is the stages earshot run starts, in one process.
+type pipeline struct {
+	store   *storeStage
+	analyze *analyzeStage
+	asr     *asrStage
+	capture *captureStage
+	ui      *uiStage
 }
+
+func newPipeline() *pipeline {
+	return &pipeline{&storeStage{}, &analyzeStage{}, &asrStage{}, &captureStage{}, &uiStage{}}
+}
+
+// stages lists the stages in the order earshot run starts them: each is
+// started after those whose products it uses.
+func (p *pipeline) stages() []stage {
+	return []stage{p.store, p.analyze, p.asr, p.capture, p.ui}
+}
+
+// started hands what a stage opened to the stages started after it: the
+// store to the web view (search, call view) and to the rules' dry runs.
+// Stages never import each other; this is where they meet.
+func (p *pipeline) started(s stage) {
+	if s == stage(p.store) {
+		p.ui.store = p.store.st
+	}
+}
+
+// stages lists the pipeline stages, for the one-stage commands.
+func stages() []stage { return newPipeline().stages() }
 
 // env is what a stage is started with.
 type env struct {
@@ -44,9 +71,13 @@ type env struct {
 	dataDir string
 	metrics *prometheus.Registry
 	// mux is served on --http; stages add their routes to it.
-	mux   *http.ServeMux
-	std   stdio
-	allIn bool // inside earshot run
+	mux *http.ServeMux
+	// protect puts a route behind the web view's login, with one of roles;
+	// set in earshot run. Alone, a stage mounts only routes that are safe
+	// without it (or guards them itself).
+	protect func(h http.Handler, roles ...ui.Role) http.Handler
+	std     stdio
+	allIn   bool // inside earshot run
 }
 
 // commonFlags are the flags every long-running command takes.
@@ -120,7 +151,8 @@ func runAll(ctx context.Context, args []string, std stdio) error {
 	c.register(fs, true)
 	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8080", "web view, API and /metrics address")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "where the embedded NATS server takes clients (other earshot processes); \"\" for in-process only")
-	all := stages()
+	p := newPipeline()
+	all := p.stages()
 	for _, s := range all {
 		s.flags(fs)
 	}
@@ -162,12 +194,14 @@ func runAll(ctx context.Context, args []string, std stdio) error {
 	defer conn.Close()
 	e := newEnv(log, conn, c.dataDir, std)
 	e.allIn = true
+	e.protect = p.ui.require
 	var runners []namedRunner
 	for _, s := range all {
 		r, err := s.start(ctx, e)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name(), err)
 		}
+		p.started(s)
 		runners = append(runners, namedRunner{s.name(), r})
 	}
 	return serve(ctx, e, c.httpAddr, runners)
@@ -185,21 +219,27 @@ type namedRunner struct {
 }
 
 // serve runs the runners and the HTTP server until ctx is done or one of
-// them fails, then stops them all and waits for them.
+// them fails. Then it stops the HTTP server first (requests may still be
+// reading the store), then the runners, and waits for all of them.
 func serve(ctx context.Context, e *env, httpAddr string, runners []namedRunner) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRunners()
+	failed := make(chan error, len(runners)+1)
 	var wg sync.WaitGroup
 	for _, r := range runners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.run(ctx); err != nil && ctx.Err() == nil {
-				cancel(fmt.Errorf("%s: %w", r.name, err))
+			if err := r.run(runCtx); err != nil && runCtx.Err() == nil {
+				failed <- fmt.Errorf("%s: %w", r.name, err)
 			}
 		}()
 	}
-	if httpAddr != "" {
+	var hs *http.Server
+	httpDone := make(chan struct{})
+	if httpAddr == "" {
+		close(httpDone)
+	} else {
 		e.mux.Handle("GET /metrics", promhttp.HandlerFor(e.metrics, promhttp.HandlerOpts{}))
 		e.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 			if !e.bus.NC.IsConnected() {
@@ -210,30 +250,39 @@ func serve(ctx context.Context, e *env, httpAddr string, runners []namedRunner) 
 		})
 		ln, err := net.Listen("tcp", httpAddr)
 		if err != nil {
-			cancel(fmt.Errorf("http: %w", err))
+			close(httpDone)
+			failed <- fmt.Errorf("http: %w", err)
 		} else {
-			hs := &http.Server{Handler: e.mux, ReadHeaderTimeout: 10 * time.Second}
+			// Requests live under a context that shutdown cancels, so live
+			// event streams end at once instead of holding shutdown up.
+			base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+			defer cancelBase()
+			hs = &http.Server{Handler: e.mux, ReadHeaderTimeout: 10 * time.Second,
+				BaseContext: func(net.Listener) context.Context { return base }}
+			hs.RegisterOnShutdown(cancelBase)
 			e.log.Info("http listening", "url", "http://"+ln.Addr().String())
-			wg.Add(2)
 			go func() {
-				defer wg.Done()
+				defer close(httpDone)
 				if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					cancel(fmt.Errorf("http: %w", err))
+					failed <- fmt.Errorf("http: %w", err)
 				}
-			}()
-			go func() {
-				defer wg.Done()
-				<-ctx.Done()
-				sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer scancel()
-				_ = hs.Shutdown(sctx)
 			}()
 		}
 	}
-	<-ctx.Done()
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-failed:
 	}
-	return nil
+	if hs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if hs.Shutdown(sctx) != nil {
+			_ = hs.Close()
+		}
+		cancel()
+	}
+	<-httpDone
+	stopRunners()
+	wg.Wait()
+	return err
 }

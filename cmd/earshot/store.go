@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,10 +20,12 @@ import (
 	"github.com/earshot-dev/earshot/store/postgres"
 	"github.com/earshot-dev/earshot/store/redact"
 	"github.com/earshot-dev/earshot/store/sqlite"
+	"github.com/earshot-dev/earshot/ui"
 )
 
-// storeStage is the store stage: the archiver, retention, and (run alone)
-// the search API on --http.
+// storeStage is the store stage: the archiver and retention. Its search API
+// is served behind the web view's login: by earshot run, or, scaled out, by
+// earshot ui reading the same store.
 type storeStage struct {
 	db            string
 	mask          string
@@ -91,16 +94,11 @@ func (s *storeStage) start(ctx context.Context, e *env) (func(context.Context) e
 		st.Close()
 		return nil, err
 	}
-	if !e.allIn {
-		// Run alone, the stage serves search itself; in earshot run the
-		// ui stage serves it behind its login.
-		h, err := store.NewHandler(store.HandlerConfig{Reader: st, Logger: log})
-		if err != nil {
+	if e.protect != nil {
+		if err := mountStoreAPI(e, st, log); err != nil {
 			st.Close()
 			return nil, err
 		}
-		e.mux.Handle("GET /api/search", h)
-		e.mux.Handle("GET /api/calls/{id}", h)
 	}
 	s.st = st
 	where := "sqlite " + filepath.Join(e.dataDir, sqlite.FileName)
@@ -117,6 +115,20 @@ func (s *storeStage) start(ctx context.Context, e *env) (func(context.Context) e
 		err := errors.Join(<-errs, <-errs)
 		return errors.Join(err, st.Close())
 	}, nil
+}
+
+// mountStoreAPI serves the store's JSON API (GET /api/search, GET
+// /api/calls/{id}) behind the web view's login: for the roles that may
+// read every call; original text only for those allowed to see it.
+func mountStoreAPI(e *env, r store.Reader, log *slog.Logger) error {
+	h, err := store.NewHandler(store.HandlerConfig{Reader: r, Original: ui.MayReadOriginal, Logger: log})
+	if err != nil {
+		return err
+	}
+	readers := []ui.Role{ui.RoleSupervisor, ui.RoleAnalyst, ui.RoleAdmin}
+	e.mux.Handle("GET /api/search", e.protect(h, readers...))
+	e.mux.Handle("GET /api/calls/{id}", e.protect(h, readers...))
+	return nil
 }
 
 // searchFilters are the filters of earshot search: flag name, query

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/store/sqlite"
+	"github.com/earshot-dev/earshot/ui"
 	"go.uber.org/goleak"
 )
 
@@ -122,11 +124,21 @@ func TestStoreStageArchivesAndServes(t *testing.T) {
 	stored := make(chan string, 20)
 	s := &storeStage{mask: "entity", policy: "redacted", onStored: func(sub string) { stored <- sub }}
 	e := newEnv(slog.New(slog.DiscardHandler), conn, dir, stdio{})
+	// The API goes behind the web view's login, for the roles that read
+	// every call; here the login lets everyone through.
+	var guarded [][]ui.Role
+	e.protect = func(h http.Handler, roles ...ui.Role) http.Handler {
+		guarded = append(guarded, roles)
+		return h
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runner, err := s.start(ctx, e)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(guarded) != 2 || slices.Contains(guarded[0], ui.RoleAgent) || !slices.Contains(guarded[0], ui.RoleAnalyst) {
+		t.Fatalf("store API guarded for %v; want both routes, analysts and not agents", guarded)
 	}
 	done := make(chan error, 1)
 	go func() { done <- runner(ctx) }()

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/ui"
 )
 
@@ -19,6 +20,7 @@ type uiStage struct {
 	secureCookies bool
 	lookback      time.Duration
 	sessionTTL    time.Duration
+	storeDSN      string
 	// store and rules are wired by earshot run (or left nil: the pages then
 	// say search and rules are not available).
 	store ui.Store
@@ -50,6 +52,7 @@ func (s *uiStage) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
 	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
 	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts")
+	fs.StringVar(&s.storeDSN, "ui-store", "", "earshot ui alone: the store to read, a postgres:// DSN (default: the SQLite store in --data); earshot run reads the store stage's")
 }
 
 func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
@@ -71,6 +74,30 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 	if e.bus != nil {
 		cfg.JS = e.bus.JS
 	}
+	var own store.Store // opened here when the ui runs alone
+	if e.allIn {
+		if s.storeDSN != "" {
+			return nil, badInputf("--ui-store is for earshot ui alone; earshot run reads the store stage's store (--db)")
+		}
+	} else {
+		// Not read-only: the ui may start before the store stage creates it.
+		st, err := openStore(ctx, s.storeDSN, e.dataDir, false)
+		if err != nil {
+			return nil, err
+		}
+		own, s.store = st, st
+		e.protect = s.require
+		if err := mountStoreAPI(e, st, cfg.Logger); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	closeOwn := func() error {
+		if own != nil {
+			return own.Close()
+		}
+		return nil
+	}
 	if s.store != nil {
 		cfg.Store = s.store
 	}
@@ -78,13 +105,16 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 		cfg.Rules = s.rules
 	}
 	srv, err := ui.New(cfg)
-	if errors.Is(err, ui.ErrBadUser) {
-		return nil, badInput(err)
-	}
 	if err != nil {
+		err = errors.Join(err, closeOwn())
+		if errors.Is(err, ui.ErrBadUser) {
+			return nil, badInput(err)
+		}
 		return nil, err
 	}
 	e.mux.Handle("/", srv.Handler())
 	s.srv.Store(srv)
-	return srv.Run, nil
+	return func(ctx context.Context) error {
+		return errors.Join(srv.Run(ctx), closeOwn())
+	}, nil
 }

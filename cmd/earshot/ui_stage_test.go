@@ -111,7 +111,13 @@ func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 	// A second start finds the users and prints nothing.
 	out.Reset()
 	e2 := newEnv(slog.New(slog.DiscardHandler), conn, dir, stdio{out: &out, err: &out})
-	if _, err := uiStageFlags(t).start(ctx, e2); err != nil {
+	r2, err := uiStageFlags(t).start(ctx, e2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped, stop := context.WithCancel(ctx)
+	stop()
+	if err := r2(stopped); err != nil { // releases the store it opened
 		t.Fatal(err)
 	}
 	if out.Len() != 0 {
