@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/internal/browsertest"
 	"github.com/earshot-dev/earshot/msg"
 )
 
@@ -20,106 +20,24 @@ const (
 	hostileImg    = `"><img src=x onerror="window.__pwned=1">`
 )
 
-// browser starts headless Chromium for a test. It skips when Chromium is
-// absent, except under CI (CI=true), where that is a failure.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("CHROMIUM")
-	if path == "" {
-		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if found, err := exec.LookPath(p); err == nil {
-				path = found
-				break
-			}
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (apt-get install chromium); CI needs the browser tests")
-		}
-		t.Skip("chromium is not installed (apt-get install chromium, or set CHROMIUM=path); skipping the browser test")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 560),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil { // start the browser now
-		t.Fatalf("start chromium %s: %v", path, err)
-	}
-	return ctx
-}
+func browser(t *testing.T) context.Context { return browsertest.Start(t) }
 
-// artifactDir is where screenshots go: $EARSHOT_ARTIFACTS, or
-// testartifacts/ at the repository root (git-ignored).
-func artifactDir(t *testing.T) string {
-	dir := os.Getenv("EARSHOT_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "testartifacts")
-	}
-	dir = filepath.Join(dir, "ui")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func artifactDir(t *testing.T) string { return browsertest.ArtifactDir(t, "ui") }
 
 func screenshot(t *testing.T, ctx context.Context, name string) []byte {
 	t.Helper()
-	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	p := filepath.Join(artifactDir(t), name+".png")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", p)
-	return b
+	return browsertest.Screenshot(t, ctx, artifactDir(t), name)
 }
 
 // waitFor waits until the JavaScript expression is true on the page.
 func waitFor(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		// A navigation under way destroys the page's context: poll again
-		// on the new page.
-		_, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
-		if err == nil || !strings.Contains(err.Error(), "context") {
-			break
-		}
-	}
-	if err != nil {
-		shot := strings.NewReplacer(" ", "-", "'", "").Replace(what)
-		screenshot(t, ctx, "failed-"+shot)
-		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
-	}
+	browsertest.WaitFor(t, ctx, artifactDir(t), 10*time.Second, what, expr)
 }
 
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	browsertest.Do(t, ctx, what, steps...)
 }
 
 // notPwned checks that no hostile markup ran or became an element.
