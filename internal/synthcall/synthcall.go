@@ -7,10 +7,13 @@ package synthcall
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"sort"
+	"strings"
 
 	"github.com/earshot-dev/earshot/internal/wav"
 	"github.com/earshot-dev/earshot/msg"
@@ -117,7 +120,7 @@ func Speak(ctx context.Context, t Turn) ([]int16, error) {
 	if err := esp.Run(); err != nil {
 		return nil, fmt.Errorf("espeak-ng: %v: %s", err, stderr.String())
 	}
-	args := []string{"-t", "wav", "-", "-t", "wav", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", "-"}
+	args := []string{"-D", "-t", "wav", "-", "-t", "wav", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", "-"}
 	if t.Gain != 0 {
 		args = append(args, "gain", fmt.Sprint(t.Gain))
 	}
@@ -154,4 +157,49 @@ func speechBounds(pcm []int16) (first, last int) {
 		}
 	}
 	return first, last
+}
+
+// Script is a scripted call, as the demo's examples/calls/NAME.json keep
+// them: who the call is with, and each turn's leg, offset and text. Its
+// rendered legs sit beside it as NAME.agent.wav and NAME.customer.wav.
+type Script struct {
+	CallID     string            `json:"call_id"`
+	Agent      string            `json:"agent"`
+	Queue      string            `json:"queue"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Turns      []struct {
+		Leg  msg.Role `json:"leg"`
+		AtMS int64    `json:"at_ms"`
+		Text string   `json:"text"`
+	} `json:"turns"`
+}
+
+// LoadScript reads a script file.
+func LoadScript(path string) (*Script, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Script
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := msg.ValidateCallID(s.CallID); err != nil {
+		return nil, fmt.Errorf("%s: call_id: %w", path, err)
+	}
+	return &s, nil
+}
+
+// SynthTurns returns the script's turns to Render.
+func (s *Script) SynthTurns() []Turn {
+	turns := make([]Turn, len(s.Turns))
+	for i, t := range s.Turns {
+		turns[i] = Turn{Leg: t.Leg, AtMS: t.AtMS, Text: t.Text}
+	}
+	return turns
+}
+
+// LegFile is where a script's rendered leg is kept.
+func LegFile(scriptPath string, leg msg.Role) string {
+	return fmt.Sprintf("%s.%s.wav", strings.TrimSuffix(scriptPath, ".json"), leg)
 }
