@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/earshot-dev/earshot/capture"
 	"github.com/earshot-dev/earshot/capture/pcap"
 	"github.com/earshot-dev/earshot/capture/sender"
+	"github.com/earshot-dev/earshot/internal/synthcall"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/ui"
 	"github.com/nats-io/nats.go"
@@ -93,6 +95,62 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 		_ = sub.Drain()
 		return err
 	}, nil
+}
+
+// loadScripted reads every scripted call in dir: base with the script's
+// call id, agent, queue, attributes and legs.
+func loadScripted(dir string, base sender.SendConfig) ([]sender.SendConfig, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		return nil, badInputf("--calls %s: no NAME.json call scripts there", dir)
+	}
+	var cfgs []sender.SendConfig
+	for _, f := range files {
+		sc, err := synthcall.LoadScript(f)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		cfg := base
+		cfg.CallID, cfg.Agent, cfg.Queue, cfg.Attributes = sc.CallID, sc.Agent, sc.Queue, sc.Attributes
+		for _, role := range []msg.Role{msg.RoleAgent, msg.RoleCustomer} {
+			pcm, err := sender.ReadWAVFile(synthcall.LegFile(f, role))
+			if err != nil {
+				return nil, captureInputError(err)
+			}
+			cfg.Legs = append(cfg.Legs, sender.Leg{Role: role, PCM: pcm})
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	return cfgs, nil
+}
+
+// sendScripted sends the calls side by side, each announced, the next
+// starting stagger after the one before.
+func sendScripted(ctx context.Context, cfgs []sender.SendConfig, ann sender.Announcer, stagger time.Duration, std stdio) error {
+	errs := make(chan error, len(cfgs))
+	for i, cfg := range cfgs {
+		go func() {
+			select {
+			case <-time.After(time.Duration(i) * stagger):
+				cfg.Announcer = ann
+				_, err := sender.Send(ctx, cfg)
+				errs <- err
+			case <-ctx.Done():
+				errs <- ctx.Err()
+			}
+		}()
+	}
+	var all []error
+	for range cfgs {
+		all = append(all, <-errs)
+	}
+	if err := errors.Join(all...); err != nil {
+		return err
+	}
+	for _, cfg := range cfgs {
+		fmt.Fprintf(std.out, "sent call %s (agent %s, queue %s)\n", cfg.CallID, cfg.Agent, cfg.Queue)
+	}
+	return nil
 }
 
 // captureBearer lets through only requests that carry token as
@@ -232,8 +290,18 @@ func sendCmd(ctx context.Context, args []string, std stdio) error {
 		attrs[k] = val
 		return nil
 	})
+	calls := fset.String("calls", "", "send every scripted call in this directory (NAME.json with NAME.agent.wav and NAME.customer.wav, as in examples/calls), side by side, each announced with its agent and queue")
+	stagger := fset.Duration("calls-stagger", 4*time.Second, "with --calls: time between the calls' starts")
 	if err := parseFlags(fset, args); err != nil {
 		return err
+	}
+	if *calls != "" {
+		if *agent != "" || *customer != "" || *callID != "" || *agentName != "" || *queue != "" || len(attrs) > 0 {
+			return badInputf("--calls takes the legs, call ids, agents and queues from its scripts: leave out --agent, --customer, --call, --agent-name, --queue and --attr")
+		}
+		if *announce == "" {
+			return badInputf("--calls announces each call with its agent and queue: give --announce too")
+		}
 	}
 	if *announce == "" && (*agentName != "" || *queue != "" || len(attrs) > 0) {
 		return badInputf("--agent-name, --queue and --attr travel in the announce: give --announce too")
@@ -241,8 +309,8 @@ func sendCmd(ctx context.Context, args []string, std stdio) error {
 	if fset.NArg() > 0 {
 		return badInputf("unexpected argument %q", fset.Arg(0))
 	}
-	if *agent == "" && *customer == "" {
-		return badInputf("give --agent FILE.wav and/or --customer FILE.wav")
+	if *agent == "" && *customer == "" && *calls == "" {
+		return badInputf("give --agent FILE.wav and/or --customer FILE.wav, or --calls DIR")
 	}
 	dst, err := netip.ParseAddrPort(*to)
 	if err != nil {
@@ -251,6 +319,18 @@ func sendCmd(ctx context.Context, args []string, std stdio) error {
 	sp, err := sender.ParseSpeed(*speed)
 	if err != nil {
 		return badInputf("--speed: %v", err)
+	}
+	if *calls != "" {
+		cfgs, err := loadScripted(*calls, sender.SendConfig{To: dst, PCMA: *pcma, Speed: sp})
+		if err != nil {
+			return err
+		}
+		ann, closeAnn, err := captureAnnouncer(*announce, *token)
+		if err != nil {
+			return err
+		}
+		defer closeAnn()
+		return sendScripted(ctx, cfgs, ann, *stagger, std)
 	}
 	if *callID != "" {
 		if err := msg.ValidateCallID(*callID); err != nil {

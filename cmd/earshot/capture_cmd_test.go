@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -146,6 +147,39 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 		t.Errorf("call cmd-call-1 ended with agent %q, queue %q, attributes %v; want what send announced", e.Agent, e.Queue, e.Attributes)
 	}
 
+	// A directory of scripted calls, sent side by side, each announced.
+	callsDir := filepath.Join(dir, "calls")
+	if err := os.MkdirAll(callsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range []string{"billing", "sales"} {
+		name := filepath.Join(callsDir, fmt.Sprintf("call%d", i))
+		script := fmt.Sprintf(`{"call_id": "scripted-%d", "agent": "agent-%d", "queue": %q, "turns": []}`, i, i, q)
+		if err := os.WriteFile(name+".json", []byte(script), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for src, dst := range map[string]string{agent: name + ".agent.wav", customer: name + ".customer.wav"} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	code, out, errOut = captureRun(context.Background(), "send", "--calls", callsDir, "--calls-stagger", "0s",
+		"--to", rtpAddr, "--speed", "10", "--announce", srv.ClientURL())
+	if code != 0 || !strings.Contains(out, "sent call scripted-1 (agent agent-1, queue sales)") {
+		t.Fatalf("earshot send --calls exited %d: %s %s", code, out, errOut)
+	}
+	for range 2 {
+		e := ended("")
+		if !strings.HasPrefix(e.CallID, "scripted-") || e.Agent != "agent-"+e.CallID[len("scripted-"):] || e.Queue == "" {
+			t.Errorf("scripted call ended %+v", e)
+		}
+	}
+
 	// The HTTP announce wants the capture's token.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/api/calls/announce", strings.NewReader(`{"call_id":"x","end":true}`))
 	req.Header.Set("Authorization", "Bearer wrong")
@@ -170,7 +204,7 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`earshot_capture_calls_total 2`, `earshot_capture_announces_total{result="ok"} 2`, `earshot_capture_jobs_total{kind="final"} 3`} {
+	for _, want := range []string{`earshot_capture_calls_total 4`, `earshot_capture_announces_total{result="ok"} 4`, `earshot_capture_jobs_total{kind="final"} 7`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -226,6 +260,8 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 		{[]string{"send", "--agent", float, "--call", "bad id"}, "--call"},
 		{[]string{"send", "--agent", mono, "--announce", "ftp://x"}, "--announce"},
 		{[]string{"send", "--agent", mono, "--queue", "billing"}, "give --announce"},
+		{[]string{"send", "--calls", dir, "--announce", "nats://127.0.0.1:9"}, "no NAME.json"},
+		{[]string{"send", "--calls", dir, "--agent", mono, "--announce", "nats://127.0.0.1:9"}, "leave out --agent"},
 		{[]string{"send", "--agent", mono, "--attr", "novalue"}, "KEY=VALUE"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "nowhere"}, "--rtp"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--agent-net", "10.0.0.0/99"}, "--agent-net"},
