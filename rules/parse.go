@@ -70,14 +70,7 @@ func Check(text []byte) []msg.Problem {
 // Parse parses and checks a rule file and builds its rule set. An invalid
 // file returns a *ProblemsError (errors.Is(err, ErrInvalid)) and no set:
 // nothing of it is ever half-applied.
-func Parse(text []byte) (rs *RuleSet, err error) {
-	defer func() {
-		// yaml.v3 has panicked on hostile input before; never let a rule
-		// file take the process down.
-		if r := recover(); r != nil {
-			rs, err = nil, &ProblemsError{Problems: []msg.Problem{{Line: 1, Message: fmt.Sprintf("unreadable YAML (%v)", r)}}}
-		}
-	}()
+func Parse(text []byte) (*RuleSet, error) {
 	p := &parser{rs: &RuleSet{byKey: map[string]*pattern{}}}
 	p.rs.text = bytes.Clone(text)
 	p.rs.Version = Version(text)
@@ -85,28 +78,13 @@ func Parse(text []byte) (rs *RuleSet, err error) {
 		p.probs = append(p.probs, msg.Problem{Line: 1, Message: fmt.Sprintf("file is %d bytes; at most %d", len(text), MaxFileBytes)})
 		return nil, p.result()
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(text))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return p.rs, p.build()
-		}
-		p.yamlError(err)
+	root, ok := p.decode(text)
+	if !ok {
 		return nil, p.result()
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := 0
-		if err == nil {
-			line = extra.Line
-		}
-		p.probs = append(p.probs, msg.Problem{Line: line, Message: "only one YAML document is allowed (remove the --- separator)"})
-		return nil, p.result()
-	}
-	if len(doc.Content) == 0 {
+	if root == nil {
 		return p.rs, p.build()
 	}
-	root := doc.Content[0]
 	if !p.noAliases(root) {
 		return nil, p.result()
 	}
@@ -115,6 +93,40 @@ func Parse(text []byte) (rs *RuleSet, err error) {
 		return nil, p.result()
 	}
 	return p.rs, p.build()
+}
+
+// decode reads the one YAML document of a rule file; nil for an empty file.
+func (p *parser) decode(text []byte) (root *yaml.Node, ok bool) {
+	defer func() {
+		// yaml.v3 has panicked on hostile input before; never let a rule
+		// file take the process down.
+		if r := recover(); r != nil {
+			p.probs = append(p.probs, msg.Problem{Line: 1, Message: fmt.Sprintf("unreadable YAML (%v)", r)})
+			root, ok = nil, false
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, true
+		}
+		p.yamlError(err)
+		return nil, false
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := 0
+		if err == nil {
+			line = extra.Line
+		}
+		p.probs = append(p.probs, msg.Problem{Line: line, Message: "only one YAML document is allowed (remove the --- separator)"})
+		return nil, false
+	}
+	if len(doc.Content) == 0 {
+		return nil, true
+	}
+	return doc.Content[0], true
 }
 
 // Version is the version of a rule file's text: a hash of its content.
