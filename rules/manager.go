@@ -42,7 +42,11 @@ type ManagerConfig struct {
 	Calls CallReader
 	// MaxDryRunCalls bounds how many calls one dry run reads; default 500.
 	MaxDryRunCalls int
-	Logger         *slog.Logger
+	// OnReload, when set, is called after every reload attempt (file
+	// change or request) with the rule set in force and the error, if the
+	// file was refused.
+	OnReload func(rs *RuleSet, err error)
+	Logger   *slog.Logger
 }
 
 // Manager owns the rule set in force: it loads the rules file, reloads it
@@ -106,6 +110,14 @@ func (m *Manager) load() (*RuleSet, error) {
 // Reload reads the rules file again and puts it in force if it is valid
 // and changed. On error the rules in force stay.
 func (m *Manager) Reload(ctx context.Context) (*RuleSet, error) {
+	rs, err := m.reload()
+	if m.cfg.OnReload != nil {
+		m.cfg.OnReload(rs, err)
+	}
+	return rs, err
+}
+
+func (m *Manager) reload() (*RuleSet, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rs, err := m.load()
