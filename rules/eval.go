@@ -69,11 +69,14 @@ func (cs *callState) evaluate(postCall bool) []firing {
 		if fs != nil && !r.Repeat {
 			continue
 		}
-		v, ms := cs.evalRule(r)
-		if v != tTrue {
+		if v, _ := cs.evalRule(r, false); v != tTrue {
 			continue
 		}
-		sig := signature(ms)
+		_, ms := cs.evalRule(r, true)
+		sig := ""
+		if r.Repeat {
+			sig = signature(ms)
+		}
 		if fs != nil && fs.sig == sig {
 			continue
 		}
@@ -103,15 +106,17 @@ func signature(ms []msg.Match) string {
 	return b.String()
 }
 
-// evalRule: groups AND, lines OR, with the matches of the lines that hold.
-func (cs *callState) evalRule(r *Rule) (tri, []msg.Match) {
+// evalRule: groups AND, lines OR; with collect, also the matches of the
+// lines that hold (without, it stops at the first hit of each line).
+func (cs *callState) evalRule(r *Rule, collect bool) (tri, []msg.Match) {
 	res := tTrue
 	var matches []msg.Match
 	for _, g := range r.groups {
 		gv := tFalse
 		var gm []msg.Match
+	lines:
 		for _, l := range g {
-			v, m := cs.evalLine(l)
+			v, m := cs.evalLine(l, collect && !l.not)
 			if l.not {
 				v, m = v.not(), nil
 			}
@@ -119,6 +124,9 @@ func (cs *callState) evalRule(r *Rule) (tri, []msg.Match) {
 			case tTrue:
 				gv = tTrue
 				gm = append(gm, m...)
+				if !collect {
+					break lines
+				}
 			case tUnknown:
 				if gv == tFalse {
 					gv = tUnknown
@@ -151,13 +159,16 @@ func (cs *callState) undecided() tri {
 
 func legOK(by, leg msg.Role) bool { return by == "" || by == leg }
 
-func (cs *callState) evalLine(l *line) (tri, []msg.Match) {
+func (cs *callState) evalLine(l *line, collect bool) (tri, []msg.Match) {
 	switch l.kind {
 	case kWords:
 		var ms []msg.Match
 		for _, pid := range l.pats {
 			for _, h := range cs.hits[pid] {
 				if cs.hitOK(l, h) {
+					if !collect {
+						return tTrue, nil
+					}
 					ms = append(ms, cs.match(h.seg, h.from, h.to))
 				}
 			}
@@ -188,6 +199,9 @@ func (cs *callState) evalLine(l *line) (tri, []msg.Match) {
 					}
 				}
 				if near == (l.kind == kNear) {
+					if !collect {
+						return tTrue, nil
+					}
 					ms = append(ms, cs.match(ha.seg, from, to))
 				}
 			}
@@ -337,6 +351,9 @@ func (cs *callState) roles(by msg.Role) []msg.Role {
 	if by != "" {
 		return []msg.Role{by}
 	}
+	if cs.memoRoles != nil {
+		return cs.memoRoles
+	}
 	seen := map[msg.Role]bool{}
 	var out []msg.Role
 	add := func(r msg.Role) {
@@ -354,6 +371,10 @@ func (cs *callState) roles(by msg.Role) []msg.Role {
 		}
 	}
 	slices.Sort(out)
+	if out == nil {
+		out = []msg.Role{}
+	}
+	cs.memoRoles = out
 	return out
 }
 
@@ -403,6 +424,12 @@ func (cs *callState) evalSentiment(l *line) tri {
 
 // negativeRun is the longest run of consecutive negative turns by role.
 func (cs *callState) negativeRun(role msg.Role) int {
+	if n, ok := cs.memoNegRun[role]; ok {
+		return n
+	}
+	if cs.memoNegRun == nil {
+		cs.memoNegRun = map[msg.Role]int{}
+	}
 	idx := make([]int, 0, len(cs.segs))
 	for i := range cs.segs {
 		if cs.segs[i].leg == role && cs.segs[i].scored {
@@ -419,5 +446,6 @@ func (cs *callState) negativeRun(role msg.Role) int {
 			run = 0
 		}
 	}
+	cs.memoNegRun[role] = best
 	return best
 }

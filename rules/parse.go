@@ -884,7 +884,7 @@ func (p *parser) build() error {
 		rs.anchors[i] = append(rs.anchors[i], pt.id)
 	}
 	if len(anchorKeys) > 0 {
-		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch, DFA: true})
+		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.StandardMatch, DFA: false})
 		rs.ac = b.Build(anchorKeys)
 	}
 	rs.gates = make([][]int32, len(rs.patterns))

@@ -58,6 +58,10 @@ type callState struct {
 	fired map[int32]*fireState
 	cats  []msg.Category
 
+	// Derived values, computed once per change of the state.
+	memoRoles  []msg.Role
+	memoNegRun map[msg.Role]int
+
 	// Engine bookkeeping.
 	finalSentiment, finalChars bool
 	endedAt, lastSeen          time.Time
@@ -70,6 +74,11 @@ func newCallState(id string, rs *RuleSet) *callState {
 		segIDs: map[string]bool{}, hits: map[int32][]hit{}, armed: map[int32]bool{},
 		fired: map[int32]*fireState{},
 	}
+}
+
+// changed drops derived values after the state changed.
+func (cs *callState) changed() {
+	cs.memoRoles, cs.memoNegRun = nil, nil
 }
 
 func (cs *callState) advance(ms int64) {
@@ -114,6 +123,7 @@ func (cs *callState) addDTMF(ev msg.DTMFEvent) {
 }
 
 func (cs *callState) setSentiment(s *msg.CallSentiment) {
+	cs.changed()
 	cs.sentiment = s
 	cs.advance(s.AtMS)
 }
@@ -152,6 +162,7 @@ func (cs *callState) addSegment(seg *msg.Segment, sent *msg.Sentiment) bool {
 		}
 	}
 	idx := int32(len(cs.segs))
+	cs.changed()
 	cs.segs = append(cs.segs, s)
 	cs.advance(seg.EndMS)
 	cs.scan(idx)
