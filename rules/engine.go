@@ -190,6 +190,16 @@ func (e *Engine) handle(ctx context.Context, m jetstream.Msg) error {
 	isNew := cs == nil
 	if isNew {
 		cs = newCallState(call, e.cfg.Rules.Current())
+		if !isStart(subj, m.Data()) {
+			finished, err := e.rehydrate(ctx, cs, m)
+			if err != nil {
+				e.log.Warn("call state not rebuilt from the stream; evaluating from this event on", "call", call, "err", err)
+			}
+			if finished {
+				e.done[call] = time.Now()
+				return nil
+			}
+		}
 	}
 	kind, err := ingest(cs, subj, m.Data())
 	if err != nil {
@@ -210,6 +220,69 @@ func (e *Engine) handle(ctx context.Context, m jetstream.Msg) error {
 		return e.finish(ctx, cs)
 	}
 	return e.evalLive(ctx, cs)
+}
+
+func isStart(subj string, data []byte) bool {
+	if !strings.HasPrefix(subj, "earshot.call.") {
+		return false
+	}
+	var ev msg.CallEvent
+	return msg.Unmarshal(data, &ev) == nil && ev.Kind == msg.CallStarted
+}
+
+// rehydrate rebuilds the state of a call the engine first hears of in the
+// middle (it restarted while the call went on) from the call's earlier
+// events in the stream, up to m. What those events made hold acted before
+// the restart: it is marked fired (and its categories kept) without acting
+// again. It reports whether the call was already finished.
+func (e *Engine) rehydrate(ctx context.Context, cs *callState, m jetstream.Msg) (bool, error) {
+	md, err := m.Metadata()
+	if err != nil || md.Sequence.Stream <= 1 {
+		return false, nil
+	}
+	upTo := md.Sequence.Stream
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cons, err := e.cfg.JS.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{msg.SubjectCall(cs.id), msg.SubjectDTMF(cs.id), "earshot.analysis." + cs.id + ".>"},
+	})
+	if err != nil {
+		return false, fmt.Errorf("replay of %s: %w", cs.id, err)
+	}
+	n := 0
+	for {
+		old, err := cons.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			return false, fmt.Errorf("replay of %s after %d events: %w", cs.id, n, err)
+		}
+		omd, err := old.Metadata()
+		if err != nil {
+			return false, fmt.Errorf("replay of %s: %w", cs.id, err)
+		}
+		if omd.Sequence.Stream >= upTo {
+			break
+		}
+		n++
+		kind, err := ingest(cs, old.Subject(), old.Data())
+		if err != nil {
+			continue // malformed: it was dead-lettered when it first came
+		}
+		if kind == "ended" {
+			cs.endedAt = omd.Timestamp
+		}
+		cs.lastSeen = time.Now()
+	}
+	if n == 0 {
+		return false, nil
+	}
+	for _, f := range cs.evaluate(false) {
+		if f.rule.Actions.Category != "" {
+			cs.addCategory(f.rule.Actions.Category, f.rule.ID, f.matches)
+		}
+		cs.markFired(f)
+	}
+	e.log.Info("call state rebuilt from the stream", "call", cs.id, "events", n)
+	return cs.ended && cs.finalSentiment && cs.finalChars, nil
 }
 
 // ingest updates a call's state with one message and names its kind ("" for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -76,7 +77,8 @@ func startEngine(t *testing.T, rulesText string, grace time.Duration, client *ht
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := NewEngine(EngineConfig{JS: conn.JS, NC: conn.NC, Rules: mgr, Grace: grace, HTTPClient: client})
+	eng, err := NewEngine(EngineConfig{JS: conn.JS, NC: conn.NC, Rules: mgr, Grace: grace, HTTPClient: client,
+		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +121,14 @@ func startEngine(t *testing.T, rulesText string, grace time.Duration, client *ht
 	}
 	t.Cleanup(h.stop)
 	return h
+}
+
+// testLog sends log lines to the test's output.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
 }
 
 func (h *liveHarness) publish(subject string, m msg.Message) {
@@ -384,4 +394,90 @@ func TestWebhookGivesUpOnClientError(t *testing.T) {
 	if err == nil || n != 2 {
 		t.Fatalf("timeouts: %d attempts, err %v", n, err)
 	}
+}
+
+// TestRestartMidCall: an engine that restarts while a call goes on
+// rebuilds the call's state from the stream: rules that need earlier
+// segments still hold, and what fired before does not fire again.
+func TestRestartMidCall(t *testing.T) {
+	_, conn := bustest.Start(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	text := liveRules + `
+  - id: account-and-password
+    match:
+      - words: "account number"
+      - words: password
+    actions:
+      alert: {severity: critical}
+      category: Credentials
+`
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alerts := make(chan msg.Alert, 16)
+	cats := make(chan msg.Categories, 16)
+	for subj, f := range map[string]func([]byte){
+		msg.AllAlerts: func(b []byte) {
+			var a msg.Alert
+			if msg.Unmarshal(b, &a) == nil {
+				alerts <- a
+			}
+		},
+		msg.AllCategories: func(b []byte) {
+			var c msg.Categories
+			if msg.Unmarshal(b, &c) == nil {
+				cats <- c
+			}
+		},
+	} {
+		s, err := conn.NC.Subscribe(subj, func(m *nats.Msg) { f(m.Data) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Unsubscribe()
+	}
+	startOne := func() func() {
+		mgr, err := NewManager(ManagerConfig{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := NewEngine(EngineConfig{JS: conn.JS, NC: conn.NC, Rules: mgr, Grace: time.Minute,
+			Logger: slog.New(slog.NewTextHandler(testLog{t}, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- eng.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	h := &liveHarness{t: t, conn: conn}
+	stop := startOne()
+	call := "call-r"
+	h.publish(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallStarted})
+	h.segment(call, msg.RoleCustomer, call+"/customer/1/0", 0, 2000, "supervisor my account number is", 0)
+	if a := wait(t, alerts, "alert before the restart"); a.RuleID != "manager" {
+		t.Fatalf("alert %+v", a)
+	}
+	wait(t, cats, "categories before the restart")
+	stop()
+
+	h.segment(call, msg.RoleCustomer, call+"/customer/2/0", 3000, 5000, "and my password is secret supervisor", 0)
+	stop = startOne()
+	defer stop()
+	a := wait(t, alerts, "alert after the restart")
+	if a.RuleID != "account-and-password" || len(a.Matches) != 2 || a.Matches[0].Text != "account number" {
+		t.Fatalf("alert after the restart %+v", a)
+	}
+	c := wait(t, cats, "categories after the restart")
+	if len(c.Categories) != 2 || c.Categories[0].Name != "Escalation" || c.Categories[1].Name != "Credentials" {
+		t.Fatalf("categories %+v", c)
+	}
+	none(t, alerts, "repeated alert")
 }
