@@ -33,6 +33,12 @@ func Sign(secret, body []byte) string {
 
 // message fills an alert message's placeholders.
 func message(tmpl string, r *Rule, cs *callState, ms []msg.Match, atMS int64, severity string) string {
+	if tmpl == "" {
+		tmpl = "{rule}"
+		if len(ms) > 0 {
+			tmpl = "{rule}: {matched}"
+		}
+	}
 	texts := make([]string, 0, len(ms))
 	seen := map[string]bool{}
 	for _, m := range ms {

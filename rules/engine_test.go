@@ -219,7 +219,7 @@ func TestLiveAlertsAndPostCall(t *testing.T) {
 	h.publish(msg.SubjectCharacteristics(call), msg.Characteristics{CallID: call, AtMS: 60000, Final: true,
 		NonTalkMS: 30000, NonTalk: []msg.Span{{StartMS: 20000, EndMS: 45000}}})
 	a = wait(t, h.alerts, "post-call alert")
-	if a.RuleID != "long-hold" || !a.PostCall || a.Message != "Long hold: " {
+	if a.RuleID != "long-hold" || !a.PostCall || a.Message != "Long hold" {
 		t.Fatalf("post-call alert %+v", a)
 	}
 	c = wait(t, h.cats, "final categories")
@@ -480,4 +480,30 @@ func TestRestartMidCall(t *testing.T) {
 		t.Fatalf("categories %+v", c)
 	}
 	none(t, alerts, "repeated alert")
+}
+
+func TestPublishToOwnSubject(t *testing.T) {
+	h := startEngine(t, `
+rules:
+  - id: crm
+    match: [{words: "[num] dollars", by: customer}]
+    actions:
+      publish: {subject: "crm.{call}.events", data: {kind: money}}
+`, time.Minute, nil)
+	got := make(chan msg.RuleEvent, 1)
+	s, err := h.conn.NC.Subscribe("crm.>", func(m *nats.Msg) {
+		var ev msg.RuleEvent
+		if msg.Unmarshal(m.Data, &ev) == nil && m.Subject == "crm.c-p.events" {
+			got <- ev
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unsubscribe()
+	h.segment("c-p", msg.RoleCustomer, "c-p/customer/1/0", 0, 3000, "it cost me twenty five dollars", -0.3)
+	ev := wait(t, got, "event on the rule's own subject")
+	if ev.RuleID != "crm" || ev.Data["kind"] != "money" || len(ev.Matches) != 1 || ev.Matches[0].Text != "twenty five dollars" {
+		t.Fatalf("event %+v", ev)
+	}
 }

@@ -76,7 +76,9 @@ type Actions struct {
 // AlertAction raises a live alert.
 type AlertAction struct {
 	Severity string
-	// Message may name {rule}, {matched}, {call}, {agent}, {queue} and {time}.
+	// Message may name {rule}, {matched}, {call}, {agent}, {queue}, {time}
+	// and {severity}; empty means "{rule}: {matched}", or "{rule}" when
+	// nothing was said to match.
 	Message string
 }
 

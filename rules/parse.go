@@ -731,7 +731,7 @@ func (p *parser) actions(n *yaml.Node, a *Actions) {
 		p.at(n, "actions: want at least one of alert, category, publish, webhook")
 	}
 	if v, ok := f["alert"]; ok {
-		al := &AlertAction{Severity: SeverityWarning, Message: "{rule}: {matched}"}
+		al := &AlertAction{Severity: SeverityWarning}
 		if g, ok := p.fields(v.val, "alert", "severity", "message"); ok {
 			if s, ok := g["severity"]; ok {
 				al.Severity, _ = p.oneOf(s.val, "alert.severity", SeverityInfo, SeverityWarning, SeverityCritical)
