@@ -507,3 +507,33 @@ rules:
 		t.Fatalf("event %+v", ev)
 	}
 }
+
+func TestLiveDTMFAndPostCallOnlyRule(t *testing.T) {
+	h := startEngine(t, `
+rules:
+  - id: pressed-9
+    match: [{dtmf: "9", by: customer}]
+    actions: {alert: {severity: info, message: "{rule} on {call}"}}
+  - id: summary
+    evaluate: post_call
+    match: [{words: goodbye, by: agent, last: 10s}]
+    actions: {alert: {severity: info}, category: Closed properly}
+`, time.Minute, nil)
+	call := "c-d"
+	h.publish(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallStarted})
+	h.publish(msg.SubjectDTMF(call), msg.DTMFEvent{CallID: call, Leg: msg.RoleCustomer, Digit: "9", StartMS: 1200, DurationMS: 100})
+	if a := wait(t, h.alerts, "dtmf alert"); a.RuleID != "pressed-9" || a.Message != "pressed-9 on c-d" || a.AtMS != 1300 {
+		t.Fatalf("alert %+v", a)
+	}
+	h.segment(call, msg.RoleAgent, call+"/agent/1/0", 50000, 52000, "thank you goodbye", 0.4)
+	h.publish(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallEnded, DurationMS: 55000})
+	h.publish(msg.SubjectCallSentiment(call), msg.CallSentiment{CallID: call, Final: true})
+	h.publish(msg.SubjectCharacteristics(call), msg.Characteristics{CallID: call, Final: true})
+	a := wait(t, h.alerts, "post-call alert")
+	if a.RuleID != "summary" || !a.PostCall || a.Message != "summary: goodbye" || a.AtMS != 55000 {
+		t.Fatalf("alert %+v", a)
+	}
+	if c := wait(t, h.cats, "final categories"); !c.Final || len(c.Categories) != 1 || c.Categories[0].Name != "Closed properly" {
+		t.Fatalf("categories %+v", c)
+	}
+}
