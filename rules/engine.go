@@ -359,6 +359,7 @@ func (e *Engine) finish(ctx context.Context, cs *callState) error {
 		cs.ended = true
 		cs.durationMS = cs.nowMS
 	}
+	cs.complete = true
 	for _, f := range cs.evaluate(true) {
 		if _, err := e.act(ctx, cs, f); err != nil {
 			return err

@@ -46,6 +46,7 @@ func (cs *callState) evaluate(postCall bool) []firing {
 	rs := cs.rs
 	var cand []int32
 	if postCall {
+		cs.complete = true // post-call, everything that will be known is
 		cand = make([]int32, len(rs.rules))
 		for i := range cand {
 			cand[i] = int32(i)
@@ -148,10 +149,12 @@ func (cs *callState) evalRule(r *Rule, collect bool) (tri, []msg.Match) {
 	return tTrue, matches
 }
 
-// undecided is what a condition that has not held yet is: false once the
-// call has ended, otherwise unknown (it may still come true).
+// undecided is what a condition that has not held yet is: false once
+// everything about the call is known, otherwise unknown (it may still come
+// true: the call's last segments may still be being transcribed after its
+// ended event).
 func (cs *callState) undecided() tri {
-	if cs.ended {
+	if cs.complete {
 		return tFalse
 	}
 	return tUnknown
@@ -337,7 +340,7 @@ func (cs *callState) textResult(l *line, ms []msg.Match) (tri, []msg.Match) {
 	if len(ms) > 0 {
 		return tTrue, ms
 	}
-	if cs.ended {
+	if cs.complete {
 		return tFalse, nil
 	}
 	if l.first > 0 && l.last == 0 && l.after == nil && cs.nowMS >= l.first.Milliseconds() {

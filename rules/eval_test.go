@@ -192,6 +192,9 @@ func TestLiveUndecided(t *testing.T) {
 		t.Fatal("a negated phrase fired while the call goes on")
 	}
 	cs.callEvent(&msg.CallEvent{Kind: msg.CallEnded, DurationMS: 20000})
+	if f := cs.evaluate(false); len(f) != 0 {
+		t.Fatal("a negated phrase fired at the ended event, before the last segments could arrive")
+	}
 	if f := cs.evaluate(true); len(f) != 1 {
 		t.Fatal("a negated phrase never said did not hold post-call")
 	}

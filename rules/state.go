@@ -43,7 +43,8 @@ type callState struct {
 	agent      string
 	queue      string
 	attrs      map[string]string
-	ended      bool
+	ended      bool // the ended event came: the duration is known
+	complete   bool // everything about the call is known: post-call
 	durationMS int64
 	nowMS      int64 // the latest call-clock time seen
 
@@ -268,7 +269,7 @@ func fromRecord(rs *RuleSet, rec *msg.CallRecord) *callState {
 	if rec.Characteristics != nil {
 		cs.setCharacteristics(rec.Characteristics)
 	}
-	cs.ended = true
+	cs.ended, cs.complete = true, true
 	cs.durationMS = max(rec.Call.DurationMS, cs.nowMS)
 	cs.advance(cs.durationMS)
 	return cs
