@@ -78,7 +78,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger}
-	rs, err := m.load()
+	rs, err := m.load(true)
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +92,12 @@ func (m *Manager) Path() string { return m.cfg.Path }
 // Current is the rule set in force.
 func (m *Manager) Current() *RuleSet { return m.current.Load() }
 
-func (m *Manager) load() (*RuleSet, error) {
+// load reads and parses the rules file. A missing file is an empty rule
+// set at start; later it is an error (an editor between removing and
+// writing the file must not empty the rules in force).
+func (m *Manager) load(start bool) (*RuleSet, error) {
 	text, err := os.ReadFile(m.cfg.Path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if start && errors.Is(err, fs.ErrNotExist) {
 		text, err = nil, nil
 	}
 	if err != nil {
@@ -120,7 +123,7 @@ func (m *Manager) Reload(ctx context.Context) (*RuleSet, error) {
 func (m *Manager) reload() (*RuleSet, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rs, err := m.load()
+	rs, err := m.load(false)
 	if err != nil {
 		m.log.Warn("rules file not reloaded; the rules in force stay", "file", m.cfg.Path, "err", err)
 		return m.Current(), err

@@ -167,8 +167,14 @@ func TestActivateAndHistory(t *testing.T) {
 	if _, err := NewManager(ManagerConfig{Path: path}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("err %v, want ErrInvalid", err)
 	}
-	// ...and a running one keeps its rules.
+	// ...and a running one keeps its rules, also when the file is gone.
 	if _, err := m.Reload(ctx); !errors.Is(err, ErrInvalid) || m.Current().Version != Version(second) {
 		t.Fatalf("reload of an invalid file: %v, version %s", err, m.Current().Version)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Reload(ctx); err == nil || m.Current().Version != Version(second) {
+		t.Fatalf("reload of a missing file: %v, version %s", err, m.Current().Version)
 	}
 }
