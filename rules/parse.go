@@ -442,12 +442,24 @@ func (p *parser) groups(n *yaml.Node) [][]*line {
 	}
 	var gs [][]*line
 	for _, g := range n.Content {
-		if g.Kind == yaml.MappingNode && len(g.Content) >= 2 && g.Content[0].Value == "any" {
+		anyAt := -1
+		if g.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(g.Content); i += 2 {
+				if g.Content[i].Value == "any" {
+					anyAt = i
+				}
+			}
+		}
+		if anyAt >= 0 {
 			if len(g.Content) > 2 {
-				p.at(g.Content[2], "a group with any: holds only its list of conditions; put %q in one of them", g.Content[2].Value)
+				other := g.Content[0]
+				if anyAt == 0 {
+					other = g.Content[2]
+				}
+				p.at(other, "a group with any: holds only its list of conditions; put %q in the conditions (not: negates one condition)", other.Value)
 				continue
 			}
-			lst := g.Content[1]
+			lst := g.Content[anyAt+1]
 			if lst.Kind != yaml.SequenceNode || len(lst.Content) == 0 {
 				p.at(lst, "any: want a list of one or more conditions, got %s", describe(lst))
 				continue

@@ -126,6 +126,14 @@ rules:
     match: [{sentiment: {below: -9}}]
     actions: {category: c}
 `, 4, 33, "scores run from -5 to +5"},
+		{"not on an any group", `
+rules:
+  - id: a
+    match:
+      - not: true
+        any: [{words: x}]
+    actions: {category: c}
+`, 5, 9, "a group with any: holds only its list of conditions"},
 		{"near without within", `
 rules:
   - id: a
