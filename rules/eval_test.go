@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"os"
 	"slices"
 	"testing"
 
@@ -230,5 +231,34 @@ func TestTokenize(t *testing.T) {
 		if got := Tokenize(in, lang); !slices.Equal(got, want) {
 			t.Errorf("Tokenize(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestQualityFileOnACall runs testdata/quality.yaml over one realistic,
+// ASR-style call and checks which rules hold.
+func TestQualityFileOnACall(t *testing.T) {
+	t.Setenv("EARSHOT_WEBHOOK_SECRET", "x")
+	text, err := os.ReadFile("testdata/quality.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := mustParse(t, string(text))
+	rec := record(
+		seg(agent, 0.5, 3, "good morning thanks for calling acme how can i help"),
+		seg(customer, 3.5, 9, "yeah hi i want to cancel my account i got charged twice on my visa credit card"),
+		seg(agent, 9.5, 14, "im sorry to hear that let me check"),
+		seg(customer, 15, 20, "this is the third time i want a supervisor"),
+		seg(agent, 21, 25, "i understand ill put you through"),
+	)
+	rec.Call.Queue = "billing"
+	rec.DTMF = []msg.DTMFEvent{{Leg: customer, Digit: "1", StartMS: 100}}
+	rec.Characteristics = &msg.Characteristics{Interruptions: []msg.Interruption{{By: agent, Of: customer, StartMS: 4000, EndMS: 6000}}}
+	var got []string
+	for _, m := range EvaluateRecord(rs, &rec) {
+		got = append(got, m.RuleID)
+	}
+	want := []string{"greeting", "credit-card-near", "cancel-without-retention", "billing-queue-escalation"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("rules held: %v, want %v", got, want)
 	}
 }
