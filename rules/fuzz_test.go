@@ -54,3 +54,34 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIngest: no NATS message, however malformed, panics the engine's
+// ingestion or the evaluation that follows.
+func FuzzIngest(f *testing.F) {
+	rs := mustParse(f, ruleFile("- any:\n    - words: [\"card number [num]\", \"cancel*\"]\n      first: 30s\n    - dtmf: \"12\"\n    - negative_turns: 2\n      by: customer\n    - interruptions: {count: 1}\n    - non_talk: {longest: 5s}\n    - sentiment: {below: -1, over: 10s}"))
+	add := func(subject string, m msg.Message) {
+		b, err := msg.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(subject, b)
+	}
+	add(msg.SubjectScoredSegment("c"), msg.ScoredSegment{Segment: msg.Segment{ID: "c/a/1/0", Leg: msg.RoleCustomer, EndMS: 900, Text: "card number 4111",
+		Words: []msg.Word{{Text: "card", StartMS: 0, EndMS: 200}, {Text: "number", StartMS: 200, EndMS: 500}, {Text: "4111", StartMS: 500, EndMS: 900}}}})
+	add(msg.SubjectDTMF("c"), msg.DTMFEvent{Leg: msg.RoleCustomer, Digit: "1"})
+	add(msg.SubjectCharacteristics("c"), msg.Characteristics{NonTalk: []msg.Span{{StartMS: 5, EndMS: 1}}, Interruptions: []msg.Interruption{{By: msg.RoleAgent}}})
+	add(msg.SubjectCallSentiment("c"), msg.CallSentiment{Final: true})
+	add(msg.SubjectCall("c"), msg.CallEvent{Kind: msg.CallEnded, DurationMS: -5})
+	f.Fuzz(func(t *testing.T, subject string, data []byte) {
+		cs := newCallState("c", rs)
+		for range 2 {
+			if _, err := ingest(cs, subject, data); err != nil {
+				return
+			}
+			for _, fr := range cs.evaluate(false) {
+				cs.markFired(fr)
+			}
+		}
+		cs.evaluate(true)
+	})
+}
