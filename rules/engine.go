@@ -491,7 +491,7 @@ func (e *Engine) webhookWorker(ctx context.Context) {
 // sweeper finishes calls whose grace after the end has passed, or that went
 // idle, and forgets finished calls after a while.
 func (e *Engine) sweeper(ctx context.Context) {
-	tick := min(max(e.cfg.Grace/4, 20*time.Millisecond), time.Second)
+	tick := min(max(min(e.cfg.Grace, e.cfg.IdleTimeout)/4, 20*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {

@@ -63,7 +63,7 @@ type liveHarness struct {
 	stop    func()
 }
 
-func startEngine(t *testing.T, rulesText string, grace time.Duration, client *http.Client) *liveHarness {
+func startEngine(t *testing.T, rulesText string, grace time.Duration, client *http.Client, opts ...func(*EngineConfig)) *liveHarness {
 	t.Helper()
 	_, conn := bustest.Start(t)
 	h := &liveHarness{t: t, conn: conn, dir: t.TempDir(),
@@ -77,8 +77,12 @@ func startEngine(t *testing.T, rulesText string, grace time.Duration, client *ht
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := NewEngine(EngineConfig{JS: conn.JS, NC: conn.NC, Rules: mgr, Grace: grace, HTTPClient: client,
-		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	cfg := EngineConfig{JS: conn.JS, NC: conn.NC, Rules: mgr, Grace: grace, HTTPClient: client,
+		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	eng, err := NewEngine(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,6 +538,21 @@ rules:
 		t.Fatalf("alert %+v", a)
 	}
 	if c := wait(t, h.cats, "final categories"); !c.Final || len(c.Categories) != 1 || c.Categories[0].Name != "Closed properly" {
+		t.Fatalf("categories %+v", c)
+	}
+}
+
+// TestIdleCallIsFinished: a call whose ended event never comes is
+// evaluated post-call and forgotten after IdleTimeout.
+func TestIdleCallIsFinished(t *testing.T) {
+	h := startEngine(t, liveRules, time.Minute, nil, func(c *EngineConfig) { c.IdleTimeout = 300 * time.Millisecond })
+	call := "c-idle"
+	h.segment(call, msg.RoleCustomer, call+"/customer/1/0", 0, 2000, "supervisor", 0)
+	wait(t, h.alerts, "alert")
+	if c := wait(t, h.cats, "live categories"); c.Final {
+		t.Fatalf("categories %+v", c)
+	}
+	if c := wait(t, h.cats, "final categories of the idle call"); !c.Final || len(c.Categories) != 1 {
 		t.Fatalf("categories %+v", c)
 	}
 }
