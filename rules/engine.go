@@ -471,21 +471,39 @@ func (cs *callState) addCategory(name, rule string, ms []msg.Match) bool {
 	return true
 }
 
+// webhookWorker delivers webhooks until ctx is done, then spends at most
+// webhookDrain on the ones still queued.
 func (e *Engine) webhookWorker(ctx context.Context) {
 	for {
 		select {
-		case <-ctx.Done():
-			return
 		case j := <-e.hooks:
-			attempts, err := deliver(ctx, e.cfg.HTTPClient, j)
-			if err != nil {
-				e.mHooks.WithLabelValues("failed").Inc()
-				e.log.Warn("webhook not delivered", "delivery", j.id, "attempts", attempts, "err", err)
-				continue
+			e.deliver(ctx, j)
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.Background(), webhookDrain)
+			defer cancel()
+			for {
+				select {
+				case j := <-e.hooks:
+					e.deliver(dctx, j)
+				default:
+					return
+				}
 			}
-			e.mHooks.WithLabelValues("ok").Inc()
 		}
 	}
+}
+
+// webhookDrain bounds the delivery of queued webhooks at shutdown.
+const webhookDrain = 5 * time.Second
+
+func (e *Engine) deliver(ctx context.Context, j webhookJob) {
+	attempts, err := deliver(ctx, e.cfg.HTTPClient, j)
+	if err != nil {
+		e.mHooks.WithLabelValues("failed").Inc()
+		e.log.Warn("webhook not delivered", "delivery", j.id, "attempts", attempts, "err", err)
+		return
+	}
+	e.mHooks.WithLabelValues("ok").Inc()
 }
 
 // sweeper finishes calls whose grace after the end has passed, or that went
