@@ -262,3 +262,25 @@ func TestQualityFileOnACall(t *testing.T) {
 		t.Fatalf("rules held: %v, want %v", got, want)
 	}
 }
+
+func TestRepeat(t *testing.T) {
+	for _, c := range []struct {
+		extra string
+		want  int
+	}{{"repeat: false", 1}, {"repeat: true", 3}} {
+		rs := mustParse(t, ruleFile("- words: supervisor", c.extra))
+		cs := newCallState("c", rs)
+		fired := 0
+		for i, text := range []string{"supervisor", "hello", "supervisor now", "get me a supervisor"} {
+			s := seg(customer, float64(i), float64(i)+1, text)
+			cs.addSegment(&s.Segment, s.Sentiment)
+			for _, f := range cs.evaluate(false) {
+				cs.markFired(f)
+				fired++
+			}
+		}
+		if fired != c.want {
+			t.Errorf("%s: fired %d times, want %d", c.extra, fired, c.want)
+		}
+	}
+}
