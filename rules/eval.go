@@ -110,7 +110,6 @@ func signature(ms []msg.Match) string {
 // evalRule: groups AND, lines OR; with collect, also the matches of the
 // lines that hold (without, it stops at the first hit of each line).
 func (cs *callState) evalRule(r *Rule, collect bool) (tri, []msg.Match) {
-	res := tTrue
 	var matches []msg.Match
 	for _, g := range r.groups {
 		gv := tFalse
@@ -134,16 +133,12 @@ func (cs *callState) evalRule(r *Rule, collect bool) (tri, []msg.Match) {
 				}
 			}
 		}
-		switch gv {
-		case tFalse:
-			return tFalse, nil
-		case tUnknown:
-			res = tUnknown
+		if gv != tTrue {
+			// The rule cannot hold now; whether it is false or not yet
+			// decided does not matter to the caller, which acts on true.
+			return gv, nil
 		}
 		matches = append(matches, gm...)
-	}
-	if res != tTrue {
-		return res, nil
 	}
 	sort.SliceStable(matches, func(i, j int) bool { return matches[i].StartMS < matches[j].StartMS })
 	return tTrue, matches
