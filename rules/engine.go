@@ -51,6 +51,7 @@ type Engine struct {
 	cfg   EngineConfig
 	log   *slog.Logger
 	hooks chan webhookJob
+	ready chan struct{}
 
 	mu    sync.Mutex
 	calls map[string]*callState
@@ -88,7 +89,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg: cfg, log: cfg.Logger, hooks: make(chan webhookJob, 256),
+		cfg: cfg, log: cfg.Logger, hooks: make(chan webhookJob, 256), ready: make(chan struct{}),
 		calls: map[string]*callState{}, done: map[string]time.Time{},
 		mEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "earshot_rules_events_total", Help: "Events the rules engine consumed, by kind.",
@@ -137,12 +138,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	for range e.cfg.WebhookWorkers {
 		wg.Go(func() { e.webhookWorker(ctx) })
 	}
-	wg.Go(func() {
-		if err := e.cfg.Rules.Watch(ctx); err != nil {
-			e.log.Warn("rules file not watched; reload with a request on "+msg.SubjectRulesReload, "err", err)
-		}
-	})
+	if w, err := e.cfg.Rules.watcher(); err != nil {
+		e.log.Warn("rules file not watched; reload with a request on "+msg.SubjectRulesReload, "err", err)
+	} else {
+		wg.Go(func() { e.cfg.Rules.watch(ctx, w) })
+	}
 	wg.Go(func() { e.sweeper(ctx) })
+	close(e.ready)
 	err = bus.Consume(ctx, e.cfg.JS, bus.ConsumerConfig{
 		Stream: bus.StreamEvents, Durable: e.cfg.Durable, Stage: "rules",
 		Filter: []string{msg.AllCalls, msg.AllDTMF, msg.AllAnalysis},
@@ -153,6 +155,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	wg.Wait()
 	return err
 }
+
+// Ready is closed once Run answers reload requests and watches the rules
+// file. Events published before are not lost either way: the consumer is
+// durable.
+func (e *Engine) Ready() <-chan struct{} { return e.ready }
 
 func (e *Engine) onReload(ctx context.Context, m *nats.Msg) {
 	rs, err := e.cfg.Rules.Reload(ctx)

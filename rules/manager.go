@@ -144,23 +144,40 @@ func (m *Manager) reload() (*RuleSet, error) {
 // watches the file's directory, so editors that replace the file by a
 // rename are seen too.
 func (m *Manager) Watch(ctx context.Context) error {
+	w, err := m.watcher()
+	if err != nil {
+		return err
+	}
+	m.watch(ctx, w)
+	return nil
+}
+
+// watcher starts watching the rules file's directory.
+func (m *Manager) watcher() (*fsnotify.Watcher, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("rules: watch %s: %w", m.cfg.Path, err)
+		return nil, fmt.Errorf("rules: watch %s: %w", m.cfg.Path, err)
 	}
-	defer w.Close()
 	dir := filepath.Dir(m.cfg.Path)
 	if err := w.Add(dir); err != nil {
-		return fmt.Errorf("rules: watch %s: %w", dir, err)
+		w.Close()
+		return nil, fmt.Errorf("rules: watch %s: %w", dir, err)
 	}
+	return w, nil
+}
+
+// watch reloads on w's events for the rules file until ctx is done, and
+// closes w.
+func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher) {
+	defer w.Close()
 	name := filepath.Clean(m.cfg.Path)
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case ev, ok := <-w.Events:
 			if !ok {
-				return nil
+				return
 			}
 			if filepath.Clean(ev.Name) != name || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) {
 				continue
@@ -168,7 +185,7 @@ func (m *Manager) Watch(ctx context.Context) error {
 			_, _ = m.Reload(ctx) // logged; an invalid file leaves the rules in force
 		case err, ok := <-w.Errors:
 			if !ok {
-				return nil
+				return
 			}
 			m.log.Warn("rules file watch", "err", err)
 		}
