@@ -38,7 +38,8 @@ type ManagerConfig struct {
 	// DataDir holds the history of activations (rules-history.jsonl);
 	// default the directory of Path.
 	DataDir string
-	// Calls is read by DryRun; nil makes DryRun fail with ErrNoCalls.
+	// Calls is read by DryRun (see also SetCalls); nil makes DryRun fail
+	// with ErrNoCalls.
 	Calls CallReader
 	// MaxDryRunCalls bounds how many calls one dry run reads; default 500.
 	MaxDryRunCalls int
@@ -57,6 +58,7 @@ type Manager struct {
 	cfg     ManagerConfig
 	log     *slog.Logger
 	current atomic.Pointer[RuleSet]
+	calls   atomic.Pointer[CallReader]
 	mu      sync.Mutex // serialises reloads, activations and history
 }
 
@@ -78,6 +80,9 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger}
+	if cfg.Calls != nil {
+		m.SetCalls(cfg.Calls)
+	}
 	rs, err := m.load(true)
 	if err != nil {
 		return nil, err
@@ -85,6 +90,10 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	m.current.Store(rs)
 	return m, nil
 }
+
+// SetCalls sets the stored calls DryRun reads, for wiring where the store
+// starts after the manager.
+func (m *Manager) SetCalls(c CallReader) { m.calls.Store(&c) }
 
 // Path is the rules file the manager watches and writes.
 func (m *Manager) Path() string { return m.cfg.Path }
@@ -313,9 +322,11 @@ func (m *Manager) DryRun(ctx context.Context, text []byte, q msg.SearchQuery) ([
 	if err != nil {
 		return nil, err
 	}
-	if m.cfg.Calls == nil {
+	cp := m.calls.Load()
+	if cp == nil || *cp == nil {
 		return nil, ErrNoCalls
 	}
+	calls := *cp
 	out := []msg.DryRunMatch{}
 	limit := m.cfg.MaxDryRunCalls
 	if q.Limit > 0 {
@@ -326,12 +337,12 @@ func (m *Manager) DryRun(ctx context.Context, text []byte, q msg.SearchQuery) ([
 		page := q
 		page.Offset = q.Offset + seen
 		page.Limit = min(100, limit-seen)
-		res, err := m.cfg.Calls.Search(ctx, page)
+		res, err := calls.Search(ctx, page)
 		if err != nil {
 			return nil, fmt.Errorf("rules: dry run: search: %w", err)
 		}
 		for _, h := range res.Hits {
-			rec, err := m.cfg.Calls.Call(ctx, h.Call.CallID, false)
+			rec, err := calls.Call(ctx, h.Call.CallID, false)
 			if errors.Is(err, msg.ErrNotFound) {
 				continue // deleted since the search
 			}

@@ -95,6 +95,10 @@ func TestDryRun(t *testing.T) {
 	if _, err := m2.DryRun(context.Background(), text, msg.SearchQuery{}); !errors.Is(err, ErrNoCalls) {
 		t.Fatalf("err %v, want ErrNoCalls", err)
 	}
+	m2.SetCalls(calls)
+	if got, err := m2.DryRun(context.Background(), text, msg.SearchQuery{Queue: "sales"}); err != nil || len(got) != 1 || got[0].CallID != "sales-1" {
+		t.Fatalf("after SetCalls: %+v, %v", got, err)
+	}
 }
 
 // TestDryRunIsPostCall: a dry run and the live engine's post-call pass run
