@@ -101,9 +101,10 @@ func (m *Manager) Path() string { return m.cfg.Path }
 // Current is the rule set in force.
 func (m *Manager) Current() *RuleSet { return m.current.Load() }
 
-// load reads and parses the rules file. A missing file is an empty rule
-// set at start; later it is an error (an editor between removing and
-// writing the file must not empty the rules in force).
+// load reads and parses the rules file. A missing or empty file is an
+// empty rule set at start; later it is an error (an editor between removing
+// or truncating and writing the file must not empty the rules in force; to
+// remove every rule, write "rules: []").
 func (m *Manager) load(start bool) (*RuleSet, error) {
 	text, err := os.ReadFile(m.cfg.Path)
 	if start && errors.Is(err, fs.ErrNotExist) {
@@ -111,6 +112,9 @@ func (m *Manager) load(start bool) (*RuleSet, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
+	}
+	if !start && len(bytes.TrimSpace(text)) == 0 {
+		return nil, fmt.Errorf("rules: %s is empty; the rules in force stay (write \"rules: []\" to remove them all)", m.cfg.Path)
 	}
 	rs, err := Parse(text)
 	if err != nil {
@@ -175,11 +179,19 @@ func (m *Manager) watcher() (*fsnotify.Watcher, error) {
 	return w, nil
 }
 
-// watch reloads on w's events for the rules file until ctx is done, and
-// closes w.
+// watchQuiet is how long the rules file must be left alone after a change
+// before it is reloaded: an editor writing in place truncates the file
+// first, and a half-written file must not be read.
+const watchQuiet = 150 * time.Millisecond
+
+// watch reloads on w's events for the rules file, once they have been
+// quiet for watchQuiet, until ctx is done; it closes w.
 func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher) {
 	defer w.Close()
 	name := filepath.Clean(m.cfg.Path)
+	quiet := time.NewTimer(time.Hour)
+	quiet.Stop()
+	defer quiet.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -188,9 +200,10 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher) {
 			if !ok {
 				return
 			}
-			if filepath.Clean(ev.Name) != name || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) {
-				continue
+			if filepath.Clean(ev.Name) == name && ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) {
+				quiet.Reset(watchQuiet)
 			}
+		case <-quiet.C:
 			_, _ = m.Reload(ctx) // logged; an invalid file leaves the rules in force
 		case err, ok := <-w.Errors:
 			if !ok {

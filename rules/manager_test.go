@@ -175,6 +175,12 @@ func TestActivateAndHistory(t *testing.T) {
 	if _, err := m.Reload(ctx); !errors.Is(err, ErrInvalid) || m.Current().Version != Version(second) {
 		t.Fatalf("reload of an invalid file: %v, version %s", err, m.Current().Version)
 	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Reload(ctx); err == nil || m.Current().Version != Version(second) {
+		t.Fatalf("reload of an empty file: %v, version %s", err, m.Current().Version)
+	}
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
