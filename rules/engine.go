@@ -288,6 +288,7 @@ func (e *Engine) rehydrate(ctx context.Context, cs *callState, m jetstream.Msg) 
 		}
 		cs.markFired(f)
 	}
+	cs.catsSent = len(cs.cats)
 	e.log.Info("call state rebuilt from the stream", "call", cs.id, "events", n)
 	return cs.ended && cs.finalSentiment && cs.finalChars, nil
 }
@@ -344,16 +345,14 @@ func ingest(cs *callState, subj string, data []byte) (string, error) {
 }
 
 func (e *Engine) evalLive(ctx context.Context, cs *callState) error {
-	newCat := false
 	for _, f := range cs.evaluate(false) {
-		nc, err := e.act(ctx, cs, f)
-		if err != nil {
+		if err := e.act(ctx, cs, f); err != nil {
 			return err
 		}
-		newCat = newCat || nc
 		cs.markFired(f)
 	}
-	if newCat {
+	// Also when an earlier publish failed and the event is redelivered.
+	if len(cs.cats) > cs.catsSent {
 		return e.publishCategories(ctx, cs, false)
 	}
 	return nil
@@ -368,7 +367,7 @@ func (e *Engine) finish(ctx context.Context, cs *callState) error {
 	}
 	cs.complete = true
 	for _, f := range cs.evaluate(true) {
-		if _, err := e.act(ctx, cs, f); err != nil {
+		if err := e.act(ctx, cs, f); err != nil {
 			return err
 		}
 		cs.markFired(f)
@@ -397,12 +396,12 @@ func (e *Engine) publishCategories(ctx context.Context, cs *callState, final boo
 	if _, err := e.cfg.JS.Publish(ctx, msg.SubjectCategories(cs.id), b, opts...); err != nil {
 		return fmt.Errorf("rules: publish categories of %s: %w", cs.id, err)
 	}
+	cs.catsSent = len(cs.cats)
 	return nil
 }
 
-// act runs a firing rule's actions. It reports whether the call got a new
-// category.
-func (e *Engine) act(ctx context.Context, cs *callState, f firing) (bool, error) {
+// act runs a firing rule's actions.
+func (e *Engine) act(ctx context.Context, cs *callState, f firing) error {
 	r := f.rule
 	n := 1
 	if fs := cs.fired[r.index]; fs != nil {
@@ -420,22 +419,21 @@ func (e *Engine) act(ctx context.Context, cs *callState, f firing) (bool, error)
 		}
 		b, err := msg.Marshal(al)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if _, err := e.cfg.JS.Publish(ctx, msg.SubjectAlert(cs.id), b, jetstream.WithMsgID("alert/"+id)); err != nil {
-			return false, fmt.Errorf("rules: publish alert %s: %w", id, err)
+			return fmt.Errorf("rules: publish alert %s: %w", id, err)
 		}
 		e.mAlerts.WithLabelValues(a.Severity).Inc()
 	}
-	newCat := false
 	if r.Actions.Category != "" {
-		newCat = cs.addCategory(r.Actions.Category, r.ID, f.matches)
+		cs.addCategory(r.Actions.Category, r.ID, f.matches)
 	}
 	if p := r.Actions.Publish; p != nil {
 		ev := msg.RuleEvent{CallID: cs.id, RuleID: r.ID, AtMS: at, Matches: f.matches, Data: p.Data}
 		b, err := msg.Marshal(ev)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if p.Subject == "" {
 			_, err = e.cfg.JS.Publish(ctx, msg.SubjectRuleEvent(cs.id), b, jetstream.WithMsgID("event/"+id))
@@ -443,7 +441,7 @@ func (e *Engine) act(ctx context.Context, cs *callState, f firing) (bool, error)
 			err = e.cfg.NC.Publish(strings.ReplaceAll(p.Subject, "{call}", cs.id), b)
 		}
 		if err != nil {
-			return false, fmt.Errorf("rules: publish event of %s: %w", id, err)
+			return fmt.Errorf("rules: publish event of %s: %w", id, err)
 		}
 	}
 	if w := r.Actions.Webhook; w != nil {
@@ -457,25 +455,25 @@ func (e *Engine) act(ctx context.Context, cs *callState, f firing) (bool, error)
 		maps.Copy(data, w.Data)
 		b, err := msg.Marshal(msg.RuleEvent{CallID: cs.id, RuleID: r.ID, AtMS: at, Matches: f.matches, Data: data})
 		if err != nil {
-			return false, err
+			return err
 		}
 		select {
 		case e.hooks <- webhookJob{hook: w, id: id, body: b}:
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return ctx.Err()
 		}
 	}
-	return newCat, nil
+	return nil
 }
 
-func (cs *callState) addCategory(name, rule string, ms []msg.Match) bool {
+// addCategory puts a category on the call, once.
+func (cs *callState) addCategory(name, rule string, ms []msg.Match) {
 	for _, c := range cs.cats {
 		if c.Name == name {
-			return false
+			return
 		}
 	}
 	cs.cats = append(cs.cats, msg.Category{Name: name, RuleID: rule, Matches: ms})
-	return true
 }
 
 // webhookWorker delivers webhooks until ctx is done, then spends at most

@@ -129,6 +129,18 @@ func startEngine(t *testing.T, rulesText string, grace time.Duration, client *ht
 		}
 	}
 	t.Cleanup(h.stop)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// Say where the events were when the test failed.
+		if c, err := conn.JS.Consumer(context.Background(), bus.StreamEvents, "analyze-rules"); err == nil {
+			if ci, err := c.Info(context.Background()); err == nil {
+				t.Logf("consumer: delivered %d, ack floor %d, pending %d, ack pending %d, redelivered %d, waiting pulls %d",
+					ci.Delivered.Stream, ci.AckFloor.Stream, ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting)
+			}
+		}
+	})
 	return h
 }
 
@@ -167,8 +179,8 @@ func wait[T any](t *testing.T, ch chan T, what string) T {
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no %s within 10s", what)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no %s within 30s", what)
 	}
 	var zero T
 	return zero

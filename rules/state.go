@@ -56,8 +56,9 @@ type callState struct {
 	sentiment *msg.CallSentiment
 	chars     *msg.Characteristics
 
-	fired map[int32]*fireState
-	cats  []msg.Category
+	fired    map[int32]*fireState
+	cats     []msg.Category
+	catsSent int // categories in the last Categories published
 
 	// Derived values, computed once per change of the state.
 	memoRoles  []msg.Role
