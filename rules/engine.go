@@ -148,7 +148,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	err = bus.Consume(ctx, e.cfg.JS, bus.ConsumerConfig{
 		Stream: bus.StreamEvents, Durable: e.cfg.Durable, Stage: "rules",
 		Filter: []string{msg.AllCalls, msg.AllDTMF, msg.AllAnalysis},
-		Logger: e.log,
+		// Handling an event takes milliseconds; a delivery lost on the way
+		// (a pull the client gave up on) comes again after this.
+		AckWait: 10 * time.Second,
+		Logger:  e.log,
 	}, e.handle)
 	cancel()
 	_ = sub.Unsubscribe()

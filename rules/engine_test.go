@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -132,6 +133,10 @@ func startEngine(t *testing.T, rulesText string, grace time.Duration, client *ht
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
+		}
+		if os.Getenv("EARSHOT_RULES_STACKS") != "" {
+			buf := make([]byte, 1<<20)
+			t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 		}
 		// Say where the events were when the test failed.
 		if c, err := conn.JS.Consumer(context.Background(), bus.StreamEvents, "analyze-rules"); err == nil {
