@@ -57,12 +57,11 @@ type Engine struct {
 	calls map[string]*callState
 	done  map[string]time.Time // finished calls: late messages are ignored
 
-	mEvents   *prometheus.CounterVec
-	mAlerts   *prometheus.CounterVec
-	mHooks    *prometheus.CounterVec
-	mEval     prometheus.Histogram
-	mReloads  *prometheus.CounterVec
-	collected []prometheus.Collector
+	mEvents  *prometheus.CounterVec
+	mAlerts  *prometheus.CounterVec
+	mHooks   *prometheus.CounterVec
+	mEval    prometheus.Histogram
+	mReloads *prometheus.CounterVec
 }
 
 // NewEngine checks cfg and builds an engine; Run runs it.
@@ -108,14 +107,14 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 			Name: "earshot_rules_reloads_total", Help: "Rule reload requests, by result (ok, invalid).",
 		}, []string{"result"}),
 	}
-	e.collected = []prometheus.Collector{e.mEvents, e.mAlerts, e.mHooks, e.mEval, e.mReloads,
+	collectors := []prometheus.Collector{e.mEvents, e.mAlerts, e.mHooks, e.mEval, e.mReloads,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_rules_loaded", Help: "Rules in force."},
 			func() float64 { return float64(cfg.Rules.Current().Len()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "earshot_rules_calls", Help: "Calls the rules engine holds state for."},
 			func() float64 { e.mu.Lock(); defer e.mu.Unlock(); return float64(len(e.calls)) }),
 	}
 	if cfg.Metrics != nil {
-		for _, c := range e.collected {
+		for _, c := range collectors {
 			if err := cfg.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("rules: metrics: %w", err)
 			}

@@ -59,10 +59,11 @@ type Rule struct {
 	// matched changes; otherwise it fires once per call.
 	Repeat  bool
 	Actions Actions
+	// Line is where the rule starts in its file.
+	Line int
 
 	index  int32
 	groups [][]*line // AND of groups, OR of lines
-	line   int       // where the rule starts in its file
 }
 
 // Actions are what a rule does when it holds.

@@ -375,7 +375,7 @@ func (p *parser) rule(n *yaml.Node, seen map[string]int) (*Rule, bool) {
 	if !ok {
 		return nil, false
 	}
-	r := &Rule{line: n.Line}
+	r := &Rule{Line: n.Line}
 	before := len(p.probs)
 	if v, ok := f["id"]; !ok {
 		p.at(n, "rule: id is required (letters, digits, - _ .)")
@@ -721,7 +721,7 @@ func (p *parser) phrases(n *yaml.Node, what string) []int32 {
 		key := phraseKey(toks, p.lang)
 		pt, ok := p.rs.byKey[key]
 		if !ok {
-			pt = &pattern{id: int32(len(p.rs.patterns)), key: key, toks: toks, lang: p.lang}
+			pt = &pattern{id: int32(len(p.rs.patterns)), toks: toks, lang: p.lang}
 			p.rs.byKey[key] = pt
 			p.rs.patterns = append(p.rs.patterns, pt)
 		}

@@ -24,7 +24,6 @@ type ptok struct {
 // pattern is one phrase of a rule, shared by every rule that uses it.
 type pattern struct {
 	id    int32
-	key   string // canonical form, for sharing
 	toks  []ptok
 	lang  string
 	alt   int // index in the automaton's patterns of its anchor, -1 when unanchored

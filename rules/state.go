@@ -67,7 +67,6 @@ type callState struct {
 	// Engine bookkeeping.
 	finalSentiment, finalChars bool
 	endedAt, lastSeen          time.Time
-	finished                   bool
 }
 
 func newCallState(id string, rs *RuleSet) *callState {
