@@ -1,20 +1,241 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/rules"
 )
 
 // rulesOptions are the rules part of the analyze stage.
-type rulesOptions struct{}
+type rulesOptions struct {
+	file  string
+	grace time.Duration
+	// calls, when set before start, is what the web view's dry runs read
+	// (the store's read side).
+	calls rules.CallReader
+	// manager is set by start: the rule set in force, for the web view.
+	manager *rules.Manager
+}
 
-func (*rulesOptions) flags(fs *flag.FlagSet) {}
+func (o *rulesOptions) flags(fs *flag.FlagSet) {
+	fs.StringVar(&o.file, "rules", "", "rules file (YAML), reloaded when it changes (default: DATA/rules.yaml)")
+	fs.DurationVar(&o.grace, "rules-grace", 30*time.Second, "after a call ends, how long to wait for its final sentiment and characteristics before the post-call rules")
+}
 
-func (*rulesOptions) start(ctx context.Context, e *env) (func(context.Context) error, error) {
-	return waitDone, nil
+func (o *rulesOptions) start(ctx context.Context, e *env) (func(context.Context) error, error) {
+	if o.grace <= 0 {
+		return nil, badInputf("--rules-grace %s: want a positive duration", o.grace)
+	}
+	if o.file == "" {
+		if err := os.MkdirAll(e.dataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("rules: data dir: %w", err)
+		}
+	}
+	log := e.log.With("stage", "rules")
+	m, err := rules.NewManager(rules.ManagerConfig{Path: o.file, DataDir: e.dataDir, Calls: o.calls, Logger: log})
+	if err != nil {
+		if errors.Is(err, rules.ErrInvalid) {
+			return nil, badInput(err)
+		}
+		return nil, err
+	}
+	eng, err := rules.NewEngine(rules.EngineConfig{
+		JS: e.bus.JS, NC: e.bus.NC, Rules: m, Grace: o.grace, Logger: log, Metrics: e.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.manager = m
+	log.Info("rules loaded", "file", m.Path(), "rules", m.Current().Len(), "version", m.Current().Version)
+	return eng.Run, nil
 }
 
 func rulesCmd(ctx context.Context, args []string, std stdio) error {
-	return errors.New("not built yet")
+	if len(args) == 0 {
+		return badInputf("want a subcommand: check FILE... | dryrun RULES.yaml --calls PATH[,PATH...]")
+	}
+	switch args[0] {
+	case "check":
+		return rulesCheck(args[1:], std)
+	case "dryrun", "dry-run":
+		return rulesDryRun(args[1:], std)
+	case "-h", "--help", "help":
+		fmt.Fprintln(std.err, "usage: earshot rules check FILE...\n       earshot rules dryrun RULES.yaml --calls PATH[,PATH...] [--json]\n\nPATH is a call record (JSON, as the store's API returns it), a JSONL file of them, or a directory of those.")
+		return flag.ErrHelp
+	}
+	return badInputf("unknown subcommand %q (want check or dryrun)", args[0])
+}
+
+// rulesCheck validates rule files and prints each problem as FILE:LINE:COLUMN: message.
+func rulesCheck(args []string, std stdio) error {
+	fs := flag.NewFlagSet("earshot rules check", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return badInputf("check: want one or more rule files")
+	}
+	bad := 0
+	for _, path := range fs.Args() {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return badInput(err)
+		}
+		probs := rules.Check(text)
+		for _, p := range probs {
+			fmt.Fprintf(std.err, "%s:%d:%d: %s\n", path, p.Line, p.Column, p.Message)
+		}
+		if len(probs) > 0 {
+			bad++
+			continue
+		}
+		rs, err := rules.Parse(text)
+		if err != nil {
+			return badInput(err)
+		}
+		fmt.Fprintf(std.out, "%s: %d rules, valid (version %s)\n", path, rs.Len(), rs.Version)
+	}
+	if bad > 0 {
+		return badInputf("%d of %d rule files invalid", bad, fs.NArg())
+	}
+	return nil
+}
+
+// rulesDryRun evaluates a rule file against call records, as post-call
+// evaluation would, and prints which calls each rule would have matched.
+func rulesDryRun(args []string, std stdio) error {
+	fs := flag.NewFlagSet("earshot rules dryrun", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	var calls string
+	asJSON := fs.Bool("json", false, "print one JSON line per match (msg.DryRunMatch)")
+	fs.StringVar(&calls, "calls", "", "call records: JSON or JSONL files, or directories of them (comma-separated)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	// Flags may come after the rules file too.
+	rest := fs.Args()
+	var paths []string
+	for len(rest) > 0 {
+		paths = append(paths, rest[0])
+		if err := parseFlags(fs, rest[1:]); err != nil {
+			return err
+		}
+		rest = fs.Args()
+	}
+	if len(paths) == 0 {
+		return badInputf("dryrun: want a rules file")
+	}
+	ruleFile, callPaths := paths[0], paths[1:]
+	if calls != "" {
+		callPaths = append(callPaths, strings.Split(calls, ",")...)
+	}
+	if len(callPaths) == 0 {
+		return badInputf("dryrun: want --calls PATH (call records to evaluate)")
+	}
+	text, err := os.ReadFile(ruleFile)
+	if err != nil {
+		return badInput(err)
+	}
+	rs, err := rules.Parse(text)
+	if err != nil {
+		var pe *rules.ProblemsError
+		if errors.As(err, &pe) {
+			for _, p := range pe.Problems {
+				fmt.Fprintf(std.err, "%s:%d:%d: %s\n", ruleFile, p.Line, p.Column, p.Message)
+			}
+		}
+		return badInputf("%s: invalid rules", ruleFile)
+	}
+	recs, err := rulesReadCalls(callPaths)
+	if err != nil {
+		return badInput(err)
+	}
+	matched := 0
+	enc := json.NewEncoder(std.out)
+	for i := range recs {
+		ms := rules.EvaluateRecord(rs, &recs[i])
+		if len(ms) > 0 {
+			matched++
+		}
+		for _, m := range ms {
+			if *asJSON {
+				if err := enc.Encode(m); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(std.out, "%s\t%s", m.CallID, m.RuleID)
+			for _, x := range m.Matches {
+				at := time.Duration(x.StartMS) * time.Millisecond
+				fmt.Fprintf(std.out, "\t%d:%02d %s %q", int(at.Minutes()), int(at.Seconds())%60, x.Leg, x.Text)
+			}
+			fmt.Fprintln(std.out)
+		}
+	}
+	fmt.Fprintf(std.err, "%d of %d calls matched at least one of %d rules\n", matched, len(recs), rs.Len())
+	return nil
+}
+
+// rulesReadCalls reads call records from files (one JSON record, or JSONL)
+// and directories of *.json / *.jsonl files.
+func rulesReadCalls(paths []string) ([]msg.CallRecord, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		for _, pat := range []string{"*.json", "*.jsonl"} {
+			m, _ := filepath.Glob(filepath.Join(p, pat))
+			files = append(files, m...)
+		}
+	}
+	sort.Strings(files)
+	var recs []msg.CallRecord
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bufio.NewReader(fh))
+		dec.DisallowUnknownFields()
+		for n := 1; ; n++ {
+			var r msg.CallRecord
+			err := dec.Decode(&r)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				fh.Close()
+				return nil, fmt.Errorf("%s: record %d: %w", f, n, err)
+			}
+			if err := msg.ValidateCallID(r.Call.CallID); err != nil {
+				fh.Close()
+				return nil, fmt.Errorf("%s: record %d: call.call_id: %w", f, n, err)
+			}
+			recs = append(recs, r)
+		}
+		fh.Close()
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("no call records in %s", strings.Join(paths, ", "))
+	}
+	return recs, nil
 }

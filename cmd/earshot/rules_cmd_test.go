@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/msg"
+)
+
+func rulesRun(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func rulesWrite(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const rulesTestFile = `rules:
+  - id: manager
+    match:
+      - words: ["speak to your manager", supervisor]
+        by: customer
+    actions:
+      alert: {severity: critical, message: "{matched}"}
+      category: Escalation
+`
+
+func TestRulesCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := rulesWrite(t, dir, "good.yaml", rulesTestFile)
+	code, out, errs := rulesRun(t, "rules", "check", good, "../../examples/rules.yaml")
+	if code != 0 || !strings.Contains(out, "good.yaml: 1 rules, valid") || !strings.Contains(out, "examples/rules.yaml: 10 rules, valid") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	bad := rulesWrite(t, dir, "bad.yaml", "rules:\n  - id: a\n    colour: red\n    match: [{words: \"[x]\"}]\n    actions: {category: c}\n")
+	code, _, errs = rulesRun(t, "rules", "check", bad)
+	if code != 2 {
+		t.Fatalf("exit %d for an invalid file, want 2", code)
+	}
+	for _, want := range []string{bad + `:3:5: rule: unknown field "colour"`, bad + `:4:21: words: "[x]": unknown placeholder`} {
+		if !strings.Contains(errs, want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if code, _, _ := rulesRun(t, "rules", "check", filepath.Join(dir, "missing.yaml")); code != 2 {
+		t.Fatalf("exit %d for a missing file, want 2", code)
+	}
+	if code, _, _ := rulesRun(t, "rules", "frobnicate"); code != 2 {
+		t.Fatalf("exit %d for an unknown subcommand, want 2", code)
+	}
+}
+
+func TestRulesDryRunCommand(t *testing.T) {
+	dir := t.TempDir()
+	ruleFile := rulesWrite(t, dir, "rules.yaml", rulesTestFile)
+	calls := filepath.Join(dir, "calls")
+	if err := os.Mkdir(calls, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id, text string) string {
+		b, err := json.Marshal(msg.CallRecord{
+			Call: msg.CallSummary{CallID: id, DurationMS: 10000},
+			Segments: []msg.StoredSegment{{Segment: msg.Segment{ID: id + "/customer/1/0", CallID: id, Leg: msg.RoleCustomer,
+				StartMS: 62000, EndMS: 64000, Text: text}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	rulesWrite(t, calls, "a.json", rec("call-a", "let me speak to your manager"))
+	rulesWrite(t, calls, "b.jsonl", rec("call-b", "thanks bye")+"\n"+rec("call-c", "SUPERVISOR now")+"\n")
+	code, out, errs := rulesRun(t, "rules", "dryrun", ruleFile, "--calls", calls)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || lines[0] != "call-a\tmanager\t1:02 customer \"speak to your manager\"" || !strings.HasPrefix(lines[1], "call-c\tmanager\t") {
+		t.Fatalf("stdout:\n%s", out)
+	}
+	if !strings.Contains(errs, "2 of 3 calls matched") {
+		t.Fatalf("stderr %s", errs)
+	}
+	code, out, _ = rulesRun(t, "rules", "dryrun", "--json", ruleFile, "--calls", filepath.Join(calls, "a.json"))
+	var m msg.DryRunMatch
+	if code != 0 || json.Unmarshal([]byte(out), &m) != nil || m.CallID != "call-a" || m.Matches[0].Text != "speak to your manager" {
+		t.Fatalf("exit %d, json %s", code, out)
+	}
+	rulesWrite(t, dir, "broken.json", `{"call": {"call_id": "x"}, "segmnts": []}`)
+	if code, _, errs := rulesRun(t, "rules", "dryrun", ruleFile, "--calls", filepath.Join(dir, "broken.json")); code != 2 || !strings.Contains(errs, "broken.json: record 1") {
+		t.Fatalf("exit %d for a bad call record: %s", code, errs)
+	}
+}
+
+// TestRulesStageStart: the analyze stage's rules part, started from its
+// flags on a real NATS, raises an alert for a scored segment.
+func TestRulesStageStart(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	_, conn := bustest.Start(t)
+	dir := t.TempDir()
+	ruleFile := rulesWrite(t, dir, "rules.yaml", rulesTestFile)
+	var o rulesOptions
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	o.flags(fs)
+	if err := fs.Parse([]string{"--rules", ruleFile, "--rules-grace", "1s"}); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{log: slog.New(slog.DiscardHandler), bus: conn, dataDir: dir, metrics: prometheus.NewRegistry()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runner, err := o.start(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.manager == nil || o.manager.Current().Len() != 1 {
+		t.Fatal("start did not keep the rules manager for the web view")
+	}
+	alerts := make(chan msg.Alert, 4)
+	sub, err := conn.NC.Subscribe(msg.AllAlerts, func(m *nats.Msg) {
+		var a msg.Alert
+		if msg.Unmarshal(m.Data, &a) == nil {
+			alerts <- a
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	done := make(chan error, 1)
+	go func() { done <- runner(ctx) }()
+	b, _ := msg.Marshal(msg.ScoredSegment{Segment: msg.Segment{ID: "c1/customer/1/0", CallID: "c1", Leg: msg.RoleCustomer, EndMS: 1000, Text: "supervisor"}})
+	if err := conn.Publish(ctx, msg.SubjectScoredSegment("c1"), b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-alerts:
+		if a.RuleID != "manager" || a.CallID != "c1" {
+			t.Fatalf("alert %+v", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert")
+	}
+	if n, err := rulesGatherCounter(e.metrics, "earshot_rules_alerts_total"); err != nil || n != 1 {
+		t.Fatalf("alerts metric %v, %v", n, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// An invalid rules file refuses to start, as bad input.
+	bad := rulesWrite(t, dir, "bad.yaml", "rules: [{id: x}]")
+	o2 := rulesOptions{file: bad, grace: time.Second}
+	if _, err := o2.start(ctx, e); err == nil || !strings.Contains(err.Error(), "match is required") {
+		t.Fatalf("start with an invalid file: %v", err)
+	}
+}
+
+func rulesGatherCounter(reg *prometheus.Registry, name string) (float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum, nil
+}
