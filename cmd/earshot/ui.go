@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/earshot-dev/earshot/rules"
 	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/ui"
 )
@@ -21,6 +22,7 @@ type uiStage struct {
 	lookback      time.Duration
 	sessionTTL    time.Duration
 	storeDSN      string
+	rulesFile     string
 	// store and rules are wired by earshot run (or left nil: the pages then
 	// say search and rules are not available).
 	store ui.Store
@@ -52,6 +54,7 @@ func (s *uiStage) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
 	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
 	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts")
+	fs.StringVar(&s.rulesFile, "ui-rules", "", "earshot ui alone: the rules file the analyze stage watches (same machine or a shared disk), for the rules page; earshot run uses the analyze stage's")
 	fs.StringVar(&s.storeDSN, "ui-store", "", "earshot ui alone: the store to read, a postgres:// DSN (default: the SQLite store in --data); earshot run reads the store stage's")
 }
 
@@ -76,8 +79,8 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 	}
 	var own store.Store // opened here when the ui runs alone
 	if e.allIn {
-		if s.storeDSN != "" {
-			return nil, badInputf("--ui-store is for earshot ui alone; earshot run reads the store stage's store (--db)")
+		if s.storeDSN != "" || s.rulesFile != "" {
+			return nil, badInputf("--ui-store and --ui-rules are for earshot ui alone; earshot run uses the store and rules of its own stages (--db, --rules)")
 		}
 	} else {
 		// Not read-only: the ui may start before the store stage creates it.
@@ -90,6 +93,17 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 		if err := mountStoreAPI(e, st, cfg.Logger); err != nil {
 			st.Close()
 			return nil, err
+		}
+		if s.rulesFile != "" {
+			m, err := rules.NewManager(rules.ManagerConfig{Path: s.rulesFile, DataDir: e.dataDir, Calls: st, Logger: cfg.Logger})
+			if err != nil {
+				st.Close()
+				if errors.Is(err, rules.ErrInvalid) {
+					return nil, badInput(err)
+				}
+				return nil, err
+			}
+			s.rules = m
 		}
 	}
 	closeOwn := func() error {

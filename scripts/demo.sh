@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# make run: the Earshot demo on one machine.
+#
+# 1. Transcription, first found wins:
+#      ASR_URL=http://host:port   an OpenAI-compatible server (--engine http);
+#      libwhisper                 pkg-config whisper, WHISPER_DIR (include/ and
+#                                 lib/), a build of an earlier demo in
+#                                 third_party/whisper, or the default paths;
+#      with a model               WHISPER_MODEL, or third_party/models/ggml-base.en.bin.
+#    Online, a missing libwhisper is built from whisper.cpp's official
+#    repository at $WHISPER_TAG and a missing model is downloaded from its
+#    official host and checked against the published SHA-1. ENGINE=none
+#    runs the demo without transcription.
+# 2. Builds bin/earshot, starts `earshot run` on a fresh data dir with the
+#    example rules, sends the example calls and prints the URL and login.
+#
+# scripts/demo.sh --check reports what it found and stops there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHISPER_TAG=v1.9.3
+WHISPER_REPO=https://github.com/ggml-org/whisper.cpp
+MODEL_NAME=ggml-base.en.bin
+MODEL_SHA1=137c40403d78fd54d454da0f9bd998f78703390c
+MODEL_URL=https://huggingface.co/ggerganov/whisper.cpp/resolve/main/$MODEL_NAME
+TP=third_party
+DATA=${DATA:-earshot-data/demo}
+HTTP=${HTTP:-127.0.0.1:8080}
+RTP=${RTP:-127.0.0.1:40000}
+NATS_LISTEN=${NATS_LISTEN:-127.0.0.1:4222}
+
+say() { printf 'demo: %s\n' "$*" >&2; }
+
+# online: whisper.cpp's repository answers (EARSHOT_OFFLINE=1 says no).
+online() {
+	[ -z "${EARSHOT_OFFLINE:-}" ] &&
+		timeout 15 git ls-remote --exit-code --tags "$WHISPER_REPO" "$WHISPER_TAG" >/dev/null 2>&1
+}
+
+whisper_at=""
+find_whisper() {
+	local dir
+	for dir in "${WHISPER_DIR:-}" "$PWD/$TP/whisper"; do
+		if [ -n "$dir" ] && [ -f "$dir/include/whisper.h" ]; then
+			local lib=$dir/lib
+			[ -d "$dir/lib64" ] && lib=$dir/lib64
+			export CGO_CFLAGS="-I$dir/include" CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib"
+			whisper_at=$dir
+			return 0
+		fi
+	done
+	if pkg-config --exists whisper 2>/dev/null; then
+		whisper_at="pkg-config ($(pkg-config --variable=prefix whisper))"
+		return 0
+	fi
+	if printf '#include <whisper.h>\nint main(void){return 0;}\n' |
+		"${CC:-cc}" -x c - -lwhisper -lggml -lggml-base -o /dev/null >/dev/null 2>&1; then
+		whisper_at="the compiler's default paths"
+		return 0
+	fi
+	return 1
+}
+
+build_whisper() {
+	if ! command -v cmake >/dev/null || ! command -v c++ >/dev/null; then
+		say "building whisper.cpp needs cmake and a C++ compiler (apt-get install cmake g++)"
+		return 1
+	fi
+	say "building whisper.cpp $WHISPER_TAG into $TP/whisper (a few minutes)"
+	rm -rf "$TP/whisper.cpp"
+	git clone --quiet --depth 1 --branch "$WHISPER_TAG" "$WHISPER_REPO" "$TP/whisper.cpp"
+	cmake -S "$TP/whisper.cpp" -B "$TP/whisper.cpp/build" -DCMAKE_BUILD_TYPE=Release \
+		-DWHISPER_BUILD_EXAMPLES=OFF -DWHISPER_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX="$PWD/$TP/whisper" >/dev/null
+	cmake --build "$TP/whisper.cpp/build" -j "$(nproc)" >/dev/null
+	cmake --install "$TP/whisper.cpp/build" >/dev/null
+}
+
+model=""
+find_model() {
+	local m
+	for m in "${WHISPER_MODEL:-}" "$TP/models/$MODEL_NAME"; do
+		if [ -n "$m" ] && [ -f "$m" ]; then
+			model=$m
+			return 0
+		fi
+	done
+	return 1
+}
+
+get_model() {
+	mkdir -p "$TP/models"
+	say "downloading $MODEL_NAME (142 MiB)"
+	local part=$TP/models/$MODEL_NAME.part
+	curl -fL --progress-bar -o "$part" "$MODEL_URL"
+	if ! echo "$MODEL_SHA1  $part" | sha1sum -c --status -; then
+		rm -f "$part"
+		say "$MODEL_NAME: SHA-1 is not the published $MODEL_SHA1; not used"
+		return 1
+	fi
+	mv "$part" "$TP/models/$MODEL_NAME"
+}
+
+check=""
+[ "${1:-}" = "--check" ] && check=1
+
+engine=() tags=()
+if [ -n "${ASR_URL:-}" ]; then
+	engine=(--engine http --asr-url "$ASR_URL")
+	say "transcription: the OpenAI-compatible server at $ASR_URL"
+elif [ "${ENGINE:-}" = none ]; then
+	engine=(--engine none)
+	say "transcription: none (ENGINE=none): calls, timelines and characteristics, no text"
+else
+	if ! find_whisper && [ -z "$check" ] && online; then
+		build_whisper && find_whisper || true
+	fi
+	if ! find_model && [ -z "$check" ] && online; then
+		get_model && find_model || true
+	fi
+	if [ -n "$whisper_at" ] && [ -n "$model" ]; then
+		engine=(--engine whisper --model "$model")
+		tags=(-tags whisper)
+		say "transcription: whisper.cpp from $whisper_at, model $model"
+	else
+		say "no transcription engine:"
+		[ -n "$whisper_at" ] || say "  - libwhisper not found (pkg-config whisper, WHISPER_DIR=DIR with include/ and lib/, or the default paths)"
+		[ -n "$model" ] || say "  - no whisper model (WHISPER_MODEL=PATH to a ggml model such as $MODEL_NAME)"
+		say "this machine could not get them itself (offline, or without cmake and a C++ compiler); supply them as above,"
+		say "or point ASR_URL at an OpenAI-compatible transcription server (make run ASR_URL=http://host:port),"
+		say "or run without transcription: make run ENGINE=none"
+		exit 2
+	fi
+fi
+[ -n "$check" ] && exit 0
+
+go build "${tags[@]}" -o bin/earshot ./cmd/earshot
+rm -rf "$DATA"
+mkdir -p "$DATA"
+cp examples/rules.yaml "$DATA/rules.yaml" # the rules page rewrites the file it is given
+say "starting earshot (log: $DATA/earshot.log)"
+bin/earshot run --data "$DATA" --http "$HTTP" --rtp "$RTP" --nats-listen "$NATS_LISTEN" \
+	--rules "$DATA/rules.yaml" --ui-url "http://$HTTP" "${engine[@]}" >"$DATA/earshot.out" 2>"$DATA/earshot.log" &
+pid=$!
+trap 'kill -INT $pid 2>/dev/null; wait $pid' EXIT INT TERM
+for _ in $(seq 100); do
+	curl -fsS "http://$HTTP/healthz" >/dev/null 2>&1 && break
+	kill -0 $pid 2>/dev/null || { cat "$DATA/earshot.log" >&2; exit 1; }
+	sleep 0.2
+done
+bin/earshot send --calls examples/calls --to "$RTP" --announce "nats://$NATS_LISTEN" >/dev/null &
+echo
+echo "Earshot is running: open http://$HTTP"
+grep -o 'log in at .*' "$DATA/earshot.out" || true
+echo "The example calls are being sent now (about 45 s); Ctrl-C stops the demo."
+wait $pid
