@@ -174,10 +174,11 @@ func e2eTruth(spans []synthcall.Span, minSilence int64) e2eFigures {
 	return f
 }
 
-// e2eTimedWordsASR is the transcriber test double: for each final job it
-// publishes the true text of the turn the job holds, with word timings
-// spread over where the job's audio is loud (found the same way synthcall
-// finds a turn's true extent), placed on the call clock from the job's start.
+// e2eTimedWordsASR is the transcriber test double: for each job it
+// publishes the true text of the turn the job holds (for an interim, the
+// words spoken so far), with word timings spread over where the job's audio
+// is loud (found the same way synthcall finds a turn's true extent), placed
+// on the call clock from the job's start.
 func e2eTimedWordsASR(ctx context.Context, conn *bus.Conn, call *synthcall.Call) error {
 	return bus.Consume(ctx, conn.JS, bus.ConsumerConfig{Stream: bus.StreamAudio, Durable: "e2e-asr"},
 		func(ctx context.Context, m jetstream.Msg) error {
@@ -188,21 +189,31 @@ func e2eTimedWordsASR(ctx context.Context, conn *bus.Conn, call *synthcall.Call)
 			seg := msg.Segment{ID: job.ID(), CallID: job.CallID, Leg: job.Leg, Turn: job.Turn, Part: job.Part,
 				Interim: job.Interim, Rev: job.Rev, StartMS: job.StartMS, EndMS: job.EndMS, Engine: "e2e-scripted"}
 			first, last := e2eLoud(job.PCM)
-			mid := (job.StartMS + job.EndMS) / 2
 			for _, s := range call.Truth {
-				if s.Leg == job.Leg && s.StartMS <= mid && mid <= s.EndMS && first >= 0 {
-					seg.Text = s.Text
-					ws := strings.Fields(s.Text)
-					from := job.StartMS + int64(first)*1000/msg.SampleRate
-					to := job.StartMS + int64(last+1)*1000/msg.SampleRate
-					for i, w := range ws {
-						a := from + (to-from)*int64(i)/int64(len(ws))
-						b := from + (to-from)*int64(i+1)/int64(len(ws))
-						seg.Words = append(seg.Words, msg.Word{Text: w, StartMS: a, EndMS: b, Confidence: 1})
-					}
+				if s.Leg != job.Leg || first < 0 {
+					continue
 				}
+				from := job.StartMS + int64(first)*1000/msg.SampleRate
+				to := job.StartMS + int64(last+1)*1000/msg.SampleRate
+				if from > s.EndMS || to < s.StartMS {
+					continue
+				}
+				ws := strings.Fields(s.Text)
+				if job.Interim { // the words said by the end of this audio
+					ws = ws[:min(len(ws), max(1, len(ws)*int(to-s.StartMS)/int(s.EndMS-s.StartMS)))]
+				}
+				seg.Text = strings.Join(ws, " ")
+				for i, w := range ws {
+					a := from + (to-from)*int64(i)/int64(len(ws))
+					b := from + (to-from)*int64(i+1)/int64(len(ws))
+					seg.Words = append(seg.Words, msg.Word{Text: w, StartMS: a, EndMS: b, Confidence: 1})
+				}
+				break
 			}
-			if seg.Text == "" && !seg.Interim {
+			if seg.Text == "" {
+				if seg.Interim {
+					return nil
+				}
 				seg.Dropped = "silence"
 			}
 			b, err := msg.Marshal(seg)
