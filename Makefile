@@ -18,6 +18,11 @@ check:
 test: check
 	$(GO) test -count=1 -timeout 30m ./...
 
+# run: the demo (scripts/demo.sh says how it finds or gets a transcription
+# engine). ASR_URL=..., ENGINE=none, WHISPER_DIR=..., WHISPER_MODEL=... pass through.
+run:
+	@scripts/demo.sh
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
