@@ -105,6 +105,18 @@ func (c *commonFlags) register(fs *flag.FlagSet, embedded bool) {
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
 }
 
+// parse parses a long-running command's flags (it takes no arguments) and
+// makes its logger.
+func (c *commonFlags) parse(fs *flag.FlagSet, args []string, std stdio) (*slog.Logger, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, badInputf("unexpected argument %q", fs.Arg(0))
+	}
+	return c.logger(std)
+}
+
 func (c *commonFlags) logger(std stdio) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
@@ -123,15 +135,13 @@ func runStage(ctx context.Context, s stage, args []string, std stdio) error {
 	fs.SetOutput(std.err)
 	var c commonFlags
 	c.register(fs, false)
-	fs.StringVar(&c.httpAddr, "http", "", "serve /metrics, /healthz and the stage's HTTP API on this address")
+	httpDefault := ""
+	if d, ok := s.(interface{ defaultHTTP() string }); ok {
+		httpDefault = d.defaultHTTP()
+	}
+	fs.StringVar(&c.httpAddr, "http", httpDefault, "serve /metrics, /healthz and the stage's HTTP API on this address")
 	s.flags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return badInputf("unexpected argument %q", fs.Arg(0))
-	}
-	log, err := c.logger(std)
+	log, err := c.parse(fs, args, std)
 	if err != nil {
 		return err
 	}
@@ -161,13 +171,7 @@ func runAll(ctx context.Context, args []string, std stdio) error {
 	for _, s := range all {
 		s.flags(fs)
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return badInputf("unexpected argument %q", fs.Arg(0))
-	}
-	log, err := c.logger(std)
+	log, err := c.parse(fs, args, std)
 	if err != nil {
 		return err
 	}

@@ -45,8 +45,9 @@ func (s *uiStage) require(h http.Handler, roles ...ui.Role) http.Handler {
 	})
 }
 
-func (*uiStage) name() string    { return "ui" }
-func (*uiStage) summary() string { return "the web server (give it --http ADDR)" }
+func (*uiStage) name() string        { return "ui" }
+func (*uiStage) summary() string     { return "the web view, search and rules pages" }
+func (*uiStage) defaultHTTP() string { return "127.0.0.1:8080" }
 
 func (s *uiStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.usersFile, "ui-users", "", "web view users and API tokens (default DATA/ui-users.json)")
