@@ -109,30 +109,59 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
+	// Stop when ctx is done, or when the connection is closed for good: a
+	// closed connection leaves the iterators waiting forever otherwise.
+	nc := js.Conn()
+	closed := nc.StatusChanged(nats.CLOSED)
+	defer nc.RemoveStatusListener(closed)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	var wg sync.WaitGroup
 	errs := make(chan error, cfg.Workers)
 	for range cfg.Workers {
 		it, err := cons.Messages(jetstream.PullMaxMessages(1))
 		if err != nil {
+			stop()
+			wg.Wait()
 			return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, err)
 		}
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			<-ctx.Done()
+			<-runCtx.Done()
 			it.Drain() // buffered messages still reach the loop, which hands them back (nak) at once
 		}()
 		go func() {
 			defer wg.Done()
-			errs <- consumeLoop(ctx, js, &cfg, it, h)
+			errs <- consumeLoop(runCtx, js, &cfg, it, h)
 		}()
 	}
+	select {
+	case <-ctx.Done():
+	case <-closed:
+	case <-closedAlready(nc):
+	}
+	stop()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		if err != nil {
 			return err
 		}
+	}
+	if ctx.Err() == nil && nc.IsClosed() {
+		return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, nats.ErrConnectionClosed)
+	}
+	return nil
+}
+
+// closedAlready is a channel that is closed when nc was closed before its
+// status listener was registered, and never otherwise.
+func closedAlready(nc *nats.Conn) <-chan struct{} {
+	if nc.IsClosed() {
+		c := make(chan struct{})
+		close(c)
+		return c
 	}
 	return nil
 }
@@ -145,9 +174,7 @@ func consumeLoop(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfi
 				return nil
 			}
 			if errors.Is(err, nats.ErrConnectionClosed) {
-				// Closed for good (a dropped connection reconnects instead):
-				// nothing more will come, so say so rather than spin.
-				return fmt.Errorf("bus: consumer %s: %w", cfg.Durable, err)
+				return nil // Consume says so
 			}
 			cfg.Logger.Warn("consumer fetch failed", "consumer", cfg.Durable, "err", err)
 			continue
