@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -196,5 +198,29 @@ func TestConsumeHandsBackOnStop(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("message b not redelivered within 10 s (AckWait is a minute)")
+	}
+}
+
+func TestQueueCollector(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := c.Publish(ctx, msg.SubjectAudio("q1", msg.RoleAgent), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bus.DeadLetter(ctx, c.JS, "asr", "earshot.audio.q1.agent", nil, 5, errors.New("engine failed")); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP earshot_dead_letters Messages a stage gave up on, kept in the dead-letter stream.
+# TYPE earshot_dead_letters gauge
+earshot_dead_letters 1
+# HELP earshot_jobs_queued Utterance jobs in the work queue: waiting for a transcription worker or being transcribed.
+# TYPE earshot_jobs_queued gauge
+earshot_jobs_queued 3
+`
+	if err := testutil.CollectAndCompare(bus.NewQueueCollector(c.JS), strings.NewReader(want)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -218,7 +218,8 @@ func runAll(ctx context.Context, args []string, std stdio) error {
 
 func newEnv(log *slog.Logger, conn *bus.Conn, dataDir string, std stdio) *env {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		bus.NewQueueCollector(conn.JS))
 	return &env{log: log, bus: conn, dataDir: dataDir, metrics: reg, mux: http.NewServeMux(), std: std}
 }
 
