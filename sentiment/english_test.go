@@ -143,6 +143,8 @@ func BenchmarkProseTokens(b *testing.B) {
 var contactCenterTurns = []struct{ text, label string }{
 	{"Thank you for calling, my name is Sarah, how can I help you today?", msg.Positive},
 	{"Okay, let me pull up your account.", msg.Neutral},
+	{"I am sorry to hear that, let me look into your account.", msg.Positive},
+	{"I understand your frustration, I can refund the duplicate charge right now.", msg.Positive},
 	{"Yes, that's correct.", msg.Neutral},
 	{"No, the other one.", msg.Neutral},
 	{"Sure, one moment.", msg.Neutral},

@@ -137,6 +137,12 @@ func contactCenterPhrases(idioms map[string]float64) map[string]float64 {
 		"nobody called back", "no one called back", "keep getting transferred", "transferred again", "hung up on me",
 		"called three times", "called several times", "called multiple times", "third time calling", "waste of my time")
 	add(-2.0, "this is ridiculous", "this is unacceptable", "this is a joke", "this is absurd")
+	// An agent's empathy: an apology or acknowledgement for the caller's
+	// trouble, not a complaint ("sorry" and "frustration" alone are negative).
+	add(0.5, "sorry to hear", "so sorry to hear", "sorry for the inconvenience", "sorry about the inconvenience",
+		"apologize for the inconvenience", "apologise for the inconvenience", "sorry for the trouble",
+		"sorry for the wait", "sorry to keep you waiting", "sorry for the delay", "sorry about the delay",
+		"understand your frustration", "understand how frustrating", "understand how you feel")
 	// A problem solved, gratitude.
 	add(1.8, "problem solved", "that fixed it", "that solved it", "it works now", "it's working now", "working now",
 		"that worked", "that helps a lot", "sorted it out", "fixed the problem")
