@@ -161,12 +161,13 @@ func TestRulesStageStart(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no alert")
 	}
-	if n, err := rulesGatherCounter(e.metrics, "earshot_rules_alerts_total"); err != nil || n != 1 {
-		t.Fatalf("alerts metric %v, %v", n, err)
-	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	// Counted after the alert is published: read once the stage has stopped.
+	if n, err := rulesGatherCounter(e.metrics, "earshot_rules_alerts_total"); err != nil || n != 1 {
+		t.Fatalf("alerts metric %v, %v", n, err)
 	}
 
 	// An invalid rules file refuses to start, as bad input.
