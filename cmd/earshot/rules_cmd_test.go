@@ -161,13 +161,21 @@ func TestRulesStageStart(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no alert")
 	}
+	// The engine counts an alert once JetStream has acked it, just after
+	// subscribers see it; stopping before then would cancel that wait.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		n, err := rulesGatherCounter(e.metrics, "earshot_rules_alerts_total")
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alerts metric %v, %v; want 1", n, err)
+		}
+		time.Sleep(5 * time.Millisecond) // polling the registry: it has no event to wait on
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	// Counted after the alert is published: read once the stage has stopped.
-	if n, err := rulesGatherCounter(e.metrics, "earshot_rules_alerts_total"); err != nil || n != 1 {
-		t.Fatalf("alerts metric %v, %v", n, err)
 	}
 
 	// An invalid rules file refuses to start, as bad input.
