@@ -23,6 +23,7 @@ import (
 	"github.com/earshot-dev/earshot/internal/browsertest"
 	"github.com/earshot-dev/earshot/internal/synthcall"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestPipelineInBrowser runs earshot run (every stage, in this process) on
@@ -156,20 +157,32 @@ func e2eWaitStored(t *testing.T, conn *bus.Conn, callID string) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	stream, err := conn.JS.Stream(ctx, bus.StreamEvents)
+	// Read the call's categories from the stream's start: the final ones
+	// may already be there.
+	sub, err := conn.JS.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{msg.SubjectCategories(callID)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		m, err := stream.GetLastMsgForSubject(ctx, msg.SubjectCategories(callID))
-		if err == nil {
-			var c msg.Categories
-			if msg.Unmarshal(m.Data, &c) == nil && c.Final {
-				break
+	finals := make(chan struct{}, 1)
+	cc, err := sub.Consume(func(m jetstream.Msg) {
+		var c msg.Categories
+		if msg.Unmarshal(m.Data(), &c) == nil && c.Final {
+			select {
+			case finals <- struct{}{}:
+			default:
 			}
 		}
-		poll("final categories")
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer cc.Stop()
+	select {
+	case <-finals:
+	case <-deadline:
+		t.Fatalf("no final categories for %s within 90 s", callID)
+	}
+	// The store's consumer has no event to wait on: poll its state.
 	for {
 		c, err := conn.JS.Consumer(ctx, bus.StreamEvents, "store")
 		if err == nil {
