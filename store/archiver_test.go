@@ -250,7 +250,7 @@ func TestArchiverRestartLosesNothing(t *testing.T) {
 	}
 	stop = runArchiver(t, a2, c)
 	defer stop()
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(2 * time.Minute) // the race detector slows the store tenfold
 	last := false
 	for n := 0; n < 2*calls*perCall || !last; {
 		select {
