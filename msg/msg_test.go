@@ -172,6 +172,26 @@ func FuzzUnmarshal(f *testing.F) {
 	})
 }
 
+// FuzzAnnounce: an announce comes from a PBX or anyone on the network.
+func FuzzAnnounce(f *testing.F) {
+	f.Add([]byte(`{"schema":"announce","v":1,"data":{"call_id":"c1","legs":[{"role":"agent","ssrc":7}]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var a CallAnnounce
+		if err := Unmarshal(b, &a); err != nil {
+			return
+		}
+		if a.Validate() != nil {
+			return
+		}
+		if ValidateCallID(a.CallID) != nil {
+			t.Fatalf("valid announce with a bad call id %q", a.CallID)
+		}
+		if !a.End && len(a.Legs) == 0 {
+			t.Fatal("valid announce without legs")
+		}
+	})
+}
+
 func FuzzDecodeUtterance(f *testing.F) {
 	b, _ := EncodeUtterance(&UtteranceJob{CallID: "c", Leg: RoleA, SampleRate: SampleRate, PCM: []int16{1, -2, 3}})
 	f.Add(b)
