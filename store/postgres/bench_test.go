@@ -4,11 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,17 +24,8 @@ func benchStore(b *testing.B) (*postgres.Store, storetest.Corpus) {
 	if dsn == "" {
 		b.Skipf("%s is not set: no PostgreSQL server to benchmark", DSNEnv)
 	}
-	calls := 10000
-	if v := os.Getenv("EARSHOT_BENCH_CALLS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("EARSHOT_BENCH_CALLS=%q: want a positive number", v)
-		}
-		calls = n
-	}
-	c := storetest.Corpus{Seed: 1, Calls: calls, SegmentsPerCall: 100, Agents: 200, Queues: 8, Days: 90,
-		End: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
-	schema := fmt.Sprintf("earshot_bench_v1_%d", calls)
+	c := storetest.BenchCorpus(b)
+	schema := fmt.Sprintf("earshot_bench_v1_%d", c.Calls)
 	ctx := context.Background()
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -135,27 +123,7 @@ func BenchmarkSearchPhraseTwoFilters(b *testing.B) {
 	s, c := benchStore(b)
 	defer s.Close()
 	ctx := context.Background()
-	phrases := []string{`"cancel my subscription"`, `"speak to a manager"`, `"charged twice"`, `"billing error"`, `"refund please"`}
-	rng := rand.New(rand.NewPCG(7, 7))
-	var lat []time.Duration
-	hits := 0
-	for b.Loop() {
-		from := c.End.Add(-time.Duration(rng.IntN(60)+30) * 24 * time.Hour)
-		to := from.Add(30 * 24 * time.Hour)
-		q := msg.SearchQuery{Text: phrases[rng.IntN(len(phrases))], Agent: storetest.Agent(rng.IntN(c.Agents)), From: &from, To: &to}
-		t := time.Now()
-		res, err := s.Search(ctx, q)
-		lat = append(lat, time.Since(t))
-		if err != nil {
-			b.Fatal(err)
-		}
-		hits += res.Total
-	}
-	slices.Sort(lat)
-	ms := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(ms(0.50), "p50-ms")
-	b.ReportMetric(ms(0.95), "p95-ms")
-	b.ReportMetric(float64(hits)/float64(len(lat)), "calls/query")
+	storetest.BenchSearchPhraseTwoFilters(b, s, c)
 	var total, idx int64
 	if err := s.DB().QueryRowContext(ctx, `SELECT pg_total_relation_size('segments'), pg_relation_size('segments_tsv')`).Scan(&total, &idx); err == nil {
 		b.ReportMetric(float64(total)/(1<<20), "segments-MiB")

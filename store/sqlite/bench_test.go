@@ -4,11 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,19 +19,6 @@ import (
 // segments each (default 1,000,000 segments), 200 agents, 8 queues, 90 days.
 // Built once and kept under the temp dir, keyed by its parameters (a build
 // takes minutes); delete the directory to rebuild.
-func benchCorpus(b *testing.B) storetest.Corpus {
-	calls := 10000
-	if v := os.Getenv("EARSHOT_BENCH_CALLS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("EARSHOT_BENCH_CALLS=%q: want a positive number", v)
-		}
-		calls = n
-	}
-	return storetest.Corpus{Seed: 1, Calls: calls, SegmentsPerCall: 100, Agents: 200, Queues: 8, Days: 90,
-		End: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
-}
-
 // benchDB returns the path of the corpus database, building it first if
 // it is not cached, and reports the build's ingest rate when it builds.
 func benchDB(b *testing.B, c storetest.Corpus) string {
@@ -117,7 +102,7 @@ func benchDB(b *testing.B, c storetest.Corpus) string {
 // agent and a 30-day window) over the corpus; each op is one search (first
 // page, snippets included). It reports p50/p95 latency and the index size.
 func BenchmarkSearchPhraseTwoFilters(b *testing.B) {
-	c := benchCorpus(b)
+	c := storetest.BenchCorpus(b)
 	path := benchDB(b, c)
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: true})
@@ -125,36 +110,16 @@ func BenchmarkSearchPhraseTwoFilters(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	phrases := []string{`"cancel my subscription"`, `"speak to a manager"`, `"charged twice"`, `"billing error"`, `"refund please"`}
-	rng := rand.New(rand.NewPCG(7, 7))
-	var lat []time.Duration
-	hits := 0
 	b.ResetTimer()
-	for b.Loop() {
-		from := c.End.Add(-time.Duration(rng.IntN(60)+30) * 24 * time.Hour)
-		to := from.Add(30 * 24 * time.Hour)
-		q := msg.SearchQuery{Text: phrases[rng.IntN(len(phrases))], Agent: storetest.Agent(rng.IntN(c.Agents)), From: &from, To: &to}
-		t := time.Now()
-		res, err := s.Search(ctx, q)
-		lat = append(lat, time.Since(t))
-		if err != nil {
-			b.Fatal(err)
-		}
-		hits += res.Total
-	}
+	storetest.BenchSearchPhraseTwoFilters(b, s, c)
 	b.StopTimer()
-	slices.Sort(lat)
-	ms := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(ms(0.50), "p50-ms")
-	b.ReportMetric(ms(0.95), "p95-ms")
-	b.ReportMetric(float64(hits)/float64(len(lat)), "calls/query")
 	reportSize(b, s.DB(), path)
 }
 
 // BenchmarkSearchWord is a one-word query without filters: the worst case,
 // the whole posting list of a common word is ranked.
 func BenchmarkSearchWord(b *testing.B) {
-	c := benchCorpus(b)
+	c := storetest.BenchCorpus(b)
 	path := benchDB(b, c)
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: true})

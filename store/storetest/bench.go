@@ -1,0 +1,57 @@
+package storetest
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/store"
+)
+
+// BenchCorpus is the corpus every store is benchmarked on: 10,000 calls of
+// 100 turns (EARSHOT_BENCH_CALLS changes the number of calls).
+func BenchCorpus(b *testing.B) Corpus {
+	calls := 10000
+	if v := os.Getenv("EARSHOT_BENCH_CALLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("EARSHOT_BENCH_CALLS=%q: want a positive number", v)
+		}
+		calls = n
+	}
+	return Corpus{Seed: 1, Calls: calls, SegmentsPerCall: 100, Agents: 200, Queues: 8, Days: 90,
+		End: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// BenchSearchPhraseTwoFilters measures a phrase with two filters (an agent
+// and a 30-day window) on r, filled with c, and reports p50 and p95
+// latency and the calls found per query.
+func BenchSearchPhraseTwoFilters(b *testing.B, r store.Reader, c Corpus) {
+	ctx := context.Background()
+	phrases := []string{`"cancel my subscription"`, `"speak to a manager"`, `"charged twice"`, `"billing error"`, `"refund please"`}
+	rng := rand.New(rand.NewPCG(7, 7))
+	var lat []time.Duration
+	hits := 0
+	for b.Loop() {
+		from := c.End.Add(-time.Duration(rng.IntN(60)+30) * 24 * time.Hour)
+		to := from.Add(30 * 24 * time.Hour)
+		q := msg.SearchQuery{Text: phrases[rng.IntN(len(phrases))], Agent: Agent(rng.IntN(c.Agents)), From: &from, To: &to}
+		t := time.Now()
+		res, err := r.Search(ctx, q)
+		lat = append(lat, time.Since(t))
+		if err != nil {
+			b.Fatal(err)
+		}
+		hits += res.Total
+	}
+	slices.Sort(lat)
+	ms := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(ms(0.50), "p50-ms")
+	b.ReportMetric(ms(0.95), "p95-ms")
+	b.ReportMetric(float64(hits)/float64(len(lat)), "calls/query")
+}
