@@ -45,6 +45,14 @@ func (c *Capture) announce(a *msg.CallAnnounce) error {
 		c.endCall(cl, msg.EndAnnounce)
 		return nil
 	}
+	if a.Hold != nil && len(a.Legs) == 0 {
+		if cl == nil {
+			return fmt.Errorf("announce hold %s: %w: no such call is going on", a.CallID, msg.ErrNotFound)
+		}
+		cl.last = now
+		cl.hold(*a.Hold, now)
+		return nil
+	}
 	type src struct {
 		ssrc uint32
 		addr netip.AddrPort
@@ -92,6 +100,9 @@ func (c *Capture) announce(a *msg.CallAnnounce) error {
 		if srcs[i].addr.IsValid() {
 			c.wantSource[srcs[i].addr] = want
 		}
+	}
+	if a.Hold != nil {
+		cl.hold(*a.Hold, now)
 	}
 	if fresh {
 		c.started(cl)

@@ -68,6 +68,31 @@ type call struct {
 	active      map[msg.Role]int64 // legs in a turn: call-clock ms of its start
 	spans       map[msg.Role][][2]int64
 	lastTalkEnd int64
+	holdFrom    int64 // call-clock ms the call went on hold; -1 when not on hold
+}
+
+// clockMS is where the call clock is at wall time now: the wall clock since
+// the call started, or its media when that ran ahead (a replay faster than
+// real time).
+func (cl *call) clockMS(now time.Time) int64 {
+	ms := now.Sub(cl.startedAt).Milliseconds()
+	for _, l := range cl.legs {
+		ms = max(ms, l.callMS(l.pos()))
+	}
+	return ms
+}
+
+// hold puts the call on hold or takes it off; taking it off (or ending the
+// call while on hold) publishes the hold span.
+func (cl *call) hold(on bool, now time.Time) {
+	at := cl.clockMS(now)
+	switch {
+	case on && cl.holdFrom < 0:
+		cl.holdFrom = at
+	case !on && cl.holdFrom >= 0:
+		cl.timeline(&msg.TimelineEvent{Kind: msg.SpanHold, StartMS: cl.holdFrom, EndMS: at})
+		cl.holdFrom = -1
+	}
 }
 
 func (cl *call) legByRole(r msg.Role) *leg {

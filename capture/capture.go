@@ -322,7 +322,7 @@ func (c *Capture) undeclaredRole(cl *call, ip netip.Addr) msg.Role {
 func (c *Capture) newCall(id string, now time.Time) *call {
 	cl := &call{
 		c: c, id: id, startedAt: now, last: now,
-		active: map[msg.Role]int64{}, spans: map[msg.Role][][2]int64{},
+		active: map[msg.Role]int64{}, spans: map[msg.Role][][2]int64{}, holdFrom: -1,
 	}
 	c.calls[id] = cl
 	c.callsTotal++
@@ -355,14 +355,10 @@ func (c *Capture) endCall(cl *call, reason string) {
 		l.finish()
 	}
 	now := c.now()
+	cl.hold(false, now)
 	ev := cl.event(msg.CallEnded, now)
 	ev.Reason = reason
-	// The call lasted as long as the wall clock says, or as its media
-	// when that ran ahead (a replay faster than real time).
-	ev.DurationMS = now.Sub(cl.startedAt).Milliseconds()
-	for _, l := range cl.legs {
-		ev.DurationMS = max(ev.DurationMS, l.callMS(l.pos()))
-	}
+	ev.DurationMS = cl.clockMS(now)
 	ev.FinalJobs = map[msg.Role]int{}
 	for _, l := range cl.legs {
 		ev.FinalJobs[l.role] = l.finals

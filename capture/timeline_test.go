@@ -2,6 +2,9 @@ package capture_test
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,5 +144,56 @@ func TestAnnounceAfterRTPTakesTheLegOver(t *testing.T) {
 	}
 	if c := got["never-1"]; c == nil || c.ended.Reason != msg.EndTimeout || len(c.ended.Streams) != 0 {
 		t.Errorf("never-1: %+v, want it ended by the timeout without streams", c)
+	}
+}
+
+// TestHoldAnnounced: the PBX announces hold and its end; capture puts the
+// hold on the call's timeline, on the call clock, and closes a hold still
+// open when the call ends.
+func TestHoldAnnounced(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	at := func(ms int) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond)
+	}
+	r := newRig(t, capture.Config{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }, CallTimeout: time.Hour})
+	on, off := true, false
+	steps := []struct {
+		ms int
+		a  msg.CallAnnounce
+	}{
+		{0, msg.CallAnnounce{CallID: "held", Legs: []msg.LegSpec{{Role: msg.RoleAgent, SSRC: 11}, {Role: msg.RoleCustomer, SSRC: 12}}}},
+		{2000, msg.CallAnnounce{CallID: "held", Hold: &on}},
+		{3000, msg.CallAnnounce{CallID: "held", Hold: &on}}, // already on hold: no change
+		{7000, msg.CallAnnounce{CallID: "held", Hold: &off}},
+		{8000, msg.CallAnnounce{CallID: "held", Hold: &on}},
+		{10000, msg.CallAnnounce{CallID: "held", End: true}}, // ends while on hold
+	}
+	for _, s := range steps {
+		at(s.ms)
+		if err := r.cap.Announce(&s.a); err != nil {
+			t.Fatalf("at %d ms: %v", s.ms, err)
+		}
+	}
+	if err := r.cap.Announce(&msg.CallAnnounce{CallID: "nobody", Hold: &on}); !errors.Is(err, msg.ErrNotFound) {
+		t.Errorf("hold of an unknown call: %v, want ErrNotFound", err)
+	}
+	c := r.waitEnded(1, 10*time.Second)["held"]
+	if c == nil {
+		t.Fatal("the held call did not end")
+	}
+	var holds [][2]int64
+	for _, e := range c.timeline {
+		if e.Kind == msg.SpanHold {
+			holds = append(holds, [2]int64{e.StartMS, e.EndMS})
+		}
+	}
+	if want := [][2]int64{{2000, 7000}, {8000, 10000}}; !slices.Equal(holds, want) {
+		t.Fatalf("hold spans %v, want %v", holds, want)
+	}
+	if c.ended.DurationMS != 10000 {
+		t.Errorf("duration %d ms, want 10000", c.ended.DurationMS)
 	}
 }

@@ -21,7 +21,7 @@
 //
 //	earshot.call.<call>                      CallEvent       capture  (started, updated, ended)
 //	earshot.audio.<call>.<leg>               UtteranceJob    capture  (binary frame; work queue)
-//	earshot.timeline.<call>                  TimelineEvent   capture  (talk, silence, overlap spans)
+//	earshot.timeline.<call>                  TimelineEvent   capture  (talk, silence, overlap, hold spans)
 //	earshot.dtmf.<call>                      DTMFEvent       capture
 //	earshot.transcript.<call>                Segment         transcribe (interim and final)
 //	earshot.analysis.<call>.segment          ScoredSegment   sentiment

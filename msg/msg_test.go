@@ -127,6 +127,7 @@ func TestCallAnnounceValidate(t *testing.T) {
 	}{
 		"ok":        {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: RoleAgent, SSRC: 1}}}, ""},
 		"end":       {CallAnnounce{CallID: "c", End: true}, ""},
+		"hold":      {CallAnnounce{CallID: "c", Hold: new(bool)}, ""},
 		"no id":     {CallAnnounce{Legs: []LegSpec{{Role: RoleAgent, SSRC: 1}}}, "call_id"},
 		"no legs":   {CallAnnounce{CallID: "c"}, "legs"},
 		"bad role":  {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: "boss", SSRC: 1}}}, "legs[0].role"},

@@ -51,6 +51,10 @@ type CallAnnounce struct {
 	Legs       []LegSpec         `json:"legs,omitempty"`
 	// End ends the call instead of declaring it.
 	End bool `json:"end,omitempty"`
+	// Hold, when set, puts a call that is going on on hold (true) or takes
+	// it off hold (false), as the PBX knows it; such an announce needs no
+	// legs and changes nothing else.
+	Hold *bool `json:"hold,omitempty"`
 }
 
 // Schema implements Message.
@@ -61,7 +65,7 @@ func (a *CallAnnounce) Validate() error {
 	if err := ValidateCallID(a.CallID); err != nil {
 		return fmt.Errorf("announce: call_id: %w", err)
 	}
-	if a.End {
+	if a.End || a.Hold != nil && len(a.Legs) == 0 {
 		return nil
 	}
 	if len(a.Legs) == 0 {
@@ -216,6 +220,7 @@ const (
 	SpanTalk    TimelineKind = "talk"    // one leg speaking (Leg)
 	SpanSilence TimelineKind = "silence" // neither leg speaking
 	SpanOverlap TimelineKind = "overlap" // Leg started speaking while Other was: Leg interrupted Other
+	SpanHold    TimelineKind = "hold"    // the call was on hold (announced by the PBX)
 )
 
 // TimelineEvent is a finished span of a call's timeline, from both legs'
@@ -323,8 +328,9 @@ type Characteristics struct {
 	AtMS          int64            `json:"at_ms"`
 	Final         bool             `json:"final"`
 	TalkMS        map[Role]int64   `json:"talk_ms"`
-	NonTalkMS     int64            `json:"non_talk_ms"`
+	NonTalkMS     int64            `json:"non_talk_ms"` // hold and silences, counted once where they overlap
 	NonTalk       []Span           `json:"non_talk,omitempty"`
+	HoldMS        int64            `json:"hold_ms,omitempty"`
 	Interruptions []Interruption   `json:"interruptions,omitempty"`
 	TalkSpeedWPM  map[Role]float64 `json:"talk_speed_wpm,omitempty"`
 	LoudnessDBFS  map[Role]float64 `json:"loudness_dbfs,omitempty"`

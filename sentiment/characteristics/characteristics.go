@@ -36,6 +36,7 @@ type Call struct {
 	spans map[msg.TimelineEvent]bool
 	talk  []msg.TimelineEvent // talk spans, in arrival order
 	over  []msg.TimelineEvent // overlap spans
+	holds []msg.Span          // hold, as the PBX announced it
 	segs  map[string]bool
 	words map[msg.Role]int
 	ms    map[msg.Role]int64 // speaking time behind words
@@ -73,6 +74,8 @@ func (c *Call) AddSpan(ev msg.TimelineEvent) {
 		c.talk = append(c.talk, ev)
 	case msg.SpanOverlap:
 		c.over = append(c.over, ev)
+	case msg.SpanHold:
+		c.holds = append(c.holds, msg.Span{StartMS: ev.StartMS, EndMS: ev.EndMS})
 	}
 }
 
@@ -139,7 +142,10 @@ func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
 	if !final && len(ch.Turns) > c.cfg.LiveTurns {
 		ch.Turns = ch.Turns[len(ch.Turns)-c.cfg.LiveTurns:]
 	}
-	ch.NonTalk = c.nonTalk(talk, endMS)
+	for _, h := range c.holds {
+		ch.HoldMS += h.EndMS - h.StartMS
+	}
+	ch.NonTalk = union(append(c.nonTalk(talk, endMS), c.holds...))
 	for _, s := range ch.NonTalk {
 		ch.NonTalkMS += s.EndMS - s.StartMS
 	}
@@ -161,7 +167,7 @@ func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
 
 // nonTalk returns the gaps longer than MinSilence in the union of both legs'
 // talk (talk is sorted by start), from the call's start, and to endMS when
-// the call has ended. (Hold would be added here; no stage reports it yet.)
+// the call has ended. Snapshot adds the holds to them.
 func (c *Call) nonTalk(talk []msg.TimelineEvent, endMS int64) []msg.Span {
 	min := c.cfg.MinSilence.Milliseconds()
 	var gaps []msg.Span
@@ -195,4 +201,23 @@ func countWords(text string) int {
 		}
 	}
 	return n
+}
+
+// union merges overlapping spans, in start order: non-talk time counts a
+// silence during a hold once.
+func union(spans []msg.Span) []msg.Span {
+	if len(spans) == 0 {
+		return nil
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].StartMS < spans[j].StartMS })
+	out := []msg.Span{spans[0]}
+	for _, s := range spans[1:] {
+		last := &out[len(out)-1]
+		if s.StartMS <= last.EndMS {
+			last.EndMS = max(last.EndMS, s.EndMS)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -102,6 +102,27 @@ func TestFinal(t *testing.T) {
 	}
 }
 
+// TestHold: hold is non-talk time, whether or not anyone speaks over it
+// (music, an agent aside), and a silence within a hold counts once.
+func TestHold(t *testing.T) {
+	c := exampleCall(t)
+	// On hold 8000-15000: it overlaps the customer's talk to 9000, the
+	// 9000-13500 silence, and the agent's talk from 13500.
+	c.AddSpan(msg.TimelineEvent{CallID: "call-1", Kind: msg.SpanHold, StartMS: 8000, EndMS: 15000})
+	c.AddSpan(msg.TimelineEvent{CallID: "call-1", Kind: msg.SpanHold, StartMS: 8000, EndMS: 15000}) // redelivered
+	ch := c.Snapshot(25000, 25000, true)
+	if ch.HoldMS != 7000 {
+		t.Errorf("hold %d ms, want 7000", ch.HoldMS)
+	}
+	want := []msg.Span{{StartMS: 8000, EndMS: 15000}, {StartMS: 21000, EndMS: 25000}}
+	if len(ch.NonTalk) != 2 || ch.NonTalk[0] != want[0] || ch.NonTalk[1] != want[1] {
+		t.Fatalf("non-talk spans %v, want %v", ch.NonTalk, want)
+	}
+	if ch.NonTalkMS != 7000+4000 {
+		t.Errorf("non-talk %d ms, want 11000 (the hold, with the silence in it once, and the final silence)", ch.NonTalkMS)
+	}
+}
+
 // TestLive: before the call ends, the silence after the last talk is not
 // yet non-talk time, and what is known so far is reported.
 func TestLive(t *testing.T) {
