@@ -135,12 +135,7 @@ func redactAny(data any, redact func(string) string) any {
 	case msg.Alert:
 		return redactAlert(v, redact)
 	case msg.Categories:
-		cs := make([]msg.Category, len(v.Categories))
-		for i, c := range v.Categories {
-			c.Matches = redactMatches(c.Matches, redact)
-			cs[i] = c
-		}
-		v.Categories = cs
+		v.Categories = redactCategories(v.Categories, redact)
 		return v
 	case msg.CallRecord:
 		segs := make([]msg.StoredSegment, len(v.Segments))
@@ -153,12 +148,7 @@ func redactAny(data any, redact func(string) string) any {
 			as[i] = redactAlert(a, redact)
 		}
 		v.Alerts = as
-		cs := make([]msg.Category, len(v.Categories))
-		for i, c := range v.Categories {
-			c.Matches = redactMatches(c.Matches, redact)
-			cs[i] = c
-		}
-		v.Categories = cs
+		v.Categories = redactCategories(v.Categories, redact)
 		return v
 	}
 	return data
@@ -167,6 +157,15 @@ func redactAny(data any, redact func(string) string) any {
 func redactAlert(a msg.Alert, redact func(string) string) msg.Alert {
 	a.Matches = redactMatches(a.Matches, redact)
 	return a
+}
+
+func redactCategories(cats []msg.Category, redact func(string) string) []msg.Category {
+	out := make([]msg.Category, len(cats))
+	for i, c := range cats {
+		c.Matches = redactMatches(c.Matches, redact)
+		out[i] = c
+	}
+	return out
 }
 
 func redactMatches(ms []msg.Match, redact func(string) string) []msg.Match {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/internal/sharedtest"
 	"github.com/earshot-dev/earshot/msg"
@@ -185,17 +186,7 @@ func TestASRStage(t *testing.T) {
 	asrNoLeaks(t)
 	srv, c := bustest.Start(t)
 	asr, calls := asrServer(t, asrAnswer)
-	segs := make(chan *msg.Segment, 4)
-	sub, err := c.NC.Subscribe(msg.AllTranscripts, func(m *nats.Msg) {
-		s := new(msg.Segment)
-		if err := msg.Unmarshal(m.Data, s); err == nil {
-			segs <- s
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	segs := asrSegments(t, c, 4)
 
 	// Without an engine the stage refuses to start, saying what to pass.
 	for _, args := range [][]string{{}, {"--engine", "none"}, {"--engine", "http", "--asr-url", asr.URL, "--asr-workers", "0"}} {
@@ -237,4 +228,22 @@ func TestASRStage(t *testing.T) {
 	if calls.Load() != 2 { // the start-up check and the job
 		t.Errorf("%d requests to the server, want 2", calls.Load())
 	}
+}
+
+// asrSegments delivers the segments published on c, decoded, until the test
+// ends; buffer is how many may wait unread.
+func asrSegments(t *testing.T, c *bus.Conn, buffer int) <-chan *msg.Segment {
+	t.Helper()
+	segs := make(chan *msg.Segment, buffer)
+	sub, err := c.NC.Subscribe(msg.AllTranscripts, func(m *nats.Msg) {
+		s := new(msg.Segment)
+		if err := msg.Unmarshal(m.Data, s); err == nil {
+			segs <- s
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return segs
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/internal/sharedtest"
 	"github.com/earshot-dev/earshot/msg"
-	"github.com/nats-io/nats.go"
 )
 
 // The shared for-tests model runs the tiny graph but writes no text, so
@@ -32,17 +31,7 @@ func TestASRTranscribeCmdWhisper(t *testing.T) {
 func TestASRStageWhisper(t *testing.T) {
 	asrNoLeaks(t)
 	srv, c := bustest.Start(t)
-	segs := make(chan *msg.Segment, 2)
-	sub, err := c.NC.Subscribe(msg.AllTranscripts, func(m *nats.Msg) {
-		s := new(msg.Segment)
-		if err := msg.Unmarshal(m.Data, s); err == nil {
-			segs <- s
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	segs := asrSegments(t, c, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var errb bytes.Buffer
