@@ -61,14 +61,7 @@ func benchStore(b *testing.B) (*postgres.Store, storetest.Corpus) {
 func build(b *testing.B, s *postgres.Store, c storetest.Corpus) {
 	ctx := context.Background()
 	start := time.Now()
-	if err := c.Each(func(ev msg.CallEvent, segs []msg.StoredSegment) error {
-		if err := s.PutCall(ctx, ev); err != nil {
-			return err
-		}
-		return s.PutCallSentiment(ctx, msg.CallSentiment{CallID: ev.CallID, AtMS: 1, Final: true, Participants: map[msg.Role]msg.ParticipantSentiment{
-			msg.RoleCustomer: {Overall: segs[1].Sentiment.Compound * 5, Shift: segs[3].Sentiment.Compound * 2},
-			msg.RoleAgent:    {Overall: segs[0].Sentiment.Compound * 5}}})
-	}); err != nil {
+	if err := storetest.PutBenchCalls(ctx, s, c); err != nil {
 		b.Fatal(err)
 	}
 	// Segments go in 100-row statements, one transaction per 100 calls:

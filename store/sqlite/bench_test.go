@@ -36,18 +36,8 @@ func benchDB(b *testing.B, c storetest.Corpus) string {
 	defer s.Close()
 	start := time.Now()
 	n := 0
-	// Calls go through the store's own writes; segments are inserted in
-	// large transactions with the same statement shape, because one
-	// transaction per segment (what the archiver does) would make the
-	// build take far longer. BenchmarkPutSegment measures that path.
-	if err := c.Each(func(ev msg.CallEvent, segs []msg.StoredSegment) error {
-		if err := s.PutCall(ctx, ev); err != nil {
-			return err
-		}
-		return s.PutCallSentiment(ctx, msg.CallSentiment{CallID: ev.CallID, AtMS: 1, Final: true, Participants: map[msg.Role]msg.ParticipantSentiment{
-			msg.RoleCustomer: {Overall: segs[1].Sentiment.Compound * 5, Shift: segs[3].Sentiment.Compound * 2},
-			msg.RoleAgent:    {Overall: segs[0].Sentiment.Compound * 5}}})
-	}); err != nil {
+	// Calls through the store's own writes, segments in bulk below.
+	if err := storetest.PutBenchCalls(ctx, s, c); err != nil {
 		b.Fatal(err)
 	}
 	var tx *sql.Tx
@@ -98,17 +88,23 @@ func benchDB(b *testing.B, c storetest.Corpus) string {
 	return path
 }
 
+// benchOpen opens the benchmark corpus's database read-only, building it
+// first if it is not cached.
+func benchOpen(b *testing.B) (*sqlite.Store, storetest.Corpus, string) {
+	c := storetest.BenchCorpus(b)
+	path := benchDB(b, c)
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, c, path
+}
+
 // BenchmarkSearchPhraseTwoFilters is a phrase query with two filters (an
 // agent and a 30-day window) over the corpus; each op is one search (first
 // page, snippets included). It reports p50/p95 latency and the index size.
 func BenchmarkSearchPhraseTwoFilters(b *testing.B) {
-	c := storetest.BenchCorpus(b)
-	path := benchDB(b, c)
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, c, path := benchOpen(b)
 	defer s.Close()
 	b.ResetTimer()
 	storetest.BenchSearchPhraseTwoFilters(b, s, c)
@@ -119,14 +115,9 @@ func BenchmarkSearchPhraseTwoFilters(b *testing.B) {
 // BenchmarkSearchWord is a one-word query without filters: the worst case,
 // the whole posting list of a common word is ranked.
 func BenchmarkSearchWord(b *testing.B) {
-	c := storetest.BenchCorpus(b)
-	path := benchDB(b, c)
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, _, _ := benchOpen(b)
 	defer s.Close()
+	ctx := context.Background()
 	var lat []time.Duration
 	for b.Loop() {
 		t := time.Now()

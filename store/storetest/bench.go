@@ -55,3 +55,18 @@ func BenchSearchPhraseTwoFilters(b *testing.B, r store.Reader, c Corpus) {
 	b.ReportMetric(ms(0.95), "p95-ms")
 	b.ReportMetric(float64(hits)/float64(len(lat)), "calls/query")
 }
+
+// PutBenchCalls writes every call of c, with its sentiment, through the
+// store's own writes. (The stores' benchmarks then insert the segments in
+// bulk, each in its own way: the archiver's one-per-transaction path would
+// make the build far longer, and BenchmarkPutSegment measures it.)
+func PutBenchCalls(ctx context.Context, w store.Writer, c Corpus) error {
+	return c.Each(func(ev msg.CallEvent, segs []msg.StoredSegment) error {
+		if err := w.PutCall(ctx, ev); err != nil {
+			return err
+		}
+		return w.PutCallSentiment(ctx, msg.CallSentiment{CallID: ev.CallID, AtMS: 1, Final: true, Participants: map[msg.Role]msg.ParticipantSentiment{
+			msg.RoleCustomer: {Overall: segs[1].Sentiment.Compound * 5, Shift: segs[3].Sentiment.Compound * 2},
+			msg.RoleAgent:    {Overall: segs[0].Sentiment.Compound * 5}}})
+	})
+}
