@@ -149,10 +149,7 @@ func TestRulesStageStart(t *testing.T) {
 	defer sub.Unsubscribe()
 	done := make(chan error, 1)
 	go func() { done <- runner(ctx) }()
-	b, _ := msg.Marshal(msg.ScoredSegment{Segment: msg.Segment{ID: "c1/customer/1/0", CallID: "c1", Leg: msg.RoleCustomer, EndMS: 1000, Text: "supervisor"}})
-	if err := conn.Publish(ctx, msg.SubjectScoredSegment("c1"), b); err != nil {
-		t.Fatal(err)
-	}
+	publishMsg(t, conn, msg.SubjectScoredSegment("c1"), msg.ScoredSegment{Segment: msg.Segment{ID: "c1/customer/1/0", CallID: "c1", Leg: msg.RoleCustomer, EndMS: 1000, Text: "supervisor"}})
 	select {
 	case a := <-alerts:
 		if a.RuleID != "manager" || a.CallID != "c1" {
@@ -164,10 +161,7 @@ func TestRulesStageStart(t *testing.T) {
 	// The engine counts an alert once JetStream has acked it, just after
 	// subscribers see it. It handles one event at a time, so once a second
 	// call's alert arrives, the first has been counted.
-	b, _ = msg.Marshal(msg.ScoredSegment{Segment: msg.Segment{ID: "c2/customer/1/0", CallID: "c2", Leg: msg.RoleCustomer, EndMS: 1000, Text: "supervisor"}})
-	if err := conn.Publish(ctx, msg.SubjectScoredSegment("c2"), b); err != nil {
-		t.Fatal(err)
-	}
+	publishMsg(t, conn, msg.SubjectScoredSegment("c2"), msg.ScoredSegment{Segment: msg.Segment{ID: "c2/customer/1/0", CallID: "c2", Leg: msg.RoleCustomer, EndMS: 1000, Text: "supervisor"}})
 	select {
 	case a := <-alerts:
 		if a.CallID != "c2" {

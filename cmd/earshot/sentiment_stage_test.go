@@ -48,15 +48,7 @@ func TestSentimentStage(t *testing.T) {
 		}
 	}()
 
-	pub := func(subject string, m msg.Message) {
-		b, err := msg.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := conn.Publish(ctx, subject, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pub := func(subject string, m msg.Message) { publishMsg(t, conn, subject, m) }
 	call := "stage-1"
 	pub(msg.SubjectTimeline(call), msg.TimelineEvent{CallID: call, Kind: msg.SpanTalk, Leg: msg.RoleCustomer, StartMS: 0, EndMS: 2000})
 	pub(msg.SubjectTranscript(call), msg.Segment{ID: call + "/customer/1/0", CallID: call, Leg: msg.RoleCustomer, StartMS: 0, EndMS: 2000, Text: "this is ridiculous"})

@@ -142,15 +142,7 @@ func TestStoreStageArchivesAndServes(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- runner(ctx) }()
-	pub := func(subject string, m msg.Message) {
-		b, err := msg.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := conn.Publish(ctx, subject, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pub := func(subject string, m msg.Message) { publishMsg(t, conn, subject, m) }
 	pub(msg.SubjectCall("s1"), msg.CallEvent{CallID: "s1", Kind: msg.CallStarted, Time: storeT0, StartedAt: storeT0, Agent: "alice"})
 	pub(msg.SubjectTranscript("s1"), msg.Segment{ID: "s1/customer/1/0", CallID: "s1", Leg: msg.RoleCustomer, StartMS: 5000, Text: "my social is 123-45-6789 and I need a refund"})
 	pub(msg.SubjectCall("s1"), msg.CallEvent{CallID: "s1", Kind: msg.CallEnded, Time: storeT0.Add(time.Minute), StartedAt: storeT0, DurationMS: 60000})
