@@ -2,8 +2,11 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,8 +20,13 @@ type Conn struct {
 	closed chan struct{}
 }
 
+// MinServerVersion is the oldest NATS server Earshot runs on, with
+// JetStream: its consumers filter on several subjects, which came in 2.10.
+const MinServerVersion = "2.10.0"
+
 // Connect connects to url as name, reconnecting while the server restarts,
-// and makes sure Earshot's streams exist. extra options come last, so they
+// checks that the server is MinServerVersion or newer with JetStream, and
+// makes sure Earshot's streams exist. extra options come last, so they
 // win (nats.InProcessServer for an embedded server that does not listen).
 func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...nats.Option) (*Conn, error) {
 	if log == nil {
@@ -48,6 +56,10 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 		return nil, fmt.Errorf("bus: jetstream on %s: %w", url, err)
 	}
 	c := &Conn{NC: nc, JS: js, closed: closed}
+	if err := checkServer(ctx, nc, js); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	if err := EnsureStreams(ctx, js); err != nil {
 		nc.Close()
 		return nil, err
@@ -55,10 +67,60 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 	return c, nil
 }
 
+// checkServer refuses a server older than MinServerVersion or without
+// JetStream, saying what Earshot needs.
+func checkServer(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) error {
+	v := nc.ConnectedServerVersion()
+	if !versionAtLeast(v, MinServerVersion) {
+		return fmt.Errorf("bus: nats server %s is version %s; earshot needs NATS %s or newer, with JetStream", nc.ConnectedUrlRedacted(), v, MinServerVersion)
+	}
+	if _, err := js.AccountInfo(ctx); err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return fmt.Errorf("bus: nats server %s (version %s) has no JetStream for this account (%v): start it with JetStream (nats-server -js); earshot needs NATS %s or newer, with JetStream",
+				nc.ConnectedUrlRedacted(), v, err, MinServerVersion)
+		}
+		return fmt.Errorf("bus: jetstream on %s: %w", nc.ConnectedUrlRedacted(), err)
+	}
+	return nil
+}
+
+// versionAtLeast reports whether the server version v (2.10.7,
+// 2.11.0-RC.1) is least or newer, by major, minor and patch number.
+func versionAtLeast(v, least string) bool {
+	have, want := versionNumbers(v), versionNumbers(least)
+	for i := range have {
+		if have[i] != want[i] {
+			return have[i] > want[i]
+		}
+	}
+	return true
+}
+
+func versionNumbers(v string) [3]int {
+	var n [3]int
+	v, _, _ = strings.Cut(strings.TrimPrefix(v, "v"), "-")
+	for i, p := range strings.SplitN(v, ".", 3) {
+		n[i], _ = strconv.Atoi(p)
+	}
+	return n
+}
+
 // Publish publishes data to subject on JetStream and waits for the ack, so a
 // message that returns nil is stored.
 func (c *Conn) Publish(ctx context.Context, subject string, data []byte) error {
-	if _, err := c.JS.Publish(ctx, subject, data); err != nil {
+	return c.PublishWithID(ctx, subject, data, "")
+}
+
+// PublishWithID publishes like Publish with msgID, when not empty, as the
+// message's Nats-Msg-Id: a publish retried after its ack was lost is
+// stored once, as long as the retry comes within the stream's duplicate
+// window.
+func (c *Conn) PublishWithID(ctx context.Context, subject string, data []byte, msgID string) error {
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if _, err := c.JS.Publish(ctx, subject, data, opts...); err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	}
 	return nil

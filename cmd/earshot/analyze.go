@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 )
 
@@ -31,10 +30,5 @@ func (s *analyzeStage) start(ctx context.Context, e *env) (func(context.Context)
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) error {
-		errs := make(chan error, 2)
-		go func() { errs <- sent(ctx) }()
-		go func() { errs <- rul(ctx) }()
-		return errors.Join(<-errs, <-errs)
-	}, nil
+	return func(ctx context.Context) error { return together(ctx, sent, rul) }, nil
 }

@@ -223,6 +223,28 @@ func newEnv(log *slog.Logger, conn *bus.Conn, dataDir string, std stdio) *env {
 	return &env{log: log, bus: conn, dataDir: dataDir, metrics: reg, mux: http.NewServeMux(), std: std}
 }
 
+// together runs the parts of one stage side by side until ctx is done or
+// one of them ends: a part that fails (a consumer that cannot be created)
+// stops the others, so its error ends the stage at once instead of waiting
+// for a shutdown that would swallow it. It returns their errors.
+func together(ctx context.Context, parts ...func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(parts))
+	for _, run := range parts {
+		go func() {
+			err := run(ctx)
+			cancel()
+			errs <- err
+		}()
+	}
+	all := make([]error, len(parts))
+	for i := range parts {
+		all[i] = <-errs
+	}
+	return errors.Join(all...)
+}
+
 type namedRunner struct {
 	name string
 	run  func(ctx context.Context) error

@@ -107,12 +107,11 @@ func (s *storeStage) start(ctx context.Context, e *env) (func(context.Context) e
 	}
 	log.Info("store open", "store", where, "redact_policy", policy, "redact_mask", mask, "retention_days", s.retentionDays)
 	return func(ctx context.Context) error {
-		errs := make(chan error, 2)
-		go func() { errs <- a.Run(ctx, e.bus.JS) }()
-		go func() {
-			errs <- store.Retain(ctx, st, store.RetentionConfig{Days: s.retentionDays, Every: time.Hour, Logger: log})
-		}()
-		err := errors.Join(<-errs, <-errs)
+		err := together(ctx,
+			func(ctx context.Context) error { return a.Run(ctx, e.bus.JS) },
+			func(ctx context.Context) error {
+				return store.Retain(ctx, st, store.RetentionConfig{Days: s.retentionDays, Every: time.Hour, Logger: log})
+			})
 		return errors.Join(err, st.Close())
 	}, nil
 }
