@@ -258,7 +258,7 @@ func (cl *call) job(l *leg, j *msg.UtteranceJob) {
 	} else {
 		cl.c.finalJobs++
 	}
-	cl.c.out.addRaw(cl.id, msg.SubjectAudio(cl.id, l.role), b)
+	cl.c.out.addRaw(cl.id, msg.SubjectAudio(cl.id, l.role), b, j.MsgID())
 }
 
 // talkStart implements legSink: a silence span ends when a turn starts

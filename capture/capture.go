@@ -15,9 +15,11 @@ import (
 )
 
 // Publisher publishes one message and returns once it is stored (a
-// JetStream publish with its ack). bus.Conn implements it.
+// JetStream publish with its ack). A non-empty msgID is the message's
+// Nats-Msg-Id, so that a publish retried after its ack was lost is stored
+// once. bus.Conn implements it.
 type Publisher interface {
-	Publish(ctx context.Context, subject string, data []byte) error
+	PublishWithID(ctx context.Context, subject string, data []byte, msgID string) error
 }
 
 // Capture takes RTP on its sockets and publishes calls, utterance jobs,

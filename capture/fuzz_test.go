@@ -11,7 +11,7 @@ import (
 
 type discard struct{}
 
-func (discard) Publish(context.Context, string, []byte) error { return nil }
+func (discard) PublishWithID(context.Context, string, []byte, string) error { return nil }
 
 // FuzzHandle feeds datagrams (each prefixed by its length byte) from two
 // sources through the whole packet path: parse, jitter buffer, DTMF, G.711,

@@ -16,7 +16,9 @@ const outboxShards = 16
 // outbox queues what capture publishes so packet handling never waits for
 // NATS. A call's messages go through one shard, in order; shards publish
 // side by side. Nothing queued is dropped: a failed publish is retried
-// until it succeeds or Run's flush deadline passes.
+// until it succeeds or Run's flush deadline passes. Utterance jobs carry a
+// message id, so that a retry of a publish the server stored but whose
+// ack was lost does not queue the job twice.
 type outbox struct {
 	shards [outboxShards]*shard
 }
@@ -36,6 +38,7 @@ type shard struct {
 type outItem struct {
 	subject string
 	data    []byte
+	msgID   string // Nats-Msg-Id, or none
 }
 
 func newOutbox(pub Publisher, log *slog.Logger) *outbox {
@@ -53,16 +56,17 @@ func (o *outbox) add(call, subject string, m msg.Message) {
 		o.shards[0].log.Error("capture: event not encoded", "subject", subject, "err", err)
 		return
 	}
-	o.addRaw(call, subject, b)
+	o.addRaw(call, subject, b, "")
 }
 
-// addRaw queues an encoded message of call.
-func (o *outbox) addRaw(call, subject string, b []byte) {
+// addRaw queues an encoded message of call, with msgID as its Nats-Msg-Id
+// when not empty.
+func (o *outbox) addRaw(call, subject string, b []byte, msgID string) {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(call))
 	s := o.shards[h.Sum32()%outboxShards]
 	s.mu.Lock()
-	s.q = append(s.q, outItem{subject, b})
+	s.q = append(s.q, outItem{subject, b, msgID})
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -132,7 +136,7 @@ func (s *shard) run(ctx context.Context) {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := s.pub.Publish(pctx, it.subject, it.data)
+		err := s.pub.PublishWithID(pctx, it.subject, it.data, it.msgID)
 		cancel()
 		if err != nil {
 			s.mu.Lock()

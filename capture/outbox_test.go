@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/capture"
 	"github.com/earshot-dev/earshot/capture/sender"
@@ -25,7 +26,7 @@ type flaky struct {
 	failed int
 }
 
-func (f *flaky) Publish(ctx context.Context, subject string, data []byte) error {
+func (f *flaky) PublishWithID(ctx context.Context, subject string, data []byte, msgID string) error {
 	f.mu.Lock()
 	f.n++
 	fail := f.n%2 == 0 && f.failed < 20
@@ -36,7 +37,7 @@ func (f *flaky) Publish(ctx context.Context, subject string, data []byte) error 
 	if fail {
 		return errors.New("nats: connection closed")
 	}
-	return f.Publisher.Publish(ctx, subject, data)
+	return f.Publisher.PublishWithID(ctx, subject, data, msgID)
 }
 
 func TestFailedPublishesAreRetriedInOrder(t *testing.T) {
@@ -106,5 +107,95 @@ func TestFailedPublishesAreRetriedInOrder(t *testing.T) {
 		case <-timeout:
 			t.Fatalf("call did not end; events so far %v", kinds)
 		}
+	}
+}
+
+// lostAcks stores every publish on the real server but reports the first
+// publish of each utterance job as failed, as when a NATS outage loses the
+// ack of a message the server had stored: capture publishes it again.
+type lostAcks struct {
+	*bus.Conn
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (l *lostAcks) PublishWithID(ctx context.Context, subject string, data []byte, msgID string) error {
+	if err := l.Conn.PublishWithID(ctx, subject, data, msgID); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(subject, "earshot.audio.") {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen[subject+string(data)] {
+		return nil
+	}
+	l.seen[subject+string(data)] = true
+	return errors.New("nats: timeout (the ack was lost)")
+}
+
+// A job whose publish is retried after its ack was lost is stored once.
+func TestRetriedJobPublishesAreStoredOnce(t *testing.T) {
+	_, conn := bustest.Start(t)
+	pub := &lostAcks{Conn: conn, seen: map[string]bool{}}
+	c, err := capture.New(capture.Config{Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}}, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan *nats.Msg, 10)
+	sub, err := conn.NC.ChanSubscribe(msg.AllCalls, ended)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	pcm := tones(6000, [2]int{200, 1200}, [2]int{2500, 3500}, [2]int{4500, 5500})
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if _, err := sender.Send(sctx, sender.SendConfig{To: c.Addrs()[0], Speed: sender.Speed{Factor: 20}, Legs: []sender.Leg{{Role: msg.RoleAgent, PCM: pcm}}}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(20 * time.Second)
+	for {
+		var e msg.CallEvent
+		select {
+		case m := <-ended:
+			if err := msg.Unmarshal(m.Data, &e); err != nil {
+				t.Fatal(err)
+			}
+		case <-timeout:
+			t.Fatal("call did not end")
+		}
+		if e.Kind == msg.CallEnded {
+			break
+		}
+	}
+	// Capture publishes a call's messages in order: its jobs are all in
+	// the work queue once its end is published.
+	pub.mu.Lock()
+	jobs := len(pub.seen)
+	pub.mu.Unlock()
+	if jobs < 3 {
+		t.Fatalf("%d distinct jobs published, want at least the 3 finals", jobs)
+	}
+	st, err := conn.JS.Stream(context.Background(), bus.StreamAudio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != uint64(jobs) {
+		t.Errorf("work queue holds %d jobs for %d distinct jobs, each published twice (its first ack lost): want each once", info.State.Msgs, jobs)
 	}
 }

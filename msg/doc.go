@@ -44,5 +44,11 @@
 //     when there is no text (silence, a dropped hallucination) or the job failed
 //     for good (Error is set and the job is also dead-lettered). No accepted
 //     utterance is dropped silently.
+//   - Capture publishes every UtteranceJob with its [UtteranceJob.MsgID] as
+//     the Nats-Msg-Id header, so a retried publish is stored once.
+//   - A dead-lettered message can be replayed (earshot deadletters replay):
+//     it is published again on its subject with its message id
+//     ([DeadLetter.MsgID]). A replayed final job gets a second final Segment
+//     with the same ID, which replaces the error one.
 //   - Times are on the call clock: milliseconds since the call started.
 package msg

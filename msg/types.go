@@ -177,6 +177,15 @@ func (j *UtteranceJob) ID() string {
 	return fmt.Sprintf("%s/%s/%d/%d", j.CallID, j.Leg, j.Turn, j.Part)
 }
 
+// MsgID is the job's Nats-Msg-Id: one per final job and per interim
+// revision, so the work queue stores a job whose publish was retried once.
+func (j *UtteranceJob) MsgID() string {
+	if j.Interim {
+		return fmt.Sprintf("job/%s/interim/%d", j.ID(), j.Rev)
+	}
+	return "job/" + j.ID() + "/final"
+}
+
 // Word is one recognised word with its timing on the call clock.
 type Word struct {
 	Text       string  `json:"text"`
@@ -412,6 +421,9 @@ type DeadLetter struct {
 	Deliveries int       `json:"deliveries"`
 	Time       time.Time `json:"time"`
 	Payload    []byte    `json:"payload,omitempty"`
+	// MsgID is the message's Nats-Msg-Id, if it had one: a replay
+	// publishes it again with the same id.
+	MsgID string `json:"msg_id,omitempty"`
 }
 
 // Schema implements Message.
