@@ -13,6 +13,7 @@ import (
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 )
@@ -204,12 +205,13 @@ func TestConsumeHandsBackOnStop(t *testing.T) {
 func TestQueueCollector(t *testing.T) {
 	_, c := bustest.Start(t)
 	ctx := context.Background()
+	start := time.Now()
 	for i := range 3 {
 		if err := c.Publish(ctx, msg.SubjectAudio("q1", msg.RoleAgent), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := bus.DeadLetter(ctx, c.JS, "asr", "earshot.audio.q1.agent", nil, 5, errors.New("engine failed")); err != nil {
+	if err := bus.DeadLetter(ctx, c.JS, msg.DeadLetter{Stage: "asr", Subject: "earshot.audio.q1.agent", Deliveries: 5, Reason: "engine failed"}); err != nil {
 		t.Fatal(err)
 	}
 	want := `
@@ -220,7 +222,204 @@ earshot_dead_letters 1
 # TYPE earshot_jobs_queued gauge
 earshot_jobs_queued 3
 `
-	if err := testutil.CollectAndCompare(bus.NewQueueCollector(c.JS), strings.NewReader(want)); err != nil {
+	col := bus.NewQueueCollector(c.JS)
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), "earshot_dead_letters", "earshot_jobs_queued"); err != nil {
 		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(col)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "earshot_jobs_oldest_seconds" {
+			if age := mf.GetMetric()[0].GetGauge().GetValue(); age <= 0 || age > time.Since(start).Seconds() {
+				t.Errorf("earshot_jobs_oldest_seconds = %v, want the age of the first job (at most %v)", age, time.Since(start).Seconds())
+			}
+			return
+		}
+	}
+	t.Error("no earshot_jobs_oldest_seconds")
+}
+
+func TestOldestAge(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		state jetstream.StreamState
+		want  time.Duration
+	}{
+		{jetstream.StreamState{}, 0},
+		{jetstream.StreamState{Msgs: 0, FirstTime: now.Add(-time.Hour)}, 0}, // emptied: the first time is stale
+		{jetstream.StreamState{Msgs: 2, FirstTime: now.Add(-90 * time.Second)}, 90 * time.Second},
+		{jetstream.StreamState{Msgs: 1, FirstTime: now.Add(time.Second)}, 0}, // clocks apart
+	} {
+		if got := bus.OldestAge(tc.state, now); got != tc.want {
+			t.Errorf("OldestAge(%+v) = %v, want %v", tc.state, got, tc.want)
+		}
+	}
+}
+
+// A message whose handler fails transiently is kept far past MaxDeliver,
+// with growing backoff, and handled once the outage is over.
+func TestConsumeKeepsTransientFailures(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	dead := make(chan string, 1)
+	done := make(chan int, 1)
+	var tries int
+	stop := consume(t, c, bus.ConsumerConfig{
+		Stream: bus.StreamAudio, Durable: "asr", MaxDeliver: 2,
+		RetryBackoff: time.Millisecond, MaxRetryBackoff: 5 * time.Millisecond,
+		OnDeadLetter: func(_ context.Context, _ jetstream.Msg, reason error) { dead <- reason.Error() },
+	}, func(_ context.Context, m jetstream.Msg) error {
+		tries++ // one worker: handled one at a time
+		if tries <= 20 {
+			return bus.Transient(errors.New("engine down"))
+		}
+		done <- tries
+		return nil
+	})
+	defer stop()
+	if err := c.Publish(ctx, "earshot.audio.t.agent", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-done:
+		if n != 21 {
+			t.Fatalf("handled on try %d, want 21", n)
+		}
+	case r := <-dead:
+		t.Fatalf("dead-lettered during the outage: %s", r)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not handled within 20 s")
+	}
+}
+
+// A message failing transiently for longer than MaxWait is dead-lettered,
+// saying how long it waited.
+func TestConsumeTransientGivesUpAfterMaxWait(t *testing.T) {
+	_, c := bustest.Start(t)
+	dead := collectDeadLetters(t, c, "asr")
+	stop := consume(t, c, bus.ConsumerConfig{
+		Stream: bus.StreamAudio, Durable: "asr",
+		RetryBackoff: time.Millisecond, MaxRetryBackoff: 10 * time.Millisecond, MaxWait: 200 * time.Millisecond,
+	}, func(context.Context, jetstream.Msg) error { return bus.Transient(errors.New("engine down")) })
+	defer stop()
+	if err := c.Publish(context.Background(), "earshot.audio.t.agent", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-dead:
+		if !strings.Contains(d.Reason, "still failing after waiting") || !strings.Contains(d.Reason, "engine down") || d.Deliveries < 3 {
+			t.Fatalf("dead letter %+v", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no dead letter within 20 s")
+	}
+}
+
+func collectDeadLetters(t *testing.T, c *bus.Conn, stage string) <-chan msg.DeadLetter {
+	t.Helper()
+	dead := make(chan msg.DeadLetter, 10)
+	sub, err := c.NC.Subscribe(msg.SubjectDeadLetter(stage), func(m *nats.Msg) {
+		var d msg.DeadLetter
+		if err := msg.Unmarshal(m.Data, &d); err != nil {
+			t.Error(err)
+		}
+		dead <- d
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return dead
+}
+
+// Dead letters are listed with their message id, and replayed to their
+// subject with it; a replay the stream drops as a duplicate keeps the
+// dead letter.
+func TestDeadLettersListAndReplay(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	dead := collectDeadLetters(t, c, "asr")
+	stop := consume(t, c, bus.ConsumerConfig{Stream: bus.StreamAudio, Durable: "asr"},
+		func(context.Context, jetstream.Msg) error { return bus.Permanent(errors.New("refused")) })
+	if err := c.PublishWithID(ctx, "earshot.audio.c1.agent", []byte("job 1"), "job/c1/agent/1/0/final"); err != nil {
+		t.Fatal(err)
+	}
+	<-dead
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Another, as a stage older than message ids left it.
+	if err := bus.DeadLetter(ctx, c.JS, msg.DeadLetter{Stage: "store", Subject: "earshot.call.c2", Reason: "disk full", Payload: []byte("call 2")}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := bus.DeadLetters(ctx, c.JS, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].Subject != "earshot.audio.c1.agent" || all[0].MsgID != "job/c1/agent/1/0/final" || all[0].Reason != "refused" ||
+		all[1].Stage != "store" || all[1].Seq <= all[0].Seq {
+		t.Fatalf("dead letters %+v", all)
+	}
+	if asr, err := bus.DeadLetters(ctx, c.JS, "asr"); err != nil || len(asr) != 1 || asr[0].Seq != all[0].Seq {
+		t.Fatalf("asr dead letters %+v, %v", asr, err)
+	}
+
+	// The job's id is still in the work queue's duplicate window: the
+	// replay is dropped, says so, and the dead letter stays.
+	if _, err := bus.ReplayDeadLetter(ctx, c.JS, all[0].Seq); !errors.Is(err, bus.ErrReplayDuplicate) || !strings.Contains(err.Error(), "2m0s") {
+		t.Fatalf("replay within the duplicate window: %v", err)
+	}
+	// The other has no id: it goes back to its subject and leaves the
+	// dead-letter stream.
+	got, err := c.NC.SubscribeSync("earshot.call.c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Unsubscribe()
+	if _, err := bus.ReplayDeadLetter(ctx, c.JS, all[1].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := got.NextMsg(10 * time.Second); err != nil || string(m.Data) != "call 2" {
+		t.Fatalf("replayed message: %v", err)
+	}
+	if _, err := bus.ReplayDeadLetter(ctx, c.JS, all[1].Seq); !errors.Is(err, bus.ErrNoDeadLetter) {
+		t.Fatalf("replaying a replayed dead letter: %v", err)
+	}
+	if left, err := bus.DeadLetters(ctx, c.JS, ""); err != nil || len(left) != 1 || left[0].Seq != all[0].Seq {
+		t.Fatalf("left %+v, %v", left, err)
+	}
+}
+
+// A replay keeps the message's id.
+func TestReplayKeepsMsgID(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	if err := bus.DeadLetter(ctx, c.JS, msg.DeadLetter{Stage: "asr", Subject: "earshot.audio.c3.agent", Payload: []byte("job"), MsgID: "job/c3/agent/1/0/final"}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := bus.DeadLetters(ctx, c.JS, "asr")
+	if err != nil || len(all) != 1 {
+		t.Fatalf("%+v, %v", all, err)
+	}
+	if _, err := bus.ReplayDeadLetter(ctx, c.JS, all[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.JS.Stream(ctx, bus.StreamAudio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, "earshot.audio.c3.agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := m.Header.Get(jetstream.MsgIDHeader); id != "job/c3/agent/1/0/final" || string(m.Data) != "job" {
+		t.Fatalf("replayed message id %q, data %q", id, m.Data)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/earshot-dev/earshot/msg"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -37,6 +36,28 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+type transientError struct{ err error }
+
+func (e transientError) Error() string { return e.err.Error() }
+func (e transientError) Unwrap() error { return e.err }
+
+// Transient marks err as an outage of something the handler needs (a
+// server down or overloaded), not a fault of the message: the message is
+// kept and retried with growing backoff, however many deliveries that
+// takes, until it has waited MaxWait; only then is it dead-lettered.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return transientError{err}
+}
+
+// IsTransient reports whether err was marked with Transient.
+func IsTransient(err error) bool {
+	var t transientError
+	return errors.As(err, &t)
+}
+
 // ConsumerConfig says what to consume and how.
 type ConsumerConfig struct {
 	Stream  string   // required
@@ -48,11 +69,24 @@ type ConsumerConfig struct {
 	// Workers is how many messages are handled at once; default 1, which
 	// keeps the stream's order.
 	Workers int
-	// MaxDeliver bounds deliveries before a message is dead-lettered; default 5.
+	// MaxDeliver bounds deliveries before a message whose handler failed
+	// is dead-lettered; default 5. Transient failures are not bounded by
+	// it, but they are deliveries: a message that failed transiently that
+	// often is dead-lettered on its next ordinary failure.
 	MaxDeliver int
 	// AckWait is how long a delivery may go unacked before redelivery;
 	// default 30s. Handlers doing long work call InProgress.
 	AckWait time.Duration
+	// RetryBackoff is the redelivery delay after a failed first delivery,
+	// doubling after each further one up to MaxRetryBackoff; defaults
+	// 250ms and 15s.
+	RetryBackoff, MaxRetryBackoff time.Duration
+	// MaxWait bounds how long, from its publication, a message may keep
+	// failing with Transient errors before it is dead-lettered. Default,
+	// and at most: what the stream keeps (its MaxAge) less a minute and
+	// MaxRetryBackoff, so that no message ages out of the stream unseen;
+	// without a MaxAge, for ever.
+	MaxWait time.Duration
 	// OnDeadLetter, when set, is called after a message is dead-lettered
 	// (to publish a placeholder result, for example).
 	OnDeadLetter func(ctx context.Context, m jetstream.Msg, reason error)
@@ -75,6 +109,13 @@ func (c *ConsumerConfig) defaults() error {
 	if c.AckWait <= 0 {
 		c.AckWait = 30 * time.Second
 	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 250 * time.Millisecond
+	}
+	if c.MaxRetryBackoff <= 0 {
+		c.MaxRetryBackoff = 15 * time.Second
+	}
+	c.MaxRetryBackoff = max(c.MaxRetryBackoff, c.RetryBackoff)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -85,10 +126,22 @@ func (c *ConsumerConfig) defaults() error {
 // h on cfg.Workers goroutines until ctx is done; it returns after every
 // handler has returned. A message whose handler fails is redelivered with
 // backoff; after MaxDeliver deliveries, or at once for a Permanent error, it
-// is published to the dead-letter stream with the reason and terminated.
+// is published to the dead-letter stream with the reason and terminated. A
+// Transient failure is redelivered until the message has waited MaxWait.
+// A consumer that cannot be created is an error returned at once.
 func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler) error {
 	if err := cfg.defaults(); err != nil {
 		return err
+	}
+	stream, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("bus: consumer %s: stream %s: %w", cfg.Durable, cfg.Stream, err)
+	}
+	if keep := stream.CachedInfo().Config.MaxAge; keep > 0 {
+		limit := keep - time.Minute - cfg.MaxRetryBackoff
+		if cfg.MaxWait <= 0 || cfg.MaxWait > limit {
+			cfg.MaxWait = max(limit, cfg.RetryBackoff)
+		}
 	}
 	cc := jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
@@ -205,21 +258,32 @@ func handle(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, m 
 		_ = m.Nak()
 		return
 	}
-	deliveries := 1
+	deliveries, age := 1, time.Duration(0)
 	if md, mdErr := m.Metadata(); mdErr == nil {
-		deliveries = int(md.NumDelivered)
+		deliveries, age = int(md.NumDelivered), time.Since(md.Timestamp)
 	}
-	if !IsPermanent(err) && deliveries < cfg.MaxDeliver {
-		delay := backoff(deliveries)
+	delay := cfg.backoff(deliveries)
+	switch {
+	case IsPermanent(err):
+	case IsTransient(err):
+		if cfg.MaxWait <= 0 || age+delay < cfg.MaxWait {
+			// The handler's stage says so once for the outage, not here
+			// for every message.
+			cfg.Logger.Debug("handler unavailable; message kept", "subject", m.Subject(), "delivery", deliveries, "waited", age, "retry_in", delay, "err", err)
+			_ = m.NakWithDelay(delay)
+			return
+		}
+		err = fmt.Errorf("still failing after waiting %s (the longest a message may wait): %w", age.Round(time.Second), err)
+	case deliveries < cfg.MaxDeliver:
 		cfg.Logger.Warn("handler failed; will retry", "subject", m.Subject(), "delivery", deliveries, "retry_in", delay, "err", err)
 		_ = m.NakWithDelay(delay)
 		return
 	}
 	cfg.Logger.Error("giving up on message; dead-lettered", "subject", m.Subject(), "deliveries", deliveries, "err", err)
-	if dlErr := DeadLetter(ctx, js, cfg.Stage, m.Subject(), m.Data(), deliveries, err); dlErr != nil {
+	if dlErr := deadLetter(ctx, js, cfg.Stage, m, deliveries, err); dlErr != nil {
 		// Keep it in the stream rather than lose it.
 		cfg.Logger.Error("dead-letter publish failed; message kept for redelivery", "subject", m.Subject(), "err", dlErr)
-		_ = m.NakWithDelay(backoff(deliveries))
+		_ = m.NakWithDelay(delay)
 		return
 	}
 	if cfg.OnDeadLetter != nil {
@@ -228,26 +292,12 @@ func handle(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, m 
 	_ = m.Term()
 }
 
-// DeadLetter publishes a dead letter for a message stage gave up on.
-func DeadLetter(ctx context.Context, js jetstream.JetStream, stage, subject string, payload []byte, deliveries int, reason error) error {
-	b, err := msg.Marshal(msg.DeadLetter{
-		Stage: stage, Subject: subject, Reason: reason.Error(),
-		Deliveries: deliveries, Time: time.Now().UTC(), Payload: payload,
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := js.Publish(ctx, msg.SubjectDeadLetter(stage), b); err != nil {
-		return fmt.Errorf("bus: dead letter for %s: %w", subject, err)
-	}
-	return nil
-}
-
-// backoff is the redelivery delay after n deliveries: 250ms doubling, at most 10s.
-func backoff(n int) time.Duration {
-	d := 250 * time.Millisecond
-	for i := 1; i < n && d < 10*time.Second; i++ {
+// backoff is the redelivery delay after n deliveries: RetryBackoff
+// doubling, at most MaxRetryBackoff.
+func (c *ConsumerConfig) backoff(n int) time.Duration {
+	d := c.RetryBackoff
+	for i := 1; i < n && d < c.MaxRetryBackoff; i++ {
 		d *= 2
 	}
-	return min(d, 10*time.Second)
+	return min(d, c.MaxRetryBackoff)
 }

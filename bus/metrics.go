@@ -9,19 +9,22 @@ import (
 )
 
 // queueCollector reports, at each scrape, the utterance jobs waiting in the
-// work queue (or being transcribed) and the dead letters kept.
+// work queue (or being transcribed), how long the oldest has waited, and
+// the dead letters kept.
 type queueCollector struct {
-	js            jetstream.JetStream
-	queued, dead  *prometheus.Desc
-	scrapeTimeout time.Duration
+	js                   jetstream.JetStream
+	queued, oldest, dead *prometheus.Desc
+	scrapeTimeout        time.Duration
 }
 
-// NewQueueCollector returns a Prometheus collector of earshot_jobs_queued
-// and earshot_dead_letters, read from the streams when scraped.
+// NewQueueCollector returns a Prometheus collector of earshot_jobs_queued,
+// earshot_jobs_oldest_seconds and earshot_dead_letters, read from the
+// streams when scraped.
 func NewQueueCollector(js jetstream.JetStream) prometheus.Collector {
 	return &queueCollector{
 		js:            js,
 		queued:        prometheus.NewDesc("earshot_jobs_queued", "Utterance jobs in the work queue: waiting for a transcription worker or being transcribed.", nil, nil),
+		oldest:        prometheus.NewDesc("earshot_jobs_oldest_seconds", "Age of the oldest utterance job in the work queue (0 when it is empty): it grows while transcription is down.", nil, nil),
 		dead:          prometheus.NewDesc("earshot_dead_letters", "Messages a stage gave up on, kept in the dead-letter stream.", nil, nil),
 		scrapeTimeout: 2 * time.Second,
 	}
@@ -29,6 +32,7 @@ func NewQueueCollector(js jetstream.JetStream) prometheus.Collector {
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.queued
+	ch <- c.oldest
 	ch <- c.dead
 }
 
@@ -44,6 +48,20 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.NewInvalidMetric(s.desc, err)
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, float64(st.CachedInfo().State.Msgs))
+		state := st.CachedInfo().State
+		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.GaugeValue, float64(state.Msgs))
+		if s.stream == StreamAudio {
+			ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, OldestAge(state, time.Now()).Seconds())
+		}
 	}
+}
+
+// OldestAge is how long the oldest message of a stream in state has been
+// in it: in a work queue, the job that has waited longest. Zero when the
+// stream is empty.
+func OldestAge(state jetstream.StreamState, now time.Time) time.Duration {
+	if state.Msgs == 0 || state.FirstTime.IsZero() {
+		return 0
+	}
+	return max(now.Sub(state.FirstTime), 0)
 }

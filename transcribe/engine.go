@@ -14,6 +14,13 @@ const EngineRate = 16000
 // refused this input. The worker dead-letters such a job at once.
 var ErrRejected = errors.New("rejected by the engine")
 
+// ErrUnavailable marks an engine error that says nothing about the job:
+// the engine cannot be reached or is failing (connection refused, a
+// timeout, 5xx, 429). The worker keeps such a job in the work queue and
+// retries it until the engine is back, however long that takes (up to
+// Config.MaxWait).
+var ErrUnavailable = errors.New("engine unavailable")
+
 // Engine turns audio into text. Transcribe must be safe for concurrent use:
 // the worker calls it from each of its goroutines.
 type Engine interface {

@@ -30,12 +30,22 @@ type Config struct {
 	// default "asr".
 	Durable string
 	// AckWait is how long a job may go without a sign of life before it is
-	// redelivered to another worker; default 30s. The worker signals
-	// progress every AckWait/3 while the engine runs.
+	// redelivered to another worker: what a job waits when its worker is
+	// killed; default 5s. The worker signals progress every AckWait/3
+	// while the engine runs.
 	AckWait time.Duration
-	// MaxDeliver bounds the attempts at a job before it is dead-lettered;
-	// default 5.
+	// MaxDeliver bounds the attempts at a job whose engine failed before
+	// it is dead-lettered; default 5. An engine that is unavailable
+	// (ErrUnavailable) does not count against it.
 	MaxDeliver int
+	// RetryBackoff and MaxRetryBackoff are the delays before a failed job
+	// is tried again: RetryBackoff doubling up to MaxRetryBackoff (how
+	// soon after an outage the jobs go on); defaults 250ms and 15s.
+	RetryBackoff, MaxRetryBackoff time.Duration
+	// MaxWait is how long a job is kept while the engine is unavailable
+	// before it is dead-lettered; default (and at most) what the work
+	// queue keeps (24h) less a minute.
+	MaxWait time.Duration
 	// Guard configures the silence and hallucination guard.
 	Guard GuardConfig
 	// KeepStaleInterims transcribes every interim job. By default an
@@ -61,15 +71,29 @@ type Worker struct {
 	jobs      *prometheus.CounterVec
 	engineSec prometheus.Histogram
 	audioSec  prometheus.Counter
+	engineUp  prometheus.Gauge
+
+	outage outage
 }
+
+// outage is what the worker knows of the engine being unavailable.
+type outage struct {
+	mu      sync.Mutex
+	since   time.Time // zero while the engine answers
+	lastLog time.Time
+}
+
+// outageLogEvery is how often a continuing outage is logged again.
+const outageLogEvery = time.Minute
 
 // New checks cfg and builds a Worker.
 func New(cfg Config) (*Worker, error) {
 	if cfg.Engine == nil {
 		return nil, errors.New("transcribe: worker needs an engine")
 	}
-	if cfg.Workers < 0 || cfg.MaxDeliver < 0 || cfg.AckWait < 0 {
-		return nil, fmt.Errorf("transcribe: workers %d, max deliver %d and ack wait %s must not be negative", cfg.Workers, cfg.MaxDeliver, cfg.AckWait)
+	if cfg.Workers < 0 || cfg.MaxDeliver < 0 || cfg.AckWait < 0 || cfg.RetryBackoff < 0 || cfg.MaxRetryBackoff < 0 || cfg.MaxWait < 0 {
+		return nil, fmt.Errorf("transcribe: workers %d, max deliver %d, ack wait %s, retry backoff %s to %s and max wait %s must not be negative",
+			cfg.Workers, cfg.MaxDeliver, cfg.AckWait, cfg.RetryBackoff, cfg.MaxRetryBackoff, cfg.MaxWait)
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = 1
@@ -78,7 +102,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Durable = "asr"
 	}
 	if cfg.AckWait == 0 {
-		cfg.AckWait = 30 * time.Second
+		cfg.AckWait = 5 * time.Second
 	}
 	if cfg.MaxDeliver == 0 {
 		cfg.MaxDeliver = 5
@@ -109,9 +133,14 @@ func New(cfg Config) (*Worker, error) {
 			Name: "earshot_asr_audio_seconds_total",
 			Help: "Seconds of audio transcribed.",
 		}),
+		engineUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "earshot_asr_engine_available",
+			Help: "1 while the transcription engine answers, 0 while it is unavailable and jobs wait in the work queue (earshot_jobs_queued, earshot_jobs_oldest_seconds).",
+		}),
 	}
+	w.engineUp.Set(1)
 	if cfg.Metrics != nil {
-		for _, c := range []prometheus.Collector{w.jobs, w.engineSec, w.audioSec} {
+		for _, c := range []prometheus.Collector{w.jobs, w.engineSec, w.audioSec, w.engineUp} {
 			if err := cfg.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("transcribe: metrics: %w", err)
 			}
@@ -129,13 +158,16 @@ func (w *Worker) Run(ctx context.Context, js jetstream.JetStream) error {
 	}
 	w.log.Info("transcription workers started", "engine", w.info.Name, "model", w.info.Model, "workers", w.cfg.Workers)
 	return bus.Consume(ctx, js, bus.ConsumerConfig{
-		Stream:     bus.StreamAudio,
-		Durable:    w.cfg.Durable,
-		Filter:     []string{msg.AllAudio},
-		Workers:    w.cfg.Workers,
-		MaxDeliver: w.cfg.MaxDeliver,
-		AckWait:    w.cfg.AckWait,
-		Logger:     w.log,
+		Stream:          bus.StreamAudio,
+		Durable:         w.cfg.Durable,
+		Filter:          []string{msg.AllAudio},
+		Workers:         w.cfg.Workers,
+		MaxDeliver:      w.cfg.MaxDeliver,
+		AckWait:         w.cfg.AckWait,
+		RetryBackoff:    w.cfg.RetryBackoff,
+		MaxRetryBackoff: w.cfg.MaxRetryBackoff,
+		MaxWait:         w.cfg.MaxWait,
+		Logger:          w.log,
 		OnDeadLetter: func(ctx context.Context, m jetstream.Msg, reason error) {
 			w.deadLettered(ctx, js, m, reason)
 		},
@@ -156,10 +188,16 @@ func (w *Worker) handle(ctx context.Context, js jetstream.JetStream, stream jets
 		return nil
 	}
 	seg, err := w.transcribe(ctx, job, m)
-	if err != nil {
-		if errors.Is(err, ErrRejected) {
-			return bus.Permanent(err)
-		}
+	switch {
+	case err == nil:
+		w.engineAnswered(ctx, stream)
+	case errors.Is(err, ErrRejected):
+		w.engineAnswered(ctx, stream)
+		return bus.Permanent(err)
+	case errors.Is(err, ErrUnavailable) && ctx.Err() == nil:
+		w.engineUnavailable(ctx, stream, err)
+		return bus.Transient(err)
+	default:
 		return err
 	}
 	outcome := "text"
@@ -225,6 +263,61 @@ func (w *Worker) transcribe(ctx context.Context, job *msg.UtteranceJob, m jetstr
 	return seg, nil
 }
 
+// engineUnavailable notes that the engine could not be used: at the start
+// of an outage, and every outageLogEvery while it lasts, it logs the jobs
+// waiting and how long the oldest has waited.
+func (w *Worker) engineUnavailable(ctx context.Context, stream jetstream.Stream, err error) {
+	now := time.Now()
+	w.outage.mu.Lock()
+	first := w.outage.since.IsZero()
+	if first {
+		w.outage.since = now
+	}
+	since := w.outage.since
+	due := now.Sub(w.outage.lastLog) >= outageLogEvery
+	if first || due {
+		w.outage.lastLog = now
+	}
+	w.outage.mu.Unlock()
+	w.engineUp.Set(0)
+	if !first && !due {
+		return
+	}
+	waiting, oldest := w.queue(ctx, stream)
+	if first {
+		w.log.Warn("transcription engine unavailable: jobs are kept in the work queue and retried until it is back",
+			"engine", w.info.Name, "jobs_waiting", waiting, "oldest_job_age", oldest, "err", err)
+		return
+	}
+	w.log.Warn("transcription engine still unavailable", "engine", w.info.Name, "for", now.Sub(since).Round(time.Second),
+		"jobs_waiting", waiting, "oldest_job_age", oldest, "err", err)
+}
+
+// engineAnswered notes that the engine answered, ending an outage.
+func (w *Worker) engineAnswered(ctx context.Context, stream jetstream.Stream) {
+	w.outage.mu.Lock()
+	since := w.outage.since
+	w.outage.since, w.outage.lastLog = time.Time{}, time.Time{}
+	w.outage.mu.Unlock()
+	if since.IsZero() {
+		return
+	}
+	w.engineUp.Set(1)
+	waiting, oldest := w.queue(ctx, stream)
+	w.log.Info("transcription engine back; waiting jobs go on", "engine", w.info.Name, "after", time.Since(since).Round(time.Second),
+		"jobs_waiting", waiting, "oldest_job_age", oldest)
+}
+
+// queue reports the jobs in the work queue and the oldest one's age, for
+// the logs; -1 when the stream cannot say.
+func (w *Worker) queue(ctx context.Context, stream jetstream.Stream) (waiting int64, oldest time.Duration) {
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return -1, -1
+	}
+	return int64(info.State.Msgs), bus.OldestAge(info.State, time.Now()).Round(time.Second)
+}
+
 // superseded reports whether the stream already holds a later job on m's
 // subject (the same leg): a newer interim or the final of this turn part,
 // or a later turn.
@@ -282,10 +375,14 @@ func segmentOf(job *msg.UtteranceJob, info EngineInfo) *msg.Segment {
 
 // segmentMsgID is the JetStream message id of a segment: a job redelivered
 // after its segment was stored publishes the same id, which the stream
-// drops as a duplicate.
+// drops as a duplicate. The error segment of a dead-lettered job has an id
+// of its own, so that the job's text, when it is replayed, is not dropped.
 func segmentMsgID(seg *msg.Segment) string {
-	if seg.Interim {
+	switch {
+	case seg.Interim:
 		return "segment/" + seg.ID + "/interim/" + strconv.Itoa(seg.Rev)
+	case seg.Error != "":
+		return "segment/" + seg.ID + "/final/error"
 	}
 	return "segment/" + seg.ID + "/final"
 }

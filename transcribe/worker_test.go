@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -375,27 +376,73 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	}
 }
 
+// A job that runs longer than the ack wait is kept alive by the worker's
+// in-progress heartbeats and is not redelivered. The long job runs until
+// the test has seen four heartbeats reach the server, not for a set time,
+// and a redelivery is excused only when the machine demonstrably stalled
+// for a whole ack wait between two of them, so a loaded machine cannot
+// fail the test, and a worker without heartbeats cannot pass it.
 func TestWorkerLongJobNotRedelivered(t *testing.T) {
 	_, c := bustest.Start(t)
 	segs := collect[msg.Segment](t, c, msg.AllTranscripts)
-	eng := &scripted{script: func(ctx context.Context, _ int, _ Audio) (Result, error) {
-		select { // inference that takes three ack waits
-		case <-time.After(1500 * time.Millisecond):
-		case <-ctx.Done():
-			return Result{}, ctx.Err()
+	const ackWait = 2 * time.Second
+	beats := make(chan time.Time, 100)
+	sub, err := c.NC.Subscribe("$JS.ACK."+bus.StreamAudio+".asr.>", func(m *nats.Msg) {
+		if string(m.Data) == "+WPI" {
+			beats <- time.Now()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := c.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var longestGap atomic.Int64
+	longDone := make(chan struct{})
+	published := time.Now()
+	eng := &scripted{script: func(ctx context.Context, n int, _ Audio) (Result, error) {
+		if n > 1 {
+			return Result{Text: "quick"}, nil
+		}
+		defer close(longDone)
+		last := published
+		for range 4 { // 4 heartbeats every ackWait/3: longer than an ack wait
+			select {
+			case at := <-beats:
+				longestGap.Store(max(longestGap.Load(), int64(at.Sub(last))))
+				last = at
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			case <-time.After(20 * time.Second):
+				return Result{}, errors.New("no in-progress heartbeat within 20 s")
+			}
 		}
 		return Result{Text: "slow but once"}, nil
 	}}
-	startWorker(t, c, Config{Engine: eng, Workers: 2, AckWait: 500 * time.Millisecond})
+	startWorker(t, c, Config{Engine: eng, Workers: 2, AckWait: ackWait})
 	publishJob(t, c, job("call-6", 1, speech(300)))
-	next(t, segs, "segment")
+	next(t, longDone, "end of the long job")
 	publishJob(t, c, job("call-6", 2, speech(300)))
-	if s := next(t, segs, "segment"); s.Turn != 2 {
-		t.Fatalf("got %+v; the long job was redelivered while in progress", s)
+	var first []string // the long job's segments: one, unless it was redelivered
+	for {
+		s := next(t, segs, "segment")
+		if s.Turn == 2 {
+			break
+		}
+		first = append(first, s.Text)
 	}
-	if n := eng.count(); n != 2 {
-		t.Errorf("engine ran %d times for 2 jobs", n)
+	n, gap := eng.count(), time.Duration(longestGap.Load())
+	if n == 2 && len(first) == 1 && first[0] == "slow but once" {
+		return
 	}
+	if gap < ackWait {
+		t.Errorf("engine ran %d times for 2 jobs, the long job's segments %q, though no two heartbeats were more than %s apart (ack wait %s): the job was redelivered while in progress",
+			n, first, gap.Round(time.Millisecond), ackWait)
+		return
+	}
+	t.Logf("the job was redelivered after the machine stalled %s between heartbeats (ack wait %s)", gap, ackWait)
 }
 
 func TestWorkerSkipsStaleInterims(t *testing.T) {
@@ -466,5 +513,68 @@ func TestWorkerDropsInterimSupersededWhileRunning(t *testing.T) {
 	close(release)
 	if s := next(t, segs, "segment"); s.Interim || s.Text != "final text" {
 		t.Fatalf("first segment %+v; want the final (the interim was superseded while it ran)", s)
+	}
+}
+
+// blocking is an engine whose every call waits until release is closed or
+// its context ends, announcing each start on started.
+func blocking(started chan<- int, release <-chan struct{}) *scripted {
+	return &scripted{script: func(ctx context.Context, n int, _ Audio) (Result, error) {
+		started <- n
+		select {
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		case <-release:
+			return Result{Text: "too late"}, nil
+		}
+	}}
+}
+
+// A worker killed mid-job (its connection gone without a word, as after
+// kill -9) leaves its jobs to the others within a few seconds with the
+// default settings, not after 30.
+func TestWorkerKilledJobsComeBackSoon(t *testing.T) {
+	srv, c := bustest.Start(t)
+	segs := collect[msg.Segment](t, c, msg.AllTranscripts)
+	started, release := make(chan int, 10), make(chan struct{})
+	defer close(release)
+	victimConn := bustest.Connect(t, srv)
+	_, stopVictim := startWorker(t, victimConn, Config{Engine: blocking(started, release)})
+	for turn := 1; turn <= 2; turn++ {
+		publishJob(t, c, job("call-10", turn, speech(300)))
+	}
+	next(t, started, "a job on the doomed worker")
+	victimConn.NC.Close()
+	stopVictim()
+	killed := time.Now()
+	startWorker(t, c, Config{Engine: &scripted{script: says("redelivered")}})
+	for range 2 {
+		select {
+		case s := <-segs:
+			t.Logf("%s after the kill: %s", time.Since(killed), s.ID)
+			if s.Text != "redelivered" {
+				t.Fatalf("segment %+v", s)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("jobs of the killed worker not redelivered within 15 s")
+		}
+	}
+	t.Logf("both jobs transcribed %s after the worker was killed", time.Since(killed).Round(100*time.Millisecond))
+}
+
+// A worker busy on a job holds no other: a second job goes to a free
+// worker at once rather than waiting in the busy one's buffer.
+func TestWorkerHoldsOnlyJobsInHand(t *testing.T) {
+	_, c := bustest.Start(t)
+	segs := collect[msg.Segment](t, c, msg.AllTranscripts)
+	started, release := make(chan int, 10), make(chan struct{})
+	defer close(release)
+	startWorker(t, c, Config{Engine: blocking(started, release), AckWait: time.Minute})
+	publishJob(t, c, job("call-11", 1, speech(300)))
+	next(t, started, "job 1 on the busy worker")
+	publishJob(t, c, job("call-11", 2, speech(300)))
+	startWorker(t, c, Config{Engine: &scripted{script: says("free")}, AckWait: time.Minute})
+	if s := next(t, segs, "job 2's segment from the free worker"); s.Turn != 2 {
+		t.Fatalf("segment %+v, want turn 2", s)
 	}
 }

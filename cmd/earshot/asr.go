@@ -22,8 +22,11 @@ import (
 
 // asrStage is the asr stage: transcription workers on the audio work queue.
 type asrStage struct {
-	opts    asrOptions
-	workers int
+	opts     asrOptions
+	workers  int
+	ackWait  time.Duration
+	maxWait  time.Duration
+	retryMax time.Duration
 }
 
 func (*asrStage) name() string    { return "asr" }
@@ -32,11 +35,23 @@ func (*asrStage) summary() string { return "transcription workers" }
 func (s *asrStage) flags(fs *flag.FlagSet) {
 	s.opts.flags(fs, true)
 	fs.IntVar(&s.workers, "asr-workers", 2, "utterance jobs transcribed at once in this process (whisper: one state each, sharing the model)")
+	fs.DurationVar(&s.ackWait, "asr-ack-wait", 5*time.Second, "how long a job in hand may go without a heartbeat before another worker takes it (what a killed worker's jobs wait)")
+	fs.DurationVar(&s.retryMax, "asr-retry-max", 15*time.Second, "longest wait between tries at a job while the engine is unavailable (how soon jobs go on after an outage)")
+	fs.DurationVar(&s.maxWait, "asr-max-wait", 0, "how long jobs are kept while the engine is unavailable before they are dead-lettered (0: as long as the work queue keeps them, 24h)")
 }
 
 func (s *asrStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
 	if s.workers < 1 {
 		return nil, badInputf("--asr-workers %d: want at least 1", s.workers)
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+		zero bool
+	}{{"--asr-ack-wait", s.ackWait, false}, {"--asr-retry-max", s.retryMax, false}, {"--asr-max-wait", s.maxWait, true}} {
+		if f.d < 0 || (f.d == 0 && !f.zero) {
+			return nil, badInputf("%s %s: want a positive duration", f.name, f.d)
+		}
 	}
 	eng, closeEngine, err := s.opts.engine(ctx, s.workers, e.log)
 	if err != nil {
@@ -49,7 +64,10 @@ func (s *asrStage) start(ctx context.Context, e *env) (func(context.Context) err
 		e.log.Warn("no transcription in this process (--engine none): utterance jobs wait in the work queue for `earshot asr` workers")
 		return waitDone, nil
 	}
-	w, err := transcribe.New(transcribe.Config{Engine: eng, Workers: s.workers, Metrics: e.metrics, Logger: e.log.With("stage", "asr")})
+	w, err := transcribe.New(transcribe.Config{
+		Engine: eng, Workers: s.workers, AckWait: s.ackWait, MaxRetryBackoff: s.retryMax, MaxWait: s.maxWait,
+		Metrics: e.metrics, Logger: e.log.With("stage", "asr"),
+	})
 	if err != nil {
 		closeEngine()
 		return nil, err

@@ -45,7 +45,8 @@ type Config struct {
 	// Timeout bounds one attempt; default 60s.
 	Timeout time.Duration
 	// Attempts bounds the tries at one request on network errors, timeouts,
-	// 408, 429 and 5xx answers; default 3.
+	// 408, 429 and 5xx answers; default 3. After them the error wraps
+	// transcribe.ErrUnavailable, and the worker keeps the job for later.
 	Attempts int
 	// Backoff is the wait before the first retry, doubling after each;
 	// default 500ms. A Retry-After header (up to 10s) wins.
@@ -139,7 +140,7 @@ func (e *Engine) Transcribe(ctx context.Context, a transcribe.Audio) (transcribe
 		if retryAfter > 0 {
 			wait = retryAfter
 		}
-		e.log.Warn("asr server request failed; retrying", "url", e.endpoint, "attempt", attempt, "retry_in", wait, "err", err)
+		e.log.Debug("asr server request failed; retrying", "url", e.endpoint, "attempt", attempt, "retry_in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return transcribe.Result{}, fmt.Errorf("%w (then %v)", lastErr, ctx.Err())
@@ -192,8 +193,12 @@ func (e *Engine) form(a transcribe.Audio) ([]byte, string, error) {
 	return buf.Bytes(), mw.FormDataContentType(), nil
 }
 
-// post makes one attempt. retryAfter is negative when retrying cannot help,
-// zero for the default backoff, positive when the server said how long.
+// post makes one attempt. retryAfter is negative when trying again at once
+// cannot help, zero for the default backoff, positive when the server said
+// how long. An error that says nothing about the audio (the server cannot
+// be reached, is failing or overloaded, or refuses the URL or the key)
+// wraps transcribe.ErrUnavailable: the job waits for the server. One that
+// refuses the audio wraps transcribe.ErrRejected.
 func (e *Engine) post(ctx context.Context, body []byte, ctype string) (res transcribe.Result, retryAfter time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
@@ -209,23 +214,23 @@ func (e *Engine) post(ctx context.Context, body []byte, ctype string) (res trans
 	resp, err := e.client.Do(req)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return res, 0, fmt.Errorf("httpasr: %s: no answer within %s", e.endpoint, e.cfg.Timeout)
+			return res, 0, fmt.Errorf("httpasr: %s: no answer within %s (%w)", e.endpoint, e.cfg.Timeout, transcribe.ErrUnavailable)
 		}
-		return res, 0, fmt.Errorf("httpasr: %s: %w", e.endpoint, err)
+		return res, 0, fmt.Errorf("httpasr: %s (%w): %w", e.endpoint, transcribe.ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return res, 0, fmt.Errorf("httpasr: %s: reading the answer: %w", e.endpoint, err)
+		return res, 0, fmt.Errorf("httpasr: %s: reading the answer (%w): %w", e.endpoint, transcribe.ErrUnavailable, err)
 	}
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
-		return res, parseRetryAfter(resp.Header.Get("Retry-After")), fmt.Errorf("httpasr: %s answered %s: %s", e.endpoint, resp.Status, snippet(b))
+		return res, parseRetryAfter(resp.Header.Get("Retry-After")), fmt.Errorf("httpasr: %s answered %s (%w): %s", e.endpoint, resp.Status, transcribe.ErrUnavailable, snippet(b))
 	case code == http.StatusBadRequest || code == http.StatusRequestEntityTooLarge || code == http.StatusUnsupportedMediaType || code == http.StatusUnprocessableEntity:
 		return res, -1, fmt.Errorf("httpasr: %s answered %s (%w): %s", e.endpoint, resp.Status, transcribe.ErrRejected, snippet(b))
-	default: // 401, 403, 404, 405...: the URL or the key is wrong
-		return res, -1, fmt.Errorf("httpasr: %s answered %s: check --asr-url (an OpenAI-compatible server takes POST %s) and the API key: %s", e.endpoint, resp.Status, DefaultPath, snippet(b))
+	default: // 401, 403, 404, 405...: the URL or the key is wrong; the jobs wait until it is fixed
+		return res, -1, fmt.Errorf("httpasr: %s answered %s (%w): check --asr-url (an OpenAI-compatible server takes POST %s) and the API key: %s", e.endpoint, resp.Status, transcribe.ErrUnavailable, DefaultPath, snippet(b))
 	}
 	res, err = ParseResponse(b)
 	if err != nil {

@@ -134,19 +134,24 @@ func TestRetriesTransientFailures(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		status   int
-		body     string
-		calls    int32
-		rejected bool
-		want     string
+		name                  string
+		status                int
+		body                  string
+		calls                 int32
+		rejected, unavailable bool
+		want                  string
 	}{
-		{"garbage", 200, "<html><body>It works!</body></html>", 1, false, "not a transcription"},
-		{"json without text", 200, `{"error":"model not loaded"}`, 1, false, `without a "text" field`},
-		{"bad words", 200, `{"text":"x","words":[{"word":"x","start":5,"end":1}]}`, 1, false, "not a transcription"},
-		{"server down", 502, "bad gateway", 3, false, "502 Bad Gateway"},
-		{"wrong url", 404, "404 page not found", 1, false, "check --asr-url"},
-		{"rejected", 400, `{"error":{"message":"Invalid file format."}}`, 1, true, "Invalid file format"},
+		{"garbage", 200, "<html><body>It works!</body></html>", 1, false, false, "not a transcription"},
+		{"json without text", 200, `{"error":"model not loaded"}`, 1, false, false, `without a "text" field`},
+		{"bad words", 200, `{"text":"x","words":[{"word":"x","start":5,"end":1}]}`, 1, false, false, "not a transcription"},
+		{"server down", 502, "bad gateway", 3, false, true, "502 Bad Gateway"},
+		{"server error", 500, "model crashed", 3, false, true, "500 Internal Server Error"},
+		{"overloaded", 429, "slow down", 3, false, true, "429 Too Many Requests"},
+		{"wrong url", 404, "404 page not found", 1, false, true, "check --asr-url"},
+		{"wrong key", 401, "unauthorized", 1, false, true, "check --asr-url"},
+		{"rejected", 400, `{"error":{"message":"Invalid file format."}}`, 1, true, false, "Invalid file format"},
+		{"too large", 413, "too large", 1, true, false, "413 Request Entity Too Large"},
+		{"format", 415, "unsupported", 1, true, false, "415 Unsupported Media Type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int32
@@ -167,6 +172,9 @@ func TestErrors(t *testing.T) {
 			if errors.Is(err, transcribe.ErrRejected) != tc.rejected {
 				t.Errorf("errors.Is(ErrRejected) = %v, want %v", !tc.rejected, tc.rejected)
 			}
+			if errors.Is(err, transcribe.ErrUnavailable) != tc.unavailable {
+				t.Errorf("errors.Is(ErrUnavailable) = %v, want %v", !tc.unavailable, tc.unavailable)
+			}
 			if calls.Load() != tc.calls {
 				t.Errorf("%d requests, want %d", calls.Load(), tc.calls)
 			}
@@ -184,13 +192,24 @@ func TestTimeoutAndCancel(t *testing.T) {
 	})
 	e := engine(t, Config{URL: srv.URL, Timeout: 50 * time.Millisecond, Attempts: 2, Backoff: time.Millisecond})
 	_, err := e.Transcribe(context.Background(), second())
-	if err == nil || !strings.Contains(err.Error(), "no answer within 50ms") || !strings.Contains(err.Error(), srv.URL) {
-		t.Fatalf("timeout error = %v", err)
+	if err == nil || !strings.Contains(err.Error(), "no answer within 50ms") || !strings.Contains(err.Error(), srv.URL) || !errors.Is(err, transcribe.ErrUnavailable) {
+		t.Fatalf("timeout error = %v, want one naming the server, unavailable", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := e.Transcribe(ctx, second()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestConnectionRefusedIsUnavailable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	e := engine(t, Config{URL: url, Attempts: 2, Backoff: time.Millisecond})
+	_, err := e.Transcribe(context.Background(), second())
+	if !errors.Is(err, transcribe.ErrUnavailable) || errors.Is(err, transcribe.ErrRejected) || !strings.Contains(err.Error(), url) {
+		t.Fatalf("error %v, want unavailable naming %s", err, url)
 	}
 }
 
