@@ -5,12 +5,13 @@ import "context"
 // tools are the commands that are not pipeline stages.
 func tools() map[string]command {
 	return map[string]command{
-		"replay":     {"FILE.pcap --to ADDR [--speed N|max]: send a capture's RTP streams", replayCmd},
-		"send":       {"--agent A.wav --customer B.wav --to ADDR [--call ID]: send WAV files as G.711 RTP", sendCmd},
-		"transcribe": {"FILE.wav...: transcribe recordings to JSON lines, with a progress bar", transcribeCmd},
-		"rules":      {"check FILE... | dryrun RULES.yaml --calls PATH: validate rule files, or try them on stored calls", rulesCmd},
-		"sentiment":  {"score lines of text on stdin, one JSON line each", sentimentCmd},
-		"search":     {"[--data DIR | --server URL] QUERY [filters] [--json]: search past calls", searchCmd},
+		"replay":      {"FILE.pcap --to ADDR [--speed N|max]: send a capture's RTP streams", replayCmd},
+		"send":        {"--agent A.wav --customer B.wav --to ADDR [--call ID]: send WAV files as G.711 RTP", sendCmd},
+		"transcribe":  {"FILE.wav...: transcribe recordings to JSON lines, with a progress bar", transcribeCmd},
+		"rules":       {"check FILE... | dryrun RULES.yaml --calls PATH: validate rule files, or try them on stored calls", rulesCmd},
+		"sentiment":   {"score lines of text on stdin, one JSON line each", sentimentCmd},
+		"search":      {"[--data DIR | --server URL] QUERY [filters] [--json]: search past calls", searchCmd},
+		"deadletters": {"list | replay (SEQ... | --all) [--stage S]: what the stages gave up on, and sending it again", deadLettersCmd},
 	}
 }
 
