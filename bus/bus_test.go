@@ -74,18 +74,7 @@ func TestConsumeAcksAfterHandler(t *testing.T) {
 func TestConsumeRetriesThenDeadLetters(t *testing.T) {
 	_, c := bustest.Start(t)
 	ctx := context.Background()
-	dead := make(chan msg.DeadLetter, 2)
-	sub, err := c.NC.Subscribe(msg.SubjectDeadLetter("asr"), func(m *nats.Msg) {
-		var d msg.DeadLetter
-		if err := msg.Unmarshal(m.Data, &d); err != nil {
-			t.Error(err)
-		}
-		dead <- d
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	dead := collectDeadLetters(t, c, "asr")
 
 	var mu sync.Mutex
 	tries := map[string]int{}

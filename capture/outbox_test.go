@@ -40,34 +40,43 @@ func (f *flaky) PublishWithID(ctx context.Context, subject string, data []byte, 
 	return f.Publisher.PublishWithID(ctx, subject, data, msgID)
 }
 
-func TestFailedPublishesAreRetriedInOrder(t *testing.T) {
-	_, conn := bustest.Start(t)
-	pub := &flaky{Publisher: conn}
+// threeTurnCall runs a capture publishing through pub until the test
+// ends, and sends it a call of three one-second turns on one leg; what is
+// published on subject arrives on the returned channel.
+func threeTurnCall(t *testing.T, conn *bus.Conn, pub capture.Publisher, subject string) <-chan *nats.Msg {
+	t.Helper()
 	c, err := capture.New(capture.Config{Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}}, pub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch := make(chan *nats.Msg, 1000)
-	sub, err := conn.NC.ChanSubscribe("earshot.>", ch)
+	sub, err := conn.NC.ChanSubscribe(subject, ch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-	}()
+	})
 	pcm := tones(6000, [2]int{200, 1200}, [2]int{2500, 3500}, [2]int{4500, 5500})
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	if _, err := sender.Send(sctx, sender.SendConfig{To: c.Addrs()[0], Speed: sender.Speed{Factor: 20}, Legs: []sender.Leg{{Role: msg.RoleAgent, PCM: pcm}}}); err != nil {
 		t.Fatal(err)
 	}
+	return ch
+}
+
+func TestFailedPublishesAreRetriedInOrder(t *testing.T) {
+	_, conn := bustest.Start(t)
+	pub := &flaky{Publisher: conn}
+	ch := threeTurnCall(t, conn, pub, "earshot.>")
 	var kinds []string
 	turns := 0
 	timeout := time.After(20 * time.Second)
@@ -139,31 +148,7 @@ func (l *lostAcks) PublishWithID(ctx context.Context, subject string, data []byt
 func TestRetriedJobPublishesAreStoredOnce(t *testing.T) {
 	_, conn := bustest.Start(t)
 	pub := &lostAcks{Conn: conn, seen: map[string]bool{}}
-	c, err := capture.New(capture.Config{Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}}, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ended := make(chan *nats.Msg, 10)
-	sub, err := conn.NC.ChanSubscribe(msg.AllCalls, ended)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	pcm := tones(6000, [2]int{200, 1200}, [2]int{2500, 3500}, [2]int{4500, 5500})
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	if _, err := sender.Send(sctx, sender.SendConfig{To: c.Addrs()[0], Speed: sender.Speed{Factor: 20}, Legs: []sender.Leg{{Role: msg.RoleAgent, PCM: pcm}}}); err != nil {
-		t.Fatal(err)
-	}
+	ended := threeTurnCall(t, conn, pub, msg.AllCalls)
 	timeout := time.After(20 * time.Second)
 	for {
 		var e msg.CallEvent
