@@ -192,6 +192,7 @@ func TestWorkerKeepsJobsThroughLongOutage(t *testing.T) {
 		t.Errorf("logs during the outage, want one warning with the jobs waiting and the oldest job's age:\n%s", l)
 	}
 	close(asr.over)
+	t.Logf("outage over: every job refused at least %d times (the old budget was %d); waiting for the jobs' text", asr.fewest(), oldBudget)
 	got := map[string]bool{}
 	for len(got) < jobs {
 		select {
@@ -212,6 +213,7 @@ func TestWorkerKeepsJobsThroughLongOutage(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "transcription engine back") {
 		t.Errorf("no word of the engine's return in the logs:\n%s", l)
 	}
+	t.Logf("%d of %d jobs came out with text after the outage, none dead-lettered", len(got), jobs)
 	// Each job is acked once its segment is stored: the queue empties.
 	st, err := c.JS.Stream(context.Background(), bus.StreamAudio)
 	if err != nil {
