@@ -45,6 +45,7 @@ func (s *stream) stats() msg.StreamStats {
 		Leg: s.leg.role, SSRC: s.key.ssrc,
 		Received: s.jb.n.received, Lost: s.jb.n.lost, Late: s.jb.n.late,
 		Duplicate: s.jb.n.duplicate, Reordered: s.jb.n.reordered, Refused: s.refused,
+		JitterMS: int64(s.jb.delay.jitter) / 1000, BufferMS: s.jb.wait.Milliseconds(),
 	}
 }
 

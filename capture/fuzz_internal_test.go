@@ -12,7 +12,7 @@ import (
 // duplicate, or late; places are played in order, each once.
 func FuzzJitter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
-		j := newJitter(3, 0)
+		j := newJitter(60*time.Millisecond, 300*time.Millisecond)
 		var playedN, lostN uint64
 		seen := map[uint32]bool{} // ts carries the push index
 		out := func(p played) {

@@ -132,6 +132,11 @@ type StreamStats struct {
 	Duplicate uint64 `json:"duplicate"`
 	Reordered uint64 `json:"reordered"`
 	Refused   uint64 `json:"refused"` // malformed or of a payload type not taken
+	// JitterMS is the stream's RFC 3550 interarrival jitter and BufferMS
+	// its jitter buffer's delay (the longest it held packets behind a
+	// missing one before giving that one up), as they stood at the end.
+	JitterMS int64 `json:"jitter_ms,omitempty"`
+	BufferMS int64 `json:"buffer_ms,omitempty"`
 }
 
 // CallEvent is a call's start, a change to what is known of it, or its end.
