@@ -479,6 +479,7 @@ func (c *Capture) tick() {
 				s.leg.endTurn()
 			}
 		}
+		cl.openSilence(cl.clockMS(now))
 	}
 	for k, at := range c.gone {
 		if now.Sub(at) > goneLinger {
