@@ -278,7 +278,7 @@ func (c *Capture) newStream(k streamKey, local netip.AddrPort, now time.Time) *s
 			old.jb.flush(func(p played) { old.play(c, p) })
 			l.call.ended = append(l.call.ended, old.stats())
 			c.retire(old)
-			c.forget(old.key, now)
+			c.markGone(old.key, now)
 		}
 	}
 	l.call.streams = append(l.call.streams, s)
@@ -387,7 +387,7 @@ func (c *Capture) endCall(cl *call, reason string) {
 	for _, s := range cl.streams {
 		delete(c.streams, s.key)
 		if reason == msg.EndBye || reason == msg.EndAnnounce {
-			c.forget(s.key, now)
+			c.markGone(s.key, now)
 		}
 		if c.bySource[s.key.src] != nil && c.bySource[s.key.src].call == cl {
 			delete(c.bySource, s.key.src)
@@ -418,10 +418,10 @@ const (
 	goneMax    = 1 << 16
 )
 
-// forget remembers a stream that ended (its call ended by BYE or
+// markGone remembers a stream that ended (its call ended by BYE or
 // announce, or its source changed SSRC), so that its stragglers,
 // reordered behind the end, are late packets and not a new call.
-func (c *Capture) forget(k streamKey, now time.Time) {
+func (c *Capture) markGone(k streamKey, now time.Time) {
 	if len(c.gone) < goneMax {
 		c.gone[k] = now
 	}
