@@ -111,13 +111,16 @@ rules:
 	if err := capt.Announce(&msg.CallAnnounce{CallID: callID, Hold: &on}); err != nil {
 		t.Fatal(err)
 	}
+	// Both go on: the silence since the call began, and the hold. After
+	// this nothing is published until the hold ends: only the clock moves.
 	deadline := time.After(30 * time.Second)
-	for held := false; !held; {
+	for open := false; !open; {
 		select {
 		case c := <-chars:
-			held = slices.Contains(c.Open, msg.OpenSpan{Kind: msg.SpanHold, StartMS: 2000})
+			open = slices.Contains(c.Open, msg.OpenSpan{Kind: msg.SpanHold, StartMS: 2000}) &&
+				slices.Contains(c.Open, msg.OpenSpan{Kind: msg.SpanSilence, StartMS: 0, AfterMS: 3000})
 		case <-deadline:
-			t.Fatal("no characteristics with the hold going on within 30 s")
+			t.Fatal("no characteristics with the silence and the hold going on within 30 s")
 		}
 	}
 	at(15100) // 15.1 s of non-talk time (the silence from the start, the hold in it)
