@@ -60,7 +60,7 @@ func TestBadPacketsRefusedCountedOthersUnaffected(t *testing.T) {
 	if goodCall == nil || floodCall == nil {
 		t.Fatalf("want the good call ended by BYE and the flood by the silence timeout; got %+v", calls)
 	}
-	if st := goodCall.ended.Streams; len(st) != 1 || st[0] != (msg.StreamStats{Leg: msg.RoleA, SSRC: 0xabc, Received: 100}) {
+	if st := goodCall.ended.Streams; len(st) != 1 || counters(st[0]) != (msg.StreamStats{Leg: msg.RoleA, SSRC: 0xabc, Received: 100}) {
 		t.Errorf("good call's streams %+v, want one with 100 received and nothing else", st)
 	}
 	if n := len(goodCall.finals(msg.RoleA)); n != 1 || len(goodCall.ended.Legs) != 1 {

@@ -45,6 +45,7 @@ func (s *stream) stats() msg.StreamStats {
 		Leg: s.leg.role, SSRC: s.key.ssrc,
 		Received: s.jb.n.received, Lost: s.jb.n.lost, Late: s.jb.n.late,
 		Duplicate: s.jb.n.duplicate, Reordered: s.jb.n.reordered, Refused: s.refused,
+		JitterMS: int64(s.jb.delay.jitter) / 1000, BufferMS: s.jb.wait.Milliseconds(),
 	}
 }
 
@@ -68,6 +69,7 @@ type call struct {
 	active      map[msg.Role]int64 // legs in a turn: call-clock ms of its start
 	spans       map[msg.Role][][2]int64
 	lastTalkEnd int64
+	silenceOpen bool  // the silence since lastTalkEnd was published open
 	holdFrom    int64 // call-clock ms the call went on hold; -1 when not on hold
 }
 
@@ -89,6 +91,7 @@ func (cl *call) hold(on bool, now time.Time) {
 	switch {
 	case on && cl.holdFrom < 0:
 		cl.holdFrom = at
+		cl.timeline(&msg.TimelineEvent{Kind: msg.SpanHold, StartMS: at, EndMS: at, Open: true})
 	case !on && cl.holdFrom >= 0:
 		cl.timeline(&msg.TimelineEvent{Kind: msg.SpanHold, StartMS: cl.holdFrom, EndMS: at})
 		cl.holdFrom = -1
@@ -261,13 +264,26 @@ func (cl *call) job(l *leg, j *msg.UtteranceJob) {
 	cl.c.out.addRaw(cl.id, msg.SubjectAudio(cl.id, l.role), b, j.MsgID())
 }
 
+// openSilence publishes the silence going on at call-clock time nowMS as
+// open, once it has lasted the shortest silence reported: from then on
+// non-talk time is seen growing, not only once the silence ends.
+func (cl *call) openSilence(nowMS int64) {
+	if cl.silenceOpen || len(cl.active) > 0 || nowMS-cl.lastTalkEnd < cl.c.minSilenceMS {
+		return
+	}
+	cl.silenceOpen = true
+	cl.timeline(&msg.TimelineEvent{Kind: msg.SpanSilence, StartMS: cl.lastTalkEnd, EndMS: nowMS, Open: true})
+}
+
 // talkStart implements legSink: a silence span ends when a turn starts
-// while no other leg is talking.
+// while no other leg is talking (reported when long enough, or when it was
+// published open, to close it).
 func (cl *call) talkStart(l *leg, startPos int64) {
 	start := l.callMS(startPos)
-	if len(cl.active) == 0 && start-cl.lastTalkEnd >= cl.c.minSilenceMS {
-		cl.timeline(&msg.TimelineEvent{Kind: msg.SpanSilence, StartMS: cl.lastTalkEnd, EndMS: start})
+	if len(cl.active) == 0 && (start-cl.lastTalkEnd >= cl.c.minSilenceMS || cl.silenceOpen) {
+		cl.timeline(&msg.TimelineEvent{Kind: msg.SpanSilence, StartMS: cl.lastTalkEnd, EndMS: max(start, cl.lastTalkEnd)})
 	}
+	cl.silenceOpen = false
 	cl.active[l.role] = start
 }
 

@@ -39,6 +39,7 @@ type Capture struct {
 	calls      map[string]*call
 	undeclared map[netip.AddrPort]*call // by capture address
 	streams    map[streamKey]*stream
+	gone       map[streamKey]time.Time // streams ended (BYE, announce, SSRC change): when
 	bySource   map[netip.AddrPort]*leg // legs by the source of their streams
 	wantSSRC   map[uint32]announcedLeg // announced legs not yet seen, by SSRC
 	wantSource map[netip.AddrPort]announcedLeg
@@ -74,7 +75,7 @@ func New(cfg Config, pub Publisher) (*Capture, error) {
 	c := &Capture{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, vad: cfg.vadParams(), tables: newDecodeTables(),
 		calls: map[string]*call{}, undeclared: map[netip.AddrPort]*call{},
-		streams: map[streamKey]*stream{}, bySource: map[netip.AddrPort]*leg{},
+		streams: map[streamKey]*stream{}, gone: map[streamKey]time.Time{}, bySource: map[netip.AddrPort]*leg{},
 		wantSSRC: map[uint32]announcedLeg{}, wantSource: map[netip.AddrPort]announcedLeg{},
 		limits: map[netip.AddrPort]*bucket{}, logged: map[string]time.Time{},
 		refused:      map[string]uint64{},
@@ -217,6 +218,12 @@ func (c *Capture) Handle(b []byte, from, local netip.AddrPort) {
 	k := streamKey{from, p.SSRC}
 	s := c.streams[k]
 	if s == nil {
+		if _, ok := c.gone[k]; ok && !c.wanted(k) {
+			// A straggler of a stream that ended: late, not a new call.
+			c.ended.received++
+			c.ended.late++
+			return
+		}
 		pt := p.PayloadType
 		if codecName(pt) == "" && pt != ptCN && !isEventPayload(pt, p.Payload) {
 			c.refuse(ErrPayloadType, from, "payload type "+ptName(pt)+" (capture takes PCMU 0, PCMA 8, CN 13, telephone-event)")
@@ -263,7 +270,7 @@ func (c *Capture) newStream(k streamKey, local netip.AddrPort, now time.Time) *s
 			c.updated(cl)
 		}
 	}
-	s := &stream{key: k, leg: l, jb: newJitter(c.cfg.JitterDepth, c.cfg.JitterWait)}
+	s := &stream{key: k, leg: l, jb: newJitter(c.cfg.JitterMin, c.cfg.JitterMax)}
 	if l.info.SSRC == 0 || l.info.Source == "" {
 		l.info.SSRC, l.info.Source = k.ssrc, k.src.String()
 	}
@@ -273,6 +280,7 @@ func (c *Capture) newStream(k streamKey, local netip.AddrPort, now time.Time) *s
 			old.jb.flush(func(p played) { old.play(c, p) })
 			l.call.ended = append(l.call.ended, old.stats())
 			c.retire(old)
+			c.markGone(old.key, now)
 		}
 	}
 	l.call.streams = append(l.call.streams, s)
@@ -380,6 +388,9 @@ func (c *Capture) endCall(cl *call, reason string) {
 	c.out.add(cl.id, msg.SubjectCall(cl.id), ev)
 	for _, s := range cl.streams {
 		delete(c.streams, s.key)
+		if reason == msg.EndBye || reason == msg.EndAnnounce {
+			c.markGone(s.key, now)
+		}
 		if c.bySource[s.key.src] != nil && c.bySource[s.key.src].call == cl {
 			delete(c.bySource, s.key.src)
 		}
@@ -399,6 +410,30 @@ func (c *Capture) endCall(cl *call, reason string) {
 	}
 	delete(c.calls, cl.id)
 	c.log.Info("call ended", "call", cl.id, "reason", reason, "final_jobs", ev.FinalJobs)
+}
+
+// goneLinger is how long packets of a stream that ended are counted late
+// and dropped, rather than starting a call; goneMax bounds how many such
+// streams are remembered.
+const (
+	goneLinger = 10 * time.Second
+	goneMax    = 1 << 16
+)
+
+// markGone remembers a stream that ended (its call ended by BYE or
+// announce, or its source changed SSRC), so that its stragglers,
+// reordered behind the end, are late packets and not a new call.
+func (c *Capture) markGone(k streamKey, now time.Time) {
+	if len(c.gone) < goneMax {
+		c.gone[k] = now
+	}
+}
+
+// wanted reports whether an announced leg waits for stream k.
+func (c *Capture) wanted(k streamKey) bool {
+	_, bySSRC := c.wantSSRC[k.ssrc]
+	_, bySource := c.wantSource[k.src]
+	return bySSRC || bySource
 }
 
 // rtcp handles an RTCP packet: a BYE retires its streams, and a call
@@ -445,6 +480,12 @@ func (c *Capture) tick() {
 			if s.leg.inTurn && now.Sub(s.last) > c.cfg.Endpoint {
 				s.leg.endTurn()
 			}
+		}
+		cl.openSilence(cl.clockMS(now))
+	}
+	for k, at := range c.gone {
+		if now.Sub(at) > goneLinger {
+			delete(c.gone, k)
 		}
 	}
 	for a, b := range c.limits {

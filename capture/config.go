@@ -22,12 +22,14 @@ type Config struct {
 	// AgentNets says which sources of undeclared calls are the agent.
 	AgentNets []netip.Prefix
 
-	// JitterDepth is how many packets after a missing one the jitter buffer
-	// holds before it gives the missing one up as lost. Default 3 (60 ms).
-	JitterDepth int
-	// JitterWait is how long a buffered packet waits for a missing one
-	// before that one is given up. Default 100 ms.
-	JitterWait time.Duration
+	// JitterMin and JitterMax bound how long the jitter buffer holds the
+	// packets after a missing one, waiting for it, before the missing one
+	// is given up as lost. Within them the wait adapts to the spread of
+	// the stream's measured transit times over the last 4-5 s (plus
+	// 10 ms); a stream's first packets are held JitterMax, for an earlier
+	// one that comes later. Packets in order are not held. Defaults 60 ms
+	// and 300 ms; JitterMax at most 1 s.
+	JitterMin, JitterMax time.Duration
 
 	// VADThresholdDBFS is the lowest frame level that counts as speech.
 	// Default -46 dBFS.
@@ -141,13 +143,11 @@ func (c *Config) defaults() error {
 			*d = v
 		}
 	}
-	if c.JitterDepth == 0 {
-		c.JitterDepth = 3
+	def(&c.JitterMin, 60*time.Millisecond)
+	def(&c.JitterMax, 300*time.Millisecond)
+	if c.JitterMin < 0 || c.JitterMax < c.JitterMin || c.JitterMax > time.Second {
+		return fmt.Errorf("capture: jitter buffer %s to %s: want 0 <= min <= max <= 1s", c.JitterMin, c.JitterMax)
 	}
-	if c.JitterDepth < 1 || c.JitterDepth > ringSize/2 {
-		return fmt.Errorf("capture: jitter depth %d: want 1 to %d packets", c.JitterDepth, ringSize/2)
-	}
-	def(&c.JitterWait, 100*time.Millisecond)
 	if c.VADThresholdDBFS == 0 {
 		c.VADThresholdDBFS = -46
 	}
@@ -177,7 +177,7 @@ func (c *Config) defaults() error {
 	if c.InterimEvery > 0 && c.InterimEvery < 200*time.Millisecond {
 		return fmt.Errorf("capture: interim every %s: want at least 200ms", c.InterimEvery)
 	}
-	if c.CallTimeout < 0 || c.JitterWait < 0 || c.MinTurn < 0 || c.MinSilence < 0 {
+	if c.CallTimeout < 0 || c.MinTurn < 0 || c.MinSilence < 0 {
 		return fmt.Errorf("capture: negative durations are not allowed")
 	}
 	if c.RateLimit == 0 {

@@ -18,16 +18,22 @@
 //
 // # Per stream
 //
-// Packets go through a jitter buffer ([Config.JitterDepth] packets deep)
-// that puts them in sequence order across wrap-around, drops duplicates,
-// and conceals a packet still missing when the buffer is full (or after
-// Config.JitterWait) with silence of one frame. Counters per stream are
+// Packets go through a jitter buffer sized by time that puts them in
+// sequence order across wrap-around and drops duplicates. Packets in order
+// pass at once; those behind a missing one are held until it comes or the
+// first of them has waited the buffer delay, then the missing one is
+// concealed with silence of one frame. The delay adapts to the spread of
+// the stream's transit times over the last seconds, within
+// [Config.JitterMin] and [Config.JitterMax]. Counters per stream are
 // reported in the ended call event (msg.StreamStats):
 //
 //   - received: RTP packets of the stream (including duplicates and late ones)
 //   - lost: sequence numbers played out as concealed silence
-//   - late: packets that arrived after their place was played out as lost
-//   - duplicate: packets whose sequence number was already taken
+//   - late: packets that arrived after their place was played out as lost,
+//     and packets of a stream whose call ended (BYE, announce) that come
+//     within seconds after it (counted in the metrics only)
+//   - duplicate: packets whose sequence number was already taken (or came
+//     late already)
 //   - reordered: packets that arrived after a higher sequence number but in
 //     time to be played in order
 //   - refused: packets of a payload type capture does not take

@@ -12,7 +12,7 @@ import (
 // duplicate, or late; places are played in order, each once.
 func FuzzJitter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
-		j := newJitter(3, 0)
+		j := newJitter(60*time.Millisecond, 300*time.Millisecond)
 		var playedN, lostN uint64
 		seen := map[uint32]bool{} // ts carries the push index
 		out := func(p played) {
@@ -26,8 +26,16 @@ func FuzzJitter(f *testing.F) {
 			}
 			seen[p.ts] = true
 		}
+		// Arrivals 0-15 ms apart (the low bits of the sequence byte), with
+		// a tick every fourth packet: holds, give-ups and the wait's
+		// estimate all run.
+		now := time.Unix(1000, 0)
 		for i := 0; i+1 < len(b); i += 2 {
-			j.push(time.Time{}, binary.BigEndian.Uint16(b[i:]), uint32(i), 0, b[i:i+2], out)
+			now = now.Add(time.Duration(b[i+1]&15) * time.Millisecond)
+			j.push(now, binary.BigEndian.Uint16(b[i:]), uint32(i), 0, b[i:i+2], out)
+			if i%8 == 6 {
+				j.tick(now, out)
+			}
 		}
 		j.flush(out)
 		n := j.n

@@ -3,7 +3,9 @@ package capture_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,7 +84,9 @@ func TestAnnouncedCallTimelineWithInterruption(t *testing.T) {
 		case msg.SpanOverlap:
 			overlap = append(overlap, e)
 		case msg.SpanSilence:
-			silence = append(silence, e)
+			if !e.Open {
+				silence = append(silence, e)
+			}
 		}
 	}
 	if len(talk) != 3 {
@@ -185,15 +189,77 @@ func TestHoldAnnounced(t *testing.T) {
 		t.Fatal("the held call did not end")
 	}
 	var holds [][2]int64
+	var opened []int64
 	for _, e := range c.timeline {
-		if e.Kind == msg.SpanHold {
+		switch {
+		case e.Kind == msg.SpanHold && e.Open:
+			opened = append(opened, e.StartMS)
+		case e.Kind == msg.SpanHold:
 			holds = append(holds, [2]int64{e.StartMS, e.EndMS})
 		}
 	}
 	if want := [][2]int64{{2000, 7000}, {8000, 10000}}; !slices.Equal(holds, want) {
 		t.Fatalf("hold spans %v, want %v", holds, want)
 	}
+	if want := []int64{2000, 8000}; !slices.Equal(opened, want) {
+		t.Errorf("holds published open at %v, want as each began, %v", opened, want)
+	}
 	if c.ended.DurationMS != 10000 {
 		t.Errorf("duration %d ms, want 10000", c.ended.DurationMS)
+	}
+}
+
+// waitTimeline reads events until a timeline event that ok accepts.
+func (r *rig) waitTimeline(what string, ok func(*msg.TimelineEvent) bool) *msg.TimelineEvent {
+	r.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-r.ev:
+			var e msg.TimelineEvent
+			if !strings.HasPrefix(m.Subject, "earshot.timeline.") || msg.Unmarshal(m.Data, &e) != nil {
+				continue
+			}
+			if ok(&e) {
+				return &e
+			}
+		case <-deadline:
+			r.t.Fatalf("no %s within 10 s", what)
+		}
+	}
+}
+
+// TestSilencePublishedOpen: once a silence has lasted the shortest silence
+// reported, on the clock the timeline uses, it is published open; the turn
+// that ends it closes it.
+func TestSilencePublishedOpen(t *testing.T) {
+	var mu sync.Mutex
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	now := t0
+	at := func(ms int) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = t0.Add(time.Duration(ms) * time.Millisecond)
+	}
+	r := newRig(t, capture.Config{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }, CallTimeout: time.Hour})
+	if err := r.cap.Announce(&msg.CallAnnounce{CallID: "quiet", Legs: []msg.LegSpec{{Role: msg.RoleAgent, SSRC: 21}}}); err != nil {
+		t.Fatal(err)
+	}
+	at(900)
+	at(1500)
+	open := r.waitTimeline("open silence", func(e *msg.TimelineEvent) bool { return e.Kind == msg.SpanSilence })
+	if !open.Open || open.StartMS != 0 || open.EndMS < 1000 || open.EndMS > 1500 {
+		t.Fatalf("first silence event %+v, want it open from 0, published between 1000 and 1500 ms", open)
+	}
+	// The agent speaks from 1500 ms on.
+	from := netip.MustParseAddrPort("10.2.2.2:5000")
+	for i := range 50 {
+		at(1500 + 20*i)
+		p, _ := ulaw(tone(i*160, 160))
+		r.cap.Handle(rtpPacket(t, 21, uint16(i), uint32(i*160), 0, p), from, r.addr)
+	}
+	closed := r.waitTimeline("closed silence", func(e *msg.TimelineEvent) bool { return e.Kind == msg.SpanSilence })
+	if closed.Open || closed.StartMS != 0 || closed.EndMS != 1500 {
+		t.Errorf("silence closed as %+v, want 0..1500 ms", closed)
 	}
 }

@@ -21,7 +21,7 @@
 //
 //	earshot.call.<call>                      CallEvent       capture  (started, updated, ended)
 //	earshot.audio.<call>.<leg>               UtteranceJob    capture  (binary frame; work queue)
-//	earshot.timeline.<call>                  TimelineEvent   capture  (talk, silence, overlap, hold spans)
+//	earshot.timeline.<call>                  TimelineEvent   capture  (talk, silence, overlap, hold spans; open silence and hold)
 //	earshot.dtmf.<call>                      DTMFEvent       capture
 //	earshot.transcript.<call>                Segment         transcribe (interim and final)
 //	earshot.analysis.<call>.segment          ScoredSegment   sentiment
@@ -51,4 +51,13 @@
 //     ([DeadLetter.MsgID]). A replayed final job gets a second final Segment
 //     with the same ID, which replaces the error one.
 //   - Times are on the call clock: milliseconds since the call started.
+//   - Non-talk time is seen while it goes on, with one message more per
+//     silence or hold, not a tick: capture publishes an Open TimelineEvent
+//     when a hold begins and when a silence has lasted its minimum (1 s),
+//     and the finished span when it ends (a silence's finished span comes
+//     even if shorter than the minimum, once its open one was published).
+//     The analyzer carries the open spans in Characteristics.Open; a reader
+//     counts them up to its own now on the call clock (the wall clock since
+//     the CallEvent's StartedAt), with [Characteristics.NonTalkAt]: rules
+//     fire when a non_talk threshold is crossed, the board ticks.
 package msg

@@ -1,7 +1,9 @@
 package msg
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -132,6 +134,11 @@ type StreamStats struct {
 	Duplicate uint64 `json:"duplicate"`
 	Reordered uint64 `json:"reordered"`
 	Refused   uint64 `json:"refused"` // malformed or of a payload type not taken
+	// JitterMS is the stream's RFC 3550 interarrival jitter and BufferMS
+	// its jitter buffer's delay (the longest it held packets behind a
+	// missing one before giving that one up), as they stood at the end.
+	JitterMS int64 `json:"jitter_ms,omitempty"`
+	BufferMS int64 `json:"buffer_ms,omitempty"`
 }
 
 // CallEvent is a call's start, a change to what is known of it, or its end.
@@ -233,7 +240,7 @@ const (
 )
 
 // TimelineEvent is a finished span of a call's timeline, from both legs'
-// voice activity.
+// voice activity, or (Open) a silence or hold that has begun.
 type TimelineEvent struct {
 	CallID  string       `json:"call_id"`
 	Kind    TimelineKind `json:"kind"`
@@ -243,6 +250,20 @@ type TimelineEvent struct {
 	EndMS   int64        `json:"end_ms"`
 	// LoudnessDBFS is the mean level of a talk span, in dBFS.
 	LoudnessDBFS float64 `json:"loudness_dbfs,omitempty"`
+	// Open says a silence or hold began at StartMS and is still going on
+	// at EndMS (the call clock when it was published). The finished span
+	// of the same kind and start closes it, as does the call's end.
+	Open bool `json:"open,omitempty"`
+}
+
+// OpenSpan is non-talk time still going on: a hold or a silence that
+// began at StartMS. At call-clock time now it is the span [StartMS, now]
+// once that is longer than AfterMS (a silence is non-talk time only past
+// a minimum; a hold at once).
+type OpenSpan struct {
+	Kind    TimelineKind `json:"kind"`
+	StartMS int64        `json:"start_ms"`
+	AfterMS int64        `json:"after_ms,omitempty"`
 }
 
 // Schema implements Message.
@@ -333,18 +354,55 @@ type Interruption struct {
 // Characteristics are a call's conversation characteristics, as Contact
 // Lens defines them, so far (or Final, for the whole call).
 type Characteristics struct {
-	CallID        string           `json:"call_id"`
-	AtMS          int64            `json:"at_ms"`
-	Final         bool             `json:"final"`
-	TalkMS        map[Role]int64   `json:"talk_ms"`
-	NonTalkMS     int64            `json:"non_talk_ms"` // hold and silences, counted once where they overlap
-	NonTalk       []Span           `json:"non_talk,omitempty"`
+	CallID    string         `json:"call_id"`
+	AtMS      int64          `json:"at_ms"`
+	Final     bool           `json:"final"`
+	TalkMS    map[Role]int64 `json:"talk_ms"`
+	NonTalkMS int64          `json:"non_talk_ms"` // hold and silences, counted once where they overlap
+	NonTalk   []Span         `json:"non_talk,omitempty"`
+	// Open is the non-talk time still going on at AtMS, not in NonTalk
+	// or NonTalkMS: NonTalkAt counts it at any later time.
+	Open          []OpenSpan       `json:"open,omitempty"`
 	HoldMS        int64            `json:"hold_ms,omitempty"`
 	Interruptions []Interruption   `json:"interruptions,omitempty"`
 	TalkSpeedWPM  map[Role]float64 `json:"talk_speed_wpm,omitempty"`
 	LoudnessDBFS  map[Role]float64 `json:"loudness_dbfs,omitempty"`
 	// Turns is each talk span's loudness: loudness per turn.
 	Turns []TurnLoudness `json:"turns,omitempty"`
+}
+
+// NonTalkAt returns the longest non-talk span and the non-talk time in
+// all at call-clock time nowMS: NonTalk with the open spans that count by
+// then, each up to nowMS, counted once where they overlap.
+func (c *Characteristics) NonTalkAt(nowMS int64) (longest, total int64) {
+	if len(c.Open) == 0 {
+		for _, s := range c.NonTalk {
+			longest = max(longest, s.EndMS-s.StartMS)
+		}
+		return longest, c.NonTalkMS
+	}
+	spans := append([]Span(nil), c.NonTalk...)
+	for _, o := range c.Open {
+		if nowMS-o.StartMS > o.AfterMS {
+			spans = append(spans, Span{StartMS: o.StartMS, EndMS: nowMS})
+		}
+	}
+	slices.SortFunc(spans, func(a, b Span) int { return cmp.Compare(a.StartMS, b.StartMS) })
+	var cur Span
+	for i, s := range spans {
+		if i > 0 && s.StartMS <= cur.EndMS {
+			cur.EndMS = max(cur.EndMS, s.EndMS)
+			continue
+		}
+		if i > 0 {
+			longest, total = max(longest, cur.EndMS-cur.StartMS), total+cur.EndMS-cur.StartMS
+		}
+		cur = s
+	}
+	if len(spans) > 0 {
+		longest, total = max(longest, cur.EndMS-cur.StartMS), total+cur.EndMS-cur.StartMS
+	}
+	return longest, total
 }
 
 // TurnLoudness is the mean level of one leg's talk span.

@@ -42,7 +42,16 @@ type EngineConfig struct {
 	Logger         *slog.Logger
 	// Metrics, when set, gets the engine's collectors.
 	Metrics prometheus.Registerer
+	// Now is the clock; nil for time.Now. While a call has a silence or
+	// hold going on, its call clock is taken as Now since the call's
+	// StartedAt, so non_talk conditions hold the moment they are reached.
+	Now func() time.Time
 }
+
+// openEvery is how often calls with a silence or hold going on are
+// evaluated against the clock: how late, at most, a non_talk condition
+// fires after it is reached.
+const openEvery = 100 * time.Millisecond
 
 // Engine evaluates rules on live calls: it consumes call events, DTMF,
 // scored segments, call sentiment and characteristics from NATS, keeps
@@ -86,6 +95,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	e := &Engine{
 		cfg: cfg, log: cfg.Logger, hooks: make(chan webhookJob, 256), ready: make(chan struct{}),
@@ -519,12 +531,37 @@ func (e *Engine) sweeper(ctx context.Context) {
 	tick := min(max(min(e.cfg.Grace, e.cfg.IdleTimeout)/4, 20*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	open := time.NewTicker(openEvery)
+	defer open.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			e.sweep(ctx, time.Now())
+		case <-open.C:
+			e.sweepOpen(ctx, e.cfg.Now())
+		}
+	}
+}
+
+// sweepOpen moves the call clock of calls with a silence or hold going on
+// to now and evaluates their rules: a non_talk threshold fires when it is
+// crossed, not when the silence or hold ends.
+func (e *Engine) sweepOpen(ctx context.Context, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, cs := range e.calls {
+		if cs.ended || cs.chars == nil || len(cs.chars.Open) == 0 || cs.startedAt.IsZero() {
+			continue
+		}
+		before := cs.nowMS
+		cs.advance(now.Sub(cs.startedAt).Milliseconds())
+		if cs.nowMS == before {
+			continue
+		}
+		if err := e.evalLive(ctx, cs); err != nil && ctx.Err() == nil {
+			e.log.Warn("evaluating a call's open non-talk time failed; will retry", "call", cs.id, "err", err)
 		}
 	}
 }

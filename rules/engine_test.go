@@ -55,6 +55,7 @@ rules:
 
 type liveHarness struct {
 	t       *testing.T
+	eng     *Engine
 	conn    *bus.Conn
 	dir     string
 	alerts  chan msg.Alert
@@ -87,6 +88,7 @@ func startEngine(t *testing.T, rulesText string, grace time.Duration, client *ht
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.eng = eng
 	sub := func(subject string, f func([]byte)) {
 		s, err := conn.NC.Subscribe(subject, func(m *nats.Msg) { f(m.Data) })
 		if err != nil {
@@ -584,5 +586,33 @@ func TestIdleCallIsFinished(t *testing.T) {
 	}
 	if c := wait(t, h.cats, "final categories of the idle call"); !c.Final || len(c.Categories) != 1 {
 		t.Fatalf("categories %+v", c)
+	}
+}
+
+// TestNonTalkFiresWhenReached: a hold going on (published open) fires a
+// non_talk rule the moment the call clock takes it past the threshold,
+// not when the hold ends.
+func TestNonTalkFiresWhenReached(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	// The sweeper's clock stays at the call's start; the test moves the
+	// call clock by calling sweepOpen itself.
+	h := startEngine(t, liveRules, time.Minute, nil, func(c *EngineConfig) { c.Now = func() time.Time { return t0 } })
+	call := "call-hold"
+	h.publish(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallStarted, StartedAt: t0})
+	h.segment(call, msg.RoleAgent, call+"/agent/1/0", 0, 1900, "please hold", 0)
+	// On hold from 2 s, still going on.
+	h.publish(msg.SubjectCharacteristics(call), msg.Characteristics{CallID: call, AtMS: 2000,
+		Open: []msg.OpenSpan{{Kind: msg.SpanHold, StartMS: 2000}}})
+	// A phrase after them, to know the engine has taken them in.
+	h.segment(call, msg.RoleCustomer, call+"/customer/1/0", 1000, 1500, "supervisor", 0)
+	if a := wait(t, h.alerts, "manager alert"); a.RuleID != "manager" {
+		t.Fatalf("alert %+v, want the manager rule's", a)
+	}
+	ctx := context.Background()
+	h.eng.sweepOpen(ctx, t0.Add(21900*time.Millisecond)) // 19.9 s on hold
+	h.eng.sweepOpen(ctx, t0.Add(22100*time.Millisecond)) // 20.1 s: past 20 s
+	a := wait(t, h.alerts, "long-hold alert")
+	if a.RuleID != "long-hold" || a.AtMS != 22100 || a.PostCall {
+		t.Fatalf("alert %+v, want long-hold live at 22100 ms, when the hold passed 20 s", a)
 	}
 }

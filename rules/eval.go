@@ -261,10 +261,7 @@ func (cs *callState) evalLine(l *line, collect bool) (tri, []msg.Match) {
 	case kNonTalk:
 		var longest, total int64
 		if cs.chars != nil {
-			total = cs.chars.NonTalkMS
-			for _, s := range cs.chars.NonTalk {
-				longest = max(longest, s.EndMS-s.StartMS)
-			}
+			longest, total = cs.chars.NonTalkAt(cs.nowMS)
 		}
 		if (l.longest > 0 && longest > l.longest.Milliseconds()) || (l.total > 0 && total > l.total.Milliseconds()) {
 			return tTrue, nil

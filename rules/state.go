@@ -46,7 +46,8 @@ type callState struct {
 	ended      bool // the ended event came: the duration is known
 	complete   bool // everything about the call is known: post-call
 	durationMS int64
-	nowMS      int64 // the latest call-clock time seen
+	nowMS      int64     // the latest call-clock time seen
+	startedAt  time.Time // wall clock of the call clock's zero, when known
 
 	segs      []segState
 	segIDs    map[string]bool
@@ -91,6 +92,9 @@ func (cs *callState) advance(ms int64) {
 // callEvent takes what a call event says about the call.
 func (cs *callState) callEvent(ev *msg.CallEvent) {
 	cs.known = true
+	if !ev.StartedAt.IsZero() {
+		cs.startedAt = ev.StartedAt
+	}
 	if ev.Agent != "" {
 		cs.agent = ev.Agent
 	}

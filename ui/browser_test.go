@@ -128,6 +128,14 @@ func TestBrowser(t *testing.T) {
 		publish(t, pub, msg.SubjectCharacteristics(id), msg.Characteristics{CallID: id, NonTalkMS: 12000, Interruptions: []msg.Interruption{{By: msg.RoleAgent}}})
 	}
 	waitFor(t, ctx, "sentiment on the board", `document.querySelectorAll('#rows svg.spark polyline').length === 6`)
+	// c-1003 (3 minutes in) has been on hold for the last 30 s: the board
+	// counts it up, on top of the 12 s before.
+	publish(t, pub, msg.SubjectCharacteristics("c-1003"), msg.Characteristics{CallID: "c-1003", AtMS: 150000, NonTalkMS: 12000,
+		NonTalk: []msg.Span{{StartMS: 60000, EndMS: 72000}}, Open: []msg.OpenSpan{{Kind: msg.SpanHold, StartMS: 150000}},
+		Interruptions: []msg.Interruption{{By: msg.RoleAgent}}})
+	secs := `(() => { const [m, s] = document.querySelector('tr[data-call="c-1003"] td.non-talk').textContent.split(':').map(Number); return m * 60 + s; })()`
+	waitFor(t, ctx, "the hold counted on the board", `(window.nt0 = `+secs+`) >= 42 && window.nt0 < 60`)
+	waitFor(t, ctx, "the hold counted up", secs+` >= window.nt0 + 2`)
 
 	// An alert fires: the badge appears.
 	publish(t, pub, msg.SubjectAlert("c-1002"), msg.Alert{ID: "a1", CallID: "c-1002", RuleID: "angry", RuleName: "Angry customer",

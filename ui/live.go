@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -227,7 +229,7 @@ func (ls *liveState) apply(subject string, data []byte, now time.Time) (change, 
 		c := ls.call(callID, now)
 		switch t.Kind {
 		case msg.SpanSilence:
-			if t.EndMS > t.StartMS {
+			if !t.Open && t.EndMS > t.StartMS {
 				c.silenceMS += t.EndMS - t.StartMS
 			}
 		case msg.SpanOverlap:
@@ -288,6 +290,7 @@ type boardRow struct {
 	DurationMS    int64                `json:"duration_ms,omitempty"`
 	Participants  map[msg.Role]rowSent `json:"participants,omitempty"`
 	NonTalkMS     int64                `json:"non_talk_ms"`
+	NonTalkOpen   *rowOpen             `json:"non_talk_open,omitempty"`
 	Interruptions int                  `json:"interruptions"`
 	Alerts        int                  `json:"alerts"`
 	LastAlert     *rowAlert            `json:"last_alert,omitempty"`
@@ -297,6 +300,28 @@ type boardRow struct {
 type rowSent struct {
 	Current float64   `json:"current"`
 	Trend   []float64 `json:"trend,omitempty"`
+}
+
+// rowOpen is the non-talk time going on (the earliest open silence or
+// hold): the board counts it up from StartMS on the call clock, once past
+// AfterMS, on top of BaseMS, the non-talk time before it.
+type rowOpen struct {
+	StartMS int64 `json:"start_ms"`
+	AfterMS int64 `json:"after_ms"`
+	BaseMS  int64 `json:"base_ms"`
+}
+
+// openRow picks the open span the board counts up from.
+func openRow(ch *msg.Characteristics) *rowOpen {
+	if len(ch.Open) == 0 {
+		return nil
+	}
+	o := slices.MinFunc(ch.Open, func(a, b msg.OpenSpan) int { return cmp.Compare(a.StartMS, b.StartMS) })
+	r := &rowOpen{StartMS: o.StartMS, AfterMS: o.AfterMS}
+	for _, s := range ch.NonTalk {
+		r.BaseMS += max(0, min(s.EndMS, o.StartMS)-s.StartMS)
+	}
+	return r
 }
 
 type rowAlert struct {
@@ -316,6 +341,9 @@ func (c *liveCall) summary(now time.Time) boardRow {
 	}
 	if c.chars != nil {
 		r.NonTalkMS = c.chars.NonTalkMS
+		if !c.ended {
+			r.NonTalkOpen = openRow(c.chars)
+		}
 		r.Interruptions = len(c.chars.Interruptions)
 	}
 	if c.sentiment != nil {

@@ -244,6 +244,38 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// TestOpenNonTalkOnTheBoard: an open silence is not yet a silence of the
+// board's own count; open spans in the characteristics give the board
+// where to count up from: the earliest, on top of the non-talk before it.
+func TestOpenNonTalkOnTheBoard(t *testing.T) {
+	ls := liveState{calls: map[string]*liveCall{}}
+	now := time.Now()
+	put := func(subject string, m msg.Message) {
+		t.Helper()
+		b, _ := msg.Marshal(m)
+		if _, err := ls.apply(subject, b, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const c = "c-hold"
+	put(msg.SubjectCall(c), msg.CallEvent{CallID: c, Kind: msg.CallStarted, StartedAt: now})
+	put(msg.SubjectTimeline(c), msg.TimelineEvent{CallID: c, Kind: msg.SpanSilence, StartMS: 5000, EndMS: 6000, Open: true})
+	if row := ls.calls[c].summary(now); row.NonTalkMS != 0 || row.NonTalkOpen != nil {
+		t.Fatalf("row %+v: an open silence counted as finished", row)
+	}
+	put(msg.SubjectCharacteristics(c), msg.Characteristics{CallID: c, AtMS: 21000,
+		NonTalkMS: 4000, NonTalk: []msg.Span{{StartMS: 0, EndMS: 4000}},
+		Open: []msg.OpenSpan{{Kind: msg.SpanHold, StartMS: 20000}, {Kind: msg.SpanSilence, StartMS: 5000, AfterMS: 3000}}})
+	row := ls.calls[c].summary(now)
+	if want := (rowOpen{StartMS: 5000, AfterMS: 3000, BaseMS: 4000}); row.NonTalkMS != 4000 || row.NonTalkOpen == nil || *row.NonTalkOpen != want {
+		t.Fatalf("row non-talk %d, open %+v; want 4000 and %+v", row.NonTalkMS, row.NonTalkOpen, want)
+	}
+	put(msg.SubjectCall(c), msg.CallEvent{CallID: c, Kind: msg.CallEnded, DurationMS: 30000})
+	if row := ls.calls[c].summary(now); row.NonTalkOpen != nil {
+		t.Errorf("an ended call counts up: %+v", row.NonTalkOpen)
+	}
+}
+
 // TestSlowBrowserDropped: a stream that falls behind is dropped (closed),
 // not waited for; the others still get the event.
 func TestSlowBrowserDropped(t *testing.T) {

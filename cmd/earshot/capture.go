@@ -29,7 +29,7 @@ type captureStage struct {
 	callTimeout, endpoint   time.Duration
 	interim                 time.Duration
 	threshold, margin       float64
-	jitterDepth             int
+	jitterMin, jitterMax    time.Duration
 	rateLimit               float64
 	token                   string
 }
@@ -47,7 +47,8 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.interim, "vad-interim", 2*time.Second, "interim job interval while a turn goes on (negative: none)")
 	fs.Float64Var(&s.threshold, "vad-threshold", -46, "lowest frame level that is speech, dBFS")
 	fs.Float64Var(&s.margin, "vad-margin", 12, "how far above the noise floor speech must be, dB")
-	fs.IntVar(&s.jitterDepth, "jitter-depth", 3, "packets held after a missing one before it counts as lost")
+	fs.DurationVar(&s.jitterMin, "jitter-min", 60*time.Millisecond, "least the jitter buffer waits for a missing packet (it adapts to the measured jitter)")
+	fs.DurationVar(&s.jitterMax, "jitter-max", 300*time.Millisecond, "most the jitter buffer waits for a missing packet (at most 1s)")
 	fs.Float64Var(&s.rateLimit, "rtp-rate-limit", 5000, "packets per second one source address may send (negative: no limit)")
 	fs.StringVar(&s.language, "capture-language", "", "language hint put on utterance jobs (e.g. en, ko; empty: detect)")
 	fs.StringVar(&s.token, "capture-token", os.Getenv("EARSHOT_CAPTURE_TOKEN"), "earshot capture alone: the bearer token POST /api/calls/announce requires (without one the HTTP announce is off; NATS announces work regardless). In earshot run the web view's login guards it instead")
@@ -65,7 +66,7 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 	c, err := capture.New(capture.Config{
 		Listen: listen, AgentNets: nets, CallTimeout: s.callTimeout, Endpoint: s.endpoint,
 		InterimEvery: s.interim, VADThresholdDBFS: s.threshold, VADMarginDB: s.margin,
-		JitterDepth: s.jitterDepth, RateLimit: s.rateLimit, Language: s.language,
+		JitterMin: s.jitterMin, JitterMax: s.jitterMax, RateLimit: s.rateLimit, Language: s.language,
 		Metrics: e.metrics, Logger: e.log.With("stage", "capture"),
 	}, e.bus)
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package characteristics computes a call's conversation characteristics as
 // Amazon Connect Contact Lens defines them, from capture's timeline spans and
 // transcribe's final segments: talk time per participant, non-talk time
-// (silences longer than 3 s on both legs; hold, once a stage reports it), interruptions (who
+// (silences longer than 3 s on both legs; hold, as the PBX announces it; both
+// also while they go on), interruptions (who
 // talked over whom, and for how long), talk speed in words per minute, and
 // loudness per turn and per participant.
 package characteristics
@@ -9,6 +10,7 @@ package characteristics
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -37,9 +39,12 @@ type Call struct {
 	talk  []msg.TimelineEvent // talk spans, in arrival order
 	over  []msg.TimelineEvent // overlap spans
 	holds []msg.Span          // hold, as the PBX announced it
-	segs  map[string]bool
-	words map[msg.Role]int
-	ms    map[msg.Role]int64 // speaking time behind words
+	quiet []msg.Span          // silences longer than MinSilence, as capture reported them
+	// The silence and hold going on (capture published them open), or -1.
+	openSilence, openHold int64
+	segs                  map[string]bool
+	words                 map[msg.Role]int
+	ms                    map[msg.Role]int64 // speaking time behind words
 }
 
 // New returns an empty call.
@@ -54,7 +59,7 @@ func New(callID string, cfg Config) (*Call, error) {
 		cfg.MinSilence = 3 * time.Second
 	}
 	return &Call{
-		cfg: cfg, id: callID,
+		cfg: cfg, id: callID, openSilence: -1, openHold: -1,
 		spans: map[msg.TimelineEvent]bool{},
 		segs:  map[string]bool{},
 		words: map[msg.Role]int{},
@@ -62,20 +67,47 @@ func New(callID string, cfg Config) (*Call, error) {
 	}, nil
 }
 
-// AddSpan records a finished timeline span. Silence spans are not needed:
-// non-talk time is computed from both legs' talk spans.
+// AddSpan records a timeline span: a finished one, or a silence or hold
+// published open, which counts as non-talk time going on until its
+// finished span (same kind and start) comes. Non-talk time is computed
+// from both legs' talk spans; a finished silence counts too, so that a
+// silence is not lost between its end (a turn starts) and the talk span
+// (the turn ends).
 func (c *Call) AddSpan(ev msg.TimelineEvent) {
-	if ev.EndMS <= ev.StartMS || c.spans[ev] {
+	open := func(kind msg.TimelineKind) *int64 {
+		switch kind {
+		case msg.SpanSilence:
+			return &c.openSilence
+		case msg.SpanHold:
+			return &c.openHold
+		}
+		return nil
+	}
+	if o := open(ev.Kind); o != nil {
+		switch {
+		case ev.Open:
+			*o = ev.StartMS
+			return
+		case *o == ev.StartMS:
+			*o = -1
+		}
+	}
+	if ev.Open || ev.EndMS <= ev.StartMS || c.spans[ev] {
 		return
 	}
 	c.spans[ev] = true
+	span := msg.Span{StartMS: ev.StartMS, EndMS: ev.EndMS}
 	switch ev.Kind {
 	case msg.SpanTalk:
 		c.talk = append(c.talk, ev)
 	case msg.SpanOverlap:
 		c.over = append(c.over, ev)
 	case msg.SpanHold:
-		c.holds = append(c.holds, msg.Span{StartMS: ev.StartMS, EndMS: ev.EndMS})
+		c.holds = append(c.holds, span)
+	case msg.SpanSilence:
+		if span.EndMS-span.StartMS > c.cfg.MinSilence.Milliseconds() {
+			c.quiet = append(c.quiet, span)
+		}
 	}
 }
 
@@ -112,7 +144,8 @@ func (c *Call) AddSegment(seg msg.Segment) {
 
 // Snapshot returns the characteristics at atMS. endMS > 0 says the call
 // ended then: the silence after the last talk up to endMS counts too. A live
-// (not final) snapshot carries the loudness of the last LiveTurns turns.
+// (not final) snapshot carries the loudness of the last LiveTurns turns,
+// and the silence and hold going on (Open).
 func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
 	ch := msg.Characteristics{CallID: c.id, AtMS: atMS, Final: final, TalkMS: map[msg.Role]int64{}}
 	talk := append([]msg.TimelineEvent(nil), c.talk...)
@@ -145,7 +178,15 @@ func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
 	for _, h := range c.holds {
 		ch.HoldMS += h.EndMS - h.StartMS
 	}
-	ch.NonTalk = union(append(c.nonTalk(talk, endMS), c.holds...))
+	ch.NonTalk = union(slices.Concat(c.nonTalk(talk, endMS), c.holds, c.quiet))
+	if endMS <= 0 && !final {
+		if c.openSilence >= 0 {
+			ch.Open = append(ch.Open, msg.OpenSpan{Kind: msg.SpanSilence, StartMS: c.openSilence, AfterMS: c.cfg.MinSilence.Milliseconds()})
+		}
+		if c.openHold >= 0 {
+			ch.Open = append(ch.Open, msg.OpenSpan{Kind: msg.SpanHold, StartMS: c.openHold})
+		}
+	}
 	for _, s := range ch.NonTalk {
 		ch.NonTalkMS += s.EndMS - s.StartMS
 	}

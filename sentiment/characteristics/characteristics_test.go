@@ -2,6 +2,7 @@ package characteristics
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,51 @@ func TestLive(t *testing.T) {
 	}
 	if ch.LoudnessDBFS != nil || ch.TalkSpeedWPM != nil {
 		t.Errorf("loudness %v, talk speed %v: want none without levels or words", ch.LoudnessDBFS, ch.TalkSpeedWPM)
+	}
+}
+
+// TestOpen: a silence and a hold published open are non-talk time going
+// on, counted up to any later time by NonTalkAt, until their finished
+// spans come; a finished silence counts before the talk that ends it does.
+func TestOpen(t *testing.T) {
+	c, err := New("call-3", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(evs ...msg.TimelineEvent) {
+		for _, ev := range evs {
+			ev.CallID = "call-3"
+			c.AddSpan(ev)
+		}
+	}
+	at := func(snapMS, nowMS, wantLongest, wantTotal int64) {
+		t.Helper()
+		ch := c.Snapshot(snapMS, 0, false)
+		if l, tot := ch.NonTalkAt(nowMS); l != wantLongest || tot != wantTotal {
+			t.Errorf("at %d ms (open %+v): longest %d, total %d; want %d, %d", nowMS, ch.Open, l, tot, wantLongest, wantTotal)
+		}
+	}
+	add(msg.TimelineEvent{Kind: msg.SpanTalk, Leg: msg.RoleAgent, StartMS: 0, EndMS: 2000},
+		msg.TimelineEvent{Kind: msg.SpanSilence, StartMS: 2000, EndMS: 3000, Open: true},
+		msg.TimelineEvent{Kind: msg.SpanHold, StartMS: 4000, EndMS: 4000, Open: true})
+	want := []msg.OpenSpan{{Kind: msg.SpanSilence, StartMS: 2000, AfterMS: 3000}, {Kind: msg.SpanHold, StartMS: 4000}}
+	if ch := c.Snapshot(4000, 0, false); !slices.Equal(ch.Open, want) || ch.NonTalkMS != 0 {
+		t.Fatalf("open %+v, non-talk %d; want %+v and nothing finished", ch.Open, ch.NonTalkMS, want)
+	}
+	at(4000, 4500, 500, 500)   // the hold counts at once, the silence not yet 3 s
+	at(4000, 6000, 4000, 4000) // now the silence counts, the hold within it once
+	add(msg.TimelineEvent{Kind: msg.SpanHold, StartMS: 4000, EndMS: 7000})
+	at(7000, 8000, 6000, 6000)
+	add(msg.TimelineEvent{Kind: msg.SpanSilence, StartMS: 2000, EndMS: 9000}) // a turn starts
+	at(9000, 20000, 7000, 7000)
+	add(msg.TimelineEvent{Kind: msg.SpanTalk, Leg: msg.RoleCustomer, StartMS: 9000, EndMS: 10000}) // the turn ends
+	at(10000, 20000, 7000, 7000)
+	if ch := c.Snapshot(10000, 0, false); ch.Open != nil {
+		t.Errorf("open %+v after both ended", ch.Open)
+	}
+	add(msg.TimelineEvent{Kind: msg.SpanSilence, StartMS: 10000, EndMS: 11000, Open: true})
+	if ch := c.Snapshot(12000, 12000, true); ch.Open != nil {
+		t.Errorf("final snapshot carries open spans %+v: the call's end closed them", ch.Open)
 	}
 }
 

@@ -32,7 +32,7 @@ function render() {
       h("td", { class: "queue" }, r.queue || "—"),
       h("td", { class: "duration", "data-started": r.started_at }, fmtMS(Date.now() - new Date(r.started_at))),
       sent,
-      h("td", {}, fmtMS(r.non_talk_ms)),
+      h("td", { class: "non-talk", "data-call": r.call_id }, fmtMS(nonTalk(r))),
       h("td", {}, String(r.interruptions)),
       alertCell);
     tbody.append(tr);
@@ -45,9 +45,22 @@ function render() {
   banner.textContent = alerting === 1 ? "1 call has an alert" : alerting + " calls have alerts";
 }
 
+// nonTalk is a row's non-talk time now: a silence or hold going on counts
+// up from its start on the call clock, once past its minimum.
+function nonTalk(r) {
+  const o = r.non_talk_open;
+  if (!o) return r.non_talk_ms;
+  const now = Date.now() - new Date(r.started_at);
+  return now - o.start_ms > o.after_ms ? Math.max(r.non_talk_ms, o.base_ms + now - o.start_ms) : r.non_talk_ms;
+}
+
 function tick() {
   for (const td of document.querySelectorAll("td.duration")) {
     td.textContent = fmtMS(Date.now() - new Date(td.dataset.started));
+  }
+  for (const td of document.querySelectorAll("td.non-talk")) {
+    const r = rows.get(td.dataset.call);
+    if (r) td.textContent = fmtMS(nonTalk(r));
   }
 }
 
