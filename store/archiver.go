@@ -11,7 +11,7 @@ import (
 
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/msg"
-	"github.com/earshot-dev/earshot/store/redact"
+	"github.com/earshot-dev/earshot/redact"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )

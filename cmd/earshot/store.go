@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/redact"
 	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/store/postgres"
-	"github.com/earshot-dev/earshot/store/redact"
 	"github.com/earshot-dev/earshot/store/sqlite"
 	"github.com/earshot-dev/earshot/ui"
 )

@@ -5,6 +5,11 @@
 // written as digits or spoken as words ("four one one one", "oh" for zero,
 // "double five").
 //
+// Every stage that lets text out (the store before it writes, rules before
+// they publish an alert or call a webhook, the web view before it shows text
+// to someone who may not read originals) masks it with this one package, so
+// what one of them masks, all of them mask. It imports nothing of ours.
+//
 // Redaction is pure: a Redactor holds only its configuration and is safe for
 // concurrent use.
 package redact
