@@ -232,6 +232,7 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		}
 		al.Message = a.redactText(al.CallID, al.Message)
 		a.redactMatches(al.CallID, al.Matches)
+		al.Original = nil // alerts are kept redacted only
 		return true, w.PutAlert(ctx, al)
 	case "categories":
 		c, err := decode[msg.Categories](data)

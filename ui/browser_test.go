@@ -158,7 +158,7 @@ func TestBrowser(t *testing.T) {
 	final := first
 	final.Interim, final.Rev, final.Text = false, 0, "my card number is 4111 1111 1111 1111 "+hostileScript
 	publish(t, pub, msg.SubjectScoredSegment(evil), msg.ScoredSegment{Segment: final, Sentiment: msg.Sentiment{Label: msg.Negative, Compound: -0.5}})
-	waitFor(t, ctx, "the final turn replacing the interim", `(() => { const lis = document.querySelectorAll('#transcript li'); return lis.length === 1 && !lis[0].classList.contains('interim') && lis[0].querySelector('.text').textContent === `+jsString("my card number is [redacted] "+hostileScript)+` && lis[0].querySelector('.mark.negative') !== null; })()`)
+	waitFor(t, ctx, "the final turn replacing the interim", `(() => { const lis = document.querySelectorAll('#transcript li'); return lis.length === 1 && !lis[0].classList.contains('interim') && lis[0].querySelector('.text').textContent === `+jsString("my card number is [PII] "+hostileScript)+` && lis[0].querySelector('.mark.negative') !== null; })()`)
 	publish(t, pub, msg.SubjectTranscript(evil), seg(evil, msg.RoleAgent, 2, false, 0, 5000, "let me check that "+hostileImg))
 	waitFor(t, ctx, "the second turn", `document.querySelectorAll('#transcript li').length === 2 && document.querySelectorAll('#transcript li')[1].querySelector('.who').textContent === 'agent'`)
 	publish(t, pub, msg.SubjectCallSentiment(evil), msg.CallSentiment{CallID: evil, Participants: map[msg.Role]msg.ParticipantSentiment{
