@@ -167,6 +167,10 @@ func TestBrowser(t *testing.T) {
 	publish(t, pub, msg.SubjectCategories(evil), msg.Categories{CallID: evil, Categories: []msg.Category{{Name: hostileImg}}})
 	waitFor(t, ctx, "trend, DTMF and categories", `document.querySelectorAll('#trend polyline').length === 2 && document.querySelector('#dtmf').textContent.includes('#') && document.querySelector('#categories').textContent === `+jsString(hostileImg))
 	waitFor(t, ctx, "the alert in place", `document.querySelector('#alerts').textContent.includes(`+jsString(hostileScript)+`)`)
+	// An alert whose message carries a card number shows it masked.
+	publish(t, pub, msg.SubjectAlert(evil), msg.Alert{ID: "e2", CallID: evil, RuleName: "Card read out", Severity: "critical", AtMS: 5000,
+		Message: "Card read out: card number is 4111 1111 1111 1111"})
+	waitFor(t, ctx, "the card alert, masked", `(() => { const t = document.querySelector('#alerts').textContent; return t.includes('Card read out: card number is [PII]') && !t.includes('4111'); })()`)
 	screenshot(t, ctx, "call-live")
 	notPwned(t, ctx, "call view")
 
