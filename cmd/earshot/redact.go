@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"unicode/utf8"
 
 	"github.com/earshot-dev/earshot/redact"
@@ -67,51 +63,18 @@ func redactCmd(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return badInput(err)
 	}
-	return redactLines(ctx, r, l, std.in, std.out)
-}
-
-// redactLines redacts each line of in; lines already redacted are written
-// (and flushed) before an error about a later line is returned.
-func redactLines(ctx context.Context, r *redact.Redactor, lang string, in io.Reader, out io.Writer) error {
-	w := bufio.NewWriter(out)
-	defer w.Flush()
-	enc := json.NewEncoder(w)
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), maxRedactLine)
-	n := 0
-	for sc.Scan() {
-		n++
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		line := sc.Bytes()
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if !utf8.Valid(line) {
-			return badInputf("stdin line %d: not valid UTF-8 text", n)
-		}
-		text, ents := r.RedactLang(string(line), lang)
-		res := redactLine{Text: text, Entities: runeOffsets(line, ents)}
-		if err := enc.Encode(res); err != nil {
-			return fmt.Errorf("stdout: %w", err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return badInputf("stdin line %d: longer than %d bytes", n+1, maxRedactLine)
-		}
-		return badInputf("stdin: %v", err)
-	}
-	return w.Flush()
+	return jsonLines(ctx, std.in, std.out, maxRedactLine, func(line string) any {
+		text, ents := r.RedactLang(line, l)
+		return redactLine{Text: text, Entities: runeOffsets(line, ents)}
+	})
 }
 
 // runeOffsets turns entities' byte offsets into line into rune offsets.
-func runeOffsets(line []byte, ents []redact.Entity) []redactEntity {
+func runeOffsets(line string, ents []redact.Entity) []redactEntity {
 	out := make([]redactEntity, 0, len(ents))
 	at, runes := 0, 0
 	toRunes := func(b int) int {
-		runes += utf8.RuneCount(line[at:b])
+		runes += utf8.RuneCountInString(line[at:b])
 		at = b
 		return runes
 	}
