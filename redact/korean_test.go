@@ -9,7 +9,7 @@ import (
 )
 
 func TestRedactKorean(t *testing.T) {
-	cases := map[string]struct{ in, want string }{
+	cases := map[string]redactCase{
 		"card in Hangul digits with particles": {
 			"카드번호는 사일일일 일일일일에 일일일일 일일일일이요",
 			"카드번호는 [CREDIT_DEBIT_NUMBER]이요",
@@ -71,18 +71,7 @@ func TestRedactKorean(t *testing.T) {
 			"이사 가서 일이 많아 오이 사이에 구이 이 일 사 오",
 		},
 	}
-	r, err := New(Config{Mask: MaskEntity})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, c := range cases {
-		t.Run(name, func(t *testing.T) {
-			got, _ := r.RedactLang(c.in, "ko")
-			if got != c.want {
-				t.Errorf("Redact(%q)\n got %q\nwant %q", c.in, got, c.want)
-			}
-		})
-	}
+	checkRedactions(t, Korean, cases)
 }
 
 func TestKoreanToken(t *testing.T) {

@@ -9,10 +9,7 @@ import (
 )
 
 func TestRedactSpokenAndWritten(t *testing.T) {
-	cases := map[string]struct {
-		in   string
-		want string // with MaskEntity
-	}{
+	cases := map[string]redactCase{
 		"card spoken digit by digit": {
 			"my card number is four one one one one one one one one one one one one one one one thanks",
 			"my card number is [CREDIT_DEBIT_NUMBER] thanks",
@@ -103,13 +100,22 @@ func TestRedactSpokenAndWritten(t *testing.T) {
 			"I ordered two boxes and twenty five units in 2024",
 		},
 	}
+	checkRedactions(t, "", cases)
+}
+
+// redactCase is a text and what Redact (with MaskEntity) makes of it.
+type redactCase struct{ in, want string }
+
+// checkRedactions redacts each case's text said in lang.
+func checkRedactions(t *testing.T, lang string, cases map[string]redactCase) {
+	t.Helper()
 	r, err := New(Config{Mask: MaskEntity})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, _ := r.Redact(c.in)
+			got, _ := r.RedactLang(c.in, lang)
 			if got != c.want {
 				t.Errorf("Redact(%q)\n got %q\nwant %q", c.in, got, c.want)
 			}
