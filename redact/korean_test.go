@@ -251,43 +251,11 @@ func koHarmless(rng *rand.Rand) string {
 	)
 }
 
-// koRate measures a set: entities not fully masked, and harmless sentences
-// with anything masked.
-func koRate(t *testing.T, name string, set []sample, show int) (miss, fp float64) {
-	t.Helper()
-	var entities, missed, harmlessN, falsePos int
-	for _, s := range set {
-		ents := FindLang(s.text, "ko")
-		if s.start == s.end {
-			harmlessN++
-			if len(ents) > 0 {
-				falsePos++
-				if falsePos <= show {
-					t.Logf("%s false positive: %q -> %+v", name, s.text, ents)
-				}
-			}
-			continue
-		}
-		entities++
-		if !covered(s.text, s.start, s.end, ents) {
-			missed++
-			if missed <= show {
-				t.Logf("%s missed %s: %q -> %+v", name, s.typ, s.text, ents)
-			}
-		}
-	}
-	miss = float64(missed) / float64(max(entities, 1))
-	fp = float64(falsePos) / float64(max(harmlessN, 1))
-	t.Logf("%s: %d entities, %d missed (miss rate %.2f%%); %d harmless sentences, %d with something masked (false-positive rate %.2f%%)",
-		name, entities, missed, 100*miss, harmlessN, falsePos, 100*fp)
-	return miss, fp
-}
-
 // TestKoreanGeneratedSetMissRate measures the Korean miss and
 // false-positive rates on a generated set and fails above 2%. Run with -v
 // for the figures.
 func TestKoreanGeneratedSetMissRate(t *testing.T) {
-	miss, fp := koRate(t, "Korean generated set", koGenerate(rand.New(rand.NewPCG(10, 2026)), 5000), 10)
+	miss, fp := measure(t, "Korean generated set", Korean, koGenerate(rand.New(rand.NewPCG(10, 2026)), 5000), 10)
 	if miss > 0.02 {
 		t.Errorf("miss rate %.2f%% > 2%%", 100*miss)
 	}
@@ -388,7 +356,7 @@ func koHardSet() []sample {
 // TestKoreanHardSetMissRate measures, without a bound, the hand-written
 // hard cases. Run with -v for the figures.
 func TestKoreanHardSetMissRate(t *testing.T) {
-	koRate(t, "Korean hard set", koHardSet(), 20)
+	measure(t, "Korean hard set", Korean, koHardSet(), 20)
 }
 
 func FuzzKoreanNumbers(f *testing.F) {
