@@ -364,17 +364,7 @@ func FuzzKoreanNumbers(f *testing.F) {
 	f.Add("공일공에 일이삼사에 오육칠팔이요 hong 골뱅이 naver 닷 com")
 	f.Add("구오공일일오 다시 일이삼사오육칠 2시 30분 삼만 오천 원")
 	f.Fuzz(func(t *testing.T, s string) {
-		ents := FindLang(s, "ko")
-		prev := 0
-		for _, e := range ents {
-			if e.Start < prev || e.End <= e.Start || e.End > len(s) {
-				t.Fatalf("bad entity %+v in %q", e, s)
-			}
-			if utf8.ValidString(s) && (!utf8.RuneStart(s[e.Start]) || e.End < len(s) && !utf8.RuneStart(s[e.End])) {
-				t.Fatalf("entity %+v cuts a character in %q", e, s)
-			}
-			prev = e.End
-		}
+		checkEntities(t, s, FindLang(s, Korean))
 		for _, tok := range tokenize(s) {
 			d, ends, n, alt, ok := koToken(tok.lower)
 			if ok && (n < 1 || n > len(d) || alt > len(d) || len(d) != len(ends) || ends[len(ends)-1] > len(tok.lower)) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 func TestRedactSpokenAndWritten(t *testing.T) {
@@ -401,17 +402,27 @@ func FuzzRedact(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		r, _ := New(Config{Mask: MaskEntity})
 		out, ents := r.Redact(s)
-		prev := 0
-		for _, e := range ents {
-			if e.Start < prev || e.End <= e.Start || e.End > len(s) {
-				t.Fatalf("bad entity %+v in %q", e, s)
-			}
-			prev = e.End
-		}
+		checkEntities(t, s, ents)
 		if len(ents) == 0 && out != s {
 			t.Fatalf("changed %q to %q with no entity", s, out)
 		}
 	})
+}
+
+// checkEntities fails unless ents are in order, apart, inside s and, in
+// valid UTF-8, on character boundaries.
+func checkEntities(t *testing.T, s string, ents []Entity) {
+	t.Helper()
+	prev := 0
+	for _, e := range ents {
+		if e.Start < prev || e.End <= e.Start || e.End > len(s) {
+			t.Fatalf("bad entity %+v in %q", e, s)
+		}
+		if utf8.ValidString(s) && (!utf8.RuneStart(s[e.Start]) || e.End < len(s) && !utf8.RuneStart(s[e.End])) {
+			t.Fatalf("entity %+v cuts a character in %q", e, s)
+		}
+		prev = e.End
+	}
 }
 
 // TestHardSetMissRate measures, without a bound, what the detector is known
