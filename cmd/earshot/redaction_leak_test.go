@@ -18,6 +18,7 @@ import (
 
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/redact"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 )
@@ -353,4 +354,29 @@ func leakAPI(t *testing.T, method, url, token string, body any, status int) []by
 		t.Fatalf("%s %s: %s %s", method, url, resp.Status, b)
 	}
 	return b
+}
+
+// TestRunGivesRulesTheStoreRedactor: in earshot run, the rules mask alert
+// text as the store masks stored text (--redact-mask).
+func TestRunGivesRulesTheStoreRedactor(t *testing.T) {
+	_, conn := bustest.Start(t)
+	p := newPipeline()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	p.store.flags(fs)
+	if err := fs.Parse([]string{"--redact-mask", "entity"}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	e := newEnv(slog.New(slog.DiscardHandler), conn, t.TempDir(), stdio{out: &out, err: &out})
+	ctx, cancel := context.WithCancel(context.Background())
+	run, err := p.store.start(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.started(p.store)
+	cancel()
+	_ = run(ctx) // stopped before it began: only closes the store
+	if r := p.analyze.rules.redactor; r == nil || r.Token(redact.CardNumber) != "[CREDIT_DEBIT_NUMBER]" {
+		t.Fatalf("the rules got redactor %v, want the store's (entity mask)", r)
+	}
 }
