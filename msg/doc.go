@@ -60,4 +60,24 @@
 //     counts them up to its own now on the call clock (the wall clock since
 //     the CallEvent's StartedAt), with [Characteristics.NonTalkAt]: rules
 //     fire when a non_talk threshold is crossed, the board ticks.
+//
+// # Redaction
+//
+// Personal data (card numbers, account numbers, phone numbers, ...) is
+// masked by one shared redactor (package redact) wherever text leaves Earshot
+// for someone who may not read originals; originals stay on the bus, where
+// only stages read them, and reach a person only on an admin's request.
+//
+//   - Segment text on earshot.transcript and earshot.analysis is the original:
+//     the ui redacts it for every viewer but admins asking for originals, and
+//     the store keeps it redacted (the original apart, only under the
+//     redacted-and-original policy, as StoredSegment.Original).
+//   - Text the rules stage writes is redacted before it is published: an
+//     Alert's Message and its matches' Text, a Category's and a RuleEvent's
+//     matches, and every webhook body. Alert.Original carries the unredacted
+//     message and match text on earshot.alert for admins; webhooks and rule
+//     events never carry originals. The ui drops Alert.Original for everyone
+//     but admins asking for originals, and redacts alert text again before
+//     showing it (a rules process of an older build did not); the store keeps
+//     alerts redacted only.
 package msg

@@ -426,6 +426,8 @@ type Match struct {
 }
 
 // Alert is raised by a rule while the call goes on (or after it ends).
+// Message and the matches' Text are redacted; see "Redaction" in the
+// package doc.
 type Alert struct {
 	ID       string    `json:"id"` // unique per rule, call and firing
 	CallID   string    `json:"call_id"`
@@ -437,6 +439,17 @@ type Alert struct {
 	AtMS     int64     `json:"at_ms"`
 	Time     time.Time `json:"time"`
 	PostCall bool      `json:"post_call,omitempty"`
+	// Original is the message and match text before redaction, set only
+	// when redaction changed something, for readers allowed to see
+	// originals (admins). Whoever shows an alert to anyone else drops it.
+	Original *AlertOriginal `json:"original,omitempty"`
+}
+
+// AlertOriginal is an alert's text before redaction.
+type AlertOriginal struct {
+	Message string `json:"message"`
+	// Matches are the matches' Text, in the order of Alert.Matches.
+	Matches []string `json:"matches,omitempty"`
 }
 
 // Schema implements Message.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/redact"
 )
 
 // EngineConfig configures the live engine. JS, NC and Rules are required;
@@ -39,7 +40,11 @@ type EngineConfig struct {
 	HTTPClient *http.Client
 	// WebhookWorkers deliver webhooks concurrently; default 4.
 	WebhookWorkers int
-	Logger         *slog.Logger
+	// Redactor masks personal data in every text the engine publishes
+	// (alert messages, matched text, webhook bodies); default
+	// redact.New(redact.Config{}).
+	Redactor *redact.Redactor
+	Logger   *slog.Logger
 	// Metrics, when set, gets the engine's collectors.
 	Metrics prometheus.Registerer
 	// Now is the clock; nil for time.Now. While a call has a silence or
@@ -92,6 +97,13 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.WebhookWorkers <= 0 {
 		cfg.WebhookWorkers = 4
+	}
+	if cfg.Redactor == nil {
+		r, err := redact.New(redact.Config{})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Redactor = r
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -298,7 +310,8 @@ func (e *Engine) rehydrate(ctx context.Context, cs *callState, m jetstream.Msg) 
 	}
 	for _, f := range cs.evaluate(false) {
 		if f.rule.Actions.Category != "" {
-			cs.addCategory(f.rule.Actions.Category, f.rule.ID, f.matches)
+			ms, _ := e.redactMatches(f.matches)
+			cs.addCategory(f.rule.Actions.Category, f.rule.ID, ms)
 		}
 		cs.markFired(f)
 	}
@@ -424,12 +437,21 @@ func (e *Engine) act(ctx context.Context, cs *callState, f firing) error {
 	id := fmt.Sprintf("%s/%s/%d", cs.id, r.ID, n)
 	at := cs.nowMS
 	now := time.Now().UTC()
+	// Everything published carries redacted text; only the alert keeps
+	// the original, apart, for admins (see msg's package doc).
+	matches, masked := e.redactMatches(f.matches)
 	text := ""
 	if a := r.Actions.Alert; a != nil {
-		text = message(a.Message, r, cs, f.matches, at, a.Severity)
+		text, _ = e.cfg.Redactor.Redact(message(a.Message, r, cs, matches, at, a.Severity))
 		al := msg.Alert{
 			ID: id, CallID: cs.id, RuleID: r.ID, RuleName: r.Name, Severity: a.Severity,
-			Message: text, Matches: f.matches, AtMS: at, Time: now, PostCall: f.postCall,
+			Message: text, Matches: matches, AtMS: at, Time: now, PostCall: f.postCall,
+		}
+		if orig := message(a.Message, r, cs, f.matches, at, a.Severity); masked || orig != text {
+			al.Original = &msg.AlertOriginal{Message: orig, Matches: make([]string, len(f.matches))}
+			for i, m := range f.matches {
+				al.Original.Matches[i] = m.Text
+			}
 		}
 		b, err := msg.Marshal(al)
 		if err != nil {
@@ -441,10 +463,10 @@ func (e *Engine) act(ctx context.Context, cs *callState, f firing) error {
 		e.mAlerts.WithLabelValues(a.Severity).Inc()
 	}
 	if r.Actions.Category != "" {
-		cs.addCategory(r.Actions.Category, r.ID, f.matches)
+		cs.addCategory(r.Actions.Category, r.ID, matches)
 	}
 	if p := r.Actions.Publish; p != nil {
-		ev := msg.RuleEvent{CallID: cs.id, RuleID: r.ID, AtMS: at, Matches: f.matches, Data: p.Data}
+		ev := msg.RuleEvent{CallID: cs.id, RuleID: r.ID, AtMS: at, Matches: matches, Data: p.Data}
 		b, err := msg.Marshal(ev)
 		if err != nil {
 			return err
@@ -467,7 +489,7 @@ func (e *Engine) act(ctx context.Context, cs *callState, f firing) error {
 			data["post_call"] = "true"
 		}
 		maps.Copy(data, w.Data)
-		b, err := msg.Marshal(msg.RuleEvent{CallID: cs.id, RuleID: r.ID, AtMS: at, Matches: f.matches, Data: data})
+		b, err := msg.Marshal(msg.RuleEvent{CallID: cs.id, RuleID: r.ID, AtMS: at, Matches: matches, Data: data})
 		if err != nil {
 			return err
 		}
@@ -478,6 +500,23 @@ func (e *Engine) act(ctx context.Context, cs *callState, f firing) error {
 		}
 	}
 	return nil
+}
+
+// redactMatches returns copies of ms with their text redacted, and whether
+// anything was masked.
+func (e *Engine) redactMatches(ms []msg.Match) ([]msg.Match, bool) {
+	if ms == nil {
+		return nil, false
+	}
+	out := make([]msg.Match, len(ms))
+	masked := false
+	for i, m := range ms {
+		t, ents := e.cfg.Redactor.Redact(m.Text)
+		m.Text = t
+		masked = masked || len(ents) > 0
+		out[i] = m
+	}
+	return out, masked
 }
 
 // addCategory puts a category on the call, once.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/msg"
-	"github.com/earshot-dev/earshot/store/redact"
+	"github.com/earshot-dev/earshot/redact"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -230,8 +230,9 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		if err != nil {
 			return false, err
 		}
-		al.Message = a.redactText(al.CallID, al.Message)
+		al.Message = a.redactText(al.CallID, al.Message, "")
 		a.redactMatches(al.CallID, al.Matches)
+		al.Original = nil // alerts are kept redacted only
 		return true, w.PutAlert(ctx, al)
 	case "categories":
 		c, err := decode[msg.Categories](data)
@@ -278,9 +279,10 @@ func (a *Archiver) pressedRuns(call string) []string {
 	return strings.FieldsFunc(p, func(r rune) bool { return r < '0' || r > '9' })
 }
 
-// redactText masks entities and DTMF digits in text, counting what it masked.
-func (a *Archiver) redactText(call, text string) string {
-	out, ents := a.cfg.Redactor.Redact(text)
+// redactText masks entities and DTMF digits in text said in lang (empty:
+// unknown, the redactor reads Hangul as Korean), counting what it masked.
+func (a *Archiver) redactText(call, text, lang string) string {
+	out, ents := a.cfg.Redactor.RedactLang(text, lang)
 	for _, e := range ents {
 		a.redactions.WithLabelValues(string(e.Type)).Inc()
 	}
@@ -292,7 +294,7 @@ func (a *Archiver) redactText(call, text string) string {
 
 func (a *Archiver) redactMatches(call string, ms []msg.Match) {
 	for i := range ms {
-		ms[i].Text = a.redactText(call, ms[i].Text)
+		ms[i].Text = a.redactText(call, ms[i].Text, "")
 	}
 }
 
@@ -301,7 +303,7 @@ func (a *Archiver) redactMatches(call string, ms []msg.Match) {
 // out again), and the original kept only under PolicyRedactedAndOriginal.
 func (a *Archiver) redactSegment(seg msg.Segment, sent *msg.Sentiment) msg.StoredSegment {
 	orig := seg.Text
-	seg.Text = a.redactText(seg.CallID, seg.Text)
+	seg.Text = a.redactText(seg.CallID, seg.Text, seg.Language)
 	st := msg.StoredSegment{Segment: seg, Sentiment: sent}
 	if seg.Text != orig {
 		st.Words = nil

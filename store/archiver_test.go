@@ -13,8 +13,8 @@ import (
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/redact"
 	"github.com/earshot-dev/earshot/store"
-	"github.com/earshot-dev/earshot/store/redact"
 	"github.com/earshot-dev/earshot/store/sqlite"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
@@ -149,6 +149,52 @@ func TestArchiverStoresRedactedCall(t *testing.T) {
 				t.Errorf("original %q digit %q, want %q %q", rec.Segments[0].Original, rec.DTMF[0].Digit, wantOrig, wantDigit)
 			}
 		})
+	}
+}
+
+// TestArchiverRedactsByLanguage: a segment's language picks the
+// redactor's reader; without one, Hangul in the text means Korean.
+func TestArchiverRedactsByLanguage(t *testing.T) {
+	_, c := bustest.Start(t)
+	s := openSQLite(t)
+	stored := make(chan string, 100)
+	r, _ := redact.New(redact.Config{Mask: redact.MaskEntity})
+	a, err := store.NewArchiver(store.ArchiverConfig{Store: s, Redactor: r, OnStored: func(sub string) { stored <- sub }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runArchiver(t, a, c)
+	defer stop()
+	publish(t, c, msg.SubjectCall("ko1"), msg.CallEvent{CallID: "ko1", Kind: msg.CallStarted, Time: t0, StartedAt: t0})
+	texts := []struct{ lang, text, want string }{
+		{"ko", "제 번호는 공일공에 일이삼사에 오육칠팔이요", "제 번호는 [PHONE]이요"},
+		// Korean numbering (a mobile number starts 010) for a Korean
+		// speaker, though whisper wrote Latin text.
+		{"ko", "my number is 010 1234 5678", "my number is [PHONE]"},
+		{"en", "my number is 010 1234 5678", "my number is 010 1234 5678"},
+		{"", "주민번호는 구오공일일오 다시 일이삼사오육칠입니다", "주민번호는 [KR_RESIDENT_REGISTRATION_NUMBER]입니다"},
+	}
+	for i, x := range texts {
+		publish(t, c, msg.SubjectTranscript("ko1"), msg.Segment{ID: fmt.Sprintf("ko1/customer/%d/0", i+1), CallID: "ko1", Leg: msg.RoleCustomer,
+			Turn: i + 1, StartMS: int64(i) * 1000, EndMS: int64(i)*1000 + 900, Text: x.text, Language: x.lang})
+	}
+	publish(t, c, msg.SubjectCall("ko1"), msg.CallEvent{CallID: "ko1", Kind: msg.CallEnded, Time: t0.Add(time.Minute), DurationMS: 60000})
+	waitFor(t, stored, msg.SubjectCall("ko1"))
+	waitFor(t, stored, msg.SubjectCall("ko1"))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Call(context.Background(), "ko1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Segments) != len(texts) {
+		t.Fatalf("segments %+v", rec.Segments)
+	}
+	for i, x := range texts {
+		if got := rec.Segments[i].Text; got != x.want {
+			t.Errorf("language %q: stored %q, want %q", x.lang, got, x.want)
+		}
 	}
 }
 

@@ -2,7 +2,7 @@
 // again: the Store interface (implemented by store/sqlite, the embedded
 // default, and store/postgres, for scaled-out deployments; both pass
 // store/storetest), the Archiver that consumes call events from NATS, redacts
-// them (store/redact) and writes them idempotently, the search query syntax,
+// them (redact) and writes them idempotently, the search query syntax,
 // retention, and the HTTP JSON API over search and call records.
 //
 // # Query syntax

@@ -166,7 +166,7 @@ func TestBrowser(t *testing.T) {
 	final := first
 	final.Interim, final.Rev, final.Text = false, 0, "my card number is 4111 1111 1111 1111 "+hostileScript
 	publish(t, pub, msg.SubjectScoredSegment(evil), msg.ScoredSegment{Segment: final, Sentiment: msg.Sentiment{Label: msg.Negative, Compound: -0.5}})
-	waitFor(t, ctx, "the final turn replacing the interim", `(() => { const lis = document.querySelectorAll('#transcript li'); return lis.length === 1 && !lis[0].classList.contains('interim') && lis[0].querySelector('.text').textContent === `+jsString("my card number is [redacted] "+hostileScript)+` && lis[0].querySelector('.mark.negative') !== null; })()`)
+	waitFor(t, ctx, "the final turn replacing the interim", `(() => { const lis = document.querySelectorAll('#transcript li'); return lis.length === 1 && !lis[0].classList.contains('interim') && lis[0].querySelector('.text').textContent === `+jsString("my card number is [PII] "+hostileScript)+` && lis[0].querySelector('.mark.negative') !== null; })()`)
 	publish(t, pub, msg.SubjectTranscript(evil), seg(evil, msg.RoleAgent, 2, false, 0, 5000, "let me check that "+hostileImg))
 	waitFor(t, ctx, "the second turn", `document.querySelectorAll('#transcript li').length === 2 && document.querySelectorAll('#transcript li')[1].querySelector('.who').textContent === 'agent'`)
 	publish(t, pub, msg.SubjectCallSentiment(evil), msg.CallSentiment{CallID: evil, Participants: map[msg.Role]msg.ParticipantSentiment{
@@ -175,6 +175,10 @@ func TestBrowser(t *testing.T) {
 	publish(t, pub, msg.SubjectCategories(evil), msg.Categories{CallID: evil, Categories: []msg.Category{{Name: hostileImg}}})
 	waitFor(t, ctx, "trend, DTMF and categories", `document.querySelectorAll('#trend polyline').length === 2 && document.querySelector('#dtmf').textContent.includes('#') && document.querySelector('#categories').textContent === `+jsString(hostileImg))
 	waitFor(t, ctx, "the alert in place", `document.querySelector('#alerts').textContent.includes(`+jsString(hostileScript)+`)`)
+	// An alert whose message carries a card number shows it masked.
+	publish(t, pub, msg.SubjectAlert(evil), msg.Alert{ID: "e2", CallID: evil, RuleName: "Card read out", Severity: "critical", AtMS: 5000,
+		Message: "Card read out: card number is 4111 1111 1111 1111"})
+	waitFor(t, ctx, "the card alert, masked", `(() => { const t = document.querySelector('#alerts').textContent; return t.includes('Card read out: card number is [PII]') && !t.includes('4111'); })()`)
 	screenshot(t, ctx, "call-live")
 	notPwned(t, ctx, "call view")
 

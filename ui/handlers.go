@@ -229,7 +229,7 @@ func (s *Server) handleBoardEvents(w http.ResponseWriter, r *http.Request) {
 	rows := []boardRow{}
 	for _, c := range s.live.calls {
 		if !c.ended && (sub.agent == "" || c.info.Agent == sub.agent) {
-			rows = append(rows, c.summary(now))
+			rows = append(rows, redactAny(c.summary(now), s.cfg.Redact).(boardRow))
 		}
 	}
 	snapshot := sseFrame("snapshot", map[string]any{"rows": rows, "live": s.cfg.JS != nil})
@@ -249,10 +249,7 @@ func (s *Server) callRecord(r *http.Request, id string, original bool) (msg.Call
 		if !ok || activeOnly && c.ended {
 			return msg.CallRecord{}, false, false
 		}
-		rec := c.record(time.Now())
-		if !original {
-			rec = redactAny(rec, s.cfg.Redact).(msg.CallRecord)
-		}
+		rec := viewAs(c.record(time.Now()), original, s.cfg.Redact).(msg.CallRecord)
 		return rec, !c.ended, true
 	}
 	if rec, live, ok := fromMemory(true); ok {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/redact"
 )
 
 // subBuffer is how many events a browser may fall behind before it is
@@ -85,7 +86,7 @@ func (h *hub) publish(ch change, agentOf string, row func() boardRow) {
 				h.send(s, removeFrame)
 			} else if ch.row {
 				if rowFrame == nil {
-					rowFrame = sseFrame("row", row())
+					rowFrame = sseFrame("row", redactAny(row(), h.redact))
 				}
 				h.send(s, rowFrame)
 			}
@@ -99,7 +100,7 @@ func (h *hub) publish(ch change, agentOf string, row func() boardRow) {
 		}
 		if ch.row {
 			if rowFrame == nil {
-				rowFrame = sseFrame("row", row())
+				rowFrame = sseFrame("row", redactAny(row(), h.redact))
 			}
 			h.send(s, rowFrame)
 		}
@@ -116,15 +117,20 @@ func (h *hub) removed(callID, agentOf string) {
 	}
 }
 
-// view is data as a viewer sees it: transcript text redacted unless
-// original, and word lists (unredacted text) left out.
-func (h *hub) view(data any, original bool) any {
+// view is data as a viewer sees it: text redacted unless original, word
+// lists (unredacted text) left out; with original, alerts' original text.
+func (h *hub) view(data any, original bool) any { return viewAs(data, original, h.redact) }
+
+func viewAs(data any, original bool, redact func(string) string) any {
 	if original {
-		return data
+		return originalAny(data)
 	}
-	return redactAny(data, h.redact)
+	return redactAny(data, redact)
 }
 
+// redactAny is data as someone who may not read originals sees it. Alert
+// text comes redacted from the rules stage; it is redacted again here, as
+// the one place the web view lets text out.
 func redactAny(data any, redact func(string) string) any {
 	switch v := data.(type) {
 	case msg.StoredSegment:
@@ -150,12 +156,56 @@ func redactAny(data any, redact func(string) string) any {
 		v.Alerts = as
 		v.Categories = redactCategories(v.Categories, redact)
 		return v
+	case boardRow:
+		if v.LastAlert != nil {
+			la := *v.LastAlert
+			la.Message = redact(la.Message)
+			v.LastAlert = &la
+		}
+		return v
 	}
 	return data
 }
 
 func redactAlert(a msg.Alert, redact func(string) string) msg.Alert {
+	a.Message = redact(a.Message)
 	a.Matches = redactMatches(a.Matches, redact)
+	a.Original = nil
+	return a
+}
+
+// originalAny is data as an admin asking for originals sees it: alerts
+// with their original text in place of the redacted.
+func originalAny(data any) any {
+	switch v := data.(type) {
+	case msg.Alert:
+		return originalAlert(v)
+	case msg.CallRecord:
+		as := make([]msg.Alert, len(v.Alerts))
+		for i, a := range v.Alerts {
+			as[i] = originalAlert(a)
+		}
+		v.Alerts = as
+		return v
+	}
+	return data
+}
+
+func originalAlert(a msg.Alert) msg.Alert {
+	o := a.Original
+	if o == nil {
+		return a
+	}
+	a.Original = nil
+	a.Message = o.Message
+	if len(o.Matches) == len(a.Matches) {
+		ms := make([]msg.Match, len(a.Matches))
+		for i, m := range a.Matches {
+			m.Text = o.Matches[i]
+			ms[i] = m
+		}
+		a.Matches = ms
+	}
 	return a
 }
 
@@ -184,10 +234,17 @@ func redactMatches(ms []msg.Match, redact func(string) string) []msg.Match {
 // card, account and phone numbers.
 var digitRun = regexp.MustCompile(`\d(?:[ \-]?\d){3,}`)
 
-// RedactDigits is the default redaction of live text: every run of four or
-// more digits becomes [redacted]. The store applies its own policy to what
-// it keeps; cmd/earshot may pass that in as Config.Redact.
+// RedactDigits masks every run of four or more digits as [redacted].
 func RedactDigits(s string) string { return digitRun.ReplaceAllString(s, "[redacted]") }
+
+// RedactLive is the default redaction of live text: the redactor every
+// stage shares (package redact: card, account, phone numbers and the rest,
+// written or spoken, in English or Korean), then RedactDigits over what it
+// left, so no long written number reaches a viewer whatever it is.
+func RedactLive(s string) string {
+	out, _ := redact.Redact(s)
+	return RedactDigits(out)
+}
 
 // sseFrame is one server-sent event. JSON has no raw newlines, so data is
 // one line.

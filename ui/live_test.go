@@ -73,7 +73,7 @@ func TestLiveFollowsNATS(t *testing.T) {
 	final := seg(call, msg.RoleCustomer, 1, false, 0, 500, "I want to cancel my card 4111 1111 1111 1111")
 	publish(t, pub, msg.SubjectTranscript(call), final)
 	_ = json.Unmarshal([]byte(next(t, view, "segment", within).data), &got)
-	if got.Interim || got.ID != final.ID || got.Text != "I want to cancel my card [redacted]" {
+	if got.Interim || got.ID != final.ID || got.Text != "I want to cancel my card [PII]" {
 		t.Fatalf("final %+v: want the interim replaced, the card number redacted", got)
 	}
 	// A late interim does not replace the final.
@@ -90,16 +90,25 @@ func TestLiveFollowsNATS(t *testing.T) {
 	if row.Participants[msg.RoleCustomer].Current != -3 {
 		t.Fatalf("row sentiment %+v", row.Participants)
 	}
+	// An alert as a rules process of an older build published it: its
+	// text unredacted. The original, for admins, rides apart.
 	publish(t, pub, msg.SubjectAlert(call), msg.Alert{ID: "a1", CallID: call, RuleID: "r", RuleName: "Angry customer", Severity: "critical", AtMS: 2500,
-		Matches: []msg.Match{{SegmentID: final.ID, Text: "card 4111 1111 1111 1111"}}})
+		Message: "Angry customer: card 4111 1111 1111 1111", Matches: []msg.Match{{SegmentID: final.ID, Text: "card 4111 1111 1111 1111"}},
+		Original: &msg.AlertOriginal{Message: "Angry customer: card 4111 1111 1111 1111", Matches: []string{"card 4111 1111 1111 1111"}}})
 	_ = json.Unmarshal([]byte(next(t, board, "row", within).data), &row)
-	if row.Alerts != 1 || row.LastAlert == nil || row.LastAlert.RuleName != "Angry customer" {
-		t.Fatalf("row after alert %+v", row)
+	if row.Alerts != 1 || row.LastAlert == nil || row.LastAlert.RuleName != "Angry customer" || row.LastAlert.Message != "Angry customer: card [PII]" {
+		t.Fatalf("row after alert %+v: want the last alert's message redacted", row.LastAlert)
 	}
 	var alert msg.Alert
 	_ = json.Unmarshal([]byte(next(t, view, "alert", within).data), &alert)
-	if alert.Matches[0].Text != "card [redacted]" {
-		t.Fatalf("alert match text %q: want redacted", alert.Matches[0].Text)
+	if alert.Matches[0].Text != "card [PII]" || alert.Message != "Angry customer: card [PII]" || alert.Original != nil {
+		t.Fatalf("alert %+v: want its text redacted and no original", alert)
+	}
+	resp, b := ts.login(t, "root").do("GET", "/api/ui/calls/"+call+"?original=1", nil, nil)
+	var orig struct{ Record msg.CallRecord }
+	if err := json.Unmarshal(b, &orig); err != nil || resp.StatusCode != 200 || len(orig.Record.Alerts) != 1 ||
+		orig.Record.Alerts[0].Message != "Angry customer: card 4111 1111 1111 1111" || orig.Record.Alerts[0].Matches[0].Text != "card 4111 1111 1111 1111" {
+		t.Fatalf("the admin's original view: %s", b)
 	}
 	publish(t, pub, msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallEnded, Time: time.Now(), DurationMS: 9000, Reason: msg.EndBye})
 	if ev := next(t, board, "remove", within); !strings.Contains(ev.data, call) {
@@ -114,7 +123,7 @@ func TestLiveFollowsNATS(t *testing.T) {
 	}
 
 	// The finished call, not yet in the store, stays readable from memory.
-	resp, b := sup.do("GET", "/api/ui/calls/"+call, nil, nil)
+	resp, b = sup.do("GET", "/api/ui/calls/"+call, nil, nil)
 	var out struct {
 		Live   bool
 		Record msg.CallRecord

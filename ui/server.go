@@ -69,7 +69,7 @@ type Config struct {
 	// (default 10m); the store has it after that.
 	EndedLinger time.Duration
 	// Redact redacts live text for viewers without original access
-	// (default RedactDigits).
+	// (default RedactLive).
 	Redact func(string) string
 	// Metrics receives the ui's collectors; nil: none.
 	Metrics prometheus.Registerer
@@ -133,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.EndedLinger = 10 * time.Minute
 	}
 	if cfg.Redact == nil {
-		cfg.Redact = RedactDigits
+		cfg.Redact = RedactLive
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost

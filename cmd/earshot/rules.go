@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/redact"
 	"github.com/earshot-dev/earshot/rules"
 )
 
@@ -25,6 +26,9 @@ type rulesOptions struct {
 	// calls, when set before start, is what the web view's dry runs read
 	// (the store's read side).
 	calls rules.CallReader
+	// redactor, when set before start, masks what the rules publish
+	// (earshot run: the store's, so alerts read as stored text does).
+	redactor *redact.Redactor
 	// manager is set by start: the rule set in force, for the web view.
 	manager *rules.Manager
 }
@@ -52,7 +56,7 @@ func (o *rulesOptions) start(ctx context.Context, e *env) (func(context.Context)
 		return nil, err
 	}
 	eng, err := rules.NewEngine(rules.EngineConfig{
-		JS: e.bus.JS, NC: e.bus.NC, Rules: m, Grace: o.grace, Logger: log, Metrics: e.metrics,
+		JS: e.bus.JS, NC: e.bus.NC, Rules: m, Grace: o.grace, Redactor: o.redactor, Logger: log, Metrics: e.metrics,
 	})
 	if err != nil {
 		return nil, err

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"time"
-	"unicode/utf8"
 
 	"github.com/earshot-dev/earshot/sentiment"
 	"github.com/earshot-dev/earshot/sentiment/characteristics"
@@ -73,34 +69,8 @@ func sentimentCmd(ctx context.Context, args []string, std stdio) error {
 // sentimentScoreLines scores each line of in; lines already scored are
 // written (and flushed) before an error about a later line is returned.
 func sentimentScoreLines(ctx context.Context, m sentiment.Model, in io.Reader, out io.Writer) error {
-	w := bufio.NewWriter(out)
-	defer w.Flush()
-	enc := json.NewEncoder(w)
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), maxSentimentLine)
-	n := 0
-	for sc.Scan() {
-		n++
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		line := sc.Bytes()
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if !utf8.Valid(line) {
-			return badInputf("stdin line %d: not valid UTF-8 text", n)
-		}
-		s := m.Score(string(line))
-		if err := enc.Encode(sentimentLine{s.Label, s.Compound, s.Pos, s.Neg, s.Neu}); err != nil {
-			return fmt.Errorf("stdout: %w", err)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return badInputf("stdin line %d: longer than %d bytes", n+1, maxSentimentLine)
-		}
-		return badInputf("stdin: %v", err)
-	}
-	return w.Flush()
+	return jsonLines(ctx, in, out, maxSentimentLine, func(line string) any {
+		s := m.Score(line)
+		return sentimentLine{s.Label, s.Compound, s.Pos, s.Neg, s.Neu}
+	})
 }

@@ -53,14 +53,15 @@ func (p *pipeline) stages() []stage {
 }
 
 // started hands what a stage opened to the stages started after it: the
-// store to the web view (search, call view) and to the rules' dry runs, the
-// rules in force to the web view's rules page. Stages never import each
-// other; this is where they meet.
+// store to the web view (search, call view) and to the rules' dry runs, its
+// redactor to the rules, the rules in force to the web view's rules page.
+// Stages never import each other; this is where they meet.
 func (p *pipeline) started(s stage) {
 	switch s {
 	case stage(p.store):
 		p.ui.store = p.store.st
 		p.analyze.rules.calls = p.store.st
+		p.analyze.rules.redactor = p.store.redactor
 	case stage(p.analyze):
 		p.ui.rules = p.analyze.rules.manager
 	}

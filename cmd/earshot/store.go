@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/redact"
 	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/store/postgres"
-	"github.com/earshot-dev/earshot/store/redact"
 	"github.com/earshot-dev/earshot/store/sqlite"
 	"github.com/earshot-dev/earshot/ui"
 )
@@ -35,6 +35,9 @@ type storeStage struct {
 	// st is the open store once started, for the stages that read it
 	// (ui, rules dry runs); cmd wires it to them.
 	st store.Store
+	// redactor is the store's, once started, for the rules in earshot run:
+	// alerts are masked as stored text is.
+	redactor *redact.Redactor
 	// onStored, when set (tests), is called after each message is stored.
 	onStored func(subject string)
 }
@@ -100,7 +103,7 @@ func (s *storeStage) start(ctx context.Context, e *env) (func(context.Context) e
 			return nil, err
 		}
 	}
-	s.st = st
+	s.st, s.redactor = st, r
 	where := "sqlite " + filepath.Join(e.dataDir, sqlite.FileName)
 	if s.db != "" {
 		where = "postgres"

@@ -10,6 +10,7 @@ func tools() map[string]command {
 		"transcribe":  {"FILE.wav...: transcribe recordings to JSON lines, with a progress bar", transcribeCmd},
 		"rules":       {"check FILE... | dryrun RULES.yaml --calls PATH: validate rule files, or try them on stored calls", rulesCmd},
 		"sentiment":   {"score lines of text on stdin, one JSON line each", sentimentCmd},
+		"redact":      {"[--language ko|en|auto] mask personal data in lines of text on stdin, one JSON line each", redactCmd},
 		"search":      {"[--data DIR | --server URL] QUERY [filters] [--json]: search past calls", searchCmd},
 		"deadletters": {"list | replay (SEQ... | --all) [--stage S]: what the stages gave up on, and sending it again", deadLettersCmd},
 	}

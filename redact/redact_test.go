@@ -6,13 +6,11 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 )
 
 func TestRedactSpokenAndWritten(t *testing.T) {
-	cases := map[string]struct {
-		in   string
-		want string // with MaskEntity
-	}{
+	cases := map[string]redactCase{
 		"card spoken digit by digit": {
 			"my card number is four one one one one one one one one one one one one one one one thanks",
 			"my card number is [CREDIT_DEBIT_NUMBER] thanks",
@@ -103,13 +101,22 @@ func TestRedactSpokenAndWritten(t *testing.T) {
 			"I ordered two boxes and twenty five units in 2024",
 		},
 	}
+	checkRedactions(t, "", cases)
+}
+
+// redactCase is a text and what Redact (with MaskEntity) makes of it.
+type redactCase struct{ in, want string }
+
+// checkRedactions redacts each case's text said in lang.
+func checkRedactions(t *testing.T, lang string, cases map[string]redactCase) {
+	t.Helper()
 	r, err := New(Config{Mask: MaskEntity})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, _ := r.Redact(c.in)
+			got, _ := r.RedactLang(c.in, lang)
 			if got != c.want {
 				t.Errorf("Redact(%q)\n got %q\nwant %q", c.in, got, c.want)
 			}
@@ -320,23 +327,21 @@ func covered(text string, start, end int, ents []Entity) bool {
 	return true
 }
 
-// TestGeneratedSetMissRate measures the miss rate (entities not fully masked)
-// and the false-positive rate (harmless sentences with anything masked) on
-// a generated set, and fails if either is above its bound. Run with -v for
-// the figures.
-func TestGeneratedSetMissRate(t *testing.T) {
-	rng := rand.New(rand.NewPCG(6, 2026))
-	set := generate(rng, 5000)
+// measure reads a set in lang: entities not fully masked (misses), and
+// harmless sentences with anything masked (false positives), with the
+// first few of each logged and the figures per type.
+func measure(t *testing.T, name, lang string, set []sample, show int) (miss, fp float64) {
+	t.Helper()
 	var entities, missed, harmlessN, falsePos, wrongType int
 	missByType := map[Type][2]int{}
 	for _, s := range set {
-		ents := Find(s.text)
+		ents := FindLang(s.text, lang)
 		if s.start == s.end {
 			harmlessN++
 			if len(ents) > 0 {
 				falsePos++
-				if falsePos <= 5 {
-					t.Logf("false positive: %q -> %+v", s.text, ents)
+				if falsePos <= show {
+					t.Logf("%s false positive: %q -> %+v", name, s.text, ents)
 				}
 			}
 			continue
@@ -347,21 +352,32 @@ func TestGeneratedSetMissRate(t *testing.T) {
 		if !covered(s.text, s.start, s.end, ents) {
 			missed++
 			c[1]++
-			if missed <= 10 {
-				t.Logf("missed %s: %q -> %+v", s.typ, s.text, ents)
+			if missed <= show {
+				t.Logf("%s missed %s: %q -> %+v", name, s.typ, s.text, ents)
 			}
-		} else if len(ents) == 0 || ents[len(ents)-1].Type != s.typ {
+		} else if s.typ != "" && (len(ents) == 0 || ents[len(ents)-1].Type != s.typ) {
 			wrongType++
 		}
 		missByType[s.typ] = c
 	}
-	miss := float64(missed) / float64(entities)
-	fp := float64(falsePos) / float64(harmlessN)
-	t.Logf("generated set: %d entities, %d missed (miss rate %.2f%%); %d harmless sentences, %d with something masked (false-positive rate %.2f%%); %d masked under another type",
-		entities, missed, 100*miss, harmlessN, falsePos, 100*fp, wrongType)
+	miss = float64(missed) / float64(max(entities, 1))
+	fp = float64(falsePos) / float64(max(harmlessN, 1))
+	t.Logf("%s: %d entities, %d missed (miss rate %.2f%%); %d harmless sentences, %d with something masked (false-positive rate %.2f%%); %d masked under another type",
+		name, entities, missed, 100*miss, harmlessN, falsePos, 100*fp, wrongType)
 	for typ, c := range missByType {
-		t.Logf("  %-20s %4d entities, %3d missed", typ, c[0], c[1])
+		if typ != "" {
+			t.Logf("  %-32s %4d entities, %3d missed", typ, c[0], c[1])
+		}
 	}
+	return miss, fp
+}
+
+// TestGeneratedSetMissRate measures the miss rate (entities not fully masked)
+// and the false-positive rate (harmless sentences with anything masked) on
+// a generated set, and fails if either is above its bound. Run with -v for
+// the figures.
+func TestGeneratedSetMissRate(t *testing.T) {
+	miss, fp := measure(t, "generated set", English, generate(rand.New(rand.NewPCG(6, 2026)), 5000), 10)
 	if miss > 0.02 {
 		t.Errorf("miss rate %.2f%% > 2%%", 100*miss)
 	}
@@ -386,17 +402,27 @@ func FuzzRedact(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		r, _ := New(Config{Mask: MaskEntity})
 		out, ents := r.Redact(s)
-		prev := 0
-		for _, e := range ents {
-			if e.Start < prev || e.End <= e.Start || e.End > len(s) {
-				t.Fatalf("bad entity %+v in %q", e, s)
-			}
-			prev = e.End
-		}
+		checkEntities(t, s, ents)
 		if len(ents) == 0 && out != s {
 			t.Fatalf("changed %q to %q with no entity", s, out)
 		}
 	})
+}
+
+// checkEntities fails unless ents are in order, apart, inside s and, in
+// valid UTF-8, on character boundaries.
+func checkEntities(t *testing.T, s string, ents []Entity) {
+	t.Helper()
+	prev := 0
+	for _, e := range ents {
+		if e.Start < prev || e.End <= e.Start || e.End > len(s) {
+			t.Fatalf("bad entity %+v in %q", e, s)
+		}
+		if utf8.ValidString(s) && (!utf8.RuneStart(s[e.Start]) || e.End < len(s) && !utf8.RuneStart(s[e.End])) {
+			t.Fatalf("entity %+v cuts a character in %q", e, s)
+		}
+		prev = e.End
+	}
 }
 
 // TestHardSetMissRate measures, without a bound, what the detector is known

@@ -1,9 +1,20 @@
-// Package redact owns finding and masking personal data in transcript text:
-// card numbers (Luhn-checked), CVVs and expiry dates near a card number, bank
-// account and routing numbers (ABA-checked), US social security numbers,
-// phone numbers, email addresses and PINs after a prompt, whether they are
-// written as digits or spoken as words ("four one one one", "oh" for zero,
-// "double five").
+// Package redact owns finding and masking personal data in transcript text,
+// in English and in Korean: card numbers (Luhn-checked), CVVs and expiry
+// dates near a card number, bank account numbers, US social security
+// numbers and routing numbers (ABA-checked), Korean resident registration
+// numbers (주민등록번호), phone numbers, email addresses and PINs after a
+// prompt, whether they are written as digits or spoken as words ("four one
+// one one", "oh" for zero, "double five"; 공일공에 일이삼사, 칠칠칠칠이요).
+// Counts, times, money and ordinals are left alone.
+//
+// The language of a text picks its reader: Korean for "ko" (and "ko-KR"),
+// English for any other language; with no language, Korean when the text
+// has Hangul. Entity offsets are byte offsets into the text.
+//
+// Every stage that lets text out (the store before it writes, rules before
+// they publish an alert or call a webhook, the web view before it shows text
+// to someone who may not read originals) masks it with this one package, so
+// what one of them masks, all of them mask. It imports nothing of ours.
 //
 // Redaction is pure: a Redactor holds only its configuration and is safe for
 // concurrent use.
@@ -31,6 +42,8 @@ const (
 	Phone       Type = "PHONE"
 	Email       Type = "EMAIL"
 	PIN         Type = "PIN"
+	// ResidentID is a Korean resident registration number (주민등록번호).
+	ResidentID Type = "KR_RESIDENT_REGISTRATION_NUMBER"
 )
 
 // Entity is one sensitive span found in a text: byte offsets [Start, End)
@@ -82,9 +95,46 @@ func New(cfg Config) (*Redactor, error) {
 	return &Redactor{mask: m}, nil
 }
 
-// Redact masks the entities of text with the default configuration ("[PII]").
+// Redact masks the entities of text with the default configuration
+// ("[PII]"), choosing the language from the text.
 func Redact(text string) (string, []Entity) {
 	return (&Redactor{mask: MaskPII}).Redact(text)
+}
+
+// The languages the redactor reads.
+const (
+	English = "en"
+	Korean  = "ko"
+)
+
+// ParseLanguage reads a language as given on the command line: en, ko, or
+// auto (or empty), which is returned as "" (choose from the text).
+func ParseLanguage(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "", "auto":
+		return "", nil
+	case "en", "english":
+		return English, nil
+	case "ko", "korean":
+		return Korean, nil
+	}
+	return "", fmt.Errorf("redact: language %q: want en, ko or auto", s)
+}
+
+// languageOf is the reader for text said in lang (a segment's language, as
+// "ko" or "ko-KR"): Korean or English, or, when lang is empty, Korean if
+// the text has Hangul.
+func languageOf(text, lang string) string {
+	switch l := strings.ToLower(lang); {
+	case l == Korean || strings.HasPrefix(l, Korean+"-") || strings.HasPrefix(l, Korean+"_") || l == "korean":
+		return Korean
+	case l != "":
+		return English
+	}
+	if HasHangul(text) {
+		return Korean
+	}
+	return English
 }
 
 // Token returns what replaces an entity of type t.
@@ -96,11 +146,21 @@ func (r *Redactor) Token(t Type) string {
 }
 
 // Redact returns text with every entity masked, and the entities found
-// (offsets into text, in order).
+// (offsets into text, in order), choosing the language from the text.
 func (r *Redactor) Redact(text string) (string, []Entity) {
-	ents := Find(text)
+	return r.RedactLang(text, "")
+}
+
+// RedactLang is Redact for text said in lang ("" to choose from the text).
+func (r *Redactor) RedactLang(text, lang string) (string, []Entity) {
+	ents := FindLang(text, lang)
+	return r.replace(text, ents), ents
+}
+
+// replace replaces ents (in order, not overlapping) in text by their tokens.
+func (r *Redactor) replace(text string, ents []Entity) string {
 	if len(ents) == 0 {
-		return text, nil
+		return text
 	}
 	var b strings.Builder
 	at := 0
@@ -110,11 +170,18 @@ func (r *Redactor) Redact(text string) (string, []Entity) {
 		at = e.End
 	}
 	b.WriteString(text[at:])
-	return b.String(), ents
+	return b.String()
 }
 
-// Find returns the entities of text, in order and not overlapping.
-func Find(text string) []Entity {
+// Find returns the entities of text, in order and not overlapping,
+// choosing the language from the text.
+func Find(text string) []Entity { return FindLang(text, "") }
+
+// FindLang is Find for text said in lang ("" to choose from the text).
+func FindLang(text, lang string) []Entity {
+	if languageOf(text, lang) == Korean {
+		return findKorean(text)
+	}
 	toks := tokenize(text)
 	var ents []Entity
 	ents = append(ents, findEmails(text)...)
@@ -295,6 +362,7 @@ type run struct {
 	digits      []byte
 	spans       []span // per digit
 	groups      []int  // digits per written group, for 3-2-4 and similar
+	alt         *run   // another reading (Korean: a final 이 as the copula or a 2)
 }
 
 func runs(text string, toks []token) []run {
@@ -444,7 +512,7 @@ func findNumbers(text string, toks []token) []Entity {
 			add(BankAccount, 0, n)
 			continue
 		}
-		if i, j, ok := cardWithin(r.digits); ok {
+		if i, j, ok := cardWithin(r.digits, issuers); ok {
 			add(CardNumber, i, j)
 			lastCard = r.last
 			// What is left of the run after the card is its CVV or expiry.
@@ -532,17 +600,25 @@ func joinCardRuns(rs []run) []run {
 }
 
 func isCard(d []byte) bool {
-	_, _, ok := cardWithin(d)
+	_, _, ok := cardWithin(d, issuers)
 	return ok
 }
 
+// issuers are the first digits of card numbers: Visa, Mastercard, Amex,
+// Discover, JCB, Diners.
+const issuers = "23456"
+
+// koIssuers adds 9, which starts the numbers of Korean domestic cards
+// (BC 9410, ...).
+const koIssuers = issuers + "9"
+
 // cardWithin finds the longest Luhn-valid card number (13 to 19 digits,
-// starting with a known issuer digit) in digits.
-func cardWithin(digits []byte) (int, int, bool) {
+// starting with one of the issuers' digits) in digits.
+func cardWithin(digits []byte, issuers string) (int, int, bool) {
 	for l := min(19, len(digits)); l >= 13; l-- {
 		for i := 0; i+l <= len(digits); i++ {
 			c := digits[i : i+l]
-			if strings.IndexByte("23456", c[0]) >= 0 && luhn(c) {
+			if strings.IndexByte(issuers, c[0]) >= 0 && luhn(c) {
 				return i, i + l, true
 			}
 		}
@@ -623,8 +699,12 @@ func (r *Redactor) RedactDigits(text string, pressed []string) string {
 		return text
 	}
 	toks := tokenize(text)
+	rs := runs(text, toks)
+	if languageOf(text, "") == Korean {
+		rs = koRuns(text, toks)
+	}
 	var ents []Entity
-	for _, run := range runs(text, toks) {
+	for _, run := range rs {
 		if len(run.digits) < 3 {
 			continue
 		}
@@ -635,14 +715,5 @@ func (r *Redactor) RedactDigits(text string, pressed []string) string {
 			}
 		}
 	}
-	ents = merge(ents)
-	var b strings.Builder
-	at := 0
-	for _, e := range ents {
-		b.WriteString(text[at:e.Start])
-		b.WriteString(r.Token(e.Type))
-		at = e.End
-	}
-	b.WriteString(text[at:])
-	return b.String()
+	return r.replace(text, merge(ents))
 }
