@@ -95,10 +95,22 @@ func repoRoot(t testing.TB) string {
 	}
 }
 
-// Screenshot saves the page as DIR/NAME.png and returns the PNG.
+// Screenshot saves the window as DIR/NAME.png and returns the PNG.
 func Screenshot(t testing.TB, ctx context.Context, dir, name string) []byte {
 	t.Helper()
-	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	return save(t, ctx, dir, name, chromedp.CaptureScreenshot())
+}
+
+// FullScreenshot saves the whole page, below the fold too, as
+// DIR/NAME.png and returns the PNG.
+func FullScreenshot(t testing.TB, ctx context.Context, dir, name string) []byte {
+	t.Helper()
+	return save(t, ctx, dir, name, chromedp.FullScreenshot(100)) // 100: PNG
+}
+
+func save(t testing.TB, ctx context.Context, dir, name string, shot chromedp.Action[[]byte]) []byte {
+	t.Helper()
+	b, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -117,10 +129,10 @@ func WaitFor(t testing.TB, ctx context.Context, dir string, timeout time.Duratio
 	deadline := time.Now().Add(timeout)
 	var err error
 	for time.Now().Before(deadline) {
-		// A navigation under way destroys the page's context: poll again
-		// on the new page.
+		// A navigation under way destroys the page's context, or detaches
+		// it for a moment: poll again on the new page.
 		_, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
-		if err == nil || !strings.Contains(err.Error(), "context") {
+		if err == nil || !navigating(err) {
 			break
 		}
 	}
@@ -129,6 +141,17 @@ func WaitFor(t testing.TB, ctx context.Context, dir string, timeout time.Duratio
 		Screenshot(t, ctx, dir, "failed-"+shot)
 		t.Fatalf("waiting for %s (%s): %v", what, expr, err)
 	}
+}
+
+// navigating reports whether err is the browser's answer to a script run
+// on a page that is being replaced.
+func navigating(err error) bool {
+	for _, s := range []string{"context", "Not attached", "navigated or closed"} {
+		if strings.Contains(err.Error(), s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Do runs steps, failing the test with what on error.
