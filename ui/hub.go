@@ -157,10 +157,10 @@ func redactAny(data any, redact func(string) string) any {
 		v.Categories = redactCategories(v.Categories, redact)
 		return v
 	case boardRow:
-		if v.LastAlert != nil {
-			la := *v.LastAlert
-			la.Message = redact(la.Message)
-			v.LastAlert = &la
+		if v.TopAlert != nil {
+			ta := *v.TopAlert
+			ta.Message = redact(ta.Message)
+			v.TopAlert = &ta
 		}
 		return v
 	}

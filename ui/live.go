@@ -293,7 +293,7 @@ type boardRow struct {
 	NonTalkOpen   *rowOpen             `json:"non_talk_open,omitempty"`
 	Interruptions int                  `json:"interruptions"`
 	Alerts        int                  `json:"alerts"`
-	LastAlert     *rowAlert            `json:"last_alert,omitempty"`
+	TopAlert      *rowAlert            `json:"top_alert,omitempty"` // the most severe, the latest of those
 	Categories    []string             `json:"categories,omitempty"`
 }
 
@@ -360,9 +360,8 @@ func (c *liveCall) summary(now time.Time) boardRow {
 			r.Participants[role] = rs
 		}
 	}
-	if n := len(c.alerts); n > 0 {
-		a := c.alerts[n-1]
-		r.LastAlert = &rowAlert{RuleName: a.RuleName, Severity: a.Severity, Message: a.Message}
+	if a, ok := topAlert(c.alerts); ok {
+		r.TopAlert = &rowAlert{RuleName: a.RuleName, Severity: a.Severity, Message: a.Message}
 	}
 	if c.cats != nil {
 		for _, x := range c.cats.Categories {
@@ -370,6 +369,32 @@ func (c *liveCall) summary(now time.Time) boardRow {
 		}
 	}
 	return r
+}
+
+// severityRank orders alert severities; one the ui does not know ranks
+// with critical, so that nothing unknown hides behind a warning.
+func severityRank(s string) int {
+	switch s {
+	case "info":
+		return 0
+	case "warning":
+		return 1
+	}
+	return 2
+}
+
+// topAlert is the most severe of alerts, the latest among equals.
+func topAlert(alerts []msg.Alert) (msg.Alert, bool) {
+	if len(alerts) == 0 {
+		return msg.Alert{}, false
+	}
+	top := alerts[0]
+	for _, a := range alerts[1:] {
+		if severityRank(a.Severity) >= severityRank(top.Severity) {
+			top = a
+		}
+	}
+	return top, true
 }
 
 // record is the call as a msg.CallRecord, segments in call-clock order.

@@ -96,8 +96,8 @@ func TestLiveFollowsNATS(t *testing.T) {
 		Message: "Angry customer: card 4111 1111 1111 1111", Matches: []msg.Match{{SegmentID: final.ID, Text: "card 4111 1111 1111 1111"}},
 		Original: &msg.AlertOriginal{Message: "Angry customer: card 4111 1111 1111 1111", Matches: []string{"card 4111 1111 1111 1111"}}})
 	_ = json.Unmarshal([]byte(next(t, board, "row", within).data), &row)
-	if row.Alerts != 1 || row.LastAlert == nil || row.LastAlert.RuleName != "Angry customer" || row.LastAlert.Message != "Angry customer: card [PII]" {
-		t.Fatalf("row after alert %+v: want the last alert's message redacted", row.LastAlert)
+	if row.Alerts != 1 || row.TopAlert == nil || row.TopAlert.RuleName != "Angry customer" || row.TopAlert.Message != "Angry customer: card [PII]" {
+		t.Fatalf("row after alert %+v: want the top alert's message redacted", row.TopAlert)
 	}
 	var alert msg.Alert
 	_ = json.Unmarshal([]byte(next(t, view, "alert", within).data), &alert)
@@ -385,5 +385,31 @@ func TestHostileTextNeverMarkup(t *testing.T) {
 	resp, _ = admin.do("GET", "/", nil, nil)
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("CSP %q", csp)
+	}
+}
+
+// TestTopAlert: the board's badge names the most severe alert of a call,
+// not the latest: a warning after a critical leaves the critical showing.
+func TestTopAlert(t *testing.T) {
+	ls := liveState{calls: map[string]*liveCall{}}
+	now := time.Now()
+	for _, a := range []msg.Alert{
+		{ID: "1", CallID: "c", RuleName: "Greeting missed", Severity: "info", AtMS: 1000},
+		{ID: "2", CallID: "c", RuleName: "Threat to cancel", Severity: "critical", AtMS: 2000},
+		{ID: "3", CallID: "c", RuleName: "Long hold", Severity: "warning", AtMS: 3000},
+		{ID: "4", CallID: "c", RuleName: "Angry customer", Severity: "critical", AtMS: 4000},
+		{ID: "5", CallID: "c", RuleName: "Silence", Severity: "info", AtMS: 5000},
+	} {
+		b, err := msg.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ls.apply(msg.SubjectAlert("c"), b, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	row := ls.calls["c"].summary(now)
+	if row.Alerts != 5 || row.TopAlert == nil || row.TopAlert.Severity != "critical" || row.TopAlert.RuleName != "Angry customer" {
+		t.Fatalf("row %+v, top %+v: want 5 alerts, the latest critical on top", row, row.TopAlert)
 	}
 }

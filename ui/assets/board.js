@@ -19,7 +19,7 @@ function render() {
     }
     const alertCell = h("td", {});
     if (r.alerts > 0) {
-      const la = r.last_alert || {};
+      const la = r.top_alert || {};
       alertCell.append(h("span", { class: "alert-badge sev-" + (la.severity || "critical"), "data-testid": "alert-badge", title: la.message || "" },
         "⚠ " + r.alerts + " · " + (la.rule_name || "alert")));
     }
