@@ -27,6 +27,20 @@
 // /login and the static assets are open; [Server.Require] puts other
 // handlers behind the same login.
 //
+// # Languages
+//
+// Every label, message, date and duration is in the reader's language,
+// English or Korean: the user's own setting (the header's control, or an
+// admin on the Users page), else the browser's Accept-Language. Each
+// language has one message catalogue, assets/i18n/LANG.json, keyed alike
+// (a test keeps the keys and their {placeholders} the same, and checks that
+// every key the pages, scripts and handlers use exists). Pages are
+// templates whose labels come from the catalogue ({{t "key"}}) and which
+// carry the catalogue for their script; scripts fill named placeholders
+// (t("key", {count: n})), choose plural forms with Intl.PluralRules and
+// format dates with Intl.DateTimeFormat. Errors the pages show carry their
+// catalogue key beside the English message: {"error", "key", "params"}.
+//
 // # Escaping
 //
 // Transcript text, agent names, rule names and alert messages are hostile

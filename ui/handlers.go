@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -23,21 +22,22 @@ func (s *Server) routes() http.Handler {
 	static := assetFS()
 
 	// Open: the login page, its API and the static assets (no data).
-	mux.Handle("GET /login", s.serveAsset(static, "login.html"))
+	mux.Handle("GET /login", s.servePage("login.html"))
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
 	mux.HandleFunc("POST /api/ui/login", s.handleLogin)
 
 	// Pages: empty shells that load their data from the API.
-	mux.Handle("GET /{$}", s.page(permBoard, s.serveAsset(static, "board.html").ServeHTTP))
-	mux.Handle("GET /calls/{id}", s.page(permCall, s.serveAsset(static, "call.html").ServeHTTP))
-	mux.Handle("GET /search", s.page(permSearch, s.serveAsset(static, "search.html").ServeHTTP))
-	mux.Handle("GET /rules", s.page(permRules, s.serveAsset(static, "rules.html").ServeHTTP))
-	mux.Handle("GET /users", s.page(permUsers, s.serveAsset(static, "users.html").ServeHTTP))
+	mux.Handle("GET /{$}", s.page(permBoard, s.servePage("board.html")))
+	mux.Handle("GET /calls/{id}", s.page(permCall, s.servePage("call.html")))
+	mux.Handle("GET /search", s.page(permSearch, s.servePage("search.html")))
+	mux.Handle("GET /rules", s.page(permRules, s.servePage("rules.html")))
+	mux.Handle("GET /users", s.page(permUsers, s.servePage("users.html")))
 
 	// API.
 	mux.Handle("POST /api/ui/logout", s.Require(http.HandlerFunc(s.handleLogout)))
 	mux.Handle("GET /api/ui/me", s.Require(http.HandlerFunc(s.handleMe)))
 	mux.Handle("POST /api/ui/me/password", s.Require(http.HandlerFunc(s.handlePassword)))
+	mux.Handle("PUT /api/ui/me/language", s.Require(http.HandlerFunc(s.handleLanguage)))
 	mux.Handle("GET /api/ui/live", s.api(permBoard, s.handleBoardEvents))
 	mux.Handle("GET /api/ui/calls/{id}", s.api(permCall, s.handleCall))
 	mux.Handle("GET /api/ui/calls/{id}/events", s.api(permCall, s.handleCallEvents))
@@ -77,19 +77,6 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) serveAsset(static fs.FS, name string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := fs.ReadFile(static, name)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "missing asset "+name)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(b)
-	})
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -99,6 +86,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, map[string]string{"error": message})
+}
+
+// writeErrorKey is writeError with the catalogue key (and placeholders)
+// under which a page shows the error in its reader's language.
+func writeErrorKey(w http.ResponseWriter, status int, key string, params map[string]any, message string) {
+	writeJSON(w, status, map[string]any{"error": message, "key": key, "params": params})
 }
 
 // readJSON decodes a JSON request body into v; only application/json is
@@ -141,14 +134,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if d := s.throttle.wait(in.Name, now); d > 0 {
 		secs := int(d/time.Second) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many wrong passwords: try again in %d s", secs))
+		writeErrorKey(w, http.StatusTooManyRequests, "err.throttled", map[string]any{"seconds": secs}, fmt.Sprintf("too many wrong passwords: try again in %d s", secs))
 		return
 	}
 	u, err := s.users.check(in.Name, in.Password)
 	if err != nil {
 		s.throttle.failed(in.Name, now)
 		s.log.Info("login failed", "user", safeName(in.Name), "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, ErrBadCredentials.Error())
+		writeErrorKey(w, http.StatusUnauthorized, "err.bad_credentials", nil, ErrBadCredentials.Error())
 		return
 	}
 	s.throttle.succeeded(in.Name)
@@ -182,6 +175,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	p := me(r)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": p.Name, "role": p.Role, "agent": p.agentName(), "csrf": p.csrf,
+		"language": p.Language, "lang": s.language(r),
 		"can": map[string]bool{
 			"board": p.Role.can(permBoard), "search": p.Role.can(permSearch),
 			"rules": p.Role.can(permRules), "users": p.Role.can(permUsers),
@@ -201,10 +195,25 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	p := me(r)
 	if _, err := s.users.check(p.Name, in.Old); err != nil {
-		writeError(w, http.StatusForbidden, "the current password is wrong")
+		writeErrorKey(w, http.StatusForbidden, "err.wrong_password", nil, "the current password is wrong")
 		return
 	}
 	if err := s.users.update(p.Name, "", nil, in.New); err != nil {
+		writeUserError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// handleLanguage sets the caller's own language (empty: the browser's).
+func (s *Server) handleLanguage(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Language string `json:"language"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if err := s.users.setLanguage(me(r).Name, in.Language); err != nil {
 		writeUserError(w, err)
 		return
 	}
@@ -290,18 +299,18 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 	rec, live, err := s.callRecord(r, id, original)
 	switch {
 	case errors.Is(err, msg.ErrNotFound):
-		writeError(w, http.StatusNotFound, "no call "+id)
+		writeErrorKey(w, http.StatusNotFound, "err.no_call", nil, "no call "+id)
 		return
 	case err != nil:
 		s.log.Error("call view: store failed", "call", id, "err", err)
-		writeError(w, http.StatusBadGateway, "the store failed to answer")
+		writeErrorKey(w, http.StatusBadGateway, "err.store_failed", nil, "the store failed to answer")
 		return
 	}
 	if a := agentFilter(me(r)); a != "" && rec.Call.Agent != a {
 		writeError(w, http.StatusForbidden, "agents see only their own calls")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"live": live, "original": original, "record": rec})
+	writeJSON(w, http.StatusOK, map[string]any{"live": live, "original": original, "record": rec, "transcription": !s.cfg.NoTranscription})
 }
 
 func (s *Server) handleCallEvents(w http.ResponseWriter, r *http.Request) {
@@ -392,12 +401,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *subscriber,
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Store == nil {
-		writeError(w, http.StatusServiceUnavailable, "search is not available: no store is connected")
+		writeErrorKey(w, http.StatusServiceUnavailable, "err.no_store", nil, "search is not available: no store is connected")
 		return
 	}
 	q, err := parseSearch(r.URL.Query())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "search: "+err.Error())
+		writeErrorKey(w, http.StatusBadRequest, "err.bad_query", map[string]any{"detail": err.Error()}, "search: "+err.Error())
 		return
 	}
 	if a := agentFilter(me(r)); a != "" {
@@ -406,11 +415,11 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	res, err := s.cfg.Store.Search(r.Context(), q)
 	switch {
 	case errors.Is(err, msg.ErrBadQuery):
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeErrorKey(w, http.StatusBadRequest, "err.bad_query", map[string]any{"detail": err.Error()}, err.Error())
 		return
 	case err != nil:
 		s.log.Error("search failed", "err", err)
-		writeError(w, http.StatusBadGateway, "the store failed to answer")
+		writeErrorKey(w, http.StatusBadGateway, "err.store_failed", nil, "the store failed to answer")
 		return
 	}
 	writeJSON(w, http.StatusOK, viewResults(res))
@@ -420,7 +429,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) rulesOr503(w http.ResponseWriter) bool {
 	if s.cfg.Rules == nil {
-		writeError(w, http.StatusServiceUnavailable, "rules are not available: no rules engine is connected")
+		writeErrorKey(w, http.StatusServiceUnavailable, "err.no_rules", nil, "rules are not available: no rules engine is connected")
 		return false
 	}
 	return true
@@ -433,7 +442,7 @@ func (s *Server) handleRulesSource(w http.ResponseWriter, r *http.Request) {
 	text, version, err := s.cfg.Rules.Source(r.Context())
 	if err != nil {
 		s.log.Error("rules source failed", "err", err)
-		writeError(w, http.StatusBadGateway, "the rules engine failed to answer")
+		writeErrorKey(w, http.StatusBadGateway, "err.rules_failed", nil, "the rules engine failed to answer")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"text": string(text), "version": version})
@@ -446,7 +455,7 @@ func (s *Server) handleRulesHistory(w http.ResponseWriter, r *http.Request) {
 	h, err := s.cfg.Rules.History(r.Context())
 	if err != nil {
 		s.log.Error("rules history failed", "err", err)
-		writeError(w, http.StatusBadGateway, "the rules engine failed to answer")
+		writeErrorKey(w, http.StatusBadGateway, "err.rules_failed", nil, "the rules engine failed to answer")
 		return
 	}
 	if h == nil {
@@ -490,11 +499,11 @@ func (s *Server) handleRulesDryRun(w http.ResponseWriter, r *http.Request) {
 	ms, err := s.cfg.Rules.DryRun(r.Context(), []byte(in.Text), in.Query)
 	switch {
 	case errors.Is(err, msg.ErrBadQuery):
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeErrorKey(w, http.StatusBadRequest, "err.bad_query", map[string]any{"detail": err.Error()}, err.Error())
 		return
 	case err != nil:
 		s.log.Error("rules dry run failed", "err", err)
-		writeError(w, http.StatusBadGateway, "the dry run failed: "+err.Error())
+		writeErrorKey(w, http.StatusBadGateway, "err.dryrun_failed", map[string]any{"detail": err.Error()}, "the dry run failed: "+err.Error())
 		return
 	}
 	if !me(r).Role.can(permOriginal) {
@@ -521,7 +530,7 @@ func (s *Server) handleRulesActivate(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.log.Error("rules activation failed", "user", p.Name, "err", err)
-		writeError(w, http.StatusBadGateway, "activation failed: "+err.Error())
+		writeErrorKey(w, http.StatusBadGateway, "err.activate_failed", map[string]any{"detail": err.Error()}, "activation failed: "+err.Error())
 		return
 	}
 	s.log.Info("rules activated", "user", p.Name)
@@ -531,11 +540,12 @@ func (s *Server) handleRulesActivate(w http.ResponseWriter, r *http.Request) {
 // --- users -------------------------------------------------------------------
 
 type userView struct {
-	Name    string      `json:"name"`
-	Role    Role        `json:"role"`
-	Agent   string      `json:"agent,omitempty"`
-	Created time.Time   `json:"created"`
-	Tokens  []tokenView `json:"tokens"`
+	Name     string      `json:"name"`
+	Role     Role        `json:"role"`
+	Agent    string      `json:"agent,omitempty"`
+	Language string      `json:"language,omitempty"`
+	Created  time.Time   `json:"created"`
+	Tokens   []tokenView `json:"tokens"`
 }
 
 type tokenView struct {
@@ -546,7 +556,7 @@ type tokenView struct {
 func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 	out := []userView{}
 	for _, u := range s.users.list() {
-		v := userView{Name: u.Name, Role: u.Role, Agent: u.Agent, Created: u.Created, Tokens: []tokenView{}}
+		v := userView{Name: u.Name, Role: u.Role, Agent: u.Agent, Language: u.Language, Created: u.Created, Tokens: []tokenView{}}
 		for _, t := range u.Tokens {
 			v.Tokens = append(v.Tokens, tokenView{t.ID, t.Created})
 		}
@@ -555,17 +565,34 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"users": out})
 }
 
+// userErrorKeys are the catalogue keys of user management's errors, most
+// specific first.
+var userErrorKeys = []struct {
+	err error
+	key string
+}{
+	{errBadName, "err.bad_name"}, {errBadRole, "err.bad_role"}, {errShortPassword, "err.short_password"},
+	{errLastAdmin, "err.last_admin"}, {errBadLanguage, "err.bad_language"},
+	{ErrNoUser, "err.no_user"}, {ErrUserExists, "err.user_exists"}, {ErrBadUser, "err.bad_user"},
+}
+
 func writeUserError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, ErrNoUser):
-		writeError(w, http.StatusNotFound, err.Error())
+		status = http.StatusNotFound
 	case errors.Is(err, ErrUserExists):
-		writeError(w, http.StatusConflict, err.Error())
+		status = http.StatusConflict
 	case errors.Is(err, ErrBadUser):
-		writeError(w, http.StatusBadRequest, err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
+		status = http.StatusBadRequest
 	}
+	for _, k := range userErrorKeys {
+		if errors.Is(err, k.err) {
+			writeErrorKey(w, status, k.key, map[string]any{"detail": err.Error(), "min": MinPasswordLen}, err.Error())
+			return
+		}
+	}
+	writeError(w, status, err.Error())
 }
 
 func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request) {
@@ -574,11 +601,20 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 		Role     Role   `json:"role"`
 		Agent    string `json:"agent"`
+		Language string `json:"language"`
 	}
 	if !readJSON(w, r, &in) {
 		return
 	}
+	if !validLanguage(in.Language) {
+		writeUserError(w, fmt.Errorf("%w: %q", errBadLanguage, in.Language))
+		return
+	}
 	if err := s.users.add(in.Name, in.Password, in.Role, in.Agent); err != nil {
+		writeUserError(w, err)
+		return
+	}
+	if err := s.users.setLanguage(in.Name, in.Language); err != nil {
 		writeUserError(w, err)
 		return
 	}
@@ -591,14 +627,25 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
 		Role     Role    `json:"role"`
 		Agent    *string `json:"agent"`
 		Password string  `json:"password"`
+		Language *string `json:"language"`
 	}
 	if !readJSON(w, r, &in) {
 		return
 	}
 	name := r.PathValue("name")
+	if in.Language != nil && !validLanguage(*in.Language) {
+		writeUserError(w, fmt.Errorf("%w: %q", errBadLanguage, *in.Language))
+		return
+	}
 	if err := s.users.update(name, in.Role, in.Agent, in.Password); err != nil {
 		writeUserError(w, err)
 		return
+	}
+	if in.Language != nil {
+		if err := s.users.setLanguage(name, *in.Language); err != nil {
+			writeUserError(w, err)
+			return
+		}
 	}
 	if in.Role != "" || in.Password != "" {
 		s.sessions.dropUser(name)

@@ -76,6 +76,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// BcryptCost is the password hash cost (default bcrypt.DefaultCost).
 	BcryptCost int
+	// NoTranscription says no transcription engine runs here (earshot run
+	// --engine none): the call view then says why a call has no transcript.
+	NoTranscription bool
 }
 
 // Server is the web view: pages, JSON API, event streams and login.
@@ -86,6 +89,9 @@ type Server struct {
 	sessions *sessions
 	throttle throttle
 	handler  http.Handler
+
+	catalogues map[string]catalogue // message catalogues by language
+	pages      pages                // HTML pages by language and name
 
 	mu    sync.Mutex // guards live and hub
 	live  liveState
@@ -144,12 +150,20 @@ func New(cfg Config) (*Server, error) {
 	if err := validName(cfg.FirstAdmin); err != nil {
 		return nil, fmt.Errorf("ui: first admin: %w", err)
 	}
+	cats, err := loadCatalogues(assetFS())
+	if err != nil {
+		return nil, err
+	}
+	pg, err := loadPages(assetFS(), cats)
+	if err != nil {
+		return nil, err
+	}
 	users, err := openUserDB(cfg.UsersFile, cfg.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, users: users,
+		cfg: cfg, log: cfg.Logger, users: users, catalogues: cats, pages: pg,
 		sessions: &sessions{ttl: cfg.SessionTTL, m: map[string]*session{}},
 		live:     liveState{calls: map[string]*liveCall{}},
 		ready:    make(chan struct{}),

@@ -51,6 +51,16 @@ var (
 	ErrBadUser        = errors.New("invalid user")
 )
 
+// The kinds of ErrBadUser that the Users page names in the reader's
+// language.
+var (
+	errBadName       = fmt.Errorf("%w name", ErrBadUser)
+	errBadRole       = fmt.Errorf("%w role", ErrBadUser)
+	errShortPassword = fmt.Errorf("%w: password must be at least %d characters", ErrBadUser, MinPasswordLen)
+	errLastAdmin     = fmt.Errorf("%w", ErrBadUser)
+	errBadLanguage   = fmt.Errorf("%w language", ErrBadUser)
+)
+
 // MinPasswordLen is the shortest password accepted.
 const MinPasswordLen = 10
 
@@ -60,10 +70,13 @@ type User struct {
 	Role Role   `json:"role"`
 	// Agent is the agent name on calls that are this user's own (role
 	// agent); empty means the user name.
-	Agent   string    `json:"agent,omitempty"`
-	Hash    string    `json:"hash"`
-	Tokens  []Token   `json:"tokens,omitempty"`
-	Created time.Time `json:"created"`
+	Agent string `json:"agent,omitempty"`
+	// Language is the web view's language for this user (en, ko); empty
+	// follows the browser's Accept-Language.
+	Language string    `json:"language,omitempty"`
+	Hash     string    `json:"hash"`
+	Tokens   []Token   `json:"tokens,omitempty"`
+	Created  time.Time `json:"created"`
 }
 
 // Token is a machine's API token; only its SHA-256 is kept.
@@ -129,11 +142,11 @@ func openUserDB(path string, cost int) (*userDB, error) {
 
 func validName(name string) error {
 	if name == "" || len(name) > 64 {
-		return fmt.Errorf("%w: name must be 1 to 64 characters", ErrBadUser)
+		return fmt.Errorf("%w: name must be 1 to 64 characters", errBadName)
 	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-@+", r)) {
-			return fmt.Errorf("%w: name %q: only letters, digits and . _ - @ +", ErrBadUser, name)
+			return fmt.Errorf("%w: name %q: only letters, digits and . _ - @ +", errBadName, name)
 		}
 	}
 	return nil
@@ -174,7 +187,7 @@ func (db *userDB) empty() bool {
 
 func (db *userDB) hash(password string) (string, error) {
 	if len(password) < MinPasswordLen {
-		return "", fmt.Errorf("%w: password must be at least %d characters", ErrBadUser, MinPasswordLen)
+		return "", errShortPassword
 	}
 	if len(password) > 72 {
 		return "", fmt.Errorf("%w: password must be at most 72 bytes", ErrBadUser)
@@ -191,7 +204,7 @@ func (db *userDB) add(name, password string, role Role, agent string) error {
 		return err
 	}
 	if !role.Valid() {
-		return fmt.Errorf("%w: role %q (want agent, supervisor, analyst or admin)", ErrBadUser, role)
+		return fmt.Errorf("%w: role %q (want agent, supervisor, analyst or admin)", errBadRole, role)
 	}
 	h, err := db.hash(password)
 	if err != nil {
@@ -209,7 +222,7 @@ func (db *userDB) add(name, password string, role Role, agent string) error {
 // update changes what is non-empty among role, agent and password.
 func (db *userDB) update(name string, role Role, agent *string, password string) error {
 	if role != "" && !role.Valid() {
-		return fmt.Errorf("%w: role %q (want agent, supervisor, analyst or admin)", ErrBadUser, role)
+		return fmt.Errorf("%w: role %q (want agent, supervisor, analyst or admin)", errBadRole, role)
 	}
 	var h string
 	if password != "" {
@@ -225,7 +238,7 @@ func (db *userDB) update(name string, role Role, agent *string, password string)
 		return fmt.Errorf("%w: %s", ErrNoUser, name)
 	}
 	if role != "" && role != RoleAdmin && u.Role == RoleAdmin && db.admins() == 1 {
-		return fmt.Errorf("%w: %s is the last admin", ErrBadUser, name)
+		return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
 	}
 	if role != "" {
 		u.Role = role
@@ -236,6 +249,21 @@ func (db *userDB) update(name string, role Role, agent *string, password string)
 	if h != "" {
 		u.Hash = h
 	}
+	return db.save()
+}
+
+// setLanguage sets the web view's language for name (empty: the browser's).
+func (db *userDB) setLanguage(name, lang string) error {
+	if !validLanguage(lang) {
+		return fmt.Errorf("%w: language %q (want %s, or empty for the browser's)", errBadLanguage, lang, strings.Join(languages, ", "))
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	u, ok := db.users[name]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoUser, name)
+	}
+	u.Language = lang
 	return db.save()
 }
 
@@ -257,7 +285,7 @@ func (db *userDB) remove(name string) error {
 		return fmt.Errorf("%w: %s", ErrNoUser, name)
 	}
 	if u.Role == RoleAdmin && db.admins() == 1 {
-		return fmt.Errorf("%w: %s is the last admin", ErrBadUser, name)
+		return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
 	}
 	delete(db.users, name)
 	return db.save()

@@ -8,20 +8,21 @@ function render() {
   const queues = new Map();
   let alerting = 0;
   for (const r of list) {
-    const q = r.queue || "(no queue)";
+    const q = r.queue || t("board.no_queue");
     queues.set(q, (queues.get(q) || 0) + 1);
     if (r.alerts > 0) alerting++;
     const sent = h("td", { class: "sentiment" });
     for (const role of Object.keys(r.participants || {}).sort()) {
       const p = r.participants[role];
-      sent.append(h("span", { class: "sent" }, h("span", { class: "role" }, role),
+      sent.append(h("span", { class: "sent" }, h("span", { class: "role" }, legName(role)),
         h("b", { class: sentClass(p.current) }, fmtScore(p.current)), sparkline(p.trend)));
     }
     const alertCell = h("td", {});
     if (r.alerts > 0) {
-      const la = r.top_alert || {};
-      alertCell.append(h("span", { class: "alert-badge sev-" + (la.severity || "critical"), "data-testid": "alert-badge", title: la.message || "" },
-        "⚠ " + r.alerts + " · " + (la.rule_name || "alert")));
+      // The most severe alert names the badge; its colour is its severity.
+      const top = r.top_alert || {};
+      alertCell.append(h("span", { class: "alert-badge " + sevClass(top.severity), "data-testid": "alert-badge", "data-severity": top.severity || "",
+        title: top.message || "" }, t("board.alert_badge", { count: r.alerts, rule: top.rule_name || t("board.alert") })));
     }
     const tr = h("tr", {
       class: "row" + (r.alerts > 0 ? " alerting" : ""), "data-call": r.call_id,
@@ -30,19 +31,21 @@ function render() {
       h("td", {}, h("a", { href: callHref(r.call_id) }, r.call_id)),
       h("td", { class: "agent" }, r.agent || "—"),
       h("td", { class: "queue" }, r.queue || "—"),
-      h("td", { class: "duration", "data-started": r.started_at }, fmtMS(Date.now() - new Date(r.started_at))),
+      h("td", { class: "duration", "data-started": r.started_at }, fmtDur(Date.now() - new Date(r.started_at))),
       sent,
-      h("td", { class: "non-talk", "data-call": r.call_id }, fmtMS(nonTalk(r))),
+      h("td", { class: "non-talk", "data-call": r.call_id }, fmtDur(nonTalk(r))),
       h("td", {}, String(r.interruptions)),
       alertCell);
     tbody.append(tr);
   }
   $("empty").hidden = list.length > 0;
   const qs = clear($("queues"));
-  for (const [q, n] of [...queues.entries()].sort()) qs.append(h("span", { class: "queue" }, h("b", {}, String(n)), q));
+  for (const [q, n] of [...queues.entries()].sort()) {
+    qs.append(h("span", { class: "queue-count" }, h("b", {}, String(n)), h("span", {}, q)));
+  }
   const banner = $("alert-banner");
   banner.hidden = alerting === 0;
-  banner.textContent = alerting === 1 ? "1 call has an alert" : alerting + " calls have alerts";
+  banner.textContent = t("board.banner", { count: alerting });
 }
 
 // nonTalk is a row's non-talk time now: a silence or hold going on counts
@@ -56,11 +59,11 @@ function nonTalk(r) {
 
 function tick() {
   for (const td of document.querySelectorAll("td.duration")) {
-    td.textContent = fmtMS(Date.now() - new Date(td.dataset.started));
+    td.textContent = fmtDur(Date.now() - new Date(td.dataset.started));
   }
   for (const td of document.querySelectorAll("td.non-talk")) {
     const r = rows.get(td.dataset.call);
-    if (r) td.textContent = fmtMS(nonTalk(r));
+    if (r) td.textContent = fmtDur(nonTalk(r));
   }
 }
 
@@ -70,12 +73,12 @@ start(async () => {
     const d = JSON.parse(ev.data);
     rows.clear();
     for (const r of d.rows) rows.set(r.call_id, r);
-    if (!d.live) { $("notice").hidden = false; $("notice").textContent = "Live events are not available (no NATS connection)."; }
-    $("conn").textContent = "live"; $("conn").className = "conn ok";
+    if (!d.live) { $("notice").hidden = false; $("notice").textContent = t("board.no_live"); }
+    $("conn").textContent = t("board.live"); $("conn").className = "conn ok";
     render();
   });
   es.addEventListener("row", (ev) => { const r = JSON.parse(ev.data); if (!r.ended) rows.set(r.call_id, r); render(); });
   es.addEventListener("remove", (ev) => { rows.delete(JSON.parse(ev.data).call_id); render(); });
-  es.onerror = () => { $("conn").textContent = "reconnecting…"; $("conn").className = "conn"; };
+  es.onerror = () => { $("conn").textContent = t("board.reconnecting"); $("conn").className = "conn"; };
   setInterval(tick, 1000);
 });

@@ -4,6 +4,7 @@
 const params = new URLSearchParams(location.search);
 const callID = decodeURIComponent(location.pathname.split("/").pop());
 let rec = null;
+let TRANSCRIPTION = true; // false: no engine transcribes on this server
 let jumped = false;
 const segs = new Map(); // id -> stored segment
 
@@ -43,36 +44,53 @@ function marked(el, text) {
   return el;
 }
 
+// ended says whether the call is over.
+function ended() { return !!(rec.call.ended_at || (rec.sentiment && rec.sentiment.final)); }
+
+const LABELS = { positive: "label.positive", negative: "label.negative", neutral: "label.neutral", mixed: "label.mixed" };
+const END_REASONS = { "rtcp-bye": "end.rtcp-bye", announce: "end.announce", timeout: "end.timeout", shutdown: "end.shutdown" };
+
 function renderMeta() {
   const c = rec.call;
   $("call-id").textContent = c.call_id;
   const meta = clear($("meta"));
   const item = (k, v) => meta.append(h("div", {}, h("span", {}, k), v));
-  item("Agent", c.agent || "—");
-  item("Queue", c.queue || "—");
-  item("Started", fmtTime(c.started_at));
-  item("Duration", c.ended_at || c.duration_ms ? fmtMS(c.duration_ms) : h("span", { class: "duration", "data-started": c.started_at }, fmtMS(Date.now() - new Date(c.started_at))));
-  if (c.end_reason) item("Ended by", c.end_reason);
+  item(t("call.agent"), c.agent || "—");
+  item(t("call.queue"), c.queue || "—");
+  item(t("call.started"), fmtTime(c.started_at));
+  item(t("call.duration"), c.ended_at || c.duration_ms ? fmtDur(c.duration_ms) : h("span", { class: "duration", "data-started": c.started_at }, fmtDur(Date.now() - new Date(c.started_at))));
+  if (c.end_reason) item(t("call.ended"), h("span", { class: "end-reason", title: c.end_reason }, END_REASONS[c.end_reason] ? t(END_REASONS[c.end_reason]) : c.end_reason));
   for (const [k, v] of Object.entries(c.attributes || {})) item(k, v);
+}
+
+// transcriptNote says why the transcript is empty, when it is.
+function transcriptNote(shown) {
+  const note = $("transcript-note");
+  note.hidden = shown > 0;
+  if (shown > 0) return;
+  if (!TRANSCRIPTION) note.textContent = t("call.no_transcription");
+  else if (ended()) note.textContent = t("call.no_speech");
+  else note.textContent = t("call.waiting");
 }
 
 function renderTranscript() {
   const ol = clear($("transcript"));
   const list = [...segs.values()].sort((a, b) => (a.start_ms - b.start_ms) || (a.id < b.id ? -1 : 1));
   const alertsAt = new Map();
-  for (const a of rec.alerts || []) for (const m of a.matches || []) if (m.segment_id) alertsAt.set(m.segment_id, a);
+  for (const a of rec.alerts || []) for (const m of a.matches || []) if (m.segment_id && !alertsAt.has(m.segment_id)) alertsAt.set(m.segment_id, a);
   for (const s of list) {
     if (!s.interim && !s.text && !s.original) continue;
     const sent = s.sentiment;
     const li = h("li", { class: "turn " + s.leg + (s.interim ? " interim" : ""), "data-seg": s.id, "data-start": s.start_ms },
       h("span", { class: "t" }, fmtMS(s.start_ms)),
-      h("span", { class: "who" }, s.leg),
-      h("span", { class: "mark " + (sent ? sent.label : ""), title: sent ? sent.label + " " + sent.compound.toFixed(2) : (s.interim ? "still speaking" : "") }),
+      h("span", { class: "who" }, legName(s.leg)),
+      h("span", { class: "mark " + (sent ? sent.label : ""), title: sent ? t("call.turn_sentiment", { label: LABELS[sent.label] ? t(LABELS[sent.label]) : sent.label, score: sent.compound.toFixed(2) }) : (s.interim ? t("call.still_speaking") : "") }),
       marked(h("span", { class: "text" }), s.original || s.text));
     const a = alertsAt.get(s.id);
-    if (a) li.append(h("span", { class: "alert-inline" }, "⚠ " + a.rule_name));
+    if (a) li.append(h("span", { class: "alert-inline " + sevClass(a.severity) }, t("call.alert_inline", { rule: a.rule_name })));
     ol.append(li);
   }
+  transcriptNote(ol.children.length);
   jump();
 }
 
@@ -92,55 +110,94 @@ function jump() {
   target.scrollIntoView({ block: "center" });
 }
 
+// alertAt is the moment an alert is shown at: the start of the turn it is
+// pinned to (its first match), else when it was raised.
+function alertAt(a) {
+  const m = (a.matches || []).find((x) => x.segment_id) || (a.matches || [])[0];
+  return m ? m.start_ms : a.at_ms;
+}
+
 function renderAlerts() {
   const ul = clear($("alerts"));
   for (const a of rec.alerts || []) {
-    ul.append(h("li", { class: "alert", "data-testid": "call-alert" },
-      h("b", {}, a.rule_name), " ", h("span", { class: "notice" }, a.severity + " at " + fmtMS(a.at_ms)),
+    ul.append(h("li", { class: "alert " + sevClass(a.severity), "data-testid": "call-alert", "data-severity": a.severity || "" },
+      h("b", {}, a.rule_name), " ", h("span", { class: "notice" }, t("call.alert_at", { severity: sevName(a.severity), at: fmtMS(alertAt(a)) })),
       h("div", {}, a.message || ""),
-      (a.matches || []).map((m) => h("div", { class: "notice" }, "“", m.text, "”"))));
+      (a.matches || []).map((m) => h("div", { class: "notice quote" }, m.text))));
   }
-  if (!ul.children.length) ul.append(h("li", { class: "notice" }, "none"));
+  if (!ul.children.length) ul.append(h("li", { class: "notice" }, t("call.none")));
   const cl = clear($("categories"));
-  for (const c of rec.categories || []) cl.append(h("li", {}, c.name));
-  if (!cl.children.length) cl.append(h("li", { class: "notice" }, "none yet"));
+  for (const c of rec.categories || []) cl.append(h("li", { class: "chip" }, c.name));
+  if (!cl.children.length) cl.append(h("li", { class: "notice" }, ended() ? t("call.none") : t("call.none_yet")));
 }
 
 const COLORS = { agent: "#2457c5", customer: "#7a3ea1", a: "#2457c5", b: "#7a3ea1" };
 
+// renderSentiment draws each side's score after every turn against call
+// time, on a -5..+5 scale with its axes, units and a legend.
 function renderSentiment() {
   const box = clear($("trend")), dl = clear($("sentiment"));
   const parts = (rec.sentiment && rec.sentiment.participants) || {};
-  const w = 320, hg = 120;
-  const plot = svg("svg", { class: "plot", width: w, height: hg, viewBox: `0 0 ${w} ${hg}`, role: "img", "aria-label": "sentiment trend" });
-  plot.append(svg("line", { x1: 0, x2: w, y1: hg / 2, y2: hg / 2, stroke: "#ccc", "stroke-dasharray": "3 3" }));
-  let maxT = 1;
-  for (const p of Object.values(parts)) for (const t of p.trend || []) maxT = Math.max(maxT, t.at_ms);
-  for (const role of Object.keys(parts).sort()) {
-    const p = parts[role];
-    const pts = (p.trend || []).map((t) => ((t.at_ms / maxT) * (w - 10) + 5).toFixed(1) + "," + (hg / 2 - (Math.max(-5, Math.min(5, t.score)) / 5) * (hg / 2 - 5)).toFixed(1));
-    if (pts.length) plot.append(svg("polyline", { points: pts.join(" "), stroke: COLORS[role] || "#333", "data-role": role }));
-    dl.append(h("dt", {}, role), h("dd", {}, h("b", { class: sentClass(p.current) }, fmtScore(p.current)),
-      " now · overall " + fmtScore(p.overall) + " · shift " + fmtScore(p.shift)));
+  const roles = Object.keys(parts).sort();
+  if (!roles.length) {
+    dl.append(h("dd", { class: "notice wide" }, !TRANSCRIPTION ? t("call.no_score_off") : ended() ? t("call.no_score_ended") : t("call.no_score_yet")));
+    return;
   }
-  box.append(plot);
-  if (!Object.keys(parts).length) dl.append(h("dd", { class: "notice" }, "no score yet"));
+  const w = 340, hg = 170, L = 34, R = 8, T = 8, B = 30;
+  const pw = w - L - R, ph = hg - T - B;
+  let last = 1000;
+  for (const role of roles) for (const p of parts[role].trend || []) last = Math.max(last, p.at_ms);
+  // Time ticks at a round step (at most 6 of them); the axis ends on one.
+  const step = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].map((s) => s * 1000).find((s) => last / s <= 5) || 3600000 * Math.ceil(last / 18000000);
+  const maxT = Math.ceil(last / step) * step;
+  const X = (ms) => L + (ms / maxT) * pw;
+  const Y = (v) => T + ((5 - Math.max(-5, Math.min(5, v))) / 10) * ph;
+  const plot = svg("svg", { class: "plot", width: w, height: hg, viewBox: `0 0 ${w} ${hg}`, role: "img", "aria-label": t("chart.label") });
+  const text = (x, y, s, attrs) => { const el = svg("text", Object.assign({ x, y }, attrs || {})); el.textContent = s; plot.append(el); };
+  for (const v of [5, 0, -5]) {
+    plot.append(svg("line", { x1: L, x2: w - R, y1: Y(v), y2: Y(v), class: v === 0 ? "grid zero" : "grid" }));
+    text(L - 4, Y(v) + 4, fmtScore(v), { class: "tick", "text-anchor": "end" });
+  }
+  for (let ms = 0; ms <= maxT; ms += step) {
+    plot.append(svg("line", { x1: X(ms), x2: X(ms), y1: T + ph, y2: T + ph + 4, class: "axis" }));
+    text(X(ms), T + ph + 15, fmtMS(ms), { class: "tick", "text-anchor": ms === 0 ? "start" : ms === maxT ? "end" : "middle" });
+  }
+  plot.append(svg("line", { x1: L, x2: L, y1: T, y2: T + ph, class: "axis" }));
+  plot.append(svg("line", { x1: L, x2: w - R, y1: T + ph, y2: T + ph, class: "axis" }));
+  text(L + pw / 2, hg - 2, t("chart.x"), { class: "axis-title", "text-anchor": "middle" });
+  const yTitle = svg("text", { class: "axis-title", x: 0, y: 0, transform: `translate(10 ${T + ph / 2}) rotate(-90)`, "text-anchor": "middle" });
+  yTitle.textContent = t("chart.y");
+  plot.append(yTitle);
+  const legend = h("ul", { class: "legend" });
+  for (const role of roles) {
+    const p = parts[role], color = COLORS[role] || "#333";
+    const pts = (p.trend || []).map((x) => [X(x.at_ms), Y(x.score)]);
+    if (pts.length > 1) plot.append(svg("polyline", { points: pts.map((q) => q[0].toFixed(1) + "," + q[1].toFixed(1)).join(" "), stroke: color, "data-role": role }));
+    for (const q of pts) plot.append(svg("circle", { cx: q[0].toFixed(1), cy: q[1].toFixed(1), r: 2.5, fill: color, "data-role": role }));
+    const swatch = h("span", { class: "swatch" });
+    swatch.style.background = color; // CSSOM, which the CSP allows
+    legend.append(h("li", { "data-role": role }, swatch, legName(role)));
+    dl.append(h("dt", {}, legName(role)), h("dd", { class: "scores" }, h("b", { class: sentClass(p.current) }, fmtScore(p.current)), " ",
+      t(ended() ? "call.score_end" : "call.score_now", { overall: fmtScore(p.overall), shift: fmtScore(p.shift) })));
+  }
+  box.append(plot, legend, h("p", { class: "notice small" }, t("chart.scale")));
 }
 
 function renderCharacteristics() {
   const dl = clear($("characteristics"));
   const ch = rec.characteristics;
-  if (!ch) { dl.append(h("dd", { class: "notice" }, "none yet")); return; }
-  for (const [role, ms] of Object.entries(ch.talk_ms || {})) dl.append(h("dt", {}, "Talk time (" + role + ")"), h("dd", {}, fmtMS(ms)));
-  dl.append(h("dt", {}, "Non-talk time"), h("dd", {}, fmtMS(ch.non_talk_ms)));
-  dl.append(h("dt", {}, "Interruptions"), h("dd", {}, String((ch.interruptions || []).length)));
-  for (const [role, wpm] of Object.entries(ch.talk_speed_wpm || {})) dl.append(h("dt", {}, "Talk speed (" + role + ")"), h("dd", {}, Math.round(wpm) + " wpm"));
+  if (!ch) { dl.append(h("dd", { class: "notice wide" }, ended() ? t("call.none") : t("call.none_yet"))); return; }
+  for (const [role, ms] of Object.entries(ch.talk_ms || {})) dl.append(h("dt", {}, t("call.talk_time", { who: legName(role) })), h("dd", {}, fmtDur(ms)));
+  dl.append(h("dt", {}, t("call.non_talk")), h("dd", {}, fmtDur(ch.non_talk_ms)));
+  if (ch.hold_ms) dl.append(h("dt", {}, t("call.hold")), h("dd", {}, fmtDur(ch.hold_ms)));
+  dl.append(h("dt", {}, t("call.interruptions")), h("dd", {}, String((ch.interruptions || []).length)));
+  for (const [role, wpm] of Object.entries(ch.talk_speed_wpm || {})) dl.append(h("dt", {}, t("call.talk_speed", { who: legName(role) })), h("dd", {}, t("call.wpm", { count: Math.round(wpm) })));
 }
 
 function renderDTMF() {
   const ul = clear($("dtmf"));
-  for (const d of rec.dtmf || []) ul.append(h("li", {}, fmtMS(d.start_ms) + " " + d.leg + ": ", h("b", {}, d.digit)));
-  if (!ul.children.length) ul.append(h("li", { class: "notice" }, "none"));
+  for (const d of rec.dtmf || []) ul.append(h("li", {}, t("call.dtmf_at", { at: fmtMS(d.start_ms), who: legName(d.leg) }), " ", h("b", {}, d.digit)));
+  if (!ul.children.length) ul.append(h("li", { class: "notice" }, t("call.none")));
 }
 
 function renderAll() {
@@ -165,7 +222,10 @@ function follow(original) {
   on("dtmf", (d) => { rec.dtmf = (rec.dtmf || []).concat([d]); renderDTMF(); });
   on("row", (r) => {
     rec.call.agent = r.agent; rec.call.queue = r.queue; rec.call.started_at = r.started_at;
-    if (r.ended) { rec.call.duration_ms = r.duration_ms; rec.call.ended_at = new Date().toISOString(); $("live").hidden = true; es.close(); }
+    if (r.ended) {
+      rec.call.duration_ms = r.duration_ms; rec.call.ended_at = new Date().toISOString(); $("live").hidden = true; es.close();
+      renderTranscript(); renderAlerts(); renderSentiment(); renderCharacteristics();
+    }
     renderMeta();
   });
 }
@@ -185,14 +245,15 @@ start(async () => {
     d = await api("/api/ui/calls/" + encodeURIComponent(callID) + (original ? "?original=1" : ""));
   } catch (e) {
     $("notice").hidden = false;
-    $("notice").textContent = e.status === 404 ? "No such call (or it is not live and search is not available)." : String(e.message);
+    $("notice").textContent = e.status === 404 ? t("call.not_found") : errText(e);
     return;
   }
   rec = d.record;
+  TRANSCRIPTION = d.transcription !== false;
   $("live").hidden = !d.live;
   renderAll();
   if (d.live) follow(original);
   setInterval(() => {
-    for (const el of document.querySelectorAll(".duration")) el.textContent = fmtMS(Date.now() - new Date(el.dataset.started));
+    for (const el of document.querySelectorAll(".duration")) el.textContent = fmtDur(Date.now() - new Date(el.dataset.started));
   }, 1000);
 });

@@ -7,7 +7,7 @@ $("login").addEventListener("submit", async (ev) => {
     body: { name: $("name").value, password: $("password").value },
   });
   if (r.status !== 200) {
-    $("error").textContent = (r.data && r.data.error) || "login failed";
+    $("error").textContent = r.data ? errText({ data: r.data, message: r.data.error }) : t("login.failed");
     return;
   }
   const next = new URLSearchParams(location.search).get("next") || "";

@@ -3,7 +3,7 @@
 function showProblems(problems) {
   const ul = clear($("problems"));
   for (const p of problems || []) {
-    ul.append(h("li", { onclick: () => goLine(p.line) }, "line " + p.line + (p.column ? ":" + p.column : "") + ": " + p.message));
+    ul.append(h("li", { onclick: () => goLine(p.line) }, p.column ? t("rules.problem_at_col", { line: p.line, column: p.column, message: p.message }) : t("rules.problem_at", { line: p.line, message: p.message })));
   }
 }
 
@@ -19,30 +19,31 @@ function goLine(n) {
 async function load() {
   const src = await api("/api/ui/rules");
   $("text").value = src.text;
-  $("version").textContent = src.version ? "version " + src.version.slice(0, 12) : "";
+  $("version").textContent = src.version ? t("rules.version_is", { version: src.version.slice(0, 12) }) : "";
   const hist = await api("/api/ui/rules/history");
   const tb = clear($("history"));
   for (const c of hist.changes.slice().reverse()) {
     const pre = h("pre", { hidden: true }, c.text);
     tb.append(h("tr", {}, h("td", {}, fmtTime(c.at)), h("td", {}, c.by), h("td", {}, String(c.rules)),
       h("td", {}, (c.version || "").slice(0, 12)),
-      h("td", {}, h("button", { class: "plain", onclick: () => { pre.hidden = !pre.hidden; } }, "text"), pre)));
+      h("td", {}, h("button", { class: "plain", onclick: () => { pre.hidden = !pre.hidden; } }, t("rules.show_text")), pre)));
   }
+  if (!hist.changes.length) tb.append(h("tr", { class: "empty" }, h("td", { colspan: 5, class: "notice" }, t("rules.history_empty"))));
 }
 
 start(async () => {
-  if (!ME.rules) { $("notice").hidden = false; $("notice").textContent = "Rules are not available: no rules engine is connected."; return; }
+  if (!ME.rules) { $("notice").hidden = false; $("notice").textContent = t("err.no_rules"); return; }
   await load();
   $("check").addEventListener("click", async () => {
     const r = await api("/api/ui/rules/check", { method: "POST", body: { text: $("text").value } });
-    $("status").textContent = r.problems.length ? r.problems.length + " problem(s)" : "No problems.";
+    $("status").textContent = r.problems.length ? t("rules.problems", { count: r.problems.length }) : t("rules.no_problems");
     showProblems(r.problems);
   });
   $("activate").addEventListener("click", async () => {
-    if (!confirm("Activate these rules on live calls?")) return;
+    if (!confirm(t("rules.confirm_activate"))) return;
     const r = await api("/api/ui/rules/activate", { method: "POST", body: { text: $("text").value }, allowStatus: true });
-    if (r.status === 200) { $("status").textContent = "Activated."; showProblems([]); await load(); }
-    else { $("status").textContent = (r.data && r.data.error) || "Not activated: fix the problems below."; showProblems(r.data && r.data.problems); }
+    if (r.status === 200) { $("status").textContent = t("rules.activated"); showProblems([]); await load(); }
+    else { $("status").textContent = r.data && r.data.error ? errText({ data: r.data, message: r.data.error }) : t("rules.not_activated"); showProblems(r.data && r.data.problems); }
   });
   $("dryrun").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -51,13 +52,17 @@ start(async () => {
     if ($("dto").value) query.to = localToISO($("dto").value);
     const tb = clear($("matches"));
     const r = await api("/api/ui/rules/dryrun", { method: "POST", body: { text: $("text").value, query }, allowStatus: true });
-    if (r.status !== 200) { $("status").textContent = (r.data && r.data.error) || "Dry run failed."; showProblems(r.data && r.data.problems); return; }
-    $("status").textContent = r.data.matches.length + " match(es)";
+    if (r.status !== 200) {
+      $("dry-status").textContent = r.data && r.data.error ? errText({ data: r.data, message: r.data.error }) : t("rules.dryrun_failed");
+      if (r.data && r.data.problems) { $("status").textContent = t("rules.fix_problems"); showProblems(r.data.problems); }
+      return;
+    }
+    $("dry-status").textContent = t("rules.matches", { count: r.data.matches.length });
     for (const m of r.data.matches) {
       const first = (m.matches || [])[0];
       tb.append(h("tr", {}, h("td", {}, m.rule_name || m.rule_id),
         h("td", {}, h("a", { href: callHref(m.call_id, first ? { seg: first.segment_id, at: first.start_ms } : {}) }, m.call_id)),
-        h("td", {}, (m.matches || []).map((x) => h("div", {}, fmtMS(x.start_ms) + " " + (x.leg || "") + ": “", x.text, "”")))));
+        h("td", {}, (m.matches || []).map((x) => h("div", {}, h("span", { class: "notice" }, t("search.snippet_at", { at: fmtMS(x.start_ms), who: legName(x.leg) })), " ", h("q", {}, x.text))))));
     }
   });
 });

@@ -10,21 +10,23 @@ async function run(qs) {
   try {
     res = await api("/api/ui/search?" + qs.toString());
   } catch (e) {
-    $("error").textContent = e.message;
+    $("error").textContent = errText(e);
     $("total").textContent = "";
     return;
   }
-  $("total").textContent = res.total === 1 ? "1 call" : res.total + " calls";
+  $("total").textContent = t("search.total", { count: res.total });
   for (const hit of res.hits) {
     const c = hit.call;
     const li = h("li", { class: "hit", "data-call": c.call_id },
-      h("a", { href: callHref(c.call_id, { q: qs.get("q") }), class: "call-link" }, h("b", {}, c.call_id)),
-      " · ", c.agent || "—", " · ", c.queue || "—", " · ", fmtTime(c.started_at), " · ", fmtMS(c.duration_ms),
-      c.alert_count ? h("span", { class: "alert-badge sev-warning" }, "⚠ " + c.alert_count) : null,
-      (c.categories || []).map((x) => h("span", { class: "queue" }, x)));
+      h("div", { class: "hit-head" },
+        h("a", { href: callHref(c.call_id, { q: qs.get("q") }), class: "call-link" }, h("b", {}, c.call_id)),
+        h("span", { class: "agent" }, c.agent || "—"), h("span", { class: "queue-name" }, c.queue || "—"),
+        h("span", { class: "when" }, fmtTime(c.started_at)), h("span", { class: "duration" }, fmtDur(c.duration_ms)),
+        c.alert_count ? h("span", { class: "alert-badge sev-warning static", "data-testid": "hit-alerts" }, t("search.alerts", { count: c.alert_count })) : null,
+        (c.categories || []).map((x) => h("span", { class: "chip" }, x))));
     for (const sn of hit.snippets || []) {
       const a = h("a", { class: "snippet", href: callHref(c.call_id, { seg: sn.segment_id, at: sn.start_ms, q: qs.get("q") }) },
-        h("span", { class: "notice" }, fmtMS(sn.start_ms) + " " + sn.leg + ": "));
+        h("span", { class: "notice" }, t("search.snippet_at", { at: fmtMS(sn.start_ms), who: legName(sn.leg) })), " ");
       for (const p of sn.parts || []) a.append(p.hit ? h("mark", {}, p.t) : p.t);
       li.append(a);
     }
@@ -38,12 +40,12 @@ async function run(qs) {
     next.set("offset", String(off));
     pager.append(h("button", { class: "plain", onclick: () => { history.replaceState(null, "", "/search?" + next.toString()); run(next); } }, label));
   };
-  if (offset > 0) page("← previous", Math.max(0, offset - limit));
-  if (offset + res.hits.length < res.total) page("next →", offset + limit);
+  if (offset > 0) page(t("search.previous"), Math.max(0, offset - limit));
+  if (offset + res.hits.length < res.total) page(t("search.next"), offset + limit);
 }
 
 start(async () => {
-  if (!ME.store) { $("error").textContent = "Search is not available: no store is connected."; }
+  if (!ME.store) { $("error").textContent = t("err.no_store"); }
   const params = new URLSearchParams(location.search);
   for (const f of FIELDS) if (params.has(f)) $(f).value = params.get(f);
   if (ME.role === "agent") { $("agent").value = ME.agent; $("agent").disabled = true; }
