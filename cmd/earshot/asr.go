@@ -27,6 +27,7 @@ type asrStage struct {
 	ackWait  time.Duration
 	maxWait  time.Duration
 	retryMax time.Duration
+	none     bool // --engine none in earshot run: nothing transcribes here
 }
 
 func (*asrStage) name() string    { return "asr" }
@@ -61,6 +62,7 @@ func (s *asrStage) start(ctx context.Context, e *env) (func(context.Context) err
 		if !e.allIn {
 			return nil, badInputf("--engine none: the asr stage has nothing to run; pick --engine whisper or --engine http")
 		}
+		s.none = true
 		e.log.Warn("no transcription in this process (--engine none): utterance jobs wait in the work queue for `earshot asr` workers")
 		return waitDone, nil
 	}

@@ -64,6 +64,8 @@ func (p *pipeline) started(s stage) {
 		p.analyze.rules.redactor = p.store.redactor
 	case stage(p.analyze):
 		p.ui.rules = p.analyze.rules.manager
+	case stage(p.asr):
+		p.ui.noTranscription = p.asr.none
 	}
 }
 

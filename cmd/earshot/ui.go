@@ -27,6 +27,8 @@ type uiStage struct {
 	// say search and rules are not available).
 	store ui.Store
 	rules ui.Rules
+	// noTranscription: earshot run --engine none (the call view says so).
+	noTranscription bool
 	// srv is the started server, for require.
 	srv atomic.Pointer[ui.Server]
 }
@@ -74,6 +76,7 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 		UsersFile: users, Out: e.std.out, URL: s.url, SecureCookies: s.secureCookies,
 		Lookback: s.lookback, SessionTTL: s.sessionTTL,
 		Metrics: e.metrics, Logger: e.log.With("stage", "ui"),
+		NoTranscription: s.noTranscription,
 	}
 	if e.bus != nil {
 		cfg.JS = e.bus.JS

@@ -150,3 +150,14 @@ func TestUIStageBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWithoutTranscription: earshot run --engine none tells the web
+// view, whose call view then says why a call has no transcript.
+func TestRunWithoutTranscription(t *testing.T) {
+	p := newPipeline()
+	p.asr.none = true
+	p.started(p.asr)
+	if !p.ui.noTranscription {
+		t.Fatal("the web view was not told that nothing transcribes")
+	}
+}
