@@ -136,7 +136,7 @@ func TestBrowserKorean(t *testing.T) {
 
 	// minji's setting is Korean; her browser asks for English.
 	browserLogin(t, ctx, base, "minji", "/")
-	waitFor(t, ctx, "the Korean board", `document.documentElement.lang === 'ko' && document.querySelector('h1').textContent.startsWith('실시간 현황') && document.querySelector('#conn').textContent === '실시간'`)
+	waitFor(t, ctx, "the Korean board", `document.documentElement.lang === 'ko' && document.querySelector('h1').textContent.startsWith('실시간 현황') && document.querySelector('#conn').textContent === '연결됨'`)
 	now := time.Now()
 	const live = "kr-live"
 	publish(t, conn.Publish, msg.SubjectCall(live), msg.CallEvent{CallID: live, Kind: msg.CallStarted, Time: now,
@@ -153,7 +153,7 @@ func TestBrowserKorean(t *testing.T) {
 	waitFor(t, ctx, "the Korean banner", `document.querySelector('#alert-banner').textContent === '알림이 있는 통화 1건'`)
 	waitFor(t, ctx, "Korean headings", `[...document.querySelectorAll('#board th')].map((th) => th.textContent).join('|') === '통화|상담원|대기열|통화 시간|감정|무음 시간|끼어들기|알림'`)
 	noEnglish("board")
-	fullShot(t, ctx, "board-ko")
+	fullShot(t, ctx, "ko-board")
 
 	// The live call: Korean transcript turns, each side named in Korean.
 	do(t, ctx, "open the live call", chromedp.Click(`tr[data-call="kr-live"] a`), chromedp.WaitVisible("#transcript"))
@@ -165,14 +165,14 @@ func TestBrowserKorean(t *testing.T) {
 	waitFor(t, ctx, "Korean turns", `(() => { const lis = document.querySelectorAll('#transcript li'); return lis.length === 2 && lis[0].querySelector('.who').textContent === '고객' && lis[1].querySelector('.who').textContent === '상담원' && lis[0].querySelector('.alert-inline').textContent.includes('카드 분실 신고') && document.querySelector('#transcript-note').hidden; })()`)
 	waitFor(t, ctx, "Korean alert and sentiment", `document.querySelector('#alerts').textContent.includes('심각') && document.querySelector('#sentiment').textContent.includes('현재') && document.querySelector('#trend').textContent.includes('통화 경과 시간')`)
 	noEnglish("live call")
-	fullShot(t, ctx, "call-live-ko")
+	fullShot(t, ctx, "ko-call-live")
 
 	// A finished call from the store.
 	do(t, ctx, "open the stored call", chromedp.Navigate(base+"/calls/kr-1"), chromedp.WaitVisible("#transcript"))
 	waitFor(t, ctx, "the finished Korean call", `(() => { const m = document.querySelector('#meta').textContent; return m.includes('전화를 끊음') && m.includes('3분 12초') && document.querySelectorAll('#transcript li').length === 4 && document.querySelector('#sentiment').textContent.includes('종료 시'); })()`)
 	waitFor(t, ctx, "Korean characteristics", `document.querySelector('#characteristics').textContent.includes('분당 120단어') && document.querySelector('#dtmf').textContent === '없음'`)
 	noEnglish("finished call")
-	fullShot(t, ctx, "call-ko")
+	fullShot(t, ctx, "ko-call")
 
 	// Search.
 	do(t, ctx, "search in Korean",
@@ -184,7 +184,7 @@ func TestBrowserKorean(t *testing.T) {
 	waitFor(t, ctx, "Korean hits", `document.querySelector('#total').textContent === '통화 1건' && (document.querySelector('#hits .snippet mark') || {}).textContent === '환불' && document.querySelector('#hits [data-testid=hit-alerts]').textContent.includes('알림 1건')`)
 	waitFor(t, ctx, "Korean filters", `document.querySelector('#search').textContent.includes('말한 사람') && document.querySelector('#leg').options[1].textContent === '상담원'`)
 	noEnglish("search")
-	fullShot(t, ctx, "search-ko")
+	fullShot(t, ctx, "ko-search")
 
 	// The header's language control: back to the browser's (English).
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.querySelector('#language'); s.value = ''; s.dispatchEvent(new Event('change')); return true; })()`)); err != nil {
@@ -202,7 +202,7 @@ func TestBrowserKorean(t *testing.T) {
 	do(t, ctx, "a wrong password", chromedp.SendKeys("#name", "jiho"), chromedp.SendKeys("#password", "wrong-password"), chromedp.Click("#login-submit"))
 	waitFor(t, ctx, "the refusal in Korean", `document.querySelector('#error').textContent === '사용자 이름이나 비밀번호가 틀렸습니다.'`)
 	noEnglish("login")
-	fullShot(t, ctx, "login-ko")
+	fullShot(t, ctx, "ko-login")
 	browserLogin(t, ctx, base, "jiho", "/")
 	waitFor(t, ctx, "jiho's Korean board", `document.documentElement.lang === 'ko' && document.querySelector('tr[data-call="kr-live"]') !== null && document.querySelector('#alert-banner').textContent === '알림이 있는 통화 1건'`)
 	noEnglish("board (browser's language)")
@@ -213,7 +213,7 @@ func TestBrowserKorean(t *testing.T) {
 	// The admin (Korean) on the rules and users pages.
 	browserLogin(t, ctx, base, "root", "/rules")
 	waitFor(t, ctx, "the Korean rules page", `document.querySelector('#text').value.includes('greeting') && document.querySelector('#history').textContent.includes('아직 변경 이력이 없습니다')`)
-	fullShot(t, ctx, "rules-ko")
+	fullShot(t, ctx, "ko-rules")
 	do(t, ctx, "the users page", chromedp.Navigate(base+"/users"))
 	waitFor(t, ctx, "the Korean users page", `(() => { const r = document.querySelector('tr[data-user="minji"]'); return !!r && r.querySelector('select.role').selectedOptions[0].textContent === '감독자'; })()`)
 	do(t, ctx, "set jiho's language to English", chromedp.SetValue(`tr[data-user="jiho"] [data-testid=user-language]`, "en"), chromedp.Click(`tr[data-user="jiho"] td.actions button`))
@@ -221,7 +221,7 @@ func TestBrowserKorean(t *testing.T) {
 	if u, _ := ts.users.get("jiho"); u.Language != "en" {
 		t.Errorf("jiho's language %q, want en", u.Language)
 	}
-	fullShot(t, ctx, "users-ko")
+	fullShot(t, ctx, "ko-users")
 }
 
 // defectRecords are stored calls for TestBrowserDefects: one with an alert
@@ -284,7 +284,7 @@ func TestBrowserDefects(t *testing.T) {
 	waitFor(t, ctx, "one-point sparklines", `(() => { const s = document.querySelectorAll('tr[data-call="d-1"] svg.spark'); return s.length === 2 && [...s].every((x) => x.querySelector('circle') !== null && x.getBoundingClientRect().height >= 28); })()`)
 	// 12: a queue cell is a cell, not a bordered chip.
 	waitFor(t, ctx, "plain queue cells", `(() => { const td = document.querySelector('tr[data-call="d-1"] td.queue'); const cs = getComputedStyle(td); return td.textContent === 'billing' && cs.borderLeftWidth === '0px' && cs.borderTopWidth === '0px'; })()`)
-	fullShot(t, ctx, "board")
+	fullShot(t, ctx, "en-board")
 
 	// The call view: severities in their own colours, a chart with axes,
 	// units and a legend.
@@ -295,36 +295,36 @@ func TestBrowserDefects(t *testing.T) {
 	// 10: once the call ends, no "now".
 	publish(t, pub, msg.SubjectCall(id), msg.CallEvent{CallID: id, Kind: msg.CallEnded, Time: time.Now(), DurationMS: 40000, Reason: msg.EndBye})
 	waitFor(t, ctx, "scores at the end", `document.querySelector('#live').hidden && document.querySelector('#sentiment').textContent.includes('at the end') && !document.querySelector('#sentiment').textContent.includes('now')`)
-	fullShot(t, ctx, "call-ended")
+	fullShot(t, ctx, "en-call-ended")
 
 	// 11: a finished call with no transcript, transcription off, says why.
 	do(t, ctx, "open the silent call", chromedp.Navigate(base+"/calls/silent-1"), chromedp.WaitVisible("#transcript"))
 	waitFor(t, ctx, "why there is no transcript", `(() => { const n = document.querySelector('#transcript-note'); return !n.hidden && n.textContent.includes('transcription is off') && document.querySelector('#sentiment').textContent.includes('transcription is off') && !document.querySelector('#sentiment').textContent.includes('yet'); })()`)
-	fullShot(t, ctx, "call-no-transcription")
+	fullShot(t, ctx, "en-call-no-transcription")
 
 	// 12: "hung up", and an alert shown at the time of its turn.
 	do(t, ctx, "open the stored call", chromedp.Navigate(base+"/calls/past-2"), chromedp.WaitVisible("#transcript"))
 	waitFor(t, ctx, "hung up", `(() => { const m = document.querySelector('#meta').textContent; return m.includes('hung up') && !m.includes('rtcp'); })()`)
 	waitFor(t, ctx, "the alert at its turn's time", `(() => { const li = document.querySelector('#transcript li .alert-inline').closest('li'); return li.querySelector('.t').textContent === '1:00' && document.querySelector('#alerts li.alert').textContent.includes('info at 1:00'); })()`)
-	fullShot(t, ctx, "call-finished")
+	fullShot(t, ctx, "en-call-finished")
 
 	// 12: in search results the badge and the chips keep their distance.
 	do(t, ctx, "search", chromedp.Navigate(base+"/search?q=kettle"), chromedp.WaitVisible("#hits"))
 	waitFor(t, ctx, "spaced badge and chips", `(() => { const hit = document.querySelector('#hits li[data-call="past-2"]'); if (!hit) return false;
 		const r = (sel) => hit.querySelector(sel).getBoundingClientRect(); const chips = hit.querySelectorAll('.chip');
 		return chips.length === 2 && r('[data-testid=hit-alerts]').left - r('.duration').right >= 6 && chips[1].getBoundingClientRect().left - chips[0].getBoundingClientRect().right >= 4; })()`)
-	fullShot(t, ctx, "search")
+	fullShot(t, ctx, "en-search")
 
 	// 12: the dry run's count beside its own table; an empty history says so.
 	browserLogin(t, ctx, base, "quinn", "/rules")
 	waitFor(t, ctx, "the empty history", `document.querySelector('#history').textContent.includes('No changes yet')`)
 	do(t, ctx, "dry run", chromedp.Click("#dryrun-submit"))
 	waitFor(t, ctx, "the count beside the dry run", `(() => { const s = document.querySelector('#dry-status'); return s.textContent === '2 matches' && s.closest('section') === document.querySelector('#matches').closest('section') && document.querySelector('#status').textContent === ''; })()`)
-	fullShot(t, ctx, "rules")
+	fullShot(t, ctx, "en-rules")
 
 	browserLogin(t, ctx, base, "root", "/users")
 	waitFor(t, ctx, "the user list", `document.querySelector('tr[data-user="sue"] [data-testid=user-language]') !== null`)
-	fullShot(t, ctx, "users")
+	fullShot(t, ctx, "en-users")
 	do(t, ctx, "log out", chromedp.Click("#logout"), chromedp.WaitVisible("#login-submit"))
-	fullShot(t, ctx, "login")
+	fullShot(t, ctx, "en-login")
 }

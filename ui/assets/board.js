@@ -11,12 +11,13 @@ function render() {
     const q = r.queue || t("board.no_queue");
     queues.set(q, (queues.get(q) || 0) + 1);
     if (r.alerts > 0) alerting++;
-    const sent = h("td", { class: "sentiment" });
+    // One line per side: who, the current score, the trend; aligned.
+    const grid = h("div", { class: "sents" });
     for (const role of Object.keys(r.participants || {}).sort()) {
       const p = r.participants[role];
-      sent.append(h("span", { class: "sent" }, h("span", { class: "role" }, legName(role)),
-        h("b", { class: sentClass(p.current) }, fmtScore(p.current)), sparkline(p.trend)));
+      grid.append(h("span", { class: "role" }, legName(role)), h("b", { class: sentClass(p.current) }, fmtScore(p.current)), sparkline(p.trend));
     }
+    const sent = h("td", { class: "sentiment" }, grid);
     const alertCell = h("td", {});
     if (r.alerts > 0) {
       // The most severe alert names the badge; its colour is its severity.
