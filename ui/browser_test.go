@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/internal/browsertest"
 	"github.com/earshot-dev/earshot/msg"
@@ -21,6 +22,18 @@ const (
 )
 
 func browser(t *testing.T) context.Context { return browsertest.Start(t) }
+
+// liveBrowser starts a browser and a test server that follows a real NATS,
+// and waits for the server to catch up.
+func liveBrowser(t *testing.T, cfg Config, recs ...msg.CallRecord) (context.Context, *testServer, *bus.Conn) {
+	t.Helper()
+	ctx := browser(t)
+	_, conn := bustest.Start(t)
+	cfg.JS = conn.JS
+	ts := startTestServer(t, cfg, recs...)
+	<-ts.Ready()
+	return ctx, ts, conn
+}
 
 func artifactDir(t *testing.T) string { return browsertest.ArtifactDir(t, "ui") }
 
@@ -80,10 +93,7 @@ func searchRecord() msg.CallRecord {
 // (interim replaced by final), search a phrase and open the hit, and see
 // hostile text shown as text everywhere.
 func TestBrowser(t *testing.T) {
-	ctx := browser(t)
-	_, conn := bustest.Start(t)
-	ts := startTestServer(t, Config{JS: conn.JS}, searchRecord())
-	<-ts.Ready()
+	ctx, ts, conn := liveBrowser(t, Config{}, searchRecord())
 	base := ts.http.URL
 	pub := conn.Publish
 
@@ -183,12 +193,7 @@ func TestBrowser(t *testing.T) {
 	notPwned(t, ctx, "call view")
 
 	// Search a phrase and open the hit at its moment.
-	do(t, ctx, "search",
-		chromedp.Navigate(base+"/search"),
-		chromedp.WaitVisible("#q"),
-		chromedp.SendKeys("#q", "broken kettle"),
-		chromedp.Click("#search-submit"),
-	)
+	browserSearch(t, ctx, base, "broken kettle")
 	waitFor(t, ctx, "a hit with the phrase marked", `(() => { const m = document.querySelector('#hits .snippet mark'); return !!m && m.textContent === 'broken kettle'; })()`)
 	waitFor(t, ctx, "hostile snippet as text", `document.querySelector('#hits .snippet').textContent.includes(`+jsString(hostileImg)+`)`)
 	notPwned(t, ctx, "search")

@@ -9,7 +9,6 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/internal/browsertest"
 	"github.com/earshot-dev/earshot/msg"
 )
@@ -32,6 +31,17 @@ func browserLogin(t *testing.T, ctx context.Context, base, name, next string) {
 		chromedp.WaitVisible("#nav strong"), // drawn once logged in
 	)
 	waitFor(t, ctx, name+" logged in", `location.pathname === `+jsString(next))
+}
+
+// browserSearch searches words on the search page.
+func browserSearch(t *testing.T, ctx context.Context, base, words string) {
+	t.Helper()
+	do(t, ctx, "search "+words,
+		chromedp.Navigate(base+"/search"),
+		chromedp.WaitVisible("#q"),
+		chromedp.SendKeys("#q", words),
+		chromedp.Click("#search-submit"),
+	)
 }
 
 // setAcceptLanguage makes the browser send header as its Accept-Language.
@@ -110,10 +120,7 @@ func koreanRecord() msg.CallRecord {
 // TestBrowserKorean: a supervisor whose setting is Korean, and one whose
 // browser asks for Korean, see the board, a call and search all in Korean.
 func TestBrowserKorean(t *testing.T) {
-	ctx := browser(t)
-	_, conn := bustest.Start(t)
-	ts := startTestServer(t, Config{JS: conn.JS}, koreanRecord())
-	<-ts.Ready()
+	ctx, ts, conn := liveBrowser(t, Config{}, koreanRecord())
 	base := ts.http.URL
 	for _, u := range []struct{ name, lang string }{{"minji", "ko"}, {"jiho", ""}} {
 		if err := ts.AddUser(u.name, testPassword, RoleSupervisor, ""); err != nil {
@@ -175,12 +182,7 @@ func TestBrowserKorean(t *testing.T) {
 	fullShot(t, ctx, "ko-call")
 
 	// Search.
-	do(t, ctx, "search in Korean",
-		chromedp.Navigate(base+"/search"),
-		chromedp.WaitVisible("#q"),
-		chromedp.SendKeys("#q", "환불"),
-		chromedp.Click("#search-submit"),
-	)
+	browserSearch(t, ctx, base, "환불")
 	waitFor(t, ctx, "Korean hits", `document.querySelector('#total').textContent === '통화 1건' && (document.querySelector('#hits .snippet mark') || {}).textContent === '환불' && document.querySelector('#hits [data-testid=hit-alerts]').textContent.includes('알림 1건')`)
 	waitFor(t, ctx, "Korean filters", `document.querySelector('#search').textContent.includes('말한 사람') && document.querySelector('#leg').options[1].textContent === '상담원'`)
 	noEnglish("search")
@@ -257,10 +259,7 @@ func defectRecords() []msg.CallRecord {
 // axes, units and a legend, and no "now" once the call is over; a call
 // without transcription that says why; and the small layout faults.
 func TestBrowserDefects(t *testing.T) {
-	ctx := browser(t)
-	_, conn := bustest.Start(t)
-	ts := startTestServer(t, Config{JS: conn.JS, NoTranscription: true}, defectRecords()...)
-	<-ts.Ready()
+	ctx, ts, conn := liveBrowser(t, Config{NoTranscription: true}, defectRecords()...)
 	base := ts.http.URL
 	pub := conn.Publish
 
