@@ -221,3 +221,18 @@ func TestErrorKeys(t *testing.T) {
 		t.Errorf("last admin: %s", body)
 	}
 }
+
+// FuzzAcceptLanguage: any header picks a language the web view speaks, and
+// Korean only when the header names it.
+func FuzzAcceptLanguage(f *testing.F) {
+	f.Add("ko-KR,ko;q=0.9")
+	f.Fuzz(func(t *testing.T, header string) {
+		got := acceptLanguage(header)
+		if !supported(got) {
+			t.Fatalf("Accept-Language %q: %q is not a language the web view speaks", header, got)
+		}
+		if got == "ko" && !strings.Contains(strings.ToLower(header), "ko") {
+			t.Fatalf("Accept-Language %q: Korean, which it does not name", header)
+		}
+	})
+}
