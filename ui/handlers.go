@@ -175,7 +175,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	p := me(r)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": p.Name, "role": p.Role, "agent": p.agentName(), "csrf": p.csrf,
-		"language": p.Language, "lang": s.language(r),
+		"language": p.Language,
 		"can": map[string]bool{
 			"board": p.Role.can(permBoard), "search": p.Role.can(permSearch),
 			"rules": p.Role.can(permRules), "users": p.Role.can(permUsers),
