@@ -3,7 +3,6 @@ package sentiment
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	_ "embed"
 	"encoding/binary"
 	"errors"
@@ -26,7 +25,7 @@ var koreanModel []byte
 // ErrKoreanModel is returned for a Korean model file that cannot be read.
 var ErrKoreanModel = errors.New("sentiment: bad korean model")
 
-// koMagic starts a Korean model file (inside its gzip stream).
+// koMagic starts a Korean model file.
 const koMagic = "ESKO\x01"
 
 // Korean is a linear model (logistic regression) over hashed character
@@ -37,7 +36,8 @@ const koMagic = "ESKO\x01"
 type Korean struct {
 	bits    uint
 	bias    float64
-	weights []float32
+	scale   float64 // of the weights
+	weights []int16
 	lex     koLexicon
 	phrases koPhraseIndex
 	pool    sync.Pool
@@ -50,12 +50,7 @@ func NewKorean() (*Korean, error) { return LoadKorean(bytes.NewReader(koreanMode
 
 // LoadKorean reads a Korean model file as TrainKorean writes it.
 func LoadKorean(r io.Reader) (*Korean, error) {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKoreanModel, err)
-	}
-	br := bufio.NewReader(zr)
-	k, err := readKorean(br)
+	k, err := readKorean(bufio.NewReader(r))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKoreanModel, err)
 	}
@@ -64,7 +59,7 @@ func LoadKorean(r io.Reader) (*Korean, error) {
 	return k, nil
 }
 
-// The file, after gzip: koMagic, bits (1 byte), the lexicon (uint32 count,
+// The file: koMagic, bits (1 byte), the lexicon (uint32 count,
 // then per entry polarity int8, length uint8, surface bytes), bias and
 // weight scale (float32), then 1<<bits weights (int16, times the scale),
 // all little-endian.
@@ -97,25 +92,25 @@ func readKorean(br *bufio.Reader) (*Korean, error) {
 	if err := binary.Read(br, binary.LittleEndian, &hdr); err != nil {
 		return nil, fmt.Errorf("weights header: %v", err)
 	}
-	q := make([]int16, 1<<bits)
-	if err := binary.Read(br, binary.LittleEndian, q); err != nil {
+	raw := make([]byte, 2<<bits)
+	if _, err := io.ReadFull(br, raw); err != nil {
 		return nil, fmt.Errorf("weights: %v", err)
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
 		return nil, errors.New("bytes after the weights")
 	}
 	k.bias = float64(hdr.Bias)
-	k.weights = make([]float32, len(q))
-	for i, v := range q {
-		k.weights[i] = float32(v) * hdr.Scale
+	k.scale = float64(hdr.Scale)
+	k.weights = make([]int16, 1<<bits)
+	for i := range k.weights {
+		k.weights[i] = int16(binary.LittleEndian.Uint16(raw[2*i:]))
 	}
 	return k, nil
 }
 
 type koScratch struct {
-	text    koText
-	feats   []uint32
-	covered [][2]int
+	text  koText
+	feats []uint32
 }
 
 // How the model's margin and the phrases make a score; see Score.
@@ -141,11 +136,11 @@ const (
 func (k *Korean) margin(s *koScratch, text string) float64 {
 	s.text.normalise(text)
 	s.feats = s.text.features(s.feats[:0], k.bits, k.lex)
-	z := k.bias
+	var sum int64
 	for _, f := range s.feats {
-		z += float64(k.weights[f])
+		sum += int64(k.weights[f])
 	}
-	return z
+	return k.bias + k.scale*float64(sum)
 }
 
 // Score implements Model. The score x is the model's margin m, with the
@@ -159,9 +154,7 @@ func (k *Korean) Score(text string) msg.Sentiment {
 	if len(s.text.words) == 0 {
 		return msg.Sentiment{Label: msg.Neutral, Neu: 1}
 	}
-	var hits koPhraseHits
-	hits, s.covered = k.phrases.match(&s.text, s.covered)
-	return koSentiment(koScore(m, hits))
+	return koSentiment(koScore(m, k.phrases.match(&s.text)))
 }
 
 // koScore combines the model's margin and the phrases (see Score).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"slices"
+	"unicode/utf8"
 )
 
 // koPhrases is the Korean contact-center lexicon: what a call says that a
@@ -47,21 +48,24 @@ type koPhrase struct {
 	valence float64
 }
 
-// koPhraseIndex is the phrase list longest first, so that a longer phrase
-// claims its bytes before a shorter one inside it.
-type koPhraseIndex []koPhrase
+// koPhraseIndex holds the phrases by their first rune, longest first, so
+// that at an eojeol's start the longest phrase is tried first.
+type koPhraseIndex map[rune][]koPhrase
 
 func newKoPhraseIndex(m map[string]float64) koPhraseIndex {
-	idx := make(koPhraseIndex, 0, len(m))
+	idx := koPhraseIndex{}
 	for p, v := range m {
-		idx = append(idx, koPhrase{[]byte(p), v})
+		r, _ := utf8.DecodeRuneInString(p)
+		idx[r] = append(idx[r], koPhrase{[]byte(p), v})
 	}
-	slices.SortFunc(idx, func(a, b koPhrase) int {
-		if c := cmp.Compare(len(b.text), len(a.text)); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.text, b.text)
-	})
+	for _, ps := range idx {
+		slices.SortFunc(ps, func(a, b koPhrase) int {
+			if c := cmp.Compare(len(b.text), len(a.text)); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.text, b.text)
+		})
+	}
 	return idx
 }
 
@@ -72,63 +76,45 @@ type koPhraseHits struct {
 	polar, plain int
 }
 
-// match finds the phrases in t, each from an eojeol's start; a plain
-// phrase of one syllable (네, 예) only as a whole eojeol. A polar phrase is turned when the
-// eojeol before it is 안 or 못, or the one after it says 않다, 없다, 아니다
-// ("친절하지 않아요", "불만 없어요"). covered is scratch space.
-func (idx koPhraseIndex) match(t *koText, covered [][2]int) (koPhraseHits, [][2]int) {
+// match finds the phrases in t, left to right, each from an eojeol's start,
+// the longest there; a phrase's bytes are not matched again. A plain
+// phrase of one syllable (네, 예) matches only a whole eojeol. A polar
+// phrase is turned when the eojeol before it is 안 or 못, or the one after
+// it says 않다, 없다, 아니다 ("친절하지 않아요", "불만 없어요").
+func (idx koPhraseIndex) match(t *koText) koPhraseHits {
 	var h koPhraseHits
-	covered = covered[:0]
-	for _, p := range idx {
-		for from := 0; from < len(t.b); {
-			i := bytes.Index(t.b[from:], p.text)
-			if i < 0 {
-				break
-			}
-			start, end := from+i, from+i+len(p.text)
-			from = end
-			if overlaps(covered, start, end) {
+	covered := 0 // bytes of t.b before this are a phrase's
+	for w, span := range t.words {
+		start := int(span.start)
+		if start < covered {
+			continue
+		}
+		r, _ := utf8.DecodeRune(t.b[start:])
+		for _, p := range idx[r] {
+			if !bytes.HasPrefix(t.b[start:], p.text) {
 				continue
 			}
-			w := t.wordAt(start)
-			if w < 0 || int(t.words[w].start) != start {
-				continue // 해지 inside 행복해지는
-			}
-			if p.valence == 0 && len(p.text) <= 3 && int(t.words[w].end) != end {
+			end := start + len(p.text)
+			if p.valence == 0 && len(p.text) <= 3 && int(span.end) != end {
 				continue // 네 alone, not 네트워크
 			}
-			covered = append(covered, [2]int{start, end})
+			covered = end
 			if p.valence == 0 {
 				h.plain++
-				continue
+				break
+			}
+			last := w
+			for last+1 < len(t.words) && int(t.words[last+1].start) < end {
+				last++
 			}
 			v := p.valence
-			last := t.wordAt(end - 1)
-			if w > 0 && koNegator(t.word(w-1)) || last >= 0 && last+1 < len(t.words) && koNegates(t.word(last+1)) {
+			if w > 0 && koNegator(t.word(w-1)) || last+1 < len(t.words) && koNegates(t.word(last+1)) {
 				v = -v
 			}
 			h.valence += v
 			h.polar++
+			break
 		}
 	}
-	return h, covered
-}
-
-func overlaps(spans [][2]int, start, end int) bool {
-	for _, s := range spans {
-		if start < s[1] && s[0] < end {
-			return true
-		}
-	}
-	return false
-}
-
-// wordAt returns the index of the eojeol holding byte i of t.b, or -1.
-func (t *koText) wordAt(i int) int {
-	for w, s := range t.words {
-		if int(s.start) <= i && i < int(s.end) {
-			return w
-		}
-	}
-	return -1
+	return h
 }

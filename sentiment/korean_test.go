@@ -235,7 +235,7 @@ func TestLoadKoreanBad(t *testing.T) {
 	}
 	for name, b := range map[string][]byte{
 		"empty":     nil,
-		"not gzip":  []byte("ESKO\x01 plain"),
+		"garbage":   []byte("ESKO\x01 plain"),
 		"truncated": good.Bytes()[:good.Len()/2],
 	} {
 		if _, err := LoadKorean(bytes.NewReader(b)); !errors.Is(err, ErrKoreanModel) {

@@ -3,7 +3,6 @@ package sentiment
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"encoding/csv"
 	"errors"
@@ -329,11 +328,7 @@ func (k *Korean) rawAccuracy(reviews []koreanReview) float64 {
 // writeKorean writes the model file readKorean reads, weights quantised to
 // int16 against the largest.
 func writeKorean(out io.Writer, bits uint, lex koLexicon, bias float64, w []float64) error {
-	zw, err := gzip.NewWriterLevel(out, gzip.BestCompression)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(zw)
+	bw := bufio.NewWriter(out)
 	bw.WriteString(koMagic)
 	bw.WriteByte(byte(bits))
 	surfaces := make([]string, 0, len(lex))
@@ -361,8 +356,5 @@ func writeKorean(out io.Writer, bits uint, lex koLexicon, bias float64, w []floa
 		q[i] = int16(math.Round(v / float64(float32(scale))))
 	}
 	binary.Write(bw, binary.LittleEndian, q)
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	return zw.Close()
+	return bw.Flush()
 }
