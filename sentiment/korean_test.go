@@ -261,6 +261,8 @@ func TestModelsLanguage(t *testing.T) {
 		{"", "1234 5678", "en", msg.Neutral, false},
 		{"ja", "最悪です", "ja", msg.Neutral, true},
 		{"EN", "this is ridiculous", "en", msg.Negative, false},
+		{"auto", "해지해 주세요", "ko", msg.Negative, false},
+		{"und", "thank you", "en", msg.Positive, false},
 	} {
 		s := ms.Score(c.lang, c.text)
 		if s.Language != c.wantLang || s.Label != c.label || (s.Unscored != "") != c.unscored {

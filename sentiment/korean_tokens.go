@@ -128,9 +128,6 @@ func isHangul(r rune) bool {
 	return r >= 0xAC00 && r <= 0xD7A3 || r >= 0x1100 && r <= 0x11FF || r >= 0x3130 && r <= 0x318F || r >= 0xA960 && r <= 0xA97F || r >= 0xD7B0 && r <= 0xD7FF
 }
 
-// isHangulSyllable reports whether r is a precomposed Hangul syllable.
-func isHangulSyllable(r rune) bool { return r >= 0xAC00 && r <= 0xD7A3 }
-
 // Feature kinds, hashed in front of a feature's bytes so that the same
 // bytes as a character n-gram and as an eojeol are different features.
 const (

@@ -45,13 +45,14 @@ func (m *Models) For(lang string) Model {
 	return m.Default
 }
 
-// Score scores text with the model of lang; an empty lang is detected from
-// the text (DetectLanguage). The result names the language scored (or
+// Score scores text with the model of lang; an empty lang (or "auto",
+// "und": a transcriber's or an announce's "not known") is detected from the
+// text (DetectLanguage). The result names the language scored (or
 // found); a language with no model gives a neutral result whose Unscored
 // says so.
 func (m *Models) Score(lang, text string) msg.Sentiment {
 	lang = baseLanguage(lang)
-	if lang == "" {
+	if lang == "" || lang == "auto" || lang == "und" {
 		lang = DetectLanguage(text)
 	}
 	mod := m.For(lang)

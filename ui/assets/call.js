@@ -134,7 +134,12 @@ function renderCharacteristics() {
   for (const [role, ms] of Object.entries(ch.talk_ms || {})) dl.append(h("dt", {}, "Talk time (" + role + ")"), h("dd", {}, fmtMS(ms)));
   dl.append(h("dt", {}, "Non-talk time"), h("dd", {}, fmtMS(ch.non_talk_ms)));
   dl.append(h("dt", {}, "Interruptions"), h("dd", {}, String((ch.interruptions || []).length)));
-  for (const [role, wpm] of Object.entries(ch.talk_speed_wpm || {})) dl.append(h("dt", {}, "Talk speed (" + role + ")"), h("dd", {}, Math.round(wpm) + " wpm"));
+  const spm = ch.talk_speed_spm || {};
+  for (const [role, wpm] of Object.entries(ch.talk_speed_wpm || {})) {
+    // Korean turns: words are eojeol; syllables per minute beside them.
+    const syl = spm[role] ? " · " + Math.round(spm[role]) + " syllables/min" : "";
+    dl.append(h("dt", {}, "Talk speed (" + role + ")"), h("dd", {}, Math.round(wpm) + " wpm" + syl));
+  }
 }
 
 function renderDTMF() {
