@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -321,21 +320,7 @@ func TestKoreanConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := k.Score("상담원 바꿔 주세요. 벌써 세 번째 전화예요.")
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 200 {
-				if got := k.Score("상담원 바꿔 주세요. 벌써 세 번째 전화예요."); got != want {
-					t.Errorf("concurrent score %+v, want %+v", got, want)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	checkConcurrent(t, k, "상담원 바꿔 주세요. 벌써 세 번째 전화예요.")
 }
 
 // TestKoreanLongLine: a 100 kB line scores (its first koMaxRunes runes)

@@ -55,6 +55,21 @@ func (o *stageOutputs) next(t *testing.T, subject string, seen map[string]int) *
 	}
 }
 
+// runAnalyzer runs a on conn until the test ends, and checks it stops
+// without an error.
+func runAnalyzer(t *testing.T, a *Analyzer, conn *bus.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, conn.JS) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
 func stagePublish(t *testing.T, c *bus.Conn, subject string, m msg.Message) {
 	t.Helper()
 	b, err := msg.Marshal(m)
@@ -74,15 +89,7 @@ func TestAnalyzerOnNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := stageListen(t, conn.NC, msg.AllAnalysis, msg.AllDeadLetters)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, conn.JS) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runAnalyzer(t, a, conn)
 
 	A, C := msg.RoleAgent, msg.RoleCustomer
 	call := "call-ok"
@@ -349,15 +356,7 @@ func TestAnalyzerLanguages(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := stageListen(t, conn.NC, msg.AllAnalysis)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, conn.JS) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runAnalyzer(t, a, conn)
 	call, C := "call-ko", msg.RoleCustomer
 	segs := []msg.Segment{
 		{ID: call + "/customer/1/0", Turn: 1, StartMS: 0, EndMS: 3000, Language: "ko", Text: "너무 화가 나요. 해지해 주세요."},
