@@ -60,6 +60,14 @@
 //     counts them up to its own now on the call clock (the wall clock since
 //     the CallEvent's StartedAt), with [Characteristics.NonTalkAt]: rules
 //     fire when a non_talk threshold is crossed, the board ticks.
+//   - Sentiment scores a final segment with the model of its Language (the
+//     transcriber's, or, when it names none, "ko" for text that is at least
+//     half Hangul, else "en"), and says which in Sentiment.Language. A
+//     language with no model gets a neutral score whose Sentiment.Unscored
+//     says so; it is never dropped.
+//   - Characteristics.TalkSpeedWPM counts space-separated words, which for
+//     Korean are eojeol; TalkSpeedSPM counts Hangul syllables per minute over
+//     the turns that have them.
 //
 // # Redaction
 //

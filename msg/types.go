@@ -296,6 +296,12 @@ type Sentiment struct {
 	Pos      float64 `json:"pos"`
 	Neg      float64 `json:"neg"`
 	Neu      float64 `json:"neu"`
+	// Language is the language whose model scored the text (the segment's,
+	// or found from the text's script when the segment has none).
+	Language string `json:"language,omitempty"`
+	// Unscored says why the text got no score of its own (a language with
+	// no model); the label is then neutral.
+	Unscored string `json:"unscored,omitempty"`
 }
 
 // ScoredSegment is a final segment with its sentiment.
@@ -362,11 +368,17 @@ type Characteristics struct {
 	NonTalk   []Span         `json:"non_talk,omitempty"`
 	// Open is the non-talk time still going on at AtMS, not in NonTalk
 	// or NonTalkMS: NonTalkAt counts it at any later time.
-	Open          []OpenSpan       `json:"open,omitempty"`
-	HoldMS        int64            `json:"hold_ms,omitempty"`
-	Interruptions []Interruption   `json:"interruptions,omitempty"`
-	TalkSpeedWPM  map[Role]float64 `json:"talk_speed_wpm,omitempty"`
-	LoudnessDBFS  map[Role]float64 `json:"loudness_dbfs,omitempty"`
+	Open          []OpenSpan     `json:"open,omitempty"`
+	HoldMS        int64          `json:"hold_ms,omitempty"`
+	Interruptions []Interruption `json:"interruptions,omitempty"`
+	// TalkSpeedWPM is words per minute: space-separated words, so for
+	// Korean, eojeol (a word with its particles and endings).
+	TalkSpeedWPM map[Role]float64 `json:"talk_speed_wpm,omitempty"`
+	// TalkSpeedSPM is Hangul syllables per minute over the turns with
+	// Hangul (Korean's measure of speech rate; about 2.5 syllables per
+	// eojeol).
+	TalkSpeedSPM map[Role]float64 `json:"talk_speed_spm,omitempty"`
+	LoudnessDBFS map[Role]float64 `json:"loudness_dbfs,omitempty"`
 	// Turns is each talk span's loudness: loudness per turn.
 	Turns []TurnLoudness `json:"turns,omitempty"`
 }

@@ -7,11 +7,19 @@
 // # Models
 //
 // A [Model] scores one text. [Models] picks a model by the segment's
-// language; English is built in ([NewEnglish]). Korean would plug in here: a
-// Model that splits text into morphemes with kagome and kagome-dict-ko and
-// scores them with the KOSAC polarity lexicon (morpheme n-grams tagged like
-// kagome's output), with the same negation and intensifier rules moved to
-// Korean's (안, 못, 너무, 정말).
+// language, or by the text's script when the segment names none
+// ([DetectLanguage]); a language with no model is neutral and says why.
+// [NewModels] has English ([NewEnglish]) and Korean ([NewKorean]).
+//
+// Korean is NB-LR (logistic regression over features scaled by their naive
+// Bayes log-count ratios) over hashed character 1-3-grams across eojeol
+// boundaries, eojeol unigrams and bigrams, eojeol under negation (안, 못
+// before; 않다, 없다, 아니다 after) and the KOSAC lexicon's polarities,
+// trained on the Naver movie reviews ([TrainKorean]; `go generate` or
+// `earshot sentiment train` rebuilds korean.model, which is embedded); a
+// contact-center phrase lexicon (해지, 상담원 바꿔, 세 번째, 감사) on top,
+// and informational phrases (성함, 번호, 확인해 드릴게요) that keep plain turns
+// neutral.
 //
 // # Call scores
 //

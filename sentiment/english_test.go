@@ -67,16 +67,22 @@ func TestExtensionsMeasured(t *testing.T) {
 }
 
 func TestEnglishConcurrent(t *testing.T) {
-	m := NewEnglish(EnglishConfig{})
-	want := m.Score("this is ridiculous, I want a refund")
+	checkConcurrent(t, NewEnglish(EnglishConfig{}), "this is ridiculous, I want a refund")
+}
+
+// checkConcurrent scores text from four goroutines at once and checks every
+// score is the one scored alone.
+func checkConcurrent(t *testing.T, m Model, text string) {
+	t.Helper()
+	want := m.Score(text)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range 200 {
-				if got := m.Score("this is ridiculous, I want a refund"); got != want {
-					t.Errorf("concurrent score %+v, want %+v", got, want)
+				if got := m.Score(text); got != want {
+					t.Errorf("concurrent score of %q %+v, want %+v", text, got, want)
 					return
 				}
 			}

@@ -1,7 +1,9 @@
 package sentiment
 
 import (
+	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/earshot-dev/earshot/msg"
 )
@@ -18,25 +20,76 @@ type ModelFunc func(text string) msg.Sentiment
 func (f ModelFunc) Score(text string) msg.Sentiment { return f(text) }
 
 // Models chooses a model by language: the base of a BCP 47 tag ("en" for
-// "en-US"), lower case. A language without a model of its own (and a segment
-// whose language is unknown) gets Default.
+// "en-US"), lower case. A language without a model of its own gets
+// Default; with no Default, its text is neutral and says why (see Score).
 type Models struct {
 	ByLanguage map[string]Model
 	Default    Model
 }
 
-// For returns the model for lang.
+// NewModels returns Earshot's models: English and Korean, and no default,
+// so that a language with no model is neutral and says so.
+func NewModels() (*Models, error) {
+	ko, err := NewKorean()
+	if err != nil {
+		return nil, err
+	}
+	return &Models{ByLanguage: map[string]Model{"en": NewEnglish(EnglishConfig{}), "ko": ko}}, nil
+}
+
+// For returns the model for lang, or nil when there is none.
 func (m *Models) For(lang string) Model {
-	if len(m.ByLanguage) > 0 {
-		base := strings.ToLower(lang)
-		if i := strings.IndexAny(base, "-_"); i >= 0 {
-			base = base[:i]
-		}
-		if mod, ok := m.ByLanguage[base]; ok {
-			return mod
-		}
+	if mod, ok := m.ByLanguage[baseLanguage(lang)]; ok {
+		return mod
 	}
 	return m.Default
+}
+
+// Score scores text with the model of lang; an empty lang (or "auto",
+// "und": a transcriber's or an announce's "not known") is detected from the
+// text (DetectLanguage). The result names the language scored (or
+// found); a language with no model gives a neutral result whose Unscored
+// says so.
+func (m *Models) Score(lang, text string) msg.Sentiment {
+	lang = baseLanguage(lang)
+	if lang == "" || lang == "auto" || lang == "und" {
+		lang = DetectLanguage(text)
+	}
+	mod := m.For(lang)
+	if mod == nil {
+		return msg.Sentiment{Label: msg.Neutral, Neu: 1, Language: lang,
+			Unscored: fmt.Sprintf("no sentiment model for language %q", lang)}
+	}
+	s := mod.Score(text)
+	s.Language = lang
+	return s
+}
+
+// baseLanguage is the base of a BCP 47 tag, lower case: "ko" for "ko-KR".
+func baseLanguage(tag string) string {
+	if i := strings.IndexAny(tag, "-_"); i >= 0 {
+		tag = tag[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(tag))
+}
+
+// DetectLanguage names the language of a text that says nothing of its
+// own: "ko" when at least half its letters are Hangul, else "en".
+func DetectLanguage(text string) string {
+	letters, hangul := 0, 0
+	for _, r := range text {
+		switch {
+		case isHangul(r):
+			hangul++
+			letters++
+		case unicode.IsLetter(r):
+			letters++
+		}
+	}
+	if hangul > 0 && 2*hangul >= letters {
+		return "ko"
+	}
+	return "en"
 }
 
 // Thresholds of the labels. Compound scores at or beyond ±CompoundThreshold

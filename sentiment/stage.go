@@ -23,7 +23,8 @@ type Publisher interface {
 // Config configures the analyzer; the zero value is usable once a model is
 // chosen by default.
 type Config struct {
-	// Models picks a model per segment language; default: English for all.
+	// Models picks a model per segment language; default: NewModels
+	// (English and Korean; other languages neutral, saying so).
 	Models *Models
 	// Tracker sets the call scores (periods, window, streaks).
 	Tracker TrackerConfig
@@ -101,10 +102,14 @@ func NewAnalyzer(pub Publisher, cfg Config) (*Analyzer, error) {
 		return nil, fmt.Errorf("sentiment: %w", err)
 	}
 	if cfg.Models == nil {
-		cfg.Models = &Models{Default: NewEnglish(EnglishConfig{})}
+		ms, err := NewModels()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Models = ms
 	}
-	if cfg.Models.Default == nil {
-		return nil, errors.New("sentiment: models need a default model")
+	if cfg.Models.Default == nil && len(cfg.Models.ByLanguage) == 0 {
+		return nil, errors.New("sentiment: models need at least one model")
 	}
 	if cfg.Grace == 0 {
 		cfg.Grace = 2 * time.Minute
@@ -390,7 +395,7 @@ func (a *Analyzer) segment(ctx context.Context, st *callState, seg msg.Segment, 
 		}
 		return a.maybeFinish(ctx, seg.CallID, st) // redelivered: results already out
 	}
-	s := a.cfg.Models.For(seg.Language).Score(seg.Text)
+	s := a.cfg.Models.Score(seg.Language, seg.Text)
 	if live {
 		if err := a.publish(ctx, msg.SubjectScoredSegment(seg.CallID), msg.ScoredSegment{Segment: seg, Sentiment: s}); err != nil {
 			return err

@@ -55,6 +55,21 @@ func (o *stageOutputs) next(t *testing.T, subject string, seen map[string]int) *
 	}
 }
 
+// runAnalyzer runs a on conn until the test ends, and checks it stops
+// without an error.
+func runAnalyzer(t *testing.T, a *Analyzer, conn *bus.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, conn.JS) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
 func stagePublish(t *testing.T, c *bus.Conn, subject string, m msg.Message) {
 	t.Helper()
 	b, err := msg.Marshal(m)
@@ -74,15 +89,7 @@ func TestAnalyzerOnNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := stageListen(t, conn.NC, msg.AllAnalysis, msg.AllDeadLetters)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, conn.JS) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	runAnalyzer(t, a, conn)
 
 	A, C := msg.RoleAgent, msg.RoleCustomer
 	call := "call-ok"
@@ -335,5 +342,55 @@ func TestAnalyzerRestart(t *testing.T) {
 	a2.mu.Unlock()
 	if kept {
 		t.Error("a call finished before the restart was taken up again")
+	}
+}
+
+// TestAnalyzerLanguages: a Korean segment is scored by the Korean model
+// whether the transcriber named its language or not, and a segment in a
+// language with no model is neutral and says why; the characteristics give
+// Korean talk speed in syllables per minute.
+func TestAnalyzerLanguages(t *testing.T) {
+	_, conn := bustest.Start(t)
+	a, err := NewAnalyzer(conn, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := stageListen(t, conn.NC, msg.AllAnalysis)
+	runAnalyzer(t, a, conn)
+	call, C := "call-ko", msg.RoleCustomer
+	segs := []msg.Segment{
+		{ID: call + "/customer/1/0", Turn: 1, StartMS: 0, EndMS: 3000, Language: "ko", Text: "너무 화가 나요. 해지해 주세요."},
+		{ID: call + "/customer/2/0", Turn: 2, StartMS: 4000, EndMS: 6000, Text: "정말 감사합니다."},
+		{ID: call + "/customer/3/0", Turn: 3, StartMS: 7000, EndMS: 9000, Language: "ja", Text: "ありがとうございます"},
+	}
+	want := []struct{ label, lang, unscored string }{
+		{msg.Negative, "ko", ""},
+		{msg.Positive, "ko", ""},
+		{msg.Neutral, "ja", `no sentiment model for language "ja"`},
+	}
+	seen := map[string]int{}
+	for i, s := range segs {
+		s.CallID, s.Leg = call, C
+		stagePublish(t, conn, msg.SubjectTranscript(call), s)
+		var got msg.ScoredSegment
+		if err := msg.Unmarshal(out.next(t, msg.SubjectScoredSegment(call), seen).Data, &got); err != nil {
+			t.Fatal(err)
+		}
+		w := want[i]
+		if got.Segment.ID != s.ID || got.Sentiment.Label != w.label || got.Sentiment.Language != w.lang || got.Sentiment.Unscored != w.unscored {
+			t.Errorf("segment %s scored %+v, want label %s, language %s, unscored %q", s.ID, got.Sentiment, w.label, w.lang, w.unscored)
+		}
+	}
+	stagePublish(t, conn, msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallEnded, DurationMS: 10000, FinalJobs: map[msg.Role]int{C: 3}})
+	var ch msg.Characteristics
+	for !ch.Final {
+		if err := msg.Unmarshal(out.next(t, msg.SubjectCharacteristics(call), seen).Data, &ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 너무 화가 나요. 해지해 주세요. (12) and 정말 감사합니다. (7) in 5 s;
+	// the Japanese turn has no Hangul.
+	if got := ch.TalkSpeedSPM[C]; got != 228 {
+		t.Errorf("customer syllables per minute %v, want 228", got)
 	}
 }

@@ -189,7 +189,12 @@ func TestBrowser(t *testing.T) {
 	publish(t, pub, msg.SubjectAlert(evil), msg.Alert{ID: "e2", CallID: evil, RuleName: "Card read out", Severity: "critical", AtMS: 5000,
 		Message: "Card read out: card number is 4111 1111 1111 1111"})
 	waitFor(t, ctx, "the card alert, masked", `(() => { const t = document.querySelector('#alerts').textContent; return t.includes('Card read out: card number is [PII]') && !t.includes('4111'); })()`)
+	publish(t, pub, msg.SubjectCharacteristics(evil), msg.Characteristics{CallID: evil, TalkMS: map[msg.Role]int64{msg.RoleCustomer: 3000},
+		TalkSpeedWPM: map[msg.Role]float64{msg.RoleCustomer: 100, msg.RoleAgent: 150}, TalkSpeedSPM: map[msg.Role]float64{msg.RoleCustomer: 240}})
+	waitFor(t, ctx, "talk speed, with syllables for the Korean leg only", `(() => { const t = document.querySelector('#characteristics').textContent; return t.includes('100 words and 240 syllables a minute') && t.includes('150 words a minute') && !t.includes('150 words and'); })()`)
 	screenshot(t, ctx, "call-live")
+	do(t, ctx, "show the characteristics", chromedp.ScrollIntoView("#characteristics"))
+	screenshot(t, ctx, "call-characteristics")
 	notPwned(t, ctx, "call view")
 
 	// Search a phrase and open the hit at its moment.

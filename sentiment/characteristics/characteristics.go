@@ -2,9 +2,10 @@
 // Amazon Connect Contact Lens defines them, from capture's timeline spans and
 // transcribe's final segments: talk time per participant, non-talk time
 // (silences longer than 3 s on both legs; hold, as the PBX announces it; both
-// also while they go on), interruptions (who
-// talked over whom, and for how long), talk speed in words per minute, and
-// loudness per turn and per participant.
+// also while they go on), interruptions (who talked over whom, and for how
+// long), talk speed in words per minute (for Korean, words are eojeol, the
+// space-separated units) and, for Korean turns, in Hangul syllables per
+// minute, and loudness per turn and per participant.
 package characteristics
 
 import (
@@ -45,6 +46,8 @@ type Call struct {
 	segs                  map[string]bool
 	words                 map[msg.Role]int
 	ms                    map[msg.Role]int64 // speaking time behind words
+	syl                   map[msg.Role]int   // Hangul syllables
+	sylMS                 map[msg.Role]int64 // speaking time of the turns with them
 }
 
 // New returns an empty call.
@@ -64,6 +67,8 @@ func New(callID string, cfg Config) (*Call, error) {
 		segs:  map[string]bool{},
 		words: map[msg.Role]int{},
 		ms:    map[msg.Role]int64{},
+		syl:   map[msg.Role]int{},
+		sylMS: map[msg.Role]int64{},
 	}, nil
 }
 
@@ -114,7 +119,9 @@ func (c *Call) AddSpan(ev msg.TimelineEvent) {
 // AddSegment records a final segment's words for talk speed: the words
 // over the time from the first word's start to the last word's end, or,
 // without word timings, the text's words over the segment's duration.
-// Interim segments and segments without text are ignored.
+// A segment with Hangul also counts its syllables over the same time, for
+// talk speed in syllables per minute. Interim segments and segments
+// without text are ignored.
 func (c *Call) AddSegment(seg msg.Segment) {
 	if seg.Interim || seg.Error != "" || c.segs[seg.ID] {
 		return
@@ -140,6 +147,22 @@ func (c *Call) AddSegment(seg msg.Segment) {
 	}
 	c.words[seg.Leg] += n
 	c.ms[seg.Leg] += end - start
+	if syl := countHangulSyllables(seg.Text); syl > 0 {
+		c.syl[seg.Leg] += syl
+		c.sylMS[seg.Leg] += end - start
+	}
+}
+
+// countHangulSyllables counts the precomposed Hangul syllables of text
+// (가..힣), one per spoken syllable.
+func countHangulSyllables(text string) int {
+	n := 0
+	for _, r := range text {
+		if r >= 0xAC00 && r <= 0xD7A3 {
+			n++
+		}
+	}
+	return n
 }
 
 // Snapshot returns the characteristics at atMS. endMS > 0 says the call
@@ -195,15 +218,24 @@ func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
 	for _, o := range over {
 		ch.Interruptions = append(ch.Interruptions, msg.Interruption{By: o.Leg, Of: o.Other, StartMS: o.StartMS, EndMS: o.EndMS})
 	}
-	for leg, n := range c.words {
-		if c.ms[leg] > 0 {
-			if ch.TalkSpeedWPM == nil {
-				ch.TalkSpeedWPM = map[msg.Role]float64{}
+	ch.TalkSpeedWPM = perMinute(c.words, c.ms)
+	ch.TalkSpeedSPM = perMinute(c.syl, c.sylMS)
+	return ch
+}
+
+// perMinute is each leg's count per minute of its time, to 0.1; nil when
+// no leg has any.
+func perMinute(counts map[msg.Role]int, ms map[msg.Role]int64) map[msg.Role]float64 {
+	var out map[msg.Role]float64
+	for leg, n := range counts {
+		if ms[leg] > 0 {
+			if out == nil {
+				out = map[msg.Role]float64{}
 			}
-			ch.TalkSpeedWPM[leg] = math.Round(float64(n)*60000/float64(c.ms[leg])*10) / 10
+			out[leg] = math.Round(float64(n)*60000/float64(ms[leg])*10) / 10
 		}
 	}
-	return ch
+	return out
 }
 
 // nonTalk returns the gaps longer than MinSilence in the union of both legs'

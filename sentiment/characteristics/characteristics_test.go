@@ -219,3 +219,28 @@ func TestConfig(t *testing.T) {
 		t.Errorf("min silence 1 s: non-talk %d, want 2900", ch.NonTalkMS)
 	}
 }
+
+// TestKoreanTalkSpeed: Korean turns count words as eojeol and also Hangul
+// syllables, over the same time; an English leg has no syllable rate.
+func TestKoreanTalkSpeed(t *testing.T) {
+	c, err := New("call-ko", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	A, C := msg.RoleAgent, msg.RoleCustomer
+	// Customer, no word timings: 5 eojeol, 12 syllables in 3 s.
+	c.AddSegment(msg.Segment{ID: "call-ko/customer/1/0", Leg: C, StartMS: 1000, EndMS: 4000, Language: "ko", Text: "너무 화가 나요. 해지해 주세요."})
+	// Agent, word timings over 1.5 s: 2 eojeol, 8 syllables (the comma
+	// token is not a word).
+	c.AddSegment(msg.Segment{ID: "call-ko/agent/1/0", Leg: A, StartMS: 0, EndMS: 2000, Text: "안녕하세요, 고객님", Words: []msg.Word{
+		{Text: "안녕하세요", StartMS: 0, EndMS: 1000}, {Text: ",", StartMS: 1000, EndMS: 1000}, {Text: "고객님", StartMS: 1000, EndMS: 1500},
+	}})
+	ch := c.Snapshot(5000, 0, false)
+	near(t, "customer eojeol/min", ch.TalkSpeedWPM[C], 100, 0.1)
+	near(t, "customer syllables/min", ch.TalkSpeedSPM[C], 240, 0.1)
+	near(t, "agent eojeol/min", ch.TalkSpeedWPM[A], 80, 0.1)
+	near(t, "agent syllables/min", ch.TalkSpeedSPM[A], 320, 0.1)
+	if en := exampleCall(t).Snapshot(25000, 25000, true); en.TalkSpeedSPM != nil {
+		t.Errorf("an English call has syllable rates %v, want none", en.TalkSpeedSPM)
+	}
+}

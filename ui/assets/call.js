@@ -191,7 +191,12 @@ function renderCharacteristics() {
   dl.append(h("dt", {}, t("call.non_talk")), h("dd", {}, fmtDur(ch.non_talk_ms)));
   if (ch.hold_ms) dl.append(h("dt", {}, t("call.hold")), h("dd", {}, fmtDur(ch.hold_ms)));
   dl.append(h("dt", {}, t("call.interruptions")), h("dd", {}, String((ch.interruptions || []).length)));
-  for (const [role, wpm] of Object.entries(ch.talk_speed_wpm || {})) dl.append(h("dt", {}, t("call.talk_speed", { who: legName(role) })), h("dd", {}, t("call.wpm", { count: Math.round(wpm) })));
+  // Korean turns: words are eojeol, with Hangul syllables per minute beside them.
+  const spm = ch.talk_speed_spm || {};
+  for (const [role, wpm] of Object.entries(ch.talk_speed_wpm || {})) {
+    const speed = spm[role] ? t("call.wpm_spm", { count: Math.round(wpm), syllables: Math.round(spm[role]) }) : t("call.wpm", { count: Math.round(wpm) });
+    dl.append(h("dt", {}, t("call.talk_speed", { who: legName(role) })), h("dd", {}, speed));
+  }
 }
 
 function renderDTMF() {
