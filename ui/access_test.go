@@ -61,6 +61,8 @@ func TestAccess(t *testing.T) {
 		{"GET", "/login", nil, nil, 200},
 		{"GET", "/assets/app.js", nil, nil, 200},
 		{"GET", "/assets/app.css", nil, nil, 200},
+		{"GET", "/assets/%c0%ae%c0%ae/etc/passwd", nil, nil, 404}, // not UTF-8
+		{"GET", "/assets/nope.js", nil, nil, 404},
 		{"GET", "/", nil, board, 200},
 		{"GET", "/calls/own-1", nil, all, 200},
 		{"GET", "/search", nil, all, 200},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -23,7 +24,7 @@ func (s *Server) routes() http.Handler {
 
 	// Open: the login page, its API and the static assets (no data).
 	mux.Handle("GET /login", s.servePage("login.html"))
-	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", serveAssets(static)))
 	mux.HandleFunc("POST /api/ui/login", s.handleLogin)
 
 	// Pages: empty shells that load their data from the API.
@@ -74,6 +75,19 @@ func securityHeaders(h http.Handler) http.Handler {
 			hd.Set("Cache-Control", "no-store")
 		}
 		h.ServeHTTP(w, r)
+	})
+}
+
+// serveAssets serves the files of static; a name fs.ValidPath refuses
+// (not UTF-8, "..") is not found, where the file server would answer 500.
+func serveAssets(static fs.FS) http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name := strings.TrimSuffix(r.URL.Path, "/"); name != "" && !fs.ValidPath(name) {
+			writeError(w, http.StatusNotFound, "no such asset")
+			return
+		}
+		files.ServeHTTP(w, r)
 	})
 }
 
