@@ -225,8 +225,12 @@ func (m *Manager) Check(text []byte) []msg.Problem { return Check(text) }
 
 // Activate validates text and, if it is valid, writes it to the rules file
 // atomically, puts it in force and records who did it. Problems mean
-// nothing changed.
+// nothing changed. An empty text is a problem, as an empty file is to
+// Reload: removing every rule takes "rules: []".
 func (m *Manager) Activate(ctx context.Context, text []byte, who string) ([]msg.Problem, error) {
+	if len(bytes.TrimSpace(text)) == 0 {
+		return []msg.Problem{{Line: 1, Column: 1, Message: `the rule text is empty; the rules in force stay (activate "rules: []" to remove them all)`}}, nil
+	}
 	rs, err := Parse(text)
 	var pe *ProblemsError
 	if errors.As(err, &pe) {

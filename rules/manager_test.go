@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -186,5 +187,35 @@ func TestActivateAndHistory(t *testing.T) {
 	}
 	if _, err := m.Reload(ctx); err == nil || m.Current().Version != Version(second) {
 		t.Fatalf("reload of a missing file: %v, version %s", err, m.Current().Version)
+	}
+}
+
+// TestActivateEmptyRefused: an empty text (a request that forgot it) never
+// removes the rules in force; "rules: []" does, on purpose.
+func TestActivateEmptyRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	good := []byte(ruleFile("- words: refund"))
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewManager(ManagerConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, text := range []string{"", " \n\t\n"} {
+		probs, err := m.Activate(ctx, []byte(text), "eve")
+		if err != nil || len(probs) != 1 || !strings.Contains(probs[0].Message, "empty") || !strings.Contains(probs[0].Message, "rules: []") {
+			t.Fatalf("activate %q: %v %+v, want one problem saying it is empty and how to remove every rule", text, err, probs)
+		}
+		if b, _ := os.ReadFile(path); string(b) != string(good) || m.Current().Len() != 1 {
+			t.Fatalf("activate %q: the rules file or the rules in force changed", text)
+		}
+	}
+	if h, _ := m.History(ctx); len(h) != 0 {
+		t.Fatalf("a refused activation is in the history: %+v", h)
+	}
+	if probs, err := m.Activate(ctx, []byte("rules: []\n"), "ana"); err != nil || len(probs) != 0 || m.Current().Len() != 0 {
+		t.Fatalf("rules: []: %v %+v, %d rules in force", err, probs, m.Current().Len())
 	}
 }

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -475,5 +477,22 @@ func TestLoginThrottled(t *testing.T) {
 	th.succeeded("x")
 	if d := th.wait("x", now); d != 0 {
 		t.Fatalf("wait after success %s", d)
+	}
+}
+
+// TestActivateEmptyRefused: an activation without rule text (a body of
+// null or {}) is refused with the reason and changes nothing.
+func TestActivateEmptyRefused(t *testing.T) {
+	ts := startTestServer(t, Config{})
+	c := ts.login(t, "quinn")
+	for _, body := range []string{`null`, `{}`, `{"text": ""}`, `{"text": " \n "}`, `{"text": null}`} {
+		resp, b := c.do("POST", "/api/ui/rules/activate", json.RawMessage(body), nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "empty") || !strings.Contains(string(b), "rules: []") {
+			t.Errorf("activate %s: %d %s, want 400 saying the rule text is empty", body, resp.StatusCode, b)
+		}
+	}
+	text, _, _ := ts.rules.Source(context.Background())
+	if h, _ := ts.rules.History(context.Background()); string(text) != "rule greeting: agent says hello\n" || len(h) != 0 {
+		t.Fatalf("a refused activation changed the rules: %q, history %+v", text, h)
 	}
 }

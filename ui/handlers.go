@@ -536,6 +536,10 @@ func (s *Server) handleRulesActivate(w http.ResponseWriter, r *http.Request) {
 	if !s.rulesOr503(w) || !readJSON(w, r, &in) {
 		return
 	}
+	if strings.TrimSpace(in.Text) == "" {
+		writeError(w, http.StatusBadRequest, `text: the rule text is empty; the rules in force stay (activate "rules: []" to remove them all)`)
+		return
+	}
 	p := me(r)
 	probs, err := s.cfg.Rules.Activate(r.Context(), []byte(in.Text), p.Name)
 	if len(probs) > 0 {
