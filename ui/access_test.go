@@ -436,7 +436,7 @@ func TestUsersFilePersists(t *testing.T) {
 	if _, err := s2.users.check("admin", pw); err != nil {
 		t.Fatalf("printed password: %v", err)
 	}
-	if u, ok := s2.users.byToken(tok); !ok || u.Name != "admin" {
+	if u, _, ok := s2.users.byToken(tok); !ok || u.Name != "admin" {
 		t.Fatal("token lost")
 	}
 }

@@ -104,6 +104,7 @@ type principal struct {
 	User
 	csrf   string // the session's; empty for bearer tokens
 	bearer bool
+	cred   string // the session ID, or the API token's ID when bearer
 }
 
 type principalKey struct{}
@@ -120,11 +121,11 @@ func (s *Server) authenticate(r *http.Request) (principal, bool) {
 		if !ok {
 			return principal{}, false
 		}
-		u, ok := s.users.byToken(strings.TrimSpace(tok))
+		u, id, ok := s.users.byToken(strings.TrimSpace(tok))
 		if !ok {
 			return principal{}, false
 		}
-		return principal{User: u, bearer: true}, true
+		return principal{User: u, bearer: true, cred: id}, true
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
@@ -138,7 +139,7 @@ func (s *Server) authenticate(r *http.Request) (principal, bool) {
 	if err != nil {
 		return principal{}, false
 	}
-	return principal{User: u, csrf: sess.csrf}, true
+	return principal{User: u, csrf: sess.csrf, cred: c.Value}, true
 }
 
 // safeMethod: requests that change nothing and need no CSRF token.

@@ -255,7 +255,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, ok := ts.users.byToken(tok); !ok || u.Name != "dana" {
+	if u, _, ok := ts.users.byToken(tok); !ok || u.Name != "dana" {
 		t.Fatal("the token shown does not log in as dana")
 	}
 	screenshot(t, ctx, "users")

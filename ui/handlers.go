@@ -180,6 +180,7 @@ func safeName(n string) string {
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.sessions.drop(c.Value)
+		s.endStreams(me(r).Name, c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -248,6 +249,11 @@ func (s *Server) handleBoardEvents(w http.ResponseWriter, r *http.Request) {
 	p := me(r)
 	sub := &subscriber{agent: agentFilter(p), ch: make(chan []byte, subBuffer)}
 	s.mu.Lock()
+	if !s.subscribe(p, sub) {
+		s.mu.Unlock()
+		writeError(w, http.StatusUnauthorized, errRevoked)
+		return
+	}
 	now := time.Now()
 	rows := []boardRow{}
 	for _, c := range s.live.calls {
@@ -256,7 +262,6 @@ func (s *Server) handleBoardEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	snapshot := sseFrame("snapshot", map[string]any{"rows": rows, "live": s.cfg.JS != nil})
-	s.hub.add(sub)
 	s.mu.Unlock()
 	s.stream(w, r, sub, snapshot)
 }
@@ -346,9 +351,13 @@ func (s *Server) handleCallEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := &subscriber{callID: id, agent: agentFilter(p), original: original, ch: make(chan []byte, subBuffer)}
+	if !s.subscribe(p, sub) {
+		s.mu.Unlock()
+		writeError(w, http.StatusUnauthorized, errRevoked)
+		return
+	}
 	rec := c.record(time.Now())
 	snapshot := sseFrame("snapshot", map[string]any{"live": !c.ended, "record": s.hub.view(rec, original)})
-	s.hub.add(sub)
 	s.mu.Unlock()
 	s.stream(w, r, sub, snapshot)
 }
@@ -666,7 +675,9 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if in.Role != "" || in.Password != "" {
-		s.sessions.dropUser(name)
+		s.revoke(name)
+	} else if in.Agent != nil {
+		s.endStreams(name, "") // they reopen with the new agent's calls
 	}
 	s.log.Info("user changed", "user", safeName(name), "by", me(r).Name)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -678,7 +689,7 @@ func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) {
 		writeUserError(w, err)
 		return
 	}
-	s.sessions.dropUser(name)
+	s.revoke(name)
 	s.log.Info("user deleted", "user", safeName(name), "by", me(r).Name)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
@@ -693,9 +704,11 @@ func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTokenDelete(w http.ResponseWriter, r *http.Request) {
-	if err := s.users.revokeToken(r.PathValue("name"), r.PathValue("id")); err != nil {
+	name, id := r.PathValue("name"), r.PathValue("id")
+	if err := s.users.revokeToken(name, id); err != nil {
 		writeUserError(w, err)
 		return
 	}
+	s.endStreams(name, id)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }

@@ -16,6 +16,8 @@ const subBuffer = 256
 // subscriber is one browser's event stream: the board (callID empty) or
 // one call's view.
 type subscriber struct {
+	user     string // who opened it
+	cred     string // with which session or API token (principal.cred)
 	callID   string
 	agent    string // only this agent's calls; empty: all
 	original bool   // unredacted text (admin)
@@ -45,6 +47,16 @@ func (h *hub) remove(s *subscriber) {
 func (h *hub) closeAll() {
 	for s := range h.subs {
 		h.remove(s)
+	}
+}
+
+// end closes user's streams: all of them when cred is empty, else those
+// opened with that session or API token.
+func (h *hub) end(user, cred string) {
+	for s := range h.subs {
+		if s.user == user && (cred == "" || s.cred == cred) {
+			h.remove(s)
+		}
 	}
 }
 

@@ -365,10 +365,10 @@ func (db *userDB) revokeToken(name, id string) error {
 	return fmt.Errorf("%w: token %s of %s", ErrNoUser, id, name)
 }
 
-// byToken finds the user who owns secret.
-func (db *userDB) byToken(secret string) (User, bool) {
+// byToken finds the user who owns secret, and the token's ID.
+func (db *userDB) byToken(secret string) (User, string, bool) {
 	if !strings.HasPrefix(secret, tokenPrefix) {
-		return User{}, false
+		return User{}, "", false
 	}
 	sum := sha256.Sum256([]byte(secret))
 	want := hex.EncodeToString(sum[:])
@@ -378,11 +378,11 @@ func (db *userDB) byToken(secret string) (User, bool) {
 		for _, t := range u.Tokens {
 			if subtle.ConstantTimeCompare([]byte(t.SHA256), []byte(want)) == 1 {
 				c := *u
-				return c, true
+				return c, t.ID, true
 			}
 		}
 	}
-	return User{}, false
+	return User{}, "", false
 }
 
 // randomString returns n random bytes, base64url-encoded.
