@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -459,23 +460,25 @@ func TestLoginThrottled(t *testing.T) {
 
 	var th throttle
 	now := time.Now()
+	// Each failure from its own address: only the name's count matters.
+	from := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}) }
 	for i := 0; i < freeFailures+3; i++ {
-		th.failed("x", now)
+		th.failed("x", true, from(i), now)
 	}
-	if d := th.wait("x", now); d != 8*time.Second {
+	if d := th.wait("x", from(0), now); d != 8*time.Second {
 		t.Fatalf("after %d failures wait %s, want 8s", freeFailures+3, d)
 	}
-	if d := th.wait("x", now.Add(9*time.Second)); d != 0 {
+	if d := th.wait("x", from(0), now.Add(9*time.Second)); d != 0 {
 		t.Fatalf("wait after the lockout %s", d)
 	}
 	for i := 0; i < 100; i++ {
-		th.failed("x", now)
+		th.failed("x", true, from(i), now)
 	}
-	if d := th.wait("x", now); d != maxLockout {
+	if d := th.wait("x", from(0), now); d != maxLockout {
 		t.Fatalf("wait %s, want the cap %s", d, maxLockout)
 	}
-	th.succeeded("x")
-	if d := th.wait("x", now); d != 0 {
+	th.succeeded("x", from(0))
+	if d := th.wait("x", from(0), now); d != 0 {
 		t.Fatalf("wait after success %s", d)
 	}
 }

@@ -18,6 +18,10 @@ import (
 // maxBody bounds a JSON request body (a rule file is the largest).
 const maxBody = 1 << 20
 
+// maxLoginBody bounds a login's body: a name of at most 64 bytes and a
+// password of at most 72, with room for JSON escapes.
+const maxLoginBody = 4 << 10
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	static := assetFS()
@@ -108,15 +112,25 @@ func writeErrorKey(w http.ResponseWriter, status int, key string, params map[str
 	writeJSON(w, status, map[string]any{"error": message, "key": key, "params": params})
 }
 
-// readJSON decodes a JSON request body into v; only application/json is
-// taken, which a cross-site form cannot send without a CORS preflight.
+// readJSON decodes a JSON request body of at most maxBody bytes into v.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	return readJSONMax(w, r, v, maxBody)
+}
+
+// readJSONMax decodes a JSON request body of at most limit bytes into v;
+// only application/json is taken, which a cross-site form cannot send
+// without a CORS preflight.
+func readJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "send Content-Type: application/json")
 		return false
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(v); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit)).Decode(v); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body: more than %d bytes", limit))
+			return false
+		}
 		writeError(w, http.StatusBadRequest, "request body: "+err.Error())
 		return false
 	}
@@ -141,11 +155,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Name     string `json:"name"`
 		Password string `json:"password"`
 	}
-	if !readJSON(w, r, &in) {
+	if !readJSONMax(w, r, &in, maxLoginBody) {
 		return
 	}
-	now := time.Now()
-	if d := s.throttle.wait(in.Name, now); d > 0 {
+	if validName(in.Name) != nil { // no user has it: nothing to count or keep
+		writeErrorKey(w, http.StatusUnauthorized, "err.bad_credentials", nil, ErrBadCredentials.Error())
+		return
+	}
+	now, addr := time.Now(), sourceAddr(r)
+	if d := s.throttle.wait(in.Name, addr, now); d > 0 {
 		secs := int(d/time.Second) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeErrorKey(w, http.StatusTooManyRequests, "err.throttled", map[string]any{"seconds": secs}, fmt.Sprintf("too many wrong passwords: try again in %d s", secs))
@@ -153,12 +171,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.users.check(in.Name, in.Password)
 	if err != nil {
-		s.throttle.failed(in.Name, now)
-		s.log.Info("login failed", "user", safeName(in.Name), "remote", r.RemoteAddr)
+		s.throttle.failed(in.Name, s.users.has(in.Name), addr, now)
+		s.log.Info("login failed", "user", in.Name, "remote", r.RemoteAddr)
 		writeErrorKey(w, http.StatusUnauthorized, "err.bad_credentials", nil, ErrBadCredentials.Error())
 		return
 	}
-	s.throttle.succeeded(in.Name)
+	s.throttle.succeeded(in.Name, addr)
 	id, sess := s.sessions.create(u.Name)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,

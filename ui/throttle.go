@@ -1,61 +1,150 @@
 package ui
 
 import (
+	"container/list"
+	"crypto/sha256"
+	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
 
-// Login throttling: after freeFailures wrong passwords in a row for one
-// user name, each further attempt must wait twice as long as the last
-// (1s, 2s, 4s, ... at most maxLockout). A right password resets it.
+// Login throttling, by user name and by source address. After freeFailures
+// wrong passwords in a row for one user name, each further attempt must
+// wait twice as long as the last (1s, 2s, 4s, ... at most maxLockout); after
+// freeAddrFailures in a row from one address (an IPv6 /64), whatever the
+// names, the same up to maxAddrLockout. A right password resets its name
+// and address.
+//
+// What an attacker can make the server hold is bounded: names are at most
+// 64 bytes (longer ones are refused before they get here) and are kept as
+// their SHA-256; names no user has and addresses are kept for the
+// maxThrottled most recent of each, the oldest dropped first. A user's own
+// name is kept apart and never dropped, so no flood of other names can end
+// a real account's lockout.
 const (
-	freeFailures  = 5
-	maxLockout    = 15 * time.Minute
-	maxThrottled  = 10000 // names tracked; beyond it the table starts over
-	lockoutFactor = time.Second
+	freeFailures     = 5
+	maxLockout       = 15 * time.Minute
+	freeAddrFailures = 20
+	maxAddrLockout   = time.Minute
+	maxThrottled     = 10000 // names no user has, and addresses, kept
+	lockoutFactor    = time.Second
 )
 
 type throttle struct {
-	mu    sync.Mutex
-	names map[string]*failures
+	mu       sync.Mutex
+	accounts table // names of users
+	others   table // names no user has
+	addrs    table // source addresses
+}
+
+// throttleKey is what a table keys a name or an address by.
+type throttleKey [sha256.Size]byte
+
+// table counts failures in a row per key, the most recent first.
+type table struct {
+	m     map[throttleKey]*list.Element // of *failures
+	order list.List
 }
 
 type failures struct {
+	key   throttleKey
 	n     int
 	until time.Time
 }
 
-// wait says how long name must wait before the next attempt (0: go on).
-func (t *throttle) wait(name string, now time.Time) time.Duration {
+func nameKey(name string) throttleKey { return sha256.Sum256([]byte(name)) }
+
+func addrKey(a netip.Addr) throttleKey {
+	b, _ := a.MarshalBinary() // never fails
+	return sha256.Sum256(b)
+}
+
+// sourceAddr is the address a request came from, an IPv6 one as its /64
+// (one host has them all); the zero Addr when RemoteAddr is not one.
+func sourceAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	a := ap.Addr().Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64) // never fails for an IPv6 address
+		a = p.Addr()
+	}
+	return a
+}
+
+// wait says how long a login as name from addr must wait (0: go on).
+func (t *throttle) wait(name string, addr netip.Addr, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f, ok := t.names[name]
-	if !ok || !now.Before(f.until) {
+	k := nameKey(name)
+	return max(t.accounts.wait(k, now), t.others.wait(k, now), t.addrs.wait(addrKey(addr), now))
+}
+
+// failed counts a wrong password for name (known: a user has it) from addr.
+func (t *throttle) failed(name string, known bool, addr netip.Addr, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	names, bound := &t.accounts, 0
+	if !known {
+		names, bound = &t.others, maxThrottled
+	}
+	names.failed(nameKey(name), now, freeFailures, maxLockout, bound)
+	t.addrs.failed(addrKey(addr), now, freeAddrFailures, maxAddrLockout, maxThrottled)
+}
+
+func (t *throttle) succeeded(name string, addr netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := nameKey(name)
+	t.accounts.forget(k)
+	t.others.forget(k)
+	t.addrs.forget(addrKey(addr))
+}
+
+func (tb *table) wait(k throttleKey, now time.Time) time.Duration {
+	e, ok := tb.m[k]
+	if !ok {
 		return 0
 	}
-	return f.until.Sub(now)
+	if f := e.Value.(*failures); now.Before(f.until) {
+		return f.until.Sub(now)
+	}
+	return 0
 }
 
-func (t *throttle) failed(name string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.names == nil || len(t.names) >= maxThrottled {
-		t.names = map[string]*failures{}
+// failed counts a failure for k: after free of them in a row, a lockout
+// doubling from lockoutFactor up to most. With bound > 0 the table then
+// keeps only the bound most recently failed keys.
+func (tb *table) failed(k throttleKey, now time.Time, free int, most time.Duration, bound int) {
+	if tb.m == nil {
+		tb.m = map[throttleKey]*list.Element{}
 	}
-	f, ok := t.names[name]
-	if !ok {
-		f = &failures{}
-		t.names[name] = f
+	e, ok := tb.m[k]
+	if ok {
+		tb.order.MoveToFront(e)
+	} else {
+		e = tb.order.PushFront(&failures{key: k})
+		tb.m[k] = e
 	}
+	f := e.Value.(*failures)
 	f.n++
-	if f.n >= freeFailures {
-		d := lockoutFactor << min(f.n-freeFailures, 20)
-		f.until = now.Add(min(d, maxLockout))
+	if f.n >= free {
+		d := lockoutFactor << min(f.n-free, 20)
+		f.until = now.Add(min(d, most))
+	}
+	for bound > 0 && tb.order.Len() > bound {
+		e := tb.order.Back()
+		delete(tb.m, e.Value.(*failures).key)
+		tb.order.Remove(e)
 	}
 }
 
-func (t *throttle) succeeded(name string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.names, name)
+func (tb *table) forget(k throttleKey) {
+	if e, ok := tb.m[k]; ok {
+		delete(tb.m, k)
+		tb.order.Remove(e)
+	}
 }

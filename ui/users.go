@@ -306,6 +306,14 @@ func (db *userDB) check(name, password string) (User, error) {
 	return db.get(name)
 }
 
+// has reports whether a user is called name.
+func (db *userDB) has(name string) bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	_, ok := db.users[name]
+	return ok
+}
+
 func (db *userDB) get(name string) (User, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
