@@ -70,6 +70,7 @@ func TestHTTPAPI(t *testing.T) {
 		"/api/search?colour=red":                         `unknown parameter "colour"`,
 		"/api/search?min_sentiment=9":                    "min_sentiment",
 		"/api/calls/h1?original=maybe":                   "original",
+		"/api/search?q=" + url.QueryEscape(strings.Repeat("refund ", 100)+"a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7"): "searches for 34 words, at most 32",
 	} {
 		code, body := get(path)
 		if code != 400 || !strings.Contains(body["error"].(string), want) {

@@ -15,6 +15,11 @@ const MaxQueryLen = 1024
 // maxDepth bounds how deeply a query's parentheses and NOTs nest.
 const maxDepth = 32
 
+// MaxQueryWords bounds the words a query searches for (a phrase counts each
+// of its words), once repeats are dropped: each costs the stores a pass
+// over its matches, so 512 of them held a core for minutes.
+const MaxQueryWords = 32
+
 // Query is a parsed search query: words, "quoted phrases", prefix*, AND, OR,
 // NOT (or -word) and parentheses. Words next to each other must all match
 // (AND). Operators are written in capitals; "and", "or" and "not" in lower
@@ -66,6 +71,10 @@ func ParseQuery(text string) (*Query, error) {
 	}
 	if t := p.peek(); t.kind != tEOF {
 		return nil, p.errAt(t, fmt.Sprintf("unexpected %s", t.describe()))
+	}
+	root = dedupe(root)
+	if n := countWords(root); n > MaxQueryWords {
+		return nil, fmt.Errorf("%w: query searches for %d words, at most %d (a phrase counts each of its words; a repeated word counts once)", msg.ErrBadQuery, n, MaxQueryWords)
 	}
 	if err := positive(root); err != nil {
 		return nil, fmt.Errorf("%w: %v", msg.ErrBadQuery, err)
@@ -275,6 +284,68 @@ func (p *parser) unary(depth int) (node, error) {
 		return term{words: words, prefix: t.prefix}, nil
 	}
 	return nil, p.errAt(t, fmt.Sprintf("unexpected %s", t.describe()))
+}
+
+// dedupe drops the repeats among the operands of each AND and OR: "a a a"
+// is "a", and costs as much.
+func dedupe(n node) node {
+	switch n := n.(type) {
+	case and:
+		kids := uniqueKids(n.kids)
+		if len(kids) == 1 {
+			return kids[0]
+		}
+		return and{kids}
+	case or:
+		kids := uniqueKids(n.kids)
+		if len(kids) == 1 {
+			return kids[0]
+		}
+		return or{kids}
+	case not:
+		return not{dedupe(n.kid)}
+	}
+	return n
+}
+
+// uniqueKids is kids, each deduplicated, without repeats (two operands are
+// the same when their tsquery is), in order.
+func uniqueKids(kids []node) []node {
+	seen := map[string]bool{}
+	var out []node
+	for _, k := range kids {
+		k = dedupe(k)
+		var b strings.Builder
+		tsq(&b, k)
+		if !seen[b.String()] {
+			seen[b.String()] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// countWords is how many words n searches for.
+func countWords(n node) int {
+	switch n := n.(type) {
+	case term:
+		return len(n.words)
+	case and:
+		return sumWords(n.kids)
+	case or:
+		return sumWords(n.kids)
+	case not:
+		return countWords(n.kid)
+	}
+	return 0
+}
+
+func sumWords(kids []node) int {
+	n := 0
+	for _, k := range kids {
+		n += countWords(k)
+	}
+	return n
 }
 
 // positive checks that the query asks for something: every AND has a word

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -84,7 +85,7 @@ func TestMatchHighlights(t *testing.T) {
 }
 
 func FuzzParseQuery(f *testing.F) {
-	for _, s := range []string{`refund`, `"cancel my subscription" -fee`, `(a OR b*) AND NOT c`, `"`, `((`, `--x`, `NOT NOT x y`} {
+	for _, s := range []string{`refund`, `"cancel my subscription" -fee`, `(a OR b*) AND NOT c`, `"`, `((`, `--x`, `NOT NOT x y`, `a a a (a) a`, `-x -x y y`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -99,9 +100,55 @@ func FuzzParseQuery(f *testing.F) {
 		if fts == "" || tsq == "" || strings.Count(fts, "(") != strings.Count(fts, ")") || strings.Count(tsq, "(") != strings.Count(tsq, ")") {
 			t.Fatalf("ParseQuery(%q): FTS5 %q, tsquery %q", s, fts, tsq)
 		}
+		if n := countWords(q.root); n > MaxQueryWords {
+			t.Fatalf("ParseQuery(%q) searches for %d words", s, n)
+		}
 		if strings.HasPrefix(strings.TrimLeft(fts, "("), "NOT") {
 			t.Fatalf("FTS5 %q starts with NOT", fts)
 		}
 		q.Match(s)
 	})
+}
+
+// TestParseQueryBounded: repeats cost nothing, and a query searches for at
+// most MaxQueryWords words.
+func TestParseQueryBounded(t *testing.T) {
+	for in, want := range map[string]string{
+		strings.TrimSpace(strings.Repeat("a ", 512)):                     `('a')`,
+		`refund refund AND refund`:                                       `('refund')`,
+		`refund OR refund OR "late fee" OR "late  fee"`:                  `(('refund') | ('late' <-> 'fee'))`,
+		`(cancel refund) (cancel refund) -fee -fee`:                      `((('cancel') & ('refund')) & !('fee'))`,
+		`refun* refun* refund`:                                           `(('refun':*) & ('refund'))`,
+		strings.TrimSpace(strings.Repeat("(a OR b) ", 100)):              `(('a') | ('b'))`,
+		strings.TrimSpace(strings.Repeat("w1 w2 w3 w4 w5 w6 w7 w8 ", 4)): `(('w1') & ('w2') & ('w3') & ('w4') & ('w5') & ('w6') & ('w7') & ('w8'))`,
+	} {
+		q, err := ParseQuery(in)
+		if err != nil {
+			t.Errorf("ParseQuery(%.40q): %v", in, err)
+			continue
+		}
+		if got := q.TSQuery(); got != want {
+			t.Errorf("ParseQuery(%.40q) = %s, want %s", in, got, want)
+		}
+	}
+	words := func(n int, format string) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, format, i)
+		}
+		return b.String()
+	}
+	if _, err := ParseQuery(words(MaxQueryWords, "w%d ")); err != nil {
+		t.Errorf("%d words: %v", MaxQueryWords, err)
+	}
+	for _, in := range []string{
+		words(MaxQueryWords+1, "w%d "),
+		`"` + words(MaxQueryWords+1, "w%d ") + `"`,
+		words(MaxQueryWords/2, "(a b%d) OR ") + "c",
+	} {
+		_, err := ParseQuery(in)
+		if !errors.Is(err, msg.ErrBadQuery) || !strings.Contains(err.Error(), "at most 32") {
+			t.Errorf("ParseQuery(%.40q) = %v, want ErrBadQuery saying at most 32 words", in, err)
+		}
+	}
 }

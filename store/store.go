@@ -64,4 +64,7 @@ const (
 	MaxOffset = 10000
 	// SnippetsPerHit is how many matching segments a hit shows at most.
 	SnippetsPerHit = 3
+	// MaxSearchTime bounds one search by default; over it the search
+	// is refused as a bad query (the caller should narrow it).
+	MaxSearchTime = 5 * time.Second
 )

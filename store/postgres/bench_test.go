@@ -123,3 +123,11 @@ func BenchmarkSearchPhraseTwoFilters(b *testing.B) {
 		b.ReportMetric(float64(idx)/(1<<20), "gin-MiB")
 	}
 }
+
+// BenchmarkSearchWorst is store/sqlite's benchmark on PostgreSQL.
+func BenchmarkSearchWorst(b *testing.B) {
+	s, _ := benchStore(b)
+	defer s.Close()
+	b.ResetTimer()
+	storetest.BenchSearchWorst(b, s)
+}

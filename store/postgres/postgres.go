@@ -21,6 +21,8 @@ type Config struct {
 	DSN string
 	// MaxConns bounds open connections; default 10.
 	MaxConns int
+	// SearchTimeout bounds one search (default store.MaxSearchTime).
+	SearchTimeout time.Duration
 }
 
 // Store is the PostgreSQL store.
@@ -48,7 +50,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres store: connect: %w", err)
 	}
-	s, err := sqlstore.New(ctx, db, dialect)
+	s, err := sqlstore.New(ctx, db, dialect, cfg.SearchTimeout)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -117,3 +117,13 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal("Open of an unreachable server succeeded")
 	}
 }
+
+func TestSearchTimeLimit(t *testing.T) {
+	storetest.SearchTimeLimit(t, func(t *testing.T, limit time.Duration) store.Store {
+		s, err := postgres.Open(context.Background(), postgres.Config{DSN: testDSN(t), MaxConns: 4, SearchTimeout: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

@@ -176,3 +176,12 @@ func BenchmarkPutSegment(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "segments/s")
 }
+
+// BenchmarkSearchWorst runs storetest.WorstQueries over the corpus; it
+// reports the longest one (each op is one query).
+func BenchmarkSearchWorst(b *testing.B) {
+	s, _, _ := benchOpen(b)
+	defer s.Close()
+	b.ResetTimer()
+	storetest.BenchSearchWorst(b, s)
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/store/internal/sqlstore"
@@ -27,6 +28,8 @@ type Config struct {
 	// ReadOnly opens an existing database without migrating or writing it
 	// (for earshot search beside a running store).
 	ReadOnly bool
+	// SearchTimeout bounds one search (default store.MaxSearchTime).
+	SearchTimeout time.Duration
 }
 
 // Store is the SQLite store.
@@ -69,7 +72,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ReadOnly {
 		d.Migrations = nil
 	}
-	s, err := sqlstore.New(ctx, db, d)
+	s, err := sqlstore.New(ctx, db, d, cfg.SearchTimeout)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: %w", cfg.Path, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/store"
@@ -45,5 +46,15 @@ func FuzzSearch(f *testing.F) {
 		if _, err := s.Search(ctx, msg.SearchQuery{Text: q}); err != nil && !errors.Is(err, msg.ErrBadQuery) {
 			t.Fatalf("Search(%q): %v", q, err)
 		}
+	})
+}
+
+func TestSearchTimeLimit(t *testing.T) {
+	storetest.SearchTimeLimit(t, func(t *testing.T, limit time.Duration) store.Store {
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), sqlite.FileName), SearchTimeout: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	})
 }

@@ -2,10 +2,12 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,4 +71,41 @@ func PutBenchCalls(ctx context.Context, w store.Writer, c Corpus) error {
 			msg.RoleCustomer: {Overall: segs[1].Sentiment.Compound * 5, Shift: segs[3].Sentiment.Compound * 2},
 			msg.RoleAgent:    {Overall: segs[0].Sentiment.Compound * 5}}})
 	})
+}
+
+// WorstQueries are the costliest searches the query syntax allows: the
+// issue's 1,023 bytes of "a a a ...", 32 common words that must all
+// match, and 32 common two-letter prefixes of which any may.
+var WorstQueries = []string{
+	strings.TrimSpace(strings.Repeat("a ", 512)),
+	"i you the to my a can your for is this me have of on that please help with and account it today let calling thank order refund card bill plan there",
+	"th* OR yo* OR my* OR ca* OR pl* OR re* OR ac* OR or* OR bi* OR se* OR su* OR ma* OR he* OR wi* OR an* OR to* OR is* OR it* OR fo* OR le* OR no* OR wh* OR ch* OR in* OR co* OR pr* OR ne* OR we* OR da* OR mo* OR de* OR ha*",
+}
+
+// BenchSearchWorst runs WorstQueries on r in turn, without filters, and
+// reports the longest a search took to answer or be refused, and how many
+// were refused as bad queries (over a limit).
+func BenchSearchWorst(b *testing.B, r store.Reader) {
+	ctx := context.Background()
+	took := make([]time.Duration, len(WorstQueries)) // the longest of each
+	errs := make([]error, len(WorstQueries))
+	i, refused := 0, 0
+	for b.Loop() {
+		k := i % len(WorstQueries)
+		i++
+		t := time.Now()
+		_, err := r.Search(ctx, msg.SearchQuery{Text: WorstQueries[k]})
+		took[k] = max(took[k], time.Since(t))
+		if errors.Is(err, msg.ErrBadQuery) {
+			refused++
+			errs[k] = err
+		} else if err != nil {
+			b.Fatal(err)
+		}
+	}
+	for k, q := range WorstQueries {
+		b.Logf("%.40q...: %s %v", q, took[k].Round(time.Millisecond), errs[k])
+	}
+	b.ReportMetric(float64(slices.Max(took).Microseconds())/1000, "max-ms")
+	b.ReportMetric(float64(refused), "refused")
 }

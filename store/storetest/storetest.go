@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -564,4 +565,44 @@ func testRetention(t *testing.T, s store.Store) {
 	if n != 0 {
 		t.Errorf("second pass deleted %d", n)
 	}
+}
+
+// SearchTimeLimit checks that a store bounds the time of one search: open
+// returns a new, empty store whose searches may take at most limit (0:
+// the default, store.MaxSearchTime); SearchTimeLimit closes it. Over its
+// limit a search is refused as a bad query that names the limit; a
+// caller's own deadline ends a search with the caller's error, not as a
+// bad query; and the store answers the next search.
+func SearchTimeLimit(t *testing.T, open func(t *testing.T, limit time.Duration) store.Store) {
+	opened := func(t *testing.T, limit time.Duration) store.Store {
+		s := open(t, limit)
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		fixture(t, s)
+		return s
+	}
+	t.Run("OverTheLimit", func(t *testing.T) {
+		s := opened(t, time.Nanosecond)
+		for _, q := range []msg.SearchQuery{{Text: "refund"}, {Agent: "alice"}, {Text: `"cancel my subscription" OR refun*`, Queue: "support"}} {
+			_, err := s.Search(context.Background(), q)
+			if !errors.Is(err, msg.ErrBadQuery) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "longer than 1ns") {
+				t.Errorf("Search(%+v) = %v, want msg.ErrBadQuery saying it took longer than 1ns", q, err)
+			}
+		}
+	})
+	t.Run("CallerDeadline", func(t *testing.T) {
+		s := opened(t, 0)
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		defer cancel()
+		res, err := s.Search(ctx, msg.SearchQuery{Text: "refund"})
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, msg.ErrBadQuery) || len(res.Hits) != 0 {
+			t.Errorf("Search past the caller's deadline = %d hits, %v; want the caller's context.DeadlineExceeded, not a bad query", len(res.Hits), err)
+		}
+		if got := ids(search(t, s, msg.SearchQuery{Text: "refund"})); len(got) != 2 {
+			t.Errorf("the next search: %v, want c1 and c3", got)
+		}
+	})
 }

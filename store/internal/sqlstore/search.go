@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,10 +14,21 @@ import (
 	"github.com/earshot-dev/earshot/store"
 )
 
-// Search implements store.Reader.
+// Search implements store.Reader. A search that takes longer than the
+// store's limit is ended and refused as a bad query; one whose caller's
+// context ends first returns the context's error.
 func (s *Store) Search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResults, error) {
-	res, err := s.search(ctx, sq)
+	bounded, cancel := context.WithTimeout(ctx, s.searchTimeout)
+	defer cancel()
+	res, err := s.search(bounded, sq)
 	if err != nil {
+		switch cerr := ctx.Err(); {
+		case cerr != nil && !errors.Is(err, cerr):
+			err = fmt.Errorf("%w: %w", cerr, err)
+		case cerr == nil && bounded.Err() != nil:
+			err = fmt.Errorf("%w: it took longer than %s, the limit of one search; narrow it (fewer words, longer prefixes, an agent, a queue or a time range): %w",
+				msg.ErrBadQuery, s.searchTimeout, context.DeadlineExceeded)
+		}
 		return msg.SearchResults{}, fmt.Errorf("%s store: search: %w", s.d.Name, err)
 	}
 	return res, nil

@@ -56,16 +56,21 @@ type Dialect struct {
 
 // Store is a store.Store over database/sql.
 type Store struct {
-	db *sql.DB
-	d  Dialect
+	db            *sql.DB
+	d             Dialect
+	searchTimeout time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New migrates db to the latest schema and returns the store. The store
-// owns db and closes it in Close.
-func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{db: db, d: d}
+// owns db and closes it in Close. searchTimeout bounds one search (0:
+// store.MaxSearchTime).
+func New(ctx context.Context, db *sql.DB, d Dialect, searchTimeout time.Duration) (*Store, error) {
+	if searchTimeout <= 0 {
+		searchTimeout = store.MaxSearchTime
+	}
+	s := &Store{db: db, d: d, searchTimeout: searchTimeout}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
