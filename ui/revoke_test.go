@@ -25,6 +25,16 @@ func (ts *testServer) withToken(t testing.TB, tok string) *client {
 	return c
 }
 
+// opened opens an event stream, ended when t ends, and waits for its
+// snapshot.
+func (c *client) opened(t *testing.T, path string) <-chan sseEvent {
+	t.Helper()
+	evs, stop := c.events(path)
+	t.Cleanup(stop)
+	next(t, evs, "snapshot", within)
+	return evs
+}
+
 // endsWithout waits for evs to end, failing if an event about call comes
 // first or it stays open.
 func endsWithout(t *testing.T, name string, evs <-chan sseEvent, call string) {
@@ -59,24 +69,14 @@ func TestRevocationEndsStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	sam, sue, root := ts.login(t, "sam"), ts.login(t, "sue"), ts.login(t, "root")
-	type stream struct {
-		name string
-		evs  <-chan sseEvent
+	revoked := map[string]<-chan sseEvent{
+		"deleted user's board":          sam.opened(t, "/api/ui/live"),
+		"deleted user's board by token": ts.withToken(t, tok).opened(t, "/api/ui/live"),
+		"deleted user's call view":      sam.opened(t, "/api/ui/calls/live-other/events"),
+		"demoted user's board":          sue.opened(t, "/api/ui/live"),
+		"demoted user's call view":      sue.opened(t, "/api/ui/calls/live-other/events"),
 	}
-	open := func(name string, c *client, path string) stream {
-		evs, stop := c.events(path)
-		t.Cleanup(stop)
-		next(t, evs, "snapshot", within)
-		return stream{name, evs}
-	}
-	revoked := []stream{
-		open("deleted user's board", sam, "/api/ui/live"),
-		open("deleted user's board by token", ts.withToken(t, tok), "/api/ui/live"),
-		open("deleted user's call view", sam, "/api/ui/calls/live-other/events"),
-		open("demoted user's board", sue, "/api/ui/live"),
-		open("demoted user's call view", sue, "/api/ui/calls/live-other/events"),
-	}
-	others := open("admin's board", root, "/api/ui/live")
+	others := root.opened(t, "/api/ui/live")
 
 	if resp, b := root.do("DELETE", "/api/ui/users/sam", map[string]string{}, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("delete sam: %d %s", resp.StatusCode, b)
@@ -86,11 +86,11 @@ func TestRevocationEndsStreams(t *testing.T) {
 	}
 	const after = "after-change"
 	ts.inject(t, msg.SubjectCall(after), msg.CallEvent{CallID: after, Kind: msg.CallStarted, StartedAt: time.Now(), Agent: "bob", Queue: "q"})
-	if ev := next(t, others.evs, "row", within); !strings.Contains(ev.data, after) {
-		t.Fatalf("%s: row %s, want %s", others.name, ev.data, after)
+	if ev := next(t, others, "row", within); !strings.Contains(ev.data, after) {
+		t.Fatalf("the admin's board: row %s, want %s", ev.data, after)
 	}
-	for _, s := range revoked {
-		endsWithout(t, s.name, s.evs, after)
+	for name, evs := range revoked {
+		endsWithout(t, name, evs, after)
 	}
 
 	for name, c := range map[string]*client{"sam's session": sam, "sam's token": ts.withToken(t, tok), "sue's old session": sue} {
@@ -119,16 +119,10 @@ func TestTokenRevocationEndsItsStreams(t *testing.T) {
 	if err != nil || len(u.Tokens) != 1 {
 		t.Fatalf("sue's tokens: %+v %v", u.Tokens, err)
 	}
-	byToken, stop := ts.withToken(t, tok).events("/api/ui/live")
-	defer stop()
-	next(t, byToken, "snapshot", within)
+	byToken := ts.withToken(t, tok).opened(t, "/api/ui/live")
 	first := ts.login(t, "sue")
-	byFirst, stop := first.events("/api/ui/live")
-	defer stop()
-	next(t, byFirst, "snapshot", within)
-	bySession, stop := ts.login(t, "sue").events("/api/ui/live")
-	defer stop()
-	next(t, bySession, "snapshot", within)
+	byFirst := first.opened(t, "/api/ui/live")
+	bySession := ts.login(t, "sue").opened(t, "/api/ui/live")
 
 	root := ts.login(t, "root")
 	if resp, b := root.do("DELETE", "/api/ui/users/sue/tokens/"+u.Tokens[0].ID, map[string]string{}, nil); resp.StatusCode != http.StatusOK {
