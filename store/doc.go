@@ -17,6 +17,10 @@
 //
 // Operators are written in capitals. Words are matched whole, letters and
 // digits only, case-insensitively, without stemming, in both stores alike.
+// A query is at most MaxQueryLen bytes and searches for at most
+// MaxQueryWords words once repeats are dropped; a search runs at most
+// MaxSearchTime (or the store's SearchTimeout). Over any of them it is
+// refused as a bad query that names the limit.
 //
 // # HTTP API
 //

@@ -25,7 +25,10 @@
 // every state-changing request from a session carries its CSRF token in the
 // X-CSRF-Token header. Machines use API tokens: Authorization: Bearer. Only
 // /login and the static assets are open; [Server.Require] puts other
-// handlers behind the same login.
+// handlers behind the same login. Wrong passwords are throttled per user
+// name and per source address, in bounded memory; deleting a user, changing
+// their role, agent name or password, revoking a token or logging out ends
+// the event streams already open with it.
 //
 // # Languages
 //
