@@ -564,7 +564,8 @@ func (s *Server) handleRulesActivate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.TrimSpace(in.Text) == "" {
-		writeError(w, http.StatusBadRequest, `text: the rule text is empty; the rules in force stay (activate "rules: []" to remove them all)`)
+		const why = `the rule text is empty; the rules in force stay (activate "rules: []" to remove them all)`
+		writeErrorKey(w, http.StatusBadRequest, "err.activate_failed", map[string]any{"detail": why}, "text: "+why)
 		return
 	}
 	p := me(r)
