@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -410,5 +411,28 @@ func TestReplayKeepsMsgID(t *testing.T) {
 	}
 	if id := m.Header.Get(jetstream.MsgIDHeader); id != "job/c3/agent/1/0/final" || string(m.Data) != "job" {
 		t.Fatalf("replayed message id %q, data %q", id, m.Data)
+	}
+}
+
+// A client port already taken fails the start at once, saying which port and
+// why, instead of waiting for a server that can never become ready.
+func TestStartServerPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	start := time.Now()
+	srv, err := bus.StartServer(bus.ServerConfig{DataDir: t.TempDir(), Listen: ln.Addr().String()})
+	if err == nil {
+		srv.Close()
+		t.Fatalf("started on %s, which is taken", ln.Addr())
+	}
+	if !errors.Is(err, bus.ErrServerStart) || !strings.Contains(err.Error(), ln.Addr().String()) ||
+		!strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("error %q: want ErrServerStart naming %s and the cause", err, ln.Addr())
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("the refusal took %s; the cause is known at once", waited)
 	}
 }

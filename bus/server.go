@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -64,16 +65,37 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: nats server: %w", err)
 	}
+	log := slog.New(slog.DiscardHandler)
 	if cfg.Logger != nil {
-		ns.SetLoggerV2(&natsLogger{log: cfg.Logger.With("component", "nats")}, false, false, false)
+		log = cfg.Logger.With("component", "nats")
 	}
+	nl := &natsLogger{log: log}
+	ns.SetLoggerV2(nl, false, false, false)
+	// Start opens the client port and the JetStream store before it
+	// returns; what it could not do it reports as fatal, and then the
+	// server would never become ready.
 	ns.Start()
+	if fatal := nl.fatal(); fatal != "" {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		where := "in process"
+		if !cfg.NoListen {
+			where = "on " + net.JoinHostPort(host, strconv.Itoa(max(port, 0)))
+		}
+		return nil, fmt.Errorf("%w %s: %s", ErrServerStart, where, fatal)
+	}
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
-		return nil, errors.New("bus: embedded nats server not ready after 10s")
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("%w: not ready for clients after 10s", ErrServerStart)
 	}
 	return &Server{ns: ns}, nil
 }
+
+// ErrServerStart is returned by StartServer when the embedded server cannot
+// start; the error says why (a client port in use, a JetStream store that
+// cannot be opened).
+var ErrServerStart = errors.New("bus: embedded nats server did not start")
 
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
@@ -88,11 +110,31 @@ func (s *Server) Close() {
 	s.ns.WaitForShutdown()
 }
 
-type natsLogger struct{ log *slog.Logger }
+// natsLogger passes the server's log to slog and keeps the first fatal
+// message, which says why the server stopped starting.
+type natsLogger struct {
+	log       *slog.Logger
+	mu        sync.Mutex
+	firstFail string
+}
+
+func (l *natsLogger) fatal() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.firstFail
+}
 
 func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Tracef(format string, v ...any)  {}
+func (l *natsLogger) Fatalf(format string, v ...any) {
+	m := fmt.Sprintf(format, v...)
+	l.mu.Lock()
+	if l.firstFail == "" {
+		l.firstFail = m
+	}
+	l.mu.Unlock()
+	l.log.Error(m)
+}
+func (l *natsLogger) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any) {}
