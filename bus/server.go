@@ -61,6 +61,15 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.DataDir != "" {
 		opts.StoreDir = filepath.Join(cfg.DataDir, "nats")
 	}
+	if !cfg.NoListen && port > 0 {
+		// nats-server reports a port it cannot take only in its log:
+		// try it first, for an error that carries the cause.
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrServerStart, err)
+		}
+		_ = ln.Close()
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("bus: nats server: %w", err)

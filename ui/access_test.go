@@ -3,10 +3,12 @@ package ui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -413,6 +415,9 @@ func TestUsersFilePersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s1.FirstStart("http://127.0.0.1:8080"); err != nil {
+		t.Fatal(err)
+	}
 	pw := strings.Fields(out.String()[strings.Index(out.String(), "password ")+len("password "):])[0]
 	tok, err := s1.NewToken("admin")
 	if err != nil {
@@ -429,6 +434,9 @@ func TestUsersFilePersists(t *testing.T) {
 	var out2 strings.Builder
 	s2, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out2})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.FirstStart("http://127.0.0.1:8080"); err != nil {
 		t.Fatal(err)
 	}
 	if out2.Len() != 0 {
@@ -497,5 +505,79 @@ func TestActivateEmptyRefused(t *testing.T) {
 	text, _, _ := ts.rules.Source(context.Background())
 	if h, _ := ts.rules.History(context.Background()); string(text) != "rule greeting: agent says hello\n" || len(h) != 0 {
 		t.Fatalf("a refused activation changed the rules: %q, history %+v", text, h)
+	}
+}
+
+// TestFirstStartOnlyOnceServed: New writes no user and prints nothing (a
+// start that fails later must not leave an admin whose password nobody
+// saw); FirstStart creates the admin and prints the login at the URL it is
+// given, unless Config.URL says otherwise.
+func TestFirstStartOnlyOnceServed(t *testing.T) {
+	for _, tc := range []struct{ cfgURL, served, want string }{
+		{"", "http://127.0.0.1:9123", "log in at http://127.0.0.1:9123 as"},
+		{"https://earshot.example", "http://127.0.0.1:9123", "log in at https://earshot.example as"},
+	} {
+		path := filepath.Join(t.TempDir(), "users.json")
+		var out strings.Builder
+		s, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out, URL: tc.cfgURL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) || out.Len() != 0 {
+			t.Fatalf("New wrote the users file (%v) or printed %q before the web view is served", err, out.String())
+		}
+		if err := s.FirstStart(tc.served); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("Config.URL %q, served at %s: printed %q, want %q", tc.cfgURL, tc.served, out.String(), tc.want)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("users file after the first start: %v", err)
+		}
+	}
+}
+
+// TestResetPassword: an operator who lost the admin's password gets a new
+// one; the old one stops working, the user keeps their role and tokens.
+func TestResetPassword(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	db, err := openUserDB(path, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.add("admin", testPassword, RoleAdmin, ""); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := db.newToken("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := ResetPassword(path, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := openUserDB(path, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := after.check("admin", testPassword); err == nil {
+		t.Error("the old password still works")
+	}
+	if u, err := after.check("admin", pw); err != nil || u.Role != RoleAdmin {
+		t.Errorf("the new password: %v (role %q)", err, u.Role)
+	}
+	if _, _, ok := after.byToken(tok); !ok {
+		t.Error("the reset lost the admin's API token")
+	}
+	if _, err := ResetPassword(path, "nobody"); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
+		t.Errorf("unknown user: %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "users.json")
+	if _, err := ResetPassword(missing, "admin"); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("no users file: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the reset created %s", missing)
 	}
 }

@@ -182,6 +182,9 @@ func startTestServer(t testing.TB, cfg Config, recs ...msg.CallRecord) *testServ
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.FirstStart("http://127.0.0.1:8080"); err != nil { // as served: the first admin
+		t.Fatal(err)
+	}
 	for role, name := range testUsers {
 		if err := srv.AddUser(name, testPassword, role, ""); err != nil {
 			t.Fatal(err)

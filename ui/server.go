@@ -50,12 +50,14 @@ type Config struct {
 	// UsersFile keeps users and API tokens (JSON, mode 0600); empty: in
 	// memory only.
 	UsersFile string
-	// FirstAdmin is the name of the admin created when there are no users
-	// (default "admin"). Its random password is printed once to Out.
+	// FirstAdmin is the name of the admin FirstStart creates when there
+	// are no users (default "admin"). Its random password is printed once
+	// to Out.
 	FirstAdmin string
 	// Out receives the first admin's login (default os.Stdout).
 	Out io.Writer
-	// URL is where people reach the web view, for the first login message.
+	// URL is where people reach the web view, for the first login message;
+	// empty: the URL FirstStart is given.
 	URL string
 	// SecureCookies marks the session cookie Secure even without TLS here
 	// (behind a TLS-terminating proxy).
@@ -117,8 +119,8 @@ type metrics struct {
 //go:embed assets
 var assets embed.FS
 
-// New checks cfg, opens the users file and, when it has no users, creates
-// the first admin and prints how to log in.
+// New checks cfg and opens the users file. It creates no user: once the web
+// view is served, FirstStart does that on the first start.
 func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -180,11 +182,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.JS == nil {
 		s.markReady()
 	}
-	if users.empty() {
-		if err := s.firstAdmin(); err != nil {
-			return nil, err
-		}
-	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -210,12 +207,23 @@ func (s *Server) register(reg prometheus.Registerer) error {
 	return nil
 }
 
-func (s *Server) firstAdmin() error {
+// FirstStart is called once the web view takes requests at url. When there
+// are no users yet, it creates the admin Config.FirstAdmin with a random
+// password and prints how to log in (at Config.URL, or else url) to
+// Config.Out, once: the password is not kept. With users, it does nothing.
+// Creating the admin only now means a start that fails earlier leaves no
+// admin whose password nobody saw.
+func (s *Server) FirstStart(url string) error {
+	if !s.users.empty() {
+		return nil
+	}
 	pw := randomString(15)
 	if err := s.users.add(s.cfg.FirstAdmin, pw, RoleAdmin, ""); err != nil {
 		return fmt.Errorf("ui: first admin: %w", err)
 	}
-	url := s.cfg.URL
+	if s.cfg.URL != "" {
+		url = s.cfg.URL
+	}
 	if url == "" {
 		url = "the web view"
 	}

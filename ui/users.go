@@ -399,3 +399,26 @@ func randomString(n int) string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// ResetPassword gives the user name in the users file at path a new random
+// password and returns it (it is not kept: show it once). It is for an
+// operator who lost the admin's password; run it while earshot is stopped,
+// since a running web view keeps the users it read at start and writes them
+// all back on its next change.
+func ResetPassword(path, name string) (string, error) {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("ui: users file %s: %w: none there (earshot creates it on its first start)", path, ErrNoUser)
+		}
+		return "", fmt.Errorf("ui: users file: %w", err)
+	}
+	db, err := openUserDB(path, bcrypt.DefaultCost)
+	if err != nil {
+		return "", err
+	}
+	pw := randomString(15)
+	if err := db.update(name, "", nil, pw); err != nil {
+		return "", fmt.Errorf("ui: users file %s: %w", path, err)
+	}
+	return pw, nil
+}

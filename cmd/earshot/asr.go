@@ -41,9 +41,18 @@ func (s *asrStage) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.maxWait, "asr-max-wait", 0, "how long jobs are kept while the engine is unavailable before they are dead-lettered (0: as long as the work queue keeps them, 24h)")
 }
 
-func (s *asrStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
+// check refuses, before anything starts, flags that name no usable engine.
+func (s *asrStage) check() error {
 	if s.workers < 1 {
-		return nil, badInputf("--asr-workers %d: want at least 1", s.workers)
+		return badInputf("--asr-workers %d: want at least 1", s.workers)
+	}
+	_, err := s.opts.resolve()
+	return err
+}
+
+func (s *asrStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
+	if err := s.check(); err != nil {
+		return nil, err
 	}
 	for _, f := range []struct {
 		name string
@@ -121,7 +130,11 @@ func (o *asrOptions) flags(fs *flag.FlagSet, stage bool) {
 
 // engine builds the engine the flags ask for; nil (with no error) for
 // --engine none. What cannot work is refused with what to install or pass.
-func (o *asrOptions) engine(ctx context.Context, workers int, log *slog.Logger) (transcribe.Engine, func(), error) {
+// resolve names the engine the flags ask for ("whisper", "http" or "none")
+// and refuses, without loading or reaching anything, flags that cannot work:
+// no engine at all, --engine http without a URL, whisper in a binary built
+// without it or without a model file.
+func (o *asrOptions) resolve() (string, error) {
 	name := o.engineName
 	if name == "auto" {
 		switch {
@@ -130,16 +143,40 @@ func (o *asrOptions) engine(ctx context.Context, workers int, log *slog.Logger) 
 		case o.model != "":
 			name = "whisper"
 		default:
-			return nil, nil, badInputf("no transcription engine: %s", noEngineHelp())
+			return "", badInputf("no transcription engine: %s", noEngineHelp())
 		}
+	}
+	switch name {
+	case "none":
+	case "http":
+		if o.url == "" {
+			return "", badInputf("--engine http needs --asr-url URL (an OpenAI-compatible server: POST /v1/audio/transcriptions)")
+		}
+	case "whisper":
+		if !whisper.Built {
+			return "", badInputf("--engine whisper: %s", whisper.NotBuiltHelp)
+		}
+		if o.threads < 1 {
+			return "", badInputf("--asr-threads %d: want at least 1", o.threads)
+		}
+		if err := whisper.CheckModel(o.model); err != nil {
+			return "", badInput(err)
+		}
+	default:
+		return "", badInputf("--engine %q: want whisper, http or none", name)
+	}
+	return name, nil
+}
+
+func (o *asrOptions) engine(ctx context.Context, workers int, log *slog.Logger) (transcribe.Engine, func(), error) {
+	name, err := o.resolve()
+	if err != nil {
+		return nil, nil, err
 	}
 	switch name {
 	case "none":
 		return nil, func() {}, nil
 	case "http":
-		if o.url == "" {
-			return nil, nil, badInputf("--engine http needs --asr-url URL (an OpenAI-compatible server: POST /v1/audio/transcriptions)")
-		}
 		e, err := httpasr.New(httpasr.Config{
 			URL: o.url, Model: o.httpModel, APIKey: o.apiKey, Language: o.language, Prompt: o.prompt,
 			Timeout: o.timeout, Logger: log.With("engine", "http"),
@@ -155,24 +192,16 @@ func (o *asrOptions) engine(ctx context.Context, workers int, log *slog.Logger) 
 		}
 		log.Info("transcription engine", "engine", "http", "url", e.Endpoint(), "model", o.httpModel)
 		return e, e.Close, nil
-	case "whisper":
-		if o.threads < 1 {
-			return nil, nil, badInputf("--asr-threads %d: want at least 1", o.threads)
-		}
+	default: // whisper
 		e, err := whisper.New(whisper.Config{
 			ModelPath: o.model, VADModelPath: o.vadModel, Workers: workers, Threads: o.threads,
 			AudioCtx: o.audioCtx, BeamSize: o.beam, Language: o.language, Prompt: o.prompt,
 		})
 		if err != nil {
-			if errors.Is(err, whisper.ErrNotBuilt) {
-				return nil, nil, badInputf("--engine whisper: %s", whisper.NotBuiltHelp)
-			}
 			return nil, nil, badInput(err)
 		}
 		log.Info("transcription engine", "engine", "whisper", "model", o.model, "workers", workers, "threads", o.threads, "audio_ctx", o.audioCtx, "vad", o.vadModel != "")
 		return e, e.Close, nil
-	default:
-		return nil, nil, badInputf("--engine %q: want whisper, http or none", name)
 	}
 }
 

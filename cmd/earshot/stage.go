@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,6 +87,9 @@ type env struct {
 	protect func(h http.Handler, roles ...ui.Role) http.Handler
 	std     stdio
 	allIn   bool // inside earshot run
+	// onServing is run, in order, once the HTTP server takes requests,
+	// with the URL it is reached at (derived from --http).
+	onServing []func(url string) error
 }
 
 // commonFlags are the flags every long-running command takes.
@@ -148,21 +152,30 @@ func runStage(ctx context.Context, s stage, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
+	if err := checkStages(s); err != nil {
+		return err
+	}
+	ln, err := listenHTTP(c.httpAddr)
+	if err != nil {
+		return err
+	}
 	conn, err := bus.Connect(ctx, c.natsURL, "earshot-"+s.name(), log)
 	if err != nil {
+		closeListener(ln)
 		return err
 	}
 	defer conn.Close()
 	e := newEnv(log, conn, c.dataDir, std)
 	r, err := s.start(ctx, e)
 	if err != nil {
-		return err
+		closeListener(ln)
+		return stageErr(s.name(), err)
 	}
-	return serve(ctx, e, c.httpAddr, []namedRunner{{s.name(), r}})
+	return serve(ctx, e, ln, []namedRunner{{s.name(), r}})
 }
 
 // runAll is earshot run: every stage in one process.
-func runAll(ctx context.Context, args []string, std stdio) error {
+func runAll(ctx context.Context, args []string, std stdio) (err error) {
 	fs := flag.NewFlagSet("earshot run", flag.ContinueOnError)
 	fs.SetOutput(std.err)
 	var c commonFlags
@@ -178,6 +191,20 @@ func runAll(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
+	// What the flags alone refuse, and an address in use, are refused
+	// before NATS, the store or the rules start.
+	if err := checkStages(all...); err != nil {
+		return err
+	}
+	ln, err := listenHTTP(c.httpAddr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			closeListener(ln) // serve owns it once called
+		}
+	}()
 	if err := os.MkdirAll(c.dataDir, 0o750); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -188,6 +215,9 @@ func runAll(ctx context.Context, args []string, std stdio) error {
 			DataDir: c.dataDir, Listen: *natsListen, NoListen: *natsListen == "", Logger: log,
 		})
 		if err != nil {
+			if listenRefused(err) {
+				return badInputf("--nats-listen %s: %w", *natsListen, err)
+			}
 			return err
 		}
 		defer srv.Close()
@@ -211,12 +241,76 @@ func runAll(ctx context.Context, args []string, std stdio) error {
 	for _, s := range all {
 		r, err := s.start(ctx, e)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.name(), err)
+			stopStarted(runners)
+			return stageErr(s.name(), err)
 		}
 		p.started(s)
 		runners = append(runners, namedRunner{s.name(), r})
 	}
-	return serve(ctx, e, c.httpAddr, runners)
+	return serve(ctx, e, ln, runners)
+}
+
+// checker is a stage whose flags can be checked before anything starts.
+type checker interface{ check() error }
+
+// checkStages checks the flags of the stages that can be checked alone.
+func checkStages(ss ...stage) error {
+	for _, s := range ss {
+		if c, ok := s.(checker); ok {
+			if err := c.check(); err != nil {
+				return stageErr(s.name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// listenHTTP opens --http ("" for none) before anything else starts, so
+// that an address in use is refused at once and with its cause.
+func listenHTTP(addr string) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, badInputf("--http %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		_ = ln.Close()
+	}
+}
+
+// listenRefused reports whether err is a socket that could not be opened:
+// an address in use or not on this machine, which the user must change.
+func listenRefused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "listen"
+}
+
+// stageErr names the stage in err, unless the stage already did, and makes
+// an address the stage could not listen on a usage error.
+func stageErr(name string, err error) error {
+	if !strings.HasPrefix(err.Error(), name+": ") {
+		err = fmt.Errorf("%s: %w", name, err)
+	}
+	if listenRefused(err) {
+		return badInput(err)
+	}
+	return err
+}
+
+// stopStarted stops stages already started when a later one cannot start:
+// their runners, run on a done context, release what they opened.
+func stopStarted(runners []namedRunner) {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, r := range runners {
+		_ = r.run(done)
+	}
 }
 
 func newEnv(log *slog.Logger, conn *bus.Conn, dataDir string, std stdio) *env {
@@ -253,26 +347,28 @@ type namedRunner struct {
 	run  func(ctx context.Context) error
 }
 
-// serve runs the runners and the HTTP server until ctx is done or one of
-// them fails. Then it stops the HTTP server first (requests may still be
-// reading the store), then the runners, and waits for all of them.
-func serve(ctx context.Context, e *env, httpAddr string, runners []namedRunner) error {
+// serve runs the runners and serves e.mux on ln (nil: no HTTP) until ctx
+// is done or one of them fails. Once the HTTP server takes requests it
+// tells the stages (env.serving). Then it stops the HTTP server first
+// (requests may still be reading the store), then the runners, and waits
+// for all of them.
+func serve(ctx context.Context, e *env, ln net.Listener, runners []namedRunner) error {
 	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRunners()
-	failed := make(chan error, len(runners)+1)
+	failed := make(chan error, len(runners)+2)
 	var wg sync.WaitGroup
 	for _, r := range runners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := r.run(runCtx); err != nil && runCtx.Err() == nil {
-				failed <- fmt.Errorf("%s: %w", r.name, err)
+				failed <- stageErr(r.name, err)
 			}
 		}()
 	}
 	var hs *http.Server
 	httpDone := make(chan struct{})
-	if httpAddr == "" {
+	if ln == nil {
 		close(httpDone)
 	} else {
 		e.mux.Handle("GET /metrics", promhttp.HandlerFor(e.metrics, promhttp.HandlerOpts{}))
@@ -283,25 +379,23 @@ func serve(ctx context.Context, e *env, httpAddr string, runners []namedRunner) 
 			}
 			fmt.Fprintln(w, "ok")
 		})
-		ln, err := net.Listen("tcp", httpAddr)
-		if err != nil {
-			close(httpDone)
-			failed <- fmt.Errorf("http: %w", err)
-		} else {
-			// Requests live under a context that shutdown cancels, so live
-			// event streams end at once instead of holding shutdown up.
-			base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-			defer cancelBase()
-			hs = &http.Server{Handler: e.mux, ReadHeaderTimeout: 10 * time.Second,
-				BaseContext: func(net.Listener) context.Context { return base }}
-			hs.RegisterOnShutdown(cancelBase)
-			e.log.Info("http listening", "url", "http://"+ln.Addr().String())
-			go func() {
-				defer close(httpDone)
-				if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					failed <- fmt.Errorf("http: %w", err)
-				}
-			}()
+		// Requests live under a context that shutdown cancels, so live
+		// event streams end at once instead of holding shutdown up.
+		base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+		defer cancelBase()
+		hs = &http.Server{Handler: e.mux, ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return base }}
+		hs.RegisterOnShutdown(cancelBase)
+		url := "http://" + ln.Addr().String()
+		e.log.Info("http listening", "url", url)
+		go func() {
+			defer close(httpDone)
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				failed <- fmt.Errorf("http: %w", err)
+			}
+		}()
+		if err := e.served(viewURL(ln.Addr())); err != nil {
+			failed <- err
 		}
 	}
 	var err error
@@ -320,4 +414,31 @@ func serve(ctx context.Context, e *env, httpAddr string, runners []namedRunner) 
 	stopRunners()
 	wg.Wait()
 	return err
+}
+
+// served runs what the stages asked to do once the HTTP server takes
+// requests at url.
+func (e *env) served(url string) error {
+	for _, f := range e.onServing {
+		if err := f(url); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// viewURL is how people reach an HTTP server listening on addr: an address
+// on every interface is reached by this machine's name.
+func viewURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+		if name, err := os.Hostname(); err == nil && name != "" {
+			host = name
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

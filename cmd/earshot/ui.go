@@ -53,7 +53,7 @@ func (*uiStage) defaultHTTP() string { return "127.0.0.1:8080" }
 
 func (s *uiStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.usersFile, "ui-users", "", "web view users and API tokens (default DATA/ui-users.json)")
-	fs.StringVar(&s.url, "ui-url", "http://127.0.0.1:8080", "the web view's address as people reach it (for the first login message)")
+	fs.StringVar(&s.url, "ui-url", "", "the web view's address as people reach it, for the first login message (default: http:// and the --http address; give it behind a proxy)")
 	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
 	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
 	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts")
@@ -131,6 +131,7 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 		return nil, err
 	}
 	e.mux.Handle("/", srv.Handler())
+	e.onServing = append(e.onServing, srv.FirstStart)
 	s.srv.Store(srv)
 	return func(ctx context.Context) error {
 		return errors.Join(srv.Run(ctx), closeOwn())

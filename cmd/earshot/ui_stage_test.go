@@ -30,7 +30,8 @@ func uiStageFlags(t *testing.T, args ...string) *uiStage {
 }
 
 // TestUIStageStartsWithoutStoreOrRules: the stage serves its pages on the
-// env's mux, creates the first admin once and prints how to log in.
+// env's mux and, once served, creates the first admin once and prints how
+// to log in.
 func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 	// Registered first, so it runs after the NATS server's cleanup.
 	ignore := goleak.IgnoreCurrent()
@@ -65,6 +66,13 @@ func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 		hs.Close()
 	}()
 
+	// Started but not yet served: no admin, no login printed.
+	if _, err := os.Stat(filepath.Join(dir, "ui-users.json")); !os.IsNotExist(err) || out.Len() != 0 {
+		t.Fatalf("before serving: users file %v, printed %q", err, out.String())
+	}
+	if err := e.served(hs.URL); err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(out.String(), `log in at http://earshot.example:8080 as "admin" with password `) {
 		t.Fatalf("first start printed %q", out.String())
 	}
@@ -113,6 +121,9 @@ func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 	e2 := newEnv(slog.New(slog.DiscardHandler), conn, dir, stdio{out: &out, err: &out})
 	r2, err := uiStageFlags(t).start(ctx, e2)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.served(hs.URL); err != nil {
 		t.Fatal(err)
 	}
 	stopped, stop := context.WithCancel(ctx)
