@@ -1,6 +1,8 @@
-// Command gen renders the demo's example calls: for each examples/calls/NAME.json
-// script it speaks every turn with espeak-ng and writes NAME.agent.wav and
-// NAME.customer.wav (8 kHz, 16-bit). Run it from the repository root:
+// Command gen renders the demo's example calls: for each NAME.json script in
+// examples/calls (English) and examples/calls-ko (Korean) it speaks every
+// turn with espeak-ng, in the script's voice, and writes NAME.agent.wav and
+// NAME.customer.wav (8 kHz, 16-bit) beside it. Run it from the repository
+// root:
 //
 //	go run ./examples/gen
 package main
@@ -17,9 +19,11 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), "examples/calls"); err != nil {
-		fmt.Fprintln(os.Stderr, "gen:", err)
-		os.Exit(1)
+	for _, dir := range []string{"examples/calls", "examples/calls-ko"} {
+		if err := run(context.Background(), dir); err != nil {
+			fmt.Fprintln(os.Stderr, "gen:", err)
+			os.Exit(1)
+		}
 	}
 }
 

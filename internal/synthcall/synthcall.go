@@ -167,7 +167,10 @@ type Script struct {
 	Agent      string            `json:"agent"`
 	Queue      string            `json:"queue"`
 	Attributes map[string]string `json:"attributes,omitempty"`
-	Turns      []struct {
+	// Voice is the espeak-ng voice of every turn ("ko" for Korean);
+	// default "en-us".
+	Voice string `json:"voice,omitempty"`
+	Turns []struct {
 		Leg  msg.Role `json:"leg"`
 		AtMS int64    `json:"at_ms"`
 		Text string   `json:"text"`
@@ -194,7 +197,7 @@ func LoadScript(path string) (*Script, error) {
 func (s *Script) SynthTurns() []Turn {
 	turns := make([]Turn, len(s.Turns))
 	for i, t := range s.Turns {
-		turns[i] = Turn{Leg: t.Leg, AtMS: t.AtMS, Text: t.Text}
+		turns[i] = Turn{Leg: t.Leg, AtMS: t.AtMS, Text: t.Text, Voice: s.Voice}
 	}
 	return turns
 }
