@@ -19,15 +19,17 @@ test: check
 	$(GO) test -count=1 -timeout 30m ./...
 
 # run: the demo (scripts/demo.sh says how it finds or gets a transcription
-# engine). ASR_URL=..., ENGINE=none, WHISPER_DIR=..., WHISPER_MODEL=... pass through.
+# engine). DEMO_LANG=ko, ASR_URL=..., ENGINE=none, WHISPER_DIR=...,
+# WHISPER_MODEL=..., DATA=..., HTTP=..., RTP=..., NATS_LISTEN=... pass through.
 run:
 	@scripts/demo.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# examples: render the demo's example calls (examples/calls/NAME.json scripts
-# to NAME.agent.wav and NAME.customer.wav, 8 kHz) with espeak-ng and sox.
+# examples: render the demo's example calls (examples/calls/NAME.json and
+# examples/calls-ko/NAME.json scripts to NAME.agent.wav and NAME.customer.wav,
+# 8 kHz) with espeak-ng and sox.
 examples:
 	$(GO) run ./examples/gen
 

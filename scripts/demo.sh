@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # make run: the Earshot demo on one machine.
 #
-# 1. Transcription, first found wins:
+# 1. Language: DEMO_LANG=en (default) sends the English example calls
+#    (examples/calls), DEMO_LANG=ko the Korean ones (examples/calls-ko).
+#    LANG=ko is taken as DEMO_LANG=ko only when it is exactly "ko": LANG is
+#    otherwise the shell's locale (en_US.UTF-8), not a choice of demo.
+# 2. Transcription, first found wins:
 #      ASR_URL=http://host:port   an OpenAI-compatible server (--engine http);
 #      libwhisper                 pkg-config whisper, WHISPER_DIR (include/ and
 #                                 lib/), a build of an earlier demo in
 #                                 third_party/whisper, or the default paths;
-#      with a model               WHISPER_MODEL, or third_party/models/ggml-base.en.bin.
+#      with a model               WHISPER_MODEL, or third_party/models/ggml-base.en.bin
+#                                 (Korean: the multilingual ggml-base.bin).
 #    Online, a missing libwhisper is built from whisper.cpp's official
 #    repository at $WHISPER_TAG and a missing model is downloaded from its
 #    official host and checked against the published SHA-1. ENGINE=none
 #    runs the demo without transcription.
-# 2. Builds bin/earshot, starts `earshot run` on a fresh data dir with the
-#    example rules, sends the example calls and prints the URL and login.
+# 3. Builds $BIN (default bin/earshot), starts `earshot run` on a data dir of
+#    its own, sends the example calls and prints the URL and login.
+#
+# The data dir is disposable: by default a new temporary directory, removed
+# when the demo ends. DATA=DIR keeps it instead; DIR must not exist or be
+# empty. The demo never deletes anything it did not create in this run, and
+# refuses to start (exit 2, with the reason) when its ports or DATA are in use.
 #
 # scripts/demo.sh --check reports what it found and stops there.
 set -euo pipefail
@@ -20,16 +30,35 @@ cd "$(dirname "$0")/.."
 
 WHISPER_TAG=v1.9.3
 WHISPER_REPO=https://github.com/ggml-org/whisper.cpp
-MODEL_NAME=ggml-base.en.bin
-MODEL_SHA1=137c40403d78fd54d454da0f9bd998f78703390c
-MODEL_URL=https://huggingface.co/ggerganov/whisper.cpp/resolve/main/$MODEL_NAME
+MODEL_HOST=https://huggingface.co/ggerganov/whisper.cpp/resolve/main
 TP=third_party
-DATA=${DATA:-earshot-data/demo}
+BIN=${BIN:-bin/earshot}
 HTTP=${HTTP:-127.0.0.1:8080}
 RTP=${RTP:-127.0.0.1:40000}
 NATS_LISTEN=${NATS_LISTEN:-127.0.0.1:4222}
 
 say() { printf 'demo: %s\n' "$*" >&2; }
+
+lang=${DEMO_LANG:-}
+if [ -z "$lang" ] && [ "${LANG:-}" = ko ]; then
+	lang=ko
+fi
+# The SHA-1s are the ones whisper.cpp publishes in models/README.md.
+case "${lang:-en}" in
+en)
+	CALLS=examples/calls SEND_SECONDS=56 ASR_LANGUAGE=
+	MODEL_NAME=ggml-base.en.bin MODEL_SHA1=137c40403d78fd54d454da0f9bd998f78703390c
+	;;
+ko)
+	CALLS=examples/calls-ko SEND_SECONDS=48 ASR_LANGUAGE=ko
+	MODEL_NAME=ggml-base.bin MODEL_SHA1=465707469ff3a37a2b9b8d8f89f2f99de7299dac
+	;;
+*)
+	say "DEMO_LANG=$lang: want en or ko"
+	exit 2
+	;;
+esac
+MODEL_URL=$MODEL_HOST/$MODEL_NAME
 
 # online: whisper.cpp's repository answers (EARSHOT_OFFLINE=1 says no).
 online() {
@@ -67,7 +96,7 @@ build_whisper() {
 		return 1
 	fi
 	say "building whisper.cpp $WHISPER_TAG into $TP/whisper (a few minutes)"
-	rm -rf "$TP/whisper.cpp"
+	rm -rf "$TP/whisper.cpp" # the demo's own clone, made again in this run
 	git clone --quiet --depth 1 --branch "$WHISPER_TAG" "$WHISPER_REPO" "$TP/whisper.cpp"
 	cmake -S "$TP/whisper.cpp" -B "$TP/whisper.cpp/build" -DCMAKE_BUILD_TYPE=Release \
 		-DWHISPER_BUILD_EXAMPLES=OFF -DWHISPER_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX="$PWD/$TP/whisper" >/dev/null
@@ -117,6 +146,14 @@ else
 	if ! find_model && [ -z "$check" ] && online; then
 		get_model && find_model || true
 	fi
+	if [ "$lang" = ko ] && [ -n "$model" ]; then
+		case "$(basename "$model")" in
+		*.en.bin | *.en-*.bin)
+			say "$model is an English-only model; the Korean demo needs a multilingual one ($MODEL_NAME)"
+			exit 2
+			;;
+		esac
+	fi
 	if [ -n "$whisper_at" ] && [ -n "$model" ]; then
 		engine=(--engine whisper --model "$model")
 		tags=(-tags whisper)
@@ -131,25 +168,79 @@ else
 		exit 2
 	fi
 fi
+[ -n "$ASR_LANGUAGE" ] && engine+=(--asr-language "$ASR_LANGUAGE" --capture-language "$ASR_LANGUAGE")
 [ -n "$check" ] && exit 0
 
-go build "${tags[@]}" -o bin/earshot ./cmd/earshot
-rm -rf "$DATA"
-mkdir -p "$DATA"
+# The data dir: the demo's own, never one that holds something already.
+# made_data: removed when the demo ends; made_dir: made in this run, removed
+# if earshot does not start.
+made_data="" made_dir=""
+if [ -n "${DATA:-}" ]; then
+	if [ -e "$DATA" ] && { [ ! -d "$DATA" ] || [ -n "$(ls -A "$DATA")" ]; }; then
+		say "DATA=$DATA is in use (it exists and is not an empty directory); the demo starts on a fresh one"
+		say "and deletes nothing it did not create: name a new DATA, or leave DATA unset for a temporary one"
+		exit 2
+	fi
+	[ -e "$DATA" ] || made_dir=1
+	mkdir -p "$DATA"
+else
+	DATA=$(mktemp -d "${TMPDIR:-/tmp}/earshot-demo.XXXXXX")
+	made_data=1
+fi
+
+pid="" sender=""
+cleanup() {
+	if [ -n "$sender" ]; then
+		kill "$sender" 2>/dev/null || true
+	fi
+	if [ -n "$pid" ]; then
+		kill -INT "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	if [ -n "$made_data" ]; then
+		rm -rf "$DATA" # made by mktemp in this run
+	fi
+	return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+go build "${tags[@]}" -o "$BIN" ./cmd/earshot
 cp examples/rules.yaml "$DATA/rules.yaml" # the rules page rewrites the file it is given
-say "starting earshot (log: $DATA/earshot.log)"
-bin/earshot run --data "$DATA" --http "$HTTP" --rtp "$RTP" --nats-listen "$NATS_LISTEN" \
-	--rules "$DATA/rules.yaml" --ui-url "http://$HTTP" "${engine[@]}" >"$DATA/earshot.out" 2>"$DATA/earshot.log" &
+if [ -n "$made_data" ]; then
+	say "starting earshot on a temporary data dir, removed when the demo ends (DATA=DIR keeps one)"
+else
+	say "starting earshot (data and log: $DATA)"
+fi
+"$BIN" run --data "$DATA" --http "$HTTP" --rtp "$RTP" --nats-listen "$NATS_LISTEN" \
+	--rules "$DATA/rules.yaml" "${engine[@]}" >"$DATA/earshot.out" 2>"$DATA/earshot.log" &
 pid=$!
-trap 'kill -INT $pid 2>/dev/null; wait $pid' EXIT INT TERM
-for _ in $(seq 100); do
-	curl -fsS "http://$HTTP/healthz" >/dev/null 2>&1 && break
-	kill -0 $pid 2>/dev/null || { cat "$DATA/earshot.log" >&2; exit 1; }
-	sleep 0.2
+# Ready when this process prints its login: earshot prints it once it
+# serves, on a data dir without users, which the demo's always is. Whatever
+# else may answer on the port is not asked.
+login=""
+while [ -z "$login" ]; do
+	if ! kill -0 "$pid" 2>/dev/null; then
+		code=0
+		wait "$pid" || code=$?
+		pid=""
+		say "earshot did not start (exit $code):"
+		grep -v '^time=' "$DATA/earshot.log" >&2 || tail -n 5 "$DATA/earshot.log" >&2
+		if [ -n "$made_dir" ]; then
+			rm -rf "$DATA" # made in this run, and nothing of use in it
+		fi
+		[ "$code" -eq 2 ] && exit 2
+		exit 1
+	fi
+	login=$(grep -o 'log in at .*' "$DATA/earshot.out" || true)
+	[ -n "$login" ] || sleep 0.2
 done
-bin/earshot send --calls examples/calls --to "$RTP" --announce "nats://$NATS_LISTEN" >/dev/null &
+url=${login#log in at }
+url=${url%% *}
+"$BIN" send --calls "$CALLS" --to "$RTP" --announce "nats://$NATS_LISTEN" >/dev/null 2>"$DATA/send.log" &
+sender=$!
 echo
-echo "Earshot is running: open http://$HTTP"
-grep -o 'log in at .*' "$DATA/earshot.out" || true
-echo "The example calls are being sent now (about 45 s); Ctrl-C stops the demo."
-wait $pid
+echo "Earshot is running: open $url"
+echo "$login"
+echo "The example calls are being sent now (about $SEND_SECONDS s); Ctrl-C stops the demo."
+wait "$pid"

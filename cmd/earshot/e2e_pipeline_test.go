@@ -213,7 +213,13 @@ func (l *e2eLines) Write(p []byte) (int, error) {
 
 func (l *e2eLines) waitFor(t *testing.T, re *regexp.Regexp) []string {
 	t.Helper()
-	timeout := time.After(30 * time.Second)
+	return l.waitWithin(t, re, 30*time.Second)
+}
+
+// waitWithin waits up to d for re in what was written.
+func (l *e2eLines) waitWithin(t *testing.T, re *regexp.Regexp, d time.Duration) []string {
+	t.Helper()
+	timeout := time.After(d)
 	for {
 		l.mu.Lock()
 		m := re.FindStringSubmatch(l.buf.String())
@@ -224,7 +230,7 @@ func (l *e2eLines) waitFor(t *testing.T, re *regexp.Regexp) []string {
 		select {
 		case <-l.seen:
 		case <-timeout:
-			t.Fatalf("earshot run did not print %s within 30 s", re)
+			t.Fatalf("nothing printed %s within %s", re, d)
 		}
 	}
 }
