@@ -85,7 +85,7 @@ func TestCharacteristicsEndToEnd(t *testing.T) {
 	done := make(chan error, 3)
 	go func() { done <- capt.Run(ctx) }()
 	go func() { done <- an.Run(ctx, conn.JS) }()
-	go func() { done <- e2eTimedWordsASR(ctx, conn, call) }()
+	go func() { done <- e2eTimedWordsASR(ctx, conn, "", map[string]*synthcall.Call{callID: call}) }()
 
 	legs := []sender.Leg{
 		{Role: msg.RoleAgent, PCM: call.Legs[msg.RoleAgent]},
@@ -174,12 +174,13 @@ func e2eTruth(spans []synthcall.Span, minSilence int64) e2eFigures {
 	return f
 }
 
-// e2eTimedWordsASR is the transcriber test double: for each job it
-// publishes the true text of the turn the job holds (for an interim, the
-// words spoken so far), with word timings spread over where the job's audio
-// is loud (found the same way synthcall finds a turn's true extent), placed
-// on the call clock from the job's start.
-func e2eTimedWordsASR(ctx context.Context, conn *bus.Conn, call *synthcall.Call) error {
+// e2eTimedWordsASR is the transcriber test double: for each job of one of
+// calls (by call id) it publishes the true text of the turn the job holds
+// (for an interim, the words spoken so far), with word timings spread over
+// where the job's audio is loud (found the same way synthcall finds a
+// turn's true extent), placed on the call clock from the job's start, in
+// language lang (as whisper reports the language it detected; "" for none).
+func e2eTimedWordsASR(ctx context.Context, conn *bus.Conn, lang string, calls map[string]*synthcall.Call) error {
 	return bus.Consume(ctx, conn.JS, bus.ConsumerConfig{Stream: bus.StreamAudio, Durable: "e2e-asr"},
 		func(ctx context.Context, m jetstream.Msg) error {
 			job, err := msg.DecodeUtterance(m.Data())
@@ -187,7 +188,12 @@ func e2eTimedWordsASR(ctx context.Context, conn *bus.Conn, call *synthcall.Call)
 				return bus.Permanent(err)
 			}
 			seg := msg.Segment{ID: job.ID(), CallID: job.CallID, Leg: job.Leg, Turn: job.Turn, Part: job.Part,
-				Interim: job.Interim, Rev: job.Rev, StartMS: job.StartMS, EndMS: job.EndMS, Engine: "e2e-scripted"}
+				Interim: job.Interim, Rev: job.Rev, StartMS: job.StartMS, EndMS: job.EndMS, Engine: "e2e-scripted",
+				Language: lang}
+			call, ok := calls[job.CallID]
+			if !ok {
+				return bus.Permanent(fmt.Errorf("no script for call %s", job.CallID))
+			}
 			first, last := e2eLoud(job.PCM)
 			for _, s := range call.Truth {
 				if s.Leg != job.Leg || first < 0 {

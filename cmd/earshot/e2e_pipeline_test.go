@@ -83,7 +83,7 @@ func TestPipelineInBrowser(t *testing.T) {
 	e2eWaitHTTP(t, "http://"+httpAddr+"/healthz")
 	asrCtx, stopASR := context.WithCancel(context.Background())
 	asrDone := make(chan error, 1)
-	go func() { asrDone <- e2eTimedWordsASR(asrCtx, conn, call) }()
+	go func() { asrDone <- e2eTimedWordsASR(asrCtx, conn, "", map[string]*synthcall.Call{script.CallID: call}) }()
 	defer func() { stopASR(); <-asrDone }()
 
 	base := "http://" + httpAddr

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/capture/sender"
+	"github.com/earshot-dev/earshot/internal/synthcall"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/store/redact"
+)
+
+// TestKoreanCallsEndToEnd runs earshot run (every stage in this process,
+// on a real NATS server, the SQLite store and the example rules), sends the
+// Korean example calls over real UDP and transcribes them with the scripted
+// transcriber, which returns each turn's script text in Korean as whisper
+// reports it (language "ko"). Then: the greeting rule (안녕하세요) fires,
+// 해지 raises its alert, Korean sentiment marks the angry customer
+// negative, the card number read out in Korean is redacted in the store and
+// in the web view, and search finds 해지 through its particle (해지를).
+func TestKoreanCallsEndToEnd(t *testing.T) {
+	if !synthcall.Available() {
+		t.Skip(synthcall.ErrNoTools)
+	}
+	srv, conn := bustest.Start(t)
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	b, err := os.ReadFile("../../examples/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rulesFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scripts := map[string]*synthcall.Script{}
+	calls := map[string]*synthcall.Call{}
+	for _, name := range []string{"angry-customer", "card-number"} {
+		sc, err := synthcall.LoadScript("../../examples/calls-ko/" + name + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.Voice != "ko" {
+			t.Fatalf("%s is not spoken with espeak-ng's Korean voice (voice %q)", name, sc.Voice)
+		}
+		call, err := synthcall.Render(context.Background(), sc.SynthTurns(), 1500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scripts[name], calls[sc.CallID] = sc, call
+	}
+	angry, card := scripts["angry-customer"], scripts["card-number"]
+
+	httpAddr, rtpAddr := e2eFreeTCP(t), captureFreePort(t)
+	out := &e2eLines{seen: make(chan struct{}, 1)}
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan int, 1)
+	go func() {
+		ran <- run(ctx, []string{"run", "--nats", srv.ClientURL(), "--data", dir, "--http", httpAddr, "--rtp", rtpAddr,
+			"--engine", "none", "--capture-language", "ko", "--rules", rulesFile, "--log-level", "warn"},
+			stdio{strings.NewReader(""), out, &logs})
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if code := <-ran; code != 0 {
+				t.Errorf("earshot run exited %d: %s", code, logs.String())
+			}
+		}
+	}
+	defer stop()
+	login := out.waitFor(t, regexp.MustCompile(`log in at (\S+) as "admin" with password (\S+)`))
+	e2eWaitHTTP(t, "http://"+httpAddr+"/healthz")
+	asrCtx, stopASR := context.WithCancel(context.Background())
+	asrDone := make(chan error, 1)
+	go func() { asrDone <- e2eTimedWordsASR(asrCtx, conn, "ko", calls) }()
+	defer func() { stopASR(); <-asrDone }()
+
+	sent := make(chan error, len(scripts))
+	for _, sc := range scripts {
+		call := calls[sc.CallID]
+		go func() {
+			_, err := sender.Send(context.Background(), sender.SendConfig{
+				To: netip.MustParseAddrPort(rtpAddr), CallID: sc.CallID, Agent: sc.Agent, Queue: sc.Queue, Attributes: sc.Attributes,
+				Legs: []sender.Leg{
+					{Role: msg.RoleAgent, PCM: call.Legs[msg.RoleAgent]},
+					{Role: msg.RoleCustomer, PCM: call.Legs[msg.RoleCustomer]},
+				},
+				Speed: sender.Speed{Factor: 4}, Announcer: sender.NATSAnnouncer{Conn: conn.NC},
+			})
+			sent <- err
+		}()
+	}
+	for range scripts {
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sc := range scripts {
+		e2eWaitStored(t, conn, sc.CallID)
+	}
+
+	web := koreanClient(t, "http://"+httpAddr, login[2])
+	rec := web.call(t, "/api/ui/calls/"+angry.CallID)
+	if !slices.ContainsFunc(rec.Categories, func(c msg.Category) bool { return c.RuleID == "greeting-ko" }) {
+		t.Errorf("the greeting rule (안녕하세요) did not fire: categories %+v", rec.Categories)
+	}
+	if slices.ContainsFunc(rec.Alerts, func(a msg.Alert) bool { return a.RuleID == "no-greeting-ko" }) {
+		t.Error("no-greeting-ko fired on a call that opens with 안녕하세요")
+	}
+	if !slices.ContainsFunc(rec.Alerts, func(a msg.Alert) bool { return a.RuleID == "cancel-ko" }) {
+		t.Errorf("해지 raised no cancel-ko alert: alerts %+v", rec.Alerts)
+	}
+	for _, s := range rec.Segments {
+		if s.Language != "ko" {
+			t.Errorf("segment %s has language %q, want whisper's ko", s.ID, s.Language)
+		}
+	}
+
+	if cr := web.call(t, "/api/ui/calls/"+card.CallID); !slices.ContainsFunc(cr.Alerts, func(a msg.Alert) bool { return a.RuleID == "card-number-ko" }) {
+		t.Errorf("카드 번호 read out raised no card-number-ko alert: alerts %+v", cr.Alerts)
+	}
+
+	var found msg.SearchResults
+	web.get(t, "/api/ui/search?q="+url.QueryEscape("해지*"), &found)
+	hit := slices.IndexFunc(found.Hits, func(h msg.SearchHit) bool { return h.Call.CallID == angry.CallID })
+	if hit < 0 {
+		t.Errorf("search 해지* did not find %s: %+v", angry.CallID, found)
+	} else if !slices.ContainsFunc(found.Hits[hit].Snippets, func(s msg.Snippet) bool { return strings.Contains(s.Text, "해지를") }) {
+		t.Errorf("search 해지* found %s, but not the turn that says 해지를: %+v", angry.CallID, found.Hits[hit].Snippets)
+	}
+
+	// Guarded: what needs the Korean sentiment model and the Korean
+	// redactor, which are merged separately. Each says what is missing.
+	var missing []string
+
+	// Sentiment. The English model scores Hangul as exactly neutral: that
+	// everywhere means no Korean model scored the call.
+	var customer []msg.StoredSegment
+	for _, s := range rec.Segments {
+		if s.Leg == msg.RoleCustomer {
+			customer = append(customer, s)
+		}
+	}
+	if !slices.ContainsFunc(customer, func(s msg.StoredSegment) bool { return s.Sentiment != nil && s.Sentiment.Compound != 0 }) {
+		missing = append(missing, "a Korean sentiment model in the analyze stage (every Korean turn scored exactly neutral)")
+	} else {
+		for _, s := range customer {
+			if (strings.Contains(s.Text, "화가 나요") || strings.Contains(s.Text, "최악")) &&
+				(s.Sentiment == nil || s.Sentiment.Label != msg.Negative) {
+				t.Errorf("the angry customer's %q is scored %+v, want negative", s.Text, s.Sentiment)
+			}
+		}
+		if got := rec.Call.Sentiment[msg.RoleCustomer]; got >= 0 {
+			t.Errorf("the angry customer's overall sentiment is %.1f, want below 0", got)
+		}
+	}
+
+	// Redaction, in the store (its own API) and in the web view.
+	const spoken = "카드 번호는 사 일 일 일, 일 일 일 일, 일 일 일 일, 일 일 일 일 입니다."
+	if _, ents := redact.Redact(spoken); !slices.ContainsFunc(ents, func(e redact.Entity) bool { return e.Type == redact.CardNumber }) {
+		missing = append(missing, "a Korean redactor in store/redact (it finds no card number in "+spoken+")")
+	} else {
+		for _, path := range []string{"/api/calls/" + card.CallID, "/api/ui/calls/" + card.CallID} {
+			r := web.call(t, path)
+			said := false
+			for _, s := range r.Segments {
+				if s.Leg == msg.RoleCustomer && strings.Contains(s.Text, "카드 번호") {
+					said = true
+					if strings.Contains(s.Text, "일 일 일") {
+						t.Errorf("%s: the card number is not redacted: %q", path, s.Text)
+					}
+				}
+			}
+			if !said {
+				t.Errorf("%s: no customer turn with 카드 번호: %+v", path, r.Segments)
+			}
+		}
+	}
+	stop()
+	if len(missing) > 0 {
+		t.Skipf("not yet checked, waiting for %s", strings.Join(missing, "; and "))
+	}
+}
+
+// koreanWeb is a client logged in to the web view.
+type koreanWeb struct {
+	base string
+	hc   *http.Client
+}
+
+func koreanClient(t *testing.T, base, password string) *koreanWeb {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	w := &koreanWeb{base: base, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	body, _ := json.Marshal(map[string]string{"name": "admin", "password": password})
+	resp, err := w.hc.Post(base+"/api/ui/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	t.Cleanup(w.hc.CloseIdleConnections)
+	return w
+}
+
+func (w *koreanWeb) get(t *testing.T, path string, v any) {
+	t.Helper()
+	resp, err := w.hc.Get(w.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// call reads a call record from the store's API (/api/calls/ID) or the web
+// view's (/api/ui/calls/ID, which wraps it with whether the call is live).
+func (w *koreanWeb) call(t *testing.T, path string) msg.CallRecord {
+	t.Helper()
+	if strings.HasPrefix(path, "/api/ui/") {
+		var view struct {
+			Record msg.CallRecord `json:"record"`
+		}
+		w.get(t, path, &view)
+		return view.Record
+	}
+	var rec msg.CallRecord
+	w.get(t, path, &rec)
+	return rec
+}
