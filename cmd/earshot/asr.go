@@ -153,14 +153,14 @@ func (o *asrOptions) resolve() (string, error) {
 			return "", badInputf("--engine http needs --asr-url URL (an OpenAI-compatible server: POST /v1/audio/transcriptions)")
 		}
 	case "whisper":
-		if !whisper.Built {
-			return "", badInputf("--engine whisper: %s", whisper.NotBuiltHelp)
-		}
 		if o.threads < 1 {
 			return "", badInputf("--asr-threads %d: want at least 1", o.threads)
 		}
-		if err := whisper.CheckModel(o.model); err != nil {
+		if err := whisper.CheckModel(o.model); err != nil { // reported either way
 			return "", badInput(err)
+		}
+		if !whisper.Built {
+			return "", badInputf("--engine whisper: %s", whisper.NotBuiltHelp)
 		}
 	default:
 		return "", badInputf("--engine %q: want whisper, http or none", name)

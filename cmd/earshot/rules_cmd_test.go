@@ -50,7 +50,7 @@ func TestRulesCheckCommand(t *testing.T) {
 	dir := t.TempDir()
 	good := rulesWrite(t, dir, "good.yaml", rulesTestFile)
 	code, out, errs := rulesRun(t, "rules", "check", good, "../../examples/rules.yaml")
-	if code != 0 || !strings.Contains(out, "good.yaml: 1 rules, valid") || !strings.Contains(out, "examples/rules.yaml: 10 rules, valid") {
+	if code != 0 || !strings.Contains(out, "good.yaml: 1 rules, valid") || !strings.Contains(out, "examples/rules.yaml: 12 rules, valid") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 	bad := rulesWrite(t, dir, "bad.yaml", "rules:\n  - id: a\n    colour: red\n    match: [{words: \"[x]\"}]\n    actions: {category: c}\n")

@@ -147,7 +147,7 @@ func TestRunRefusesAtOnce(t *testing.T) {
 		{"whisper without a model file", func(dir string) []string {
 			return []string{"run", "--data", dir, "--http", e2eFreeTCP(t), "--nats-listen", busyNATS,
 				"--rtp", captureFreePort(t), "--engine", "whisper", "--model", filepath.Join(dir, "ggml-base.bin")}
-		}, []string{"--engine whisper"}, true, "nats"},
+		}, []string{"ggml-base.bin does not exist"}, true, "nats"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
