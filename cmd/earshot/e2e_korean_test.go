@@ -6,18 +6,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
-	"net/netip"
 	"net/url"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/earshot-dev/earshot/bus/bustest"
-	"github.com/earshot-dev/earshot/capture/sender"
 	"github.com/earshot-dev/earshot/internal/synthcall"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/store/redact"
@@ -36,56 +31,15 @@ func TestKoreanCallsEndToEnd(t *testing.T) {
 		t.Skip(synthcall.ErrNoTools)
 	}
 	srv, conn := bustest.Start(t)
-	dir := t.TempDir()
-	rulesFile := filepath.Join(dir, "rules.yaml")
-	b, err := os.ReadFile("../../examples/rules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(rulesFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	scripts := map[string]*synthcall.Script{}
-	calls := map[string]*synthcall.Call{}
-	for _, name := range []string{"angry-customer", "card-number"} {
-		sc, err := synthcall.LoadScript("../../examples/calls-ko/" + name + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
+	scripts, calls := e2eScripted(t, "../../examples/calls-ko/angry-customer.json", "../../examples/calls-ko/card-number.json")
+	for _, sc := range scripts {
 		if sc.Voice != "ko" {
-			t.Fatalf("%s is not spoken with espeak-ng's Korean voice (voice %q)", name, sc.Voice)
-		}
-		call, err := synthcall.Render(context.Background(), sc.SynthTurns(), 1500)
-		if err != nil {
-			t.Fatal(err)
-		}
-		scripts[name], calls[sc.CallID] = sc, call
-	}
-	angry, card := scripts["angry-customer"], scripts["card-number"]
-
-	httpAddr, rtpAddr := e2eFreeTCP(t), captureFreePort(t)
-	out := &e2eLines{seen: make(chan struct{}, 1)}
-	var logs bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan int, 1)
-	go func() {
-		ran <- run(ctx, []string{"run", "--nats", srv.ClientURL(), "--data", dir, "--http", httpAddr, "--rtp", rtpAddr,
-			"--engine", "none", "--capture-language", "ko", "--rules", rulesFile, "--log-level", "warn"},
-			stdio{strings.NewReader(""), out, &logs})
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if code := <-ran; code != 0 {
-				t.Errorf("earshot run exited %d: %s", code, logs.String())
-			}
+			t.Fatalf("%s is not spoken with espeak-ng's Korean voice (voice %q)", sc.CallID, sc.Voice)
 		}
 	}
-	defer stop()
-	login := out.waitFor(t, regexp.MustCompile(`log in at (\S+) as "admin" with password (\S+)`))
-	e2eWaitHTTP(t, "http://"+httpAddr+"/healthz")
+	angry, card := scripts[0], scripts[1]
+	es := e2eStartEarshot(t, srv.ClientURL(), "--capture-language", "ko")
+	defer es.stop()
 	asrCtx, stopASR := context.WithCancel(context.Background())
 	asrDone := make(chan error, 1)
 	go func() { asrDone <- e2eTimedWordsASR(asrCtx, conn, "ko", calls) }()
@@ -93,18 +47,7 @@ func TestKoreanCallsEndToEnd(t *testing.T) {
 
 	sent := make(chan error, len(scripts))
 	for _, sc := range scripts {
-		call := calls[sc.CallID]
-		go func() {
-			_, err := sender.Send(context.Background(), sender.SendConfig{
-				To: netip.MustParseAddrPort(rtpAddr), CallID: sc.CallID, Agent: sc.Agent, Queue: sc.Queue, Attributes: sc.Attributes,
-				Legs: []sender.Leg{
-					{Role: msg.RoleAgent, PCM: call.Legs[msg.RoleAgent]},
-					{Role: msg.RoleCustomer, PCM: call.Legs[msg.RoleCustomer]},
-				},
-				Speed: sender.Speed{Factor: 4}, Announcer: sender.NATSAnnouncer{Conn: conn.NC},
-			})
-			sent <- err
-		}()
+		go func() { sent <- e2eSend(conn, es.rtpAddr, sc, calls[sc.CallID], 4) }()
 	}
 	for range scripts {
 		if err := <-sent; err != nil {
@@ -115,7 +58,7 @@ func TestKoreanCallsEndToEnd(t *testing.T) {
 		e2eWaitStored(t, conn, sc.CallID)
 	}
 
-	web := koreanClient(t, "http://"+httpAddr, login[2])
+	web := koreanClient(t, "http://"+es.httpAddr, es.password)
 	rec := web.call(t, "/api/ui/calls/"+angry.CallID)
 	if !slices.ContainsFunc(rec.Categories, func(c msg.Category) bool { return c.RuleID == "greeting-ko" }) {
 		t.Errorf("the greeting rule (안녕하세요) did not fire: categories %+v", rec.Categories)
@@ -192,7 +135,7 @@ func TestKoreanCallsEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	stop()
+	es.stop()
 	if len(missing) > 0 {
 		t.Skipf("not yet checked, waiting for %s", strings.Join(missing, "; and "))
 	}

@@ -40,50 +40,14 @@ func TestPipelineInBrowser(t *testing.T) {
 	bctx := browsertest.Start(t)
 	shots := browsertest.ArtifactDir(t, "e2e")
 	srv, conn := bustest.Start(t)
-	dir := t.TempDir()
-	rulesFile := filepath.Join(dir, "rules.yaml")
-	b, err := os.ReadFile("../../examples/rules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(rulesFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	script, err := synthcall.LoadScript("../../examples/calls/angry-customer.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	call, err := synthcall.Render(context.Background(), script.SynthTurns(), 1500)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	httpAddr, rtpAddr := e2eFreeTCP(t), captureFreePort(t)
-	out := &e2eLines{seen: make(chan struct{}, 1)}
-	var logs bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan int, 1)
-	go func() {
-		ran <- run(ctx, []string{"run", "--nats", srv.ClientURL(), "--data", dir, "--http", httpAddr, "--rtp", rtpAddr,
-			"--engine", "none", "--rules", rulesFile, "--ui-url", "http://" + httpAddr, "--log-level", "warn"},
-			stdio{strings.NewReader(""), out, &logs})
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if code := <-ran; code != 0 {
-				t.Errorf("earshot run exited %d: %s", code, logs.String())
-			}
-		}
-	}
-	defer stop()
-	login := out.waitFor(t, regexp.MustCompile(`as "admin" with password (\S+)`))
-	e2eWaitHTTP(t, "http://"+httpAddr+"/healthz")
+	scripts, calls := e2eScripted(t, "../../examples/calls/angry-customer.json")
+	script, call := scripts[0], calls[scripts[0].CallID]
+	es := e2eStartEarshot(t, srv.ClientURL())
+	defer es.stop()
+	httpAddr := es.httpAddr
 	asrCtx, stopASR := context.WithCancel(context.Background())
 	asrDone := make(chan error, 1)
-	go func() { asrDone <- e2eTimedWordsASR(asrCtx, conn, "", map[string]*synthcall.Call{script.CallID: call}) }()
+	go func() { asrDone <- e2eTimedWordsASR(asrCtx, conn, "", calls) }()
 	defer func() { stopASR(); <-asrDone }()
 
 	base := "http://" + httpAddr
@@ -91,7 +55,7 @@ func TestPipelineInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible("#name"),
 		chromedp.SendKeys("#name", "admin"),
-		chromedp.SendKeys("#password", login[1]),
+		chromedp.SendKeys("#password", es.password),
 		chromedp.Click("#login-submit"),
 		chromedp.WaitVisible("#board"),
 	)
@@ -102,17 +66,7 @@ func TestPipelineInBrowser(t *testing.T) {
 	wait("board connected", `document.querySelector('#conn').textContent === 'live'`)
 
 	sent := make(chan error, 1)
-	go func() {
-		_, err := sender.Send(context.Background(), sender.SendConfig{
-			To: netip.MustParseAddrPort(rtpAddr), CallID: script.CallID, Agent: script.Agent, Queue: script.Queue,
-			Legs: []sender.Leg{
-				{Role: msg.RoleAgent, PCM: call.Legs[msg.RoleAgent]},
-				{Role: msg.RoleCustomer, PCM: call.Legs[msg.RoleCustomer]},
-			},
-			Speed: sender.Speed{Factor: 3}, Announcer: sender.NATSAnnouncer{Conn: conn.NC},
-		})
-		sent <- err
-	}()
+	go func() { sent <- e2eSend(conn, es.rtpAddr, script, call, 3) }()
 	row := fmt.Sprintf(`document.querySelector('tr[data-call="%s"]')`, script.CallID)
 	wait("the call on the board", row+` !== null && `+row+`.textContent.includes('alice') && `+row+`.textContent.includes('billing')`)
 	browsertest.Screenshot(t, bctx, shots, "board-call-live")
@@ -139,7 +93,86 @@ func TestPipelineInBrowser(t *testing.T) {
 	wait("the moment in the call", `(() => { const li = document.querySelector('#transcript li.target'); return !!li && li.textContent.includes('cancel my account'); })()`)
 	wait("the stored categories", `document.querySelector('#categories').textContent.includes('Escalation')`)
 	browsertest.Screenshot(t, bctx, shots, "call-finished")
-	stop()
+	es.stop()
+}
+
+// e2eScripted loads the scripted calls at paths and renders them.
+func e2eScripted(t *testing.T, paths ...string) ([]*synthcall.Script, map[string]*synthcall.Call) {
+	t.Helper()
+	var scripts []*synthcall.Script
+	calls := map[string]*synthcall.Call{}
+	for _, p := range paths {
+		sc, err := synthcall.LoadScript(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		call, err := synthcall.Render(context.Background(), sc.SynthTurns(), 1500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scripts, calls[sc.CallID] = append(scripts, sc), call
+	}
+	return scripts, calls
+}
+
+// e2eEarshot is earshot run in this process on the test's NATS server,
+// with a temporary data dir and a copy of the example rules, transcribing
+// nothing itself: the scripted transcriber takes the jobs.
+type e2eEarshot struct {
+	httpAddr, rtpAddr string
+	password          string // the admin's, as printed
+	stop              func() // idempotent; checks the exit status
+}
+
+// e2eStartEarshot starts it with more flags and waits until it serves.
+func e2eStartEarshot(t *testing.T, natsURL string, more ...string) *e2eEarshot {
+	t.Helper()
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	b, err := os.ReadFile("../../examples/rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rulesFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	es := &e2eEarshot{httpAddr: e2eFreeTCP(t), rtpAddr: captureFreePort(t)}
+	out := &e2eLines{seen: make(chan struct{}, 1)}
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan int, 1)
+	go func() {
+		ran <- run(ctx, append([]string{"run", "--nats", natsURL, "--data", dir, "--http", es.httpAddr, "--rtp", es.rtpAddr,
+			"--engine", "none", "--rules", rulesFile, "--log-level", "warn"}, more...),
+			stdio{strings.NewReader(""), out, &logs})
+	}()
+	stopped := false
+	es.stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if code := <-ran; code != 0 {
+				t.Errorf("earshot run exited %d: %s", code, logs.String())
+			}
+		}
+	}
+	es.password = out.waitFor(t, regexp.MustCompile(`as "admin" with password (\S+)`))[1]
+	e2eWaitHTTP(t, "http://"+es.httpAddr+"/healthz")
+	return es
+}
+
+// e2eSend sends a rendered scripted call to rtpAddr, announced over conn,
+// factor times faster than real time.
+func e2eSend(conn *bus.Conn, rtpAddr string, sc *synthcall.Script, call *synthcall.Call, factor float64) error {
+	_, err := sender.Send(context.Background(), sender.SendConfig{
+		To: netip.MustParseAddrPort(rtpAddr), CallID: sc.CallID, Agent: sc.Agent, Queue: sc.Queue, Attributes: sc.Attributes,
+		Legs: []sender.Leg{
+			{Role: msg.RoleAgent, PCM: call.Legs[msg.RoleAgent]},
+			{Role: msg.RoleCustomer, PCM: call.Legs[msg.RoleCustomer]},
+		},
+		Speed: sender.Speed{Factor: factor}, Announcer: sender.NATSAnnouncer{Conn: conn.NC},
+	})
+	return err
 }
 
 // e2eWaitStored waits for the call's final categories on NATS (the last
