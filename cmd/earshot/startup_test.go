@@ -173,3 +173,25 @@ func TestRunRefusesAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// The login URL is the address earshot listens on; one on every interface
+// is reached by this machine's name.
+func TestViewURL(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9123}, "http://127.0.0.1:9123"},
+		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "http://[::1]:8080"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "http://" + net.JoinHostPort(host, "8080")},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://" + net.JoinHostPort(host, "8080")},
+	} {
+		if got := viewURL(tc.addr); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.addr, got, tc.want)
+		}
+	}
+}
