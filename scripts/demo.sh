@@ -214,7 +214,7 @@ else
 fi
 "$BIN" run --data "$DATA" --http "$HTTP" --rtp "$RTP" --nats-listen "$NATS_LISTEN" \
 	--rules "$DATA/rules.yaml" "${engine[@]}" >"$DATA/earshot.out" 2>"$DATA/earshot.log" &
-pid=$!
+pid=$! started=$SECONDS
 # Ready when this process prints its login: earshot prints it once it
 # serves, on a data dir without users, which the demo's always is. Whatever
 # else may answer on the port is not asked.
@@ -233,6 +233,11 @@ while [ -z "$login" ]; do
 		exit 1
 	fi
 	login=$(grep -o 'log in at .*' "$DATA/earshot.out" || true)
+	if [ -z "$login" ] && [ "$SECONDS" -gt "$((started + 150))" ]; then
+		say "earshot has not served within 150 s; its log:"
+		tail -n 20 "$DATA/earshot.log" >&2
+		exit 1
+	fi
 	[ -n "$login" ] || sleep 0.2
 done
 url=${login#log in at }
