@@ -100,59 +100,68 @@ func TestDemoSaysWhatIsMissing(t *testing.T) {
 
 // make run over the http engine: the demo builds earshot, starts it on a
 // fresh data dir, sends the example calls, prints the URL and login, and
-// the calls' utterances reach the (OpenAI-compatible) transcription server.
+// the calls' utterances reach the (OpenAI-compatible) transcription server;
+// with DEMO_LANG=ko, asking for Korean.
 func TestDemoWithHTTPEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the demo")
 	}
-	requests := make(chan struct{}, 1000)
-	asr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/audio/transcriptions" || r.ParseMultipartForm(8<<20) != nil {
-			http.Error(w, "not a transcription request", http.StatusBadRequest)
-			return
-		}
-		select {
-		case requests <- struct{}{}:
-		default:
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"text": "I want to cancel my account"})
-	}))
-	defer asr.Close()
-
 	demoTreeBinary(t)
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out := &e2eLines{seen: make(chan struct{}, 1)}
-	var stderr bytes.Buffer
-	env, httpAddr, _, _ := demoEnv(t, dir)
-	cmd := demoScript(ctx, append(env, "ENGINE=", "ASR_URL="+asr.URL))
-	cmd.Stdout, cmd.Stderr = out, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	login := out.waitWithin(t, regexp.MustCompile(`log in at (\S+) as "admin" with password (\S+)`), 3*time.Minute)
-	if login[1] != "http://"+httpAddr {
-		t.Errorf("the login line names %q, want the demo's URL http://%s", login[1], httpAddr)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "earshot")); err != nil {
-		t.Errorf("the demo did not build into BIN: %v", err)
-	}
-	// The example calls are sent in real time; their first turns are
-	// transcribed within seconds.
-	deadline := time.After(2 * time.Minute)
-	for n := 0; n < 3; n++ { // the start-up check, then utterances
-		select {
-		case <-requests:
-		case <-deadline:
-			t.Fatalf("the demo sent %d requests to the ASR server in 2 minutes; stderr:\n%s", n, stderr.String())
-		}
-	}
-	cancel() // Ctrl-C
-	_ = cmd.Wait()
-	if !strings.Contains(stderr.String(), "transcription: the OpenAI-compatible server at "+asr.URL) {
-		t.Errorf("the demo did not say which engine it used:\n%s", stderr.String())
+	for _, lang := range []string{"en", "ko"} {
+		t.Run(lang, func(t *testing.T) {
+			languages := make(chan string, 1000) // of each request
+			asr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v1/audio/transcriptions" || r.ParseMultipartForm(8<<20) != nil {
+					http.Error(w, "not a transcription request", http.StatusBadRequest)
+					return
+				}
+				select {
+				case languages <- r.FormValue("language"):
+				default:
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(map[string]any{"text": "I want to cancel my account"})
+			}))
+			defer asr.Close()
+
+			dir := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			out := &e2eLines{seen: make(chan struct{}, 1)}
+			var stderr bytes.Buffer
+			env, httpAddr, _, _ := demoEnv(t, dir)
+			cmd := demoScript(ctx, append(env, "ENGINE=", "ASR_URL="+asr.URL, "DEMO_LANG="+lang))
+			cmd.Stdout, cmd.Stderr = out, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			login := out.waitWithin(t, regexp.MustCompile(`log in at (\S+) as "admin" with password (\S+)`), 3*time.Minute)
+			if login[1] != "http://"+httpAddr {
+				t.Errorf("the login line names %q, want the demo's URL http://%s", login[1], httpAddr)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "earshot")); err != nil {
+				t.Errorf("the demo did not build into BIN: %v", err)
+			}
+			// The example calls are sent in real time; their first turns
+			// are transcribed within seconds.
+			want := map[string]string{"en": "", "ko": "ko"}[lang]
+			deadline := time.After(2 * time.Minute)
+			for n := 0; n < 3; n++ { // the start-up check, then utterances
+				select {
+				case got := <-languages:
+					if n > 0 && got != want {
+						t.Errorf("an utterance was sent with language %q, want %q", got, want)
+					}
+				case <-deadline:
+					t.Fatalf("the demo sent %d requests to the ASR server in 2 minutes; stderr:\n%s", n, stderr.String())
+				}
+			}
+			cancel() // Ctrl-C
+			_ = cmd.Wait()
+			if !strings.Contains(stderr.String(), "transcription: the OpenAI-compatible server at "+asr.URL) {
+				t.Errorf("the demo did not say which engine it used:\n%s", stderr.String())
+			}
+		})
 	}
 }
 
