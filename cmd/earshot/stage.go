@@ -152,7 +152,7 @@ func runStage(ctx context.Context, s stage, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if err := checkStages(s); err != nil {
+	if err := check(s); err != nil {
 		return err
 	}
 	ln, err := listenHTTP(c.httpAddr)
@@ -169,7 +169,7 @@ func runStage(ctx context.Context, s stage, args []string, std stdio) error {
 	r, err := s.start(ctx, e)
 	if err != nil {
 		closeListener(ln)
-		return stageErr(s.name(), err)
+		return listenUsage(err)
 	}
 	return serve(ctx, e, ln, []namedRunner{{s.name(), r}})
 }
@@ -193,8 +193,10 @@ func runAll(ctx context.Context, args []string, std stdio) (err error) {
 	}
 	// What the flags alone refuse, and an address in use, are refused
 	// before NATS, the store or the rules start.
-	if err := checkStages(all...); err != nil {
-		return err
+	for _, s := range all {
+		if err := check(s); err != nil {
+			return stageErr(s.name(), err)
+		}
 	}
 	ln, err := listenHTTP(c.httpAddr)
 	if err != nil {
@@ -253,14 +255,10 @@ func runAll(ctx context.Context, args []string, std stdio) (err error) {
 // checker is a stage whose flags can be checked before anything starts.
 type checker interface{ check() error }
 
-// checkStages checks the flags of the stages that can be checked alone.
-func checkStages(ss ...stage) error {
-	for _, s := range ss {
-		if c, ok := s.(checker); ok {
-			if err := c.check(); err != nil {
-				return stageErr(s.name(), err)
-			}
-		}
+// check checks the stage's flags, if it can be checked alone.
+func check(s stage) error {
+	if c, ok := s.(checker); ok {
+		return c.check()
 	}
 	return nil
 }
@@ -291,16 +289,22 @@ func listenRefused(err error) bool {
 	return errors.As(err, &op) && op.Op == "listen"
 }
 
-// stageErr names the stage in err, unless the stage already did, and makes
-// an address the stage could not listen on a usage error.
-func stageErr(name string, err error) error {
-	if !strings.HasPrefix(err.Error(), name+": ") {
-		err = fmt.Errorf("%s: %w", name, err)
-	}
+// listenUsage makes an address that could not be listened on a usage
+// error: the user must pick another.
+func listenUsage(err error) error {
 	if listenRefused(err) {
 		return badInput(err)
 	}
 	return err
+}
+
+// stageErr names the stage in err, unless the stage already did, as
+// listenUsage.
+func stageErr(name string, err error) error {
+	if !strings.HasPrefix(err.Error(), name+": ") {
+		err = fmt.Errorf("%s: %w", name, err)
+	}
+	return listenUsage(err)
 }
 
 // stopStarted stops stages already started when a later one cannot start:
