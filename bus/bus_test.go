@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -431,6 +433,27 @@ func TestStartServerPortInUse(t *testing.T) {
 	if !errors.Is(err, bus.ErrServerStart) || !strings.Contains(err.Error(), ln.Addr().String()) ||
 		!strings.Contains(err.Error(), "address already in use") {
 		t.Errorf("error %q: want ErrServerStart naming %s and the cause", err, ln.Addr())
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("the refusal took %s; the cause is known at once", waited)
+	}
+}
+
+// A JetStream store that cannot be opened fails the start at once with
+// nats-server's reason, not after waiting for readiness.
+func TestStartServerStoreUnusable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	srv, err := bus.StartServer(bus.ServerConfig{DataDir: file})
+	if err == nil {
+		srv.Close()
+		t.Fatalf("started with its store under the file %s", file)
+	}
+	if !errors.Is(err, bus.ErrServerStart) || !strings.Contains(err.Error(), "JetStream") {
+		t.Errorf("error %q: want ErrServerStart with nats-server's reason", err)
 	}
 	if waited := time.Since(start); waited > 5*time.Second {
 		t.Errorf("the refusal took %s; the cause is known at once", waited)
