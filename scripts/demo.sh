@@ -188,7 +188,7 @@ else
 	made_data=1
 fi
 
-pid="" sender=""
+pid="" sender="" login=""
 cleanup() {
 	if [ -n "$sender" ]; then
 		kill "$sender" 2>/dev/null || true
@@ -197,8 +197,9 @@ cleanup() {
 		kill -INT "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	fi
-	if [ -n "$made_data" ]; then
-		rm -rf "$DATA" # made by mktemp in this run
+	# Made in this run: by mktemp, or as DATA by a demo that never served.
+	if [ -n "$made_data" ] || { [ -n "$made_dir" ] && [ -z "$login" ]; }; then
+		rm -rf "$DATA"
 	fi
 	return 0
 }
@@ -218,7 +219,6 @@ pid=$! started=$SECONDS
 # Ready when this process prints its login: earshot prints it once it
 # serves, on a data dir without users, which the demo's always is. Whatever
 # else may answer on the port is not asked.
-login=""
 while [ -z "$login" ]; do
 	if ! kill -0 "$pid" 2>/dev/null; then
 		code=0
@@ -226,9 +226,6 @@ while [ -z "$login" ]; do
 		pid=""
 		say "earshot did not start (exit $code):"
 		grep -v '^time=' "$DATA/earshot.log" >&2 || tail -n 5 "$DATA/earshot.log" >&2
-		if [ -n "$made_dir" ]; then
-			rm -rf "$DATA" # made in this run, and nothing of use in it
-		fi
 		[ "$code" -eq 2 ] && exit 2
 		exit 1
 	fi

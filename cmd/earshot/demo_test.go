@@ -259,7 +259,11 @@ func TestDemoRefusesWhatIsInUse(t *testing.T) {
 		demoRefused(t, set("NATS_LISTEN="+e2eFreeTCP(t), "RTP="+captureFreePort(t)), "--http "+httpAddr, "address already in use")
 	})
 	t.Run("nats port", func(t *testing.T) {
-		demoRefused(t, set("HTTP="+e2eFreeTCP(t), "RTP="+captureFreePort(t)), "--nats-listen "+natsAddr, "address already in use")
+		fresh := filepath.Join(dir, "fresh")
+		demoRefused(t, set("DATA="+fresh, "HTTP="+e2eFreeTCP(t), "RTP="+captureFreePort(t)), "--nats-listen "+natsAddr, "address already in use")
+		if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+			t.Errorf("DATA=%s, made by a demo that never served, is still there (%v)", fresh, err)
+		}
 	})
 	t.Run("rtp port", func(t *testing.T) {
 		demoRefused(t, set("HTTP="+e2eFreeTCP(t), "NATS_LISTEN="+e2eFreeTCP(t)), "listen on udp "+rtpAddr, "address already in use")
