@@ -205,7 +205,11 @@ func TestNoCardNumberReachesNonAdmins(t *testing.T) {
 		hs.Close()
 	}()
 
-	// The first admin, then one user of each other role, each with a token.
+	// Served: the first admin, then one user of each other role, each with
+	// a token.
+	if err := e.served(hs.URL); err != nil {
+		t.Fatal(err)
+	}
 	m := regexp.MustCompile(`as "admin" with password (\S+)`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no first admin in %q", out.String())
