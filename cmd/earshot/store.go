@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -153,6 +154,16 @@ var searchFilters = [][3]string{
 	{"offset", "offset", "results to skip, for the next pages"},
 }
 
+// searchFilterFlags registers the search filters named (all when none are)
+// as flags of fs that add their values to params.
+func searchFilterFlags(fs *flag.FlagSet, params url.Values, names ...string) {
+	for _, f := range searchFilters {
+		if len(names) == 0 || slices.Contains(names, f[0]) {
+			fs.Func(f[0], f[2], func(v string) error { params.Add(f[1], v); return nil })
+		}
+	}
+}
+
 func searchCmd(ctx context.Context, args []string, std stdio) error {
 	fs := flag.NewFlagSet("earshot search", flag.ContinueOnError)
 	fs.SetOutput(std.err)
@@ -167,9 +178,7 @@ func searchCmd(ctx context.Context, args []string, std stdio) error {
 	token := fs.String("token", "", "bearer token for --server (default $EARSHOT_TOKEN)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	params := url.Values{}
-	for _, f := range searchFilters {
-		fs.Func(f[0], f[2], func(v string) error { params.Add(f[1], v); return nil })
-	}
+	searchFilterFlags(fs, params)
 	var words []string
 	for {
 		if err := parseFlags(fs, args); err != nil {
