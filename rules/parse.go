@@ -190,7 +190,7 @@ func splitYAMLError(err error) (line int, why string) {
 // Bounds on the search for a YAML syntax error's column.
 const (
 	maxColumnSearchLine   = 256
-	maxColumnSearchPrefix = 1 << 20
+	maxColumnSearchPrefix = 64 << 10
 )
 
 // yamlColumn finds the 1-based column of a YAML syntax error on line: yaml.v3

@@ -13,6 +13,7 @@ func tools() map[string]command {
 		"redact":      {"[--language ko|en|auto] mask personal data in lines of text on stdin, one JSON line each", redactCmd},
 		"search":      {"[--data DIR | --server URL] QUERY [filters] [--json]: search past calls", searchCmd},
 		"deadletters": {"list | replay (SEQ... | --all) [--stage S]: what the stages gave up on, and sending it again", deadLettersCmd},
+		"version":     {"the release, the Go that built it, and whether the whisper engine is in", versionCmd},
 	}
 }
 

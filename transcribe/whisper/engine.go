@@ -44,6 +44,9 @@ import (
 // Built reports whether this binary has the whisper engine.
 const Built = true
 
+// LibVersion is the version of the libwhisper this binary is linked with.
+func LibVersion() string { return C.GoString(C.whisper_version()) }
+
 // noSpeechProb is the no-speech probability above which every segment must
 // be for the result to count as no speech.
 const noSpeechProb = 0.6

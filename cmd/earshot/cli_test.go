@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func cliRun(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, stdio{strings.NewReader(""), &out, &errb})
+	return code, out.String(), errb.String()
+}
+
+// flagLine is a flag's first line in -h: "  -name VALUE".
+var flagLine = regexp.MustCompile(`(?m)^  -(\S+)(?: (.+))?$`)
+
+// TestFlagHelpValueNames: in every command's -h, a flag's value is named
+// by one word. The flag package takes back-quoted text in a usage string
+// for the value's name: "-engine earshot asr" is what that looked like.
+func TestFlagHelpValueNames(t *testing.T) {
+	var cmdLines [][]string
+	for name := range commands() {
+		if name == "rules" {
+			cmdLines = append(cmdLines, []string{"rules", "check", "-h"}, []string{"rules", "dryrun", "-h"})
+			continue
+		}
+		cmdLines = append(cmdLines, []string{name, "-h"})
+	}
+	slices.SortFunc(cmdLines, slices.Compare)
+	flags := 0
+	for _, args := range cmdLines {
+		code, _, errs := cliRun(args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d, want 0\n%s", args, code, errs)
+			continue
+		}
+		for _, f := range flagLine.FindAllStringSubmatch(errs, -1) {
+			flags++
+			if strings.Contains(f[2], " ") {
+				t.Errorf("earshot %s: flag -%s shows its value as %q (back quotes in its usage?)", strings.Join(args, " "), f[1], f[2])
+			}
+		}
+	}
+	if flags < 50 {
+		t.Fatalf("read %d flags from the commands' help; the help's format changed?", flags)
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, errs := cliRun(args...)
+		if code != 0 || !strings.HasPrefix(out, "earshot ") || !strings.Contains(out, runtime.Version()) || !strings.Contains(out, "whisper engine: ") {
+			t.Fatalf("%v: exit %d\nstdout %s\nstderr %s", args, code, out, errs)
+		}
+	}
+	if code, _, errs := cliRun("version", "now"); code != 2 || !strings.Contains(errs, "no arguments") {
+		t.Fatalf("version now: exit %d, %s", code, errs)
+	}
+	if _, _, errs := cliRun("-h"); !strings.Contains(errs, "\n  version ") {
+		t.Fatalf("earshot -h does not list version:\n%s", errs)
+	}
+}
+
+// TestNoEngineAdvice: only earshot run can run without transcription, so
+// only it is told about --engine none.
+func TestNoEngineAdvice(t *testing.T) {
+	code, _, errs := cliRun("transcribe", "call.wav")
+	if code != 2 || !strings.Contains(errs, "no transcription engine") || strings.Contains(errs, "engine none") {
+		t.Fatalf("transcribe without an engine: exit %d, %s", code, errs)
+	}
+	code, _, errs = cliRun("transcribe", "--engine", "none", "call.wav")
+	if code != 2 || !strings.Contains(errs, "pick --engine whisper or --engine http") {
+		t.Fatalf("transcribe --engine none: exit %d, %s", code, errs)
+	}
+	if h := noEngineHelp(true); !strings.Contains(h, "--engine none runs without transcription") {
+		t.Fatalf("earshot run's advice lacks --engine none: %s", h)
+	}
+}
