@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -79,5 +81,46 @@ func TestNoEngineAdvice(t *testing.T) {
 	}
 	if h := noEngineHelp(true); !strings.Contains(h, "--engine none runs without transcription") {
 		t.Fatalf("earshot run's advice lacks --engine none: %s", h)
+	}
+}
+
+// TestSearchDemoStore: the README's search of the demo's calls names the
+// directory scripts/demo.sh keeps them in, and a search of the default
+// store, when only the demo's exists, says where the demo's calls are.
+func TestSearchDemoStore(t *testing.T) {
+	demo, err := os.ReadFile("../../scripts/demo.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^DATA=\$\{DATA:-([^}]+)\}$`).FindSubmatch(demo); m == nil || string(m[1]) != demoDataDir {
+		t.Fatalf("scripts/demo.sh's DATA is %q, cmd/earshot's demoDataDir %q", m, demoDataDir)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"earshot search --data " + demoDataDir + " ", "earshot rules dryrun RULES.yaml --data " + demoDataDir} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README.md lacks %q", want)
+		}
+	}
+
+	storeNoLeaks(t)
+	dir, s := storeTestData(t)
+	s.Close()
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll(filepath.Dir(demoDataDir), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir, demoDataDir); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := cliRun("search", "refund")
+	if code != 2 || !strings.Contains(errs, "no store at earshot-data/earshot.db") || !strings.Contains(errs, "the demo (make run) keeps its calls in earshot-data/demo: --data earshot-data/demo") {
+		t.Fatalf("search of the default store: exit %d, %s", code, errs)
+	}
+	code, out, errs := cliRun("search", "--data", demoDataDir, "refund")
+	if code != 0 || !strings.Contains(out, "2 calls match") {
+		t.Fatalf("search --data %s: exit %d, %s %s", demoDataDir, code, out, errs)
 	}
 }

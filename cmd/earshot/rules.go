@@ -227,7 +227,7 @@ func rulesDryRunStore(ctx context.Context, rs *rules.RuleSet, dsn, dataDir strin
 	}
 	st, err := openStore(ctx, dsn, dataDir, true)
 	if err != nil {
-		return rules.DryRunResult{}, err
+		return rules.DryRunResult{}, withDemoHint(err, dsn, dataDir)
 	}
 	defer st.Close()
 	return rules.DryRunCalls(ctx, rs, st, q, limit)
