@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/earshot-dev/earshot/internal/sharedtest"
 )
 
 func cliRun(args ...string) (int, string, string) {
@@ -122,5 +125,23 @@ func TestSearchDemoStore(t *testing.T) {
 	code, out, errs := cliRun("search", "--data", demoDataDir, "refund")
 	if code != 0 || !strings.Contains(out, "2 calls match") {
 		t.Fatalf("search --data %s: exit %d, %s %s", demoDataDir, code, out, errs)
+	}
+}
+
+// TestReplayReportsWhatCaptureRefuses: replayed to one port without
+// announces, a capture with more streams than the port takes does not end
+// in success, and a relay's second copy of each stream is left out.
+func TestReplayReportsWhatCaptureRefuses(t *testing.T) {
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	file := sharedtest.Path(t, "data/pcaps/SIP_CALL_RTP_G711.pcap")
+	code, out, errs := cliRun("replay", file, "--to", sink.LocalAddr().String(), "--speed", "max")
+	if code != 1 || !strings.Contains(out, "2 streams seen again at a second hop (a relay's capture) left out") ||
+		!strings.Contains(out, "replayed call (no SIP)") || !strings.Contains(out, "refused by capture (no room for a new stream)") ||
+		!strings.Contains(errs, "capture refuses 1 of the 3 streams") || !strings.Contains(errs, "--to HOST:PORT1-PORT2, 2 ports") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 }
