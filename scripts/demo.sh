@@ -14,7 +14,8 @@
 # 2. Builds bin/earshot, starts `earshot run` on a fresh data dir with the
 #    example rules, sends the example calls and prints the URL and login.
 #
-# scripts/demo.sh --check reports what it found and stops there.
+# scripts/demo.sh --check reports what it found, builds (links) bin/earshot
+# with it and stops there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +38,12 @@ online() {
 		timeout 15 git ls-remote --exit-code --tags "$WHISPER_REPO" "$WHISPER_TAG" >/dev/null 2>&1
 }
 
-whisper_at=""
+# find_whisper sets whisper_at and the build's tags and cgo flags, as the
+# Makefile does: whisper.pc gives the directories (-tags whisper), else the
+# libraries are named (-tags whisper,whisper_nopkgconfig); shared and static
+# (BUILD_SHARED_LIBS=OFF) builds both link.
+whisper_at="" whisper_tags=whisper
+whisper_libs="-lwhisper -lggml -lggml-cpu -lggml-base -lgomp -lstdc++ -lm"
 find_whisper() {
 	local dir
 	for dir in "${WHISPER_DIR:-}" "$PWD/$TP/whisper"; do
@@ -45,16 +51,24 @@ find_whisper() {
 			local lib=$dir/lib
 			[ -d "$dir/lib64" ] && lib=$dir/lib64
 			export CGO_CFLAGS="-I$dir/include" CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib"
+			if [ -f "$lib/pkgconfig/whisper.pc" ]; then
+				export PKG_CONFIG_PATH="$lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+			else
+				whisper_tags=whisper,whisper_nopkgconfig
+			fi
 			whisper_at=$dir
 			return 0
 		fi
 	done
 	if pkg-config --exists whisper 2>/dev/null; then
+		export CGO_LDFLAGS="-Wl,-rpath,$(pkg-config --variable=libdir whisper)"
 		whisper_at="pkg-config ($(pkg-config --variable=prefix whisper))"
 		return 0
 	fi
+	# shellcheck disable=SC2086 # the libraries are separate words
 	if printf '#include <whisper.h>\nint main(void){return 0;}\n' |
-		"${CC:-cc}" -x c - -lwhisper -lggml -lggml-base -o /dev/null >/dev/null 2>&1; then
+		"${CC:-cc}" -x c - $whisper_libs -o /dev/null >/dev/null 2>&1; then
+		whisper_tags=whisper,whisper_nopkgconfig
 		whisper_at="the compiler's default paths"
 		return 0
 	fi
@@ -119,7 +133,7 @@ else
 	fi
 	if [ -n "$whisper_at" ] && [ -n "$model" ]; then
 		engine=(--engine whisper --model "$model")
-		tags=(-tags whisper)
+		tags=(-tags "$whisper_tags")
 		say "transcription: whisper.cpp from $whisper_at, model $model"
 	else
 		say "no transcription engine:"
@@ -131,9 +145,11 @@ else
 		exit 2
 	fi
 fi
-[ -n "$check" ] && exit 0
-
 go build "${tags[@]}" -o bin/earshot ./cmd/earshot
+if [ -n "$check" ]; then
+	say "bin/earshot built and linked: $(bin/earshot version | tail -1)"
+	exit 0
+fi
 rm -rf "$DATA"
 mkdir -p "$DATA"
 cp examples/rules.yaml "$DATA/rules.yaml" # the rules page rewrites the file it is given
