@@ -228,7 +228,7 @@ func (m *Manager) Check(text []byte) []msg.Problem { return Check(text) }
 // nothing changed. An empty text is a problem, as an empty file is to
 // Reload: removing every rule takes "rules: []".
 func (m *Manager) Activate(ctx context.Context, text []byte, who string) ([]msg.Problem, error) {
-	if len(bytes.TrimSpace(text)) == 0 {
+	if emptyFile(text) {
 		return []msg.Problem{{Line: 1, Column: 1, Message: `the rule text is empty; the rules in force stay (activate "rules: []" to remove them all)`}}, nil
 	}
 	rs, err := Parse(text)
