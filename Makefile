@@ -37,21 +37,35 @@ clean:
 	rm -rf bin
 
 # --- whisper engine (transcribe/whisper) ------------------------------------
-# libwhisper is found through pkg-config (whisper.pc) or, failing that, by
-# compiling and linking a one-line program against whisper.h and -lwhisper in
-# the compiler's default paths. When found, `make build` builds the whisper
-# engine in (-tags whisper) and `make test` also vets and tests the tagged
-# packages; when not, both stay untagged and pass.
-HAVE_WHISPER := $(shell pkg-config --exists whisper 2>/dev/null && echo yes || \
-	(printf '\043include <whisper.h>\nint main(void){return whisper_version()==0;}\n' | \
-	 $${CC:-cc} -x c - -lwhisper -o /dev/null >/dev/null 2>&1 && echo yes))
-WHISPER_TAGS := $(if $(HAVE_WHISPER),-tags whisper)
+# libwhisper is found through pkg-config (whisper.pc, which whisper.cpp's
+# cmake --install writes; PKG_CONFIG_PATH=PREFIX/lib/pkgconfig for a prefix of
+# your own) or, failing that, by compiling and linking a one-line program
+# against whisper.h and the libraries in the compiler's default paths (then
+# the tag whisper_nopkgconfig). Shared and static (BUILD_SHARED_LIBS=OFF)
+# builds both link. With whisper.pc, CGO_LDFLAGS gets an rpath to its
+# library directory: a shared libwhisper outside the loader's paths is found
+# at run time, and Go's build cache, which does not notice a change of
+# PKG_CONFIG_PATH, sees a different libwhisper as a different build.
+# When found, `make build` builds the whisper engine in and `make test`
+# also vets and tests the tagged packages; when not, both stay untagged
+# and pass.
+WHISPER_LIBS := -lwhisper -lggml -lggml-cpu -lggml-base -lgomp -lstdc++ -lm
+WHISPER_LIBDIR := $(shell pkg-config --variable=libdir whisper 2>/dev/null)
+HAVE_WHISPER := $(if $(WHISPER_LIBDIR),yes,$(shell \
+	printf '\043include <whisper.h>\nint main(void){return whisper_version()==0;}\n' | \
+	 $${CC:-cc} -x c - $(WHISPER_LIBS) -o /dev/null >/dev/null 2>&1 && echo yes))
+comma := ,
+WHISPER_TAGS := $(if $(HAVE_WHISPER),-tags $(if $(WHISPER_LIBDIR),whisper,whisper$(comma)whisper_nopkgconfig))
+ifneq ($(WHISPER_LIBDIR),)
+CGO_LDFLAGS ?= -O2 -g
+export CGO_LDFLAGS += -Wl,-rpath,$(WHISPER_LIBDIR)
+endif
 .PHONY: test-whisper
 test: test-whisper
 test-whisper:
 ifeq ($(HAVE_WHISPER),yes)
-	$(GO) vet -tags whisper ./transcribe/... ./cmd/earshot
-	$(GO) test -count=1 -timeout 20m -tags whisper ./transcribe/... ./cmd/earshot
+	$(GO) vet $(WHISPER_TAGS) ./transcribe/... ./cmd/earshot
+	$(GO) test -count=1 -timeout 20m $(WHISPER_TAGS) ./transcribe/... ./cmd/earshot
 else
 	@echo "libwhisper not found (pkg-config whisper, or whisper.h + -lwhisper): the whisper engine is not built; its tests are skipped"
 endif

@@ -183,3 +183,26 @@ func TestReplaySIPCallIntoCapture(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayReportsRefusedStreams: replayed to one port without announces,
+// the SIP call takes the port's two streams and the short stream that
+// starts during it is refused by capture; replay says so beforehand, and
+// capture refuses exactly that stream's packets.
+func TestReplayReportsRefusedStreams(t *testing.T) {
+	file := sharedtest.Path(t, "data/pcaps/SIP_CALL_RTP_G711.pcap")
+	r := newRig(t, capture.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	calls, err := sender.ReplayFile(ctx, file, sender.ReplayConfig{To: []netip.AddrPort{r.addr}, Speed: sender.Speed{Factor: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || len(calls[0].Refused) != 0 || len(calls[1].Refused) != 1 {
+		t.Fatalf("replayed %+v; want the SIP call taken and the short stream refused", calls)
+	}
+	r.waitEnded(1, 30*time.Second)
+	want := uint64(len(calls[1].Refused[0].Packets))
+	if got := r.cap.Refused(capture.ErrNoRoom); got != want {
+		t.Fatalf("capture refused %d packets for no room, want %d (the stream replay reported)", got, want)
+	}
+}

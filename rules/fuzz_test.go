@@ -11,9 +11,17 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(ruleFile("- words: [\"credit card\", \"[num] dollars\", \"cancel*\"]\n  by: customer\n  first: 30s")))
 	f.Add([]byte(ruleFile("- any:\n    - near: {a: credit, b: card, within: 1}\n    - sentiment: {below: -2, over: 60s}\n      by: customer")))
+	f.Add([]byte("rules:\n  - id: a\n    match: x: y\n"))
+	f.Add([]byte(" \n"))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		rs, err := Parse(text)
 		probs := Check(text)
+		if emptyFile(text) {
+			if err != nil || len(probs) != 1 {
+				t.Fatalf("empty file: Parse err %v, Check %+v; want no error and one problem", err, probs)
+			}
+			return
+		}
 		if (err == nil) != (len(probs) == 0) {
 			t.Fatalf("Parse err %v but Check %+v", err, probs)
 		}

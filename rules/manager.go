@@ -113,7 +113,7 @@ func (m *Manager) load(start bool) (*RuleSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
-	if !start && len(bytes.TrimSpace(text)) == 0 {
+	if !start && emptyFile(text) {
 		return nil, fmt.Errorf("rules: %s is empty; the rules in force stay (write \"rules: []\" to remove them all)", m.cfg.Path)
 	}
 	rs, err := Parse(text)
@@ -228,7 +228,7 @@ func (m *Manager) Check(text []byte) []msg.Problem { return Check(text) }
 // nothing changed. An empty text is a problem, as an empty file is to
 // Reload: removing every rule takes "rules: []".
 func (m *Manager) Activate(ctx context.Context, text []byte, who string) ([]msg.Problem, error) {
-	if len(bytes.TrimSpace(text)) == 0 {
+	if emptyFile(text) {
 		return []msg.Problem{{Line: 1, Column: 1, Message: `the rule text is empty; the rules in force stay (activate "rules: []" to remove them all)`}}, nil
 	}
 	rs, err := Parse(text)
@@ -343,33 +343,58 @@ func (m *Manager) DryRun(ctx context.Context, text []byte, q msg.SearchQuery) ([
 	if cp == nil || *cp == nil {
 		return nil, ErrNoCalls
 	}
-	calls := *cp
-	out := []msg.DryRunMatch{}
 	limit := m.cfg.MaxDryRunCalls
 	if q.Limit > 0 {
 		limit = min(limit, q.Limit)
 	}
-	seen := 0
-	for seen < limit {
+	res, err := DryRunCalls(ctx, rs, *cp, q, limit)
+	if err != nil {
+		return nil, err
+	}
+	return res.Matches, nil
+}
+
+// DryRunResult is what a dry run over stored calls found.
+type DryRunResult struct {
+	Matches []msg.DryRunMatch
+	// Calls is how many calls were evaluated, Found how many the query
+	// selects (more than Calls when the limit cut the run short).
+	Calls, Found int
+	// CallsMatched is how many calls matched at least one rule.
+	CallsMatched int
+}
+
+// DryRunCalls evaluates rs against the calls q selects in calls (at most
+// limit of them, from q.Offset), exactly as post-call evaluation would. It
+// reads the calls as a reader without the right to unredacted text would
+// see them.
+func DryRunCalls(ctx context.Context, rs *RuleSet, calls CallReader, q msg.SearchQuery, limit int) (DryRunResult, error) {
+	out := DryRunResult{Matches: []msg.DryRunMatch{}}
+	for out.Calls < limit {
 		page := q
-		page.Offset = q.Offset + seen
-		page.Limit = min(100, limit-seen)
+		page.Offset = q.Offset + out.Calls
+		page.Limit = min(100, limit-out.Calls)
 		res, err := calls.Search(ctx, page)
 		if err != nil {
-			return nil, fmt.Errorf("rules: dry run: search: %w", err)
+			return out, fmt.Errorf("rules: dry run: search: %w", err)
 		}
+		out.Found = max(0, res.Total-q.Offset)
 		for _, h := range res.Hits {
 			rec, err := calls.Call(ctx, h.Call.CallID, false)
 			if errors.Is(err, msg.ErrNotFound) {
 				continue // deleted since the search
 			}
 			if err != nil {
-				return nil, fmt.Errorf("rules: dry run: call %s: %w", h.Call.CallID, err)
+				return out, fmt.Errorf("rules: dry run: call %s: %w", h.Call.CallID, err)
 			}
-			out = append(out, EvaluateRecord(rs, &rec)...)
+			ms := EvaluateRecord(rs, &rec)
+			if len(ms) > 0 {
+				out.CallsMatched++
+			}
+			out.Matches = append(out.Matches, ms...)
 		}
-		seen += len(res.Hits)
-		if len(res.Hits) == 0 || q.Offset+seen >= res.Total {
+		out.Calls += len(res.Hits)
+		if len(res.Hits) == 0 || q.Offset+out.Calls >= res.Total {
 			break
 		}
 	}

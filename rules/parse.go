@@ -54,8 +54,13 @@ const (
 )
 
 // Check validates a rule file and returns its problems, sorted by line and
-// column; none means the file is valid.
+// column; none means the file is valid. An empty file is a problem: a
+// running engine never loads one (see Manager), though Parse reads it as no
+// rules.
 func Check(text []byte) []msg.Problem {
+	if emptyFile(text) {
+		return []msg.Problem{{Line: 1, Column: 1, Message: `the file is empty: a running engine keeps the rules in force rather than load it (write "rules: []" for no rules)`}}
+	}
 	_, err := Parse(text)
 	var pe *ProblemsError
 	if errors.As(err, &pe) {
@@ -111,7 +116,7 @@ func (p *parser) decode(text []byte) (root *yaml.Node, ok bool) {
 		if errors.Is(err, io.EOF) {
 			return nil, true
 		}
-		p.yamlError(err)
+		p.yamlError(text, err)
 		return nil, false
 	}
 	var extra yaml.Node
@@ -156,16 +161,79 @@ func (p *parser) result() error {
 	return &ProblemsError{Problems: p.probs}
 }
 
+// emptyFile reports whether a rule file has nothing but white space: what an
+// editor leaves between truncating a file and writing it.
+func emptyFile(text []byte) bool { return len(bytes.TrimSpace(text)) == 0 }
+
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-func (p *parser) yamlError(err error) {
-	text := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if m := yamlLine.FindStringSubmatch(text); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		text = strings.TrimSpace(strings.Replace(text, m[0]+":", "", 1))
+func (p *parser) yamlError(text []byte, err error) {
+	line, why := splitYAMLError(err)
+	column := 0
+	if line > 0 {
+		column = yamlColumn(text, line, err.Error())
 	}
-	p.probs = append(p.probs, msg.Problem{Line: line, Message: "not valid YAML: " + text})
+	p.probs = append(p.probs, msg.Problem{Line: line, Column: column, Message: "not valid YAML: " + why})
+}
+
+// splitYAMLError splits yaml.v3's "yaml: line N: why" into N and why (N
+// is 0 when the error names no line).
+func splitYAMLError(err error) (line int, why string) {
+	why = strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(why); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		why = strings.TrimSpace(strings.Replace(why, m[0]+":", "", 1))
+	}
+	return line, why
+}
+
+// Bounds on the search for a YAML syntax error's column.
+const (
+	maxColumnSearchLine   = 256
+	maxColumnSearchPrefix = 64 << 10
+)
+
+// yamlColumn finds the 1-based column of a YAML syntax error on line: yaml.v3
+// names only the line. It is where the shortest prefix of the text ending
+// on that line fails with the same error; failing that (a long line, a
+// large file, or an error only the whole text shows), the line's first
+// character that is not a space.
+func yamlColumn(text []byte, line int, err string) int {
+	start := 0
+	for n := 1; n < line; n++ {
+		i := bytes.IndexByte(text[start:], '\n')
+		if i < 0 {
+			return 0 // the error is past the text's last line
+		}
+		start += i + 1
+	}
+	end := bytes.IndexByte(text[start:], '\n')
+	if end < 0 {
+		end = len(text) - start
+	}
+	lineText := text[start : start+end]
+	if len(lineText) <= maxColumnSearchLine && start+end <= maxColumnSearchPrefix {
+		for c := 1; c <= len(lineText); c++ {
+			if decodeError(text[:start+c]) == err {
+				return c
+			}
+		}
+	}
+	return len(lineText) - len(bytes.TrimLeft(lineText, " \t")) + 1
+}
+
+// decodeError is the error of decoding text's first YAML document, "" if none.
+func decodeError(text []byte) (e string) {
+	defer func() {
+		if r := recover(); r != nil {
+			e = fmt.Sprint(r)
+		}
+	}()
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(text)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return err.Error()
+	}
+	return ""
 }
 
 func (p *parser) noAliases(n *yaml.Node) bool {
@@ -419,13 +487,19 @@ func (p *parser) rule(n *yaml.Node, seen map[string]int) (*Rule, bool) {
 	if v, ok := f["repeat"]; ok {
 		r.Repeat, _ = p.boolean(v.val, "repeat")
 	}
+	// A rule whose id is missing or wrong is named by its line, which the
+	// problem carries.
+	label := "rule"
+	if r.ID != "" {
+		label = "rule " + r.ID
+	}
 	if v, ok := f["match"]; !ok {
-		p.at(n, "rule %s: match is required (a list of groups that must all hold)", r.ID)
+		p.at(n, "%s: match is required (a list of groups that must all hold)", label)
 	} else {
 		r.groups = p.groups(v.val)
 	}
 	if v, ok := f["actions"]; !ok {
-		p.at(n, "rule %s: actions is required (alert, category, publish or webhook)", r.ID)
+		p.at(n, "%s: actions is required (alert, category, publish or webhook)", label)
 	} else {
 		p.actions(v.val, &r.Actions)
 	}

@@ -118,7 +118,11 @@ rules:
     match: [{words: x}]
     actions: {webhook: {url: "ftp://x"}}
 `, 5, 30, "want an absolute http:// or https:// URL"},
-		{"yaml syntax", "rules:\n  - id: a\n    match: x: y\n", 3, 0, "not valid YAML: mapping values are not allowed"},
+		// yaml.v3 names only the line; the column is where the text stops being YAML.
+		{"yaml syntax", "rules:\n  - id: a\n    match: x: y\n", 3, 13, "not valid YAML: mapping values are not allowed"},
+		{"yaml tab", "rules: 1\n\tb: 2\n", 2, 1, "not valid YAML: found a tab character"},
+		{"no id", "rules:\n  - match: [{words: x}]\n", 2, 5, "rule: actions is required"},
+		{"bad id", "rules:\n  - id: -x\n    match: [{words: x}]\n", 2, 5, "rule: actions is required"},
 		{"aliases", "rules:\n  - &r {id: a, match: [{words: x}], actions: {category: c}}\n  - *r\n", 2, 5, "anchors and aliases"},
 		{"score range", `
 rules:
@@ -161,6 +165,22 @@ rules:
 			}
 			t.Fatalf("problems %+v; want one containing %q", probs, c.want)
 		})
+	}
+}
+
+// A file with nothing in it parses as no rules (the engine starts on it),
+// but a running engine refuses to load one, so a check calls it a problem.
+func TestCheckEmptyFile(t *testing.T) {
+	for _, text := range []string{"", "\n", "  \n\t\n"} {
+		probs := Check([]byte(text))
+		if len(probs) != 1 || probs[0].Line != 1 || probs[0].Column != 1 || !strings.Contains(probs[0].Message, `the file is empty`) || !strings.Contains(probs[0].Message, `rules: []`) {
+			t.Fatalf("%q: problems %+v; want one at 1:1 saying the file is empty and what to write", text, probs)
+		}
+	}
+	for _, text := range []string{"# nothing\n", "rules: []\n"} {
+		if probs := Check([]byte(text)); len(probs) != 0 {
+			t.Fatalf("%q: %+v; want valid", text, probs)
+		}
 	}
 }
 

@@ -24,7 +24,8 @@
 # empty. The demo never deletes anything it did not create in this run, and
 # refuses to start (exit 2, with the reason) when its ports or DATA are in use.
 #
-# scripts/demo.sh --check reports what it found and stops there.
+# scripts/demo.sh --check reports what it found, builds (links) bin/earshot
+# with it and stops there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,7 +67,12 @@ online() {
 		timeout 15 git ls-remote --exit-code --tags "$WHISPER_REPO" "$WHISPER_TAG" >/dev/null 2>&1
 }
 
-whisper_at=""
+# find_whisper sets whisper_at and the build's tags and cgo flags, as the
+# Makefile does: whisper.pc gives the directories (-tags whisper), else the
+# libraries are named (-tags whisper,whisper_nopkgconfig); shared and static
+# (BUILD_SHARED_LIBS=OFF) builds both link.
+whisper_at="" whisper_tags=whisper
+whisper_libs="-lwhisper -lggml -lggml-cpu -lggml-base -lgomp -lstdc++ -lm"
 find_whisper() {
 	local dir
 	for dir in "${WHISPER_DIR:-}" "$PWD/$TP/whisper"; do
@@ -74,16 +80,24 @@ find_whisper() {
 			local lib=$dir/lib
 			[ -d "$dir/lib64" ] && lib=$dir/lib64
 			export CGO_CFLAGS="-I$dir/include" CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib"
+			if [ -f "$lib/pkgconfig/whisper.pc" ]; then
+				export PKG_CONFIG_PATH="$lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+			else
+				whisper_tags=whisper,whisper_nopkgconfig
+			fi
 			whisper_at=$dir
 			return 0
 		fi
 	done
 	if pkg-config --exists whisper 2>/dev/null; then
+		export CGO_LDFLAGS="-Wl,-rpath,$(pkg-config --variable=libdir whisper)"
 		whisper_at="pkg-config ($(pkg-config --variable=prefix whisper))"
 		return 0
 	fi
+	# shellcheck disable=SC2086 # the libraries are separate words
 	if printf '#include <whisper.h>\nint main(void){return 0;}\n' |
-		"${CC:-cc}" -x c - -lwhisper -lggml -lggml-base -o /dev/null >/dev/null 2>&1; then
+		"${CC:-cc}" -x c - $whisper_libs -o /dev/null >/dev/null 2>&1; then
+		whisper_tags=whisper,whisper_nopkgconfig
 		whisper_at="the compiler's default paths"
 		return 0
 	fi
@@ -156,7 +170,7 @@ else
 	fi
 	if [ -n "$whisper_at" ] && [ -n "$model" ]; then
 		engine=(--engine whisper --model "$model")
-		tags=(-tags whisper)
+		tags=(-tags "$whisper_tags")
 		say "transcription: whisper.cpp from $whisper_at, model $model"
 	else
 		say "no transcription engine:"
@@ -169,7 +183,11 @@ else
 	fi
 fi
 [ -n "$ASR_LANGUAGE" ] && engine+=(--asr-language "$ASR_LANGUAGE" --capture-language "$ASR_LANGUAGE")
-[ -n "$check" ] && exit 0
+if [ -n "$check" ]; then
+	go build "${tags[@]}" -o "$BIN" ./cmd/earshot
+	say "$BIN built and linked: $("$BIN" version | tail -1)"
+	exit 0
+fi
 
 # The data dir: the demo's own, never one that holds something already.
 # made_data: removed when the demo ends; made_dir: made in this run, removed

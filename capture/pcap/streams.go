@@ -38,7 +38,15 @@ type Capture struct {
 	Calls []*Call
 	// Datagrams counts every UDP datagram read; RTP those taken as RTP.
 	Datagrams, RTP int
+	// Duplicates counts the streams left out because they are another
+	// stream seen again at a second hop (a relay's capture): same SSRC and
+	// first sequence number, starting within relayWindow.
+	Duplicates int
 }
+
+// relayWindow bounds how far apart a stream and its copy at a second hop
+// start.
+const relayWindow = 2 * time.Second
 
 // ReadStreams reads a whole capture from r (name names it in errors) and
 // returns its RTP streams grouped into calls in order of first packet. A
@@ -97,6 +105,7 @@ func ReadStreams(r io.Reader, name string) (*Capture, error) {
 	if len(order) == 0 {
 		return nil, fmt.Errorf("pcap: %s: %w among %d UDP datagrams", name, ErrNoStreams, c.Datagrams)
 	}
+	order, c.Duplicates = dropRelayCopies(order)
 	calls := map[string]*Call{}
 	for _, s := range order {
 		id := media[s.Src]
@@ -123,6 +132,74 @@ func ReadStreams(r io.Reader, name string) (*Capture, error) {
 		return c.Calls[i].Streams[0].Packets[0].At < c.Calls[j].Streams[0].Packets[0].At
 	})
 	return &c, nil
+}
+
+// dropRelayCopies keeps one copy of each stream seen at more than one hop
+// (the same SSRC and first sequence number between other addresses, as a
+// relay forwards it) and returns the streams kept, in order, and how many
+// copies were left out. The copy kept is on the hop (pair of addresses)
+// that carries the most of the capture's streams, the first seen of those:
+// so both directions of a call are kept on the same hop and pair into one
+// call.
+func dropRelayCopies(order []*Stream) ([]*Stream, int) {
+	type id struct {
+		ssrc uint32
+		seq  uint16
+	}
+	type hop struct{ a, b netip.AddrPort }
+	hopOf := func(s *Stream) hop {
+		if s.Dst.String() < s.Src.String() {
+			return hop{s.Dst, s.Src}
+		}
+		return hop{s.Src, s.Dst}
+	}
+	copies := map[id][]*Stream{}
+	for _, s := range order {
+		k := id{s.SSRC, binary.BigEndian.Uint16(s.Packets[0].Data[2:4])}
+		if cs := copies[k]; len(cs) > 0 && s.Packets[0].At-cs[0].Packets[0].At > relayWindow {
+			continue // a stream that reuses an old SSRC and sequence: not a copy
+		}
+		copies[k] = append(copies[k], s)
+	}
+	carried, rank := map[hop]int{}, map[hop]int{}
+	for _, cs := range copies {
+		for _, s := range cs {
+			carried[hopOf(s)]++
+		}
+	}
+	for i, s := range order {
+		if _, ok := rank[hopOf(s)]; !ok {
+			rank[hopOf(s)] = i
+		}
+	}
+	better := func(x, y hop) bool { // x is the better hop to keep a stream on
+		return carried[x] > carried[y] || carried[x] == carried[y] && rank[x] < rank[y]
+	}
+	drop := map[*Stream]bool{}
+	for _, cs := range copies {
+		if len(cs) < 2 {
+			continue
+		}
+		keep := cs[0]
+		for _, s := range cs[1:] {
+			if better(hopOf(s), hopOf(keep)) {
+				keep = s
+			}
+		}
+		for _, s := range cs {
+			drop[s] = s != keep
+		}
+	}
+	if len(drop) == 0 {
+		return order, 0
+	}
+	kept := order[:0:0]
+	for _, s := range order {
+		if !drop[s] {
+			kept = append(kept, s)
+		}
+	}
+	return kept, len(order) - len(kept)
 }
 
 // looksRTP reports whether b is plausibly an RTP packet of an audio or

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +39,16 @@ type ReplayedCall struct {
 	CallID    string // as announced ("" when not announced)
 	To        netip.AddrPort
 	Streams   []ReplayedStream
+	// Refused are the streams (sent too) that capture refuses, by its rule
+	// for calls that are not announced: a port holds one such call at a
+	// time, of two streams.
+	Refused []ReplayedStream
 }
+
+// undeclaredStreams is how many streams capture takes of a call that is not
+// announced, on one port, at a time: its legs a and b. More are refused
+// ("no room for a new stream").
+const undeclaredStreams = 2
 
 // ReplayedStream is one stream as replayed.
 type ReplayedStream struct {
@@ -130,10 +141,47 @@ func Replay(ctx context.Context, c *pcap.Capture, cfg ReplayConfig) ([]ReplayedC
 		}
 		out = append(out, rc)
 	}
+	if cfg.Announcer == nil {
+		markRefused(calls, out, cfg.NoBye)
+	}
 	if err := transmit(ctx, conns, pkts, cfg.Speed); err != nil {
 		return out, err
 	}
 	return out, nil
+}
+
+// markRefused fills each replayed call's Refused with the streams capture
+// will refuse when the calls are not announced: on each port, a call that
+// starts while another one's streams still flow (or, without BYE, any
+// later call: capture waits for its idle timeout), and the streams past
+// the first two of a call.
+func markRefused(calls []*pcap.Call, out []ReplayedCall, noBye bool) {
+	type span struct{ start, end time.Duration }
+	spanOf := func(c *pcap.Call) span {
+		sp := span{start: c.Streams[0].Packets[0].At}
+		for _, s := range c.Streams {
+			sp.start = min(sp.start, s.Packets[0].At)
+			sp.end = max(sp.end, s.Packets[len(s.Packets)-1].At)
+		}
+		return sp
+	}
+	order := make([]int, len(calls))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(spanOf(calls[i]).start, spanOf(calls[j]).start) })
+	holding := map[netip.AddrPort]span{} // the call each port holds
+	for _, i := range order {
+		rc, sp := &out[i], spanOf(calls[i])
+		if held, ok := holding[rc.To]; ok && (noBye || held.end >= sp.start) {
+			rc.Refused = rc.Streams
+			continue
+		}
+		holding[rc.To] = sp
+		if len(rc.Streams) > undeclaredStreams {
+			rc.Refused = rc.Streams[undeclaredStreams:]
+		}
+	}
 }
 
 func contains(list []string, s string) bool {

@@ -46,7 +46,7 @@ func (s *asrStage) check() error {
 	if s.workers < 1 {
 		return badInputf("--asr-workers %d: want at least 1", s.workers)
 	}
-	_, err := s.opts.resolve()
+	_, err := s.opts.resolve(true) // earshot asr alone refuses none when it starts
 	return err
 }
 
@@ -63,14 +63,11 @@ func (s *asrStage) start(ctx context.Context, e *env) (func(context.Context) err
 			return nil, badInputf("%s %s: want a positive duration", f.name, f.d)
 		}
 	}
-	eng, closeEngine, err := s.opts.engine(ctx, s.workers, e.log)
+	eng, closeEngine, err := s.opts.engine(ctx, s.workers, e.log, e.allIn)
 	if err != nil {
 		return nil, err
 	}
 	if eng == nil { // --engine none
-		if !e.allIn {
-			return nil, badInputf("--engine none: the asr stage has nothing to run; pick --engine whisper or --engine http")
-		}
 		s.none = true
 		e.log.Warn("no transcription in this process (--engine none): utterance jobs wait in the work queue for `earshot asr` workers")
 		return waitDone, nil
@@ -108,7 +105,9 @@ type asrOptions struct {
 func (o *asrOptions) flags(fs *flag.FlagSet, stage bool) {
 	engines := "whisper, http"
 	if stage {
-		engines += ", none (earshot run only: no transcription here; `earshot asr` workers elsewhere take the jobs)"
+		// No back quotes here: flag would take the quoted words for the
+		// value's name in -h.
+		engines += ", none (earshot run only: no transcription here; earshot asr workers elsewhere take the jobs)"
 	}
 	fs.StringVar(&o.engineName, "engine", "auto", "transcription engine: "+engines+"; auto picks http when --asr-url is given, else whisper when a model is given")
 	fs.StringVar(&o.model, "model", os.Getenv("WHISPER_MODEL"), "whisper.cpp ggml model file, e.g. ggml-base.en.bin (default $WHISPER_MODEL)")
@@ -128,13 +127,14 @@ func (o *asrOptions) flags(fs *flag.FlagSet, stage bool) {
 	fs.IntVar(&o.beam, "asr-beam", 0, "whisper: beam size (0 or 1 = greedy)")
 }
 
-// engine builds the engine the flags ask for; nil (with no error) for
-// --engine none. What cannot work is refused with what to install or pass.
 // resolve names the engine the flags ask for ("whisper", "http" or "none")
 // and refuses, without loading or reaching anything, flags that cannot work:
-// no engine at all, --engine http without a URL, whisper in a binary built
-// without it or without a model file.
-func (o *asrOptions) resolve() (string, error) {
+// no engine at all, --engine none where the command must transcribe,
+// --engine http without a URL, whisper in a binary built without it or
+// without a model file. What cannot work is refused with what to install or
+// pass; --engine none only where the command can run without transcription
+// (earshot run: noneOK).
+func (o *asrOptions) resolve(noneOK bool) (string, error) {
 	name := o.engineName
 	if name == "auto" {
 		switch {
@@ -143,11 +143,14 @@ func (o *asrOptions) resolve() (string, error) {
 		case o.model != "":
 			name = "whisper"
 		default:
-			return "", badInputf("no transcription engine: %s", noEngineHelp())
+			return "", badInputf("no transcription engine: %s", noEngineHelp(noneOK))
 		}
 	}
 	switch name {
 	case "none":
+		if !noneOK {
+			return "", badInputf("--engine none: this command transcribes; pick --engine whisper or --engine http (only earshot run runs without transcription)")
+		}
 	case "http":
 		if o.url == "" {
 			return "", badInputf("--engine http needs --asr-url URL (an OpenAI-compatible server: POST /v1/audio/transcriptions)")
@@ -168,8 +171,10 @@ func (o *asrOptions) resolve() (string, error) {
 	return name, nil
 }
 
-func (o *asrOptions) engine(ctx context.Context, workers int, log *slog.Logger) (transcribe.Engine, func(), error) {
-	name, err := o.resolve()
+// engine builds the engine the flags ask for; nil (with no error) for
+// --engine none.
+func (o *asrOptions) engine(ctx context.Context, workers int, log *slog.Logger, noneOK bool) (transcribe.Engine, func(), error) {
+	name, err := o.resolve(noneOK)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -205,13 +210,19 @@ func (o *asrOptions) engine(ctx context.Context, workers int, log *slog.Logger) 
 	}
 }
 
-func noEngineHelp() string {
+// noEngineHelp says how to get a transcription engine; where the command
+// can run without one (earshot run: noneOK), also how to do that.
+func noEngineHelp(noneOK bool) string {
+	help := "pass --model PATH (or set WHISPER_MODEL) to a whisper.cpp ggml model, e.g. ggml-base.en.bin from " +
+		"https://huggingface.co/ggerganov/whisper.cpp, or --engine http --asr-url URL"
 	if !whisper.Built {
-		return "pass --engine http --asr-url URL (an OpenAI-compatible transcription server), or " + whisper.InstallHelp +
-			" and pass --model ggml-base.en.bin (or set WHISPER_MODEL); `earshot run --engine none` runs without transcription"
+		help = "pass --engine http --asr-url URL (an OpenAI-compatible transcription server), or " + whisper.InstallHelp +
+			" and pass --model ggml-base.en.bin (or set WHISPER_MODEL)"
 	}
-	return "pass --model PATH (or set WHISPER_MODEL) to a whisper.cpp ggml model, e.g. ggml-base.en.bin from " +
-		"https://huggingface.co/ggerganov/whisper.cpp, or --engine http --asr-url URL; `earshot run --engine none` runs without transcription"
+	if noneOK {
+		help += "; --engine none runs without transcription"
+	}
+	return help
 }
 
 // transcribeCmd is earshot transcribe FILE.wav...: recordings to JSON lines.
@@ -235,11 +246,8 @@ func transcribeCmd(ctx context.Context, args []string, std stdio) error {
 	if *stereo != "split" && *stereo != "mix" {
 		return badInputf("--stereo %q: want split or mix", *stereo)
 	}
-	if o.engineName == "none" {
-		return badInputf("--engine none: transcribe needs an engine (whisper or http)")
-	}
 	log := slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng, closeEngine, err := o.engine(ctx, 1, log)
+	eng, closeEngine, err := o.engine(ctx, 1, log, false)
 	if err != nil {
 		return err
 	}

@@ -245,10 +245,23 @@ func replayCmd(ctx context.Context, args []string, std stdio) error {
 	if *sipCall != "" {
 		cfg.Calls = strings.Split(*sipCall, ",")
 	}
-	calls, err := sender.ReplayFile(ctx, files[0], cfg)
+	f, err := os.Open(files[0])
+	if err != nil {
+		return badInput(err)
+	}
+	pc, err := pcap.ReadStreams(f, files[0])
+	f.Close()
 	if err != nil {
 		return captureInputError(err)
 	}
+	if pc.Duplicates > 0 {
+		fmt.Fprintf(std.out, "%d streams seen again at a second hop (a relay's capture) left out: each is replayed once\n", pc.Duplicates)
+	}
+	calls, err := sender.Replay(ctx, pc, cfg)
+	if err != nil {
+		return captureInputError(err)
+	}
+	refused, streams := 0, 0
 	for _, c := range calls {
 		n := 0
 		for _, s := range c.Streams {
@@ -262,7 +275,16 @@ func replayCmd(ctx context.Context, args []string, std stdio) error {
 		if c.CallID != "" {
 			fmt.Fprintf(std.out, ", announced as %s", c.CallID)
 		}
+		for _, r := range c.Refused {
+			fmt.Fprintf(std.out, "; stream %08x refused by capture (no room for a new stream)", r.SSRC)
+		}
 		fmt.Fprintln(std.out)
+		refused += len(c.Refused)
+		streams += len(c.Streams)
+	}
+	if refused > 0 {
+		return fmt.Errorf("capture refuses %d of the %d streams: a port holds one call that is not announced at a time, of two streams; "+
+			"give each call its own port (--to HOST:PORT1-PORT2, %d ports) or announce the calls (--announce)", refused, streams, len(calls))
 	}
 	return nil
 }

@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string, std stdio) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args[0] = "version"
+	}
 	c, ok := cmds[args[0]]
 	if !ok {
 		fmt.Fprintf(std.err, "earshot: unknown command %q\n", args[0])

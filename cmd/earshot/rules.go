@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,8 @@ import (
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/redact"
 	"github.com/earshot-dev/earshot/rules"
+	"github.com/earshot-dev/earshot/store"
+	"github.com/earshot-dev/earshot/store/sqlite"
 )
 
 // rulesOptions are the rules part of the analyze stage.
@@ -66,17 +69,22 @@ func (o *rulesOptions) start(ctx context.Context, e *env) (func(context.Context)
 	return eng.Run, nil
 }
 
+// rulesDryRunUsage is the dry run's command line.
+const rulesDryRunUsage = "dryrun RULES.yaml (--data DIR | --db DSN | --calls PATH[,PATH...]) [--from T] [--to T] [--limit N] [--json]"
+
 func rulesCmd(ctx context.Context, args []string, std stdio) error {
 	if len(args) == 0 {
-		return badInputf("want a subcommand: check FILE... | dryrun RULES.yaml --calls PATH[,PATH...]")
+		return badInputf("want a subcommand: check FILE... | %s", rulesDryRunUsage)
 	}
 	switch args[0] {
 	case "check":
 		return rulesCheck(args[1:], std)
 	case "dryrun", "dry-run":
-		return rulesDryRun(args[1:], std)
+		return rulesDryRun(ctx, args[1:], std)
 	case "-h", "--help", "help":
-		fmt.Fprintln(std.err, "usage: earshot rules check FILE...\n       earshot rules dryrun RULES.yaml --calls PATH[,PATH...] [--json]\n\nPATH is a call record (JSON, as the store's API returns it), a JSONL file of them, or a directory of those.")
+		fmt.Fprintf(std.err, "usage: earshot rules check FILE...\n       earshot rules %s\n\n"+
+			"The dry run reads the calls of an earshot store (--data DIR: SQLite, as earshot search; --db DSN: PostgreSQL),\n"+
+			"most recent first, or exported call records (--calls: JSON as the store's API returns it, JSONL, or directories of them).\n", rulesDryRunUsage)
 		return flag.ErrHelp
 	}
 	return badInputf("unknown subcommand %q (want check or dryrun)", args[0])
@@ -118,14 +126,20 @@ func rulesCheck(args []string, std stdio) error {
 	return nil
 }
 
-// rulesDryRun evaluates a rule file against call records, as post-call
-// evaluation would, and prints which calls each rule would have matched.
-func rulesDryRun(args []string, std stdio) error {
+// rulesDryRun evaluates a rule file against stored calls or exported call
+// records, as post-call evaluation would, and prints which calls each rule
+// would have matched.
+func rulesDryRun(ctx context.Context, args []string, std stdio) error {
 	fs := flag.NewFlagSet("earshot rules dryrun", flag.ContinueOnError)
 	fs.SetOutput(std.err)
 	var calls string
 	asJSON := fs.Bool("json", false, "print one JSON line per match (msg.DryRunMatch)")
-	fs.StringVar(&calls, "calls", "", "call records: JSON or JSONL files, or directories of them (comma-separated)")
+	fs.StringVar(&calls, "calls", "", "exported call records: JSON or JSONL files, or directories of them (comma-separated)")
+	dataDir := fs.String("data", "", "data directory of an earshot store (SQLite): dry-run its calls")
+	dsn := fs.String("db", "", "PostgreSQL DSN of an earshot store: dry-run its calls")
+	limit := fs.Int("limit", 500, "--data, --db: at most this many calls, most recent first")
+	params := url.Values{}
+	searchFilterFlags(fs, params, "from", "to", "agent", "queue", "category", "attr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -140,14 +154,24 @@ func rulesDryRun(args []string, std stdio) error {
 		rest = fs.Args()
 	}
 	if len(paths) == 0 {
-		return badInputf("dryrun: want a rules file")
+		return badInputf("dryrun: want a rules file: %s", rulesDryRunUsage)
 	}
 	ruleFile, callPaths := paths[0], paths[1:]
 	if calls != "" {
 		callPaths = append(callPaths, strings.Split(calls, ",")...)
 	}
-	if len(callPaths) == 0 {
-		return badInputf("dryrun: want --calls PATH (call records to evaluate)")
+	fromStore := *dataDir != "" || *dsn != ""
+	switch {
+	case fromStore && len(callPaths) > 0:
+		return badInputf("dryrun: give a store (--data or --db) or call records (--calls), not both")
+	case *dataDir != "" && *dsn != "":
+		return badInputf("dryrun: give --data or --db, not both")
+	case !fromStore && len(callPaths) == 0:
+		return badInputf("dryrun: want the calls to evaluate: --data DIR or --db DSN (a store), or --calls PATH (call records)")
+	case !fromStore && len(params) > 0:
+		return badInputf("dryrun: --from, --to, --agent, --queue, --category and --attr select calls of a store (--data or --db)")
+	case *limit < 1:
+		return badInputf("dryrun: --limit %d: want at least 1", *limit)
 	}
 	text, err := os.ReadFile(ruleFile)
 	if err != nil {
@@ -163,34 +187,67 @@ func rulesDryRun(args []string, std stdio) error {
 		}
 		return badInputf("%s: invalid rules", ruleFile)
 	}
-	recs, err := rulesReadCalls(callPaths)
-	if err != nil {
-		return badInput(err)
+	var res rules.DryRunResult
+	if fromStore {
+		res, err = rulesDryRunStore(ctx, rs, *dsn, *dataDir, params, *limit)
+	} else {
+		res, err = rulesDryRunFiles(rs, callPaths)
 	}
-	matched := 0
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(std.out)
+	for _, m := range res.Matches {
+		if *asJSON {
+			if err := enc.Encode(m); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(std.out, "%s\t%s", m.CallID, m.RuleID)
+		for _, x := range m.Matches {
+			at := time.Duration(x.StartMS) * time.Millisecond
+			fmt.Fprintf(std.out, "\t%d:%02d %s %q", int(at.Minutes()), int(at.Seconds())%60, x.Leg, x.Text)
+		}
+		fmt.Fprintln(std.out)
+	}
+	fmt.Fprintf(std.err, "%d of %d calls matched at least one of %d rules\n", res.CallsMatched, res.Calls, rs.Len())
+	if res.Found > res.Calls {
+		fmt.Fprintf(std.err, "%d more calls were not evaluated (--limit %d); narrow with --from/--to or raise --limit\n", res.Found-res.Calls, *limit)
+	}
+	return nil
+}
+
+// rulesDryRunStore dry-runs rs over the calls of a store that the search
+// filters in params select, most recent first.
+func rulesDryRunStore(ctx context.Context, rs *rules.RuleSet, dsn, dataDir string, params url.Values, limit int) (rules.DryRunResult, error) {
+	q, err := store.ParseSearchValues(params)
+	if err != nil {
+		return rules.DryRunResult{}, badInput(err)
+	}
+	st, err := openStore(ctx, dsn, dataDir, true)
+	if err != nil {
+		return rules.DryRunResult{}, withDemoHint(err, dsn, dataDir)
+	}
+	defer st.Close()
+	return rules.DryRunCalls(ctx, rs, st, q, limit)
+}
+
+// rulesDryRunFiles dry-runs rs over exported call records.
+func rulesDryRunFiles(rs *rules.RuleSet, paths []string) (rules.DryRunResult, error) {
+	recs, err := rulesReadCalls(paths)
+	if err != nil {
+		return rules.DryRunResult{}, badInput(err)
+	}
+	res := rules.DryRunResult{Calls: len(recs), Found: len(recs)}
 	for i := range recs {
 		ms := rules.EvaluateRecord(rs, &recs[i])
 		if len(ms) > 0 {
-			matched++
+			res.CallsMatched++
 		}
-		for _, m := range ms {
-			if *asJSON {
-				if err := enc.Encode(m); err != nil {
-					return err
-				}
-				continue
-			}
-			fmt.Fprintf(std.out, "%s\t%s", m.CallID, m.RuleID)
-			for _, x := range m.Matches {
-				at := time.Duration(x.StartMS) * time.Millisecond
-				fmt.Fprintf(std.out, "\t%d:%02d %s %q", int(at.Minutes()), int(at.Seconds())%60, x.Leg, x.Text)
-			}
-			fmt.Fprintln(std.out)
-		}
+		res.Matches = append(res.Matches, ms...)
 	}
-	fmt.Fprintf(std.err, "%d of %d calls matched at least one of %d rules\n", matched, len(recs), rs.Len())
-	return nil
+	return res, nil
 }
 
 // rulesReadCalls reads call records from files (one JSON record, or JSONL)
@@ -205,6 +262,9 @@ func rulesReadCalls(paths []string) ([]msg.CallRecord, error) {
 		if !st.IsDir() {
 			files = append(files, p)
 			continue
+		}
+		if _, err := os.Stat(filepath.Join(p, sqlite.FileName)); err == nil {
+			return nil, fmt.Errorf("%s is an earshot data directory (it holds %s), not exported call records: use --data %s", p, sqlite.FileName, p)
 		}
 		for _, pat := range []string{"*.json", "*.jsonl"} {
 			m, _ := filepath.Glob(filepath.Join(p, pat))

@@ -201,3 +201,53 @@ func rulesGatherCounter(reg *prometheus.Registry, name string) (float64, error) 
 	}
 	return sum, nil
 }
+
+// TestRulesDryRunStore: a dry run reads the calls of a store directory, as
+// earshot search does, within a time range; a data directory given as call
+// records says to use --data instead of failing on its other files.
+func TestRulesDryRunStore(t *testing.T) {
+	storeNoLeaks(t)
+	dir, _ := storeTestData(t) // c1 at 09:00 (alice), c2 at 10:00 (bob): both ask for a refund
+	rulesWrite(t, dir, "ui-users.json", `{"users": []}`)
+	ruleFile := rulesWrite(t, t.TempDir(), "rules.yaml", "rules:\n  - id: refund\n    match: [{words: refund}]\n    actions: {category: Refund}\n")
+
+	code, out, errs := rulesRun(t, "rules", "dryrun", ruleFile, "--data", dir)
+	if code != 0 || !strings.Contains(out, "c1\trefund\t") || !strings.Contains(out, "customer \"refund\"") || !strings.Contains(out, "c2\trefund\t") ||
+		!strings.Contains(errs, "2 of 2 calls matched at least one of 1 rules") {
+		t.Fatalf("--data: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	code, out, errs = rulesRun(t, "rules", "dryrun", ruleFile, "--data", dir, "--from", "2026-11-02T09:30:00Z", "--to", "2026-11-03")
+	if code != 0 || strings.Contains(out, "c1\t") || !strings.Contains(out, "c2\trefund") || !strings.Contains(errs, "1 of 1 calls matched") {
+		t.Fatalf("--from/--to: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	code, out, errs = rulesRun(t, "rules", "dryrun", "--limit", "1", ruleFile, "--data", dir)
+	if code != 0 || !strings.HasPrefix(out, "c2\t") || strings.Count(out, "\n") != 1 || !strings.Contains(errs, "1 more calls were not evaluated (--limit 1)") {
+		t.Fatalf("--limit 1: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--calls", dir}, "is an earshot data directory (it holds earshot.db), not exported call records: use --data " + dir},
+		{[]string{"--data", dir, "--calls", dir}, "not both"},
+		{[]string{"--data", t.TempDir()}, "no store at"},
+		{[]string{"--data", dir, "--from", "yesterday"}, "from"},
+		{[]string{"--calls", dir, "--from", "2026-11-02"}, "select calls of a store"},
+		{nil, "want the calls to evaluate: --data DIR or --db DSN"},
+	} {
+		code, _, errs := rulesRun(t, append([]string{"rules", "dryrun", ruleFile}, c.args...)...)
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %s; want 2 and %q", c.args, code, errs, c.want)
+		}
+	}
+}
+
+// TestRulesCheckEmptyFile: the running engine never loads an empty rules
+// file, so a check must not call one valid.
+func TestRulesCheckEmptyFile(t *testing.T) {
+	empty := rulesWrite(t, t.TempDir(), "empty.yaml", "\n")
+	code, out, errs := rulesRun(t, "rules", "check", empty)
+	if code != 2 || strings.Contains(out, "valid") || !strings.Contains(errs, empty+":1:1: the file is empty") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+}

@@ -107,7 +107,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, embedded bool) {
 	} else {
 		fs.StringVar(&c.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server or cluster URL")
 	}
-	fs.StringVar(&c.dataDir, "data", "earshot-data", "data directory")
+	fs.StringVar(&c.dataDir, "data", defaultDataDir, "data directory")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
 }

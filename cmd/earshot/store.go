@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,6 +65,25 @@ func openStore(ctx context.Context, dsn, dataDir string, readOnly bool) (store.S
 		}
 	}
 	return sqlite.Open(ctx, sqlite.Config{Path: path, ReadOnly: readOnly})
+}
+
+// Where the stores are: earshot run's default, and the demo's (make run,
+// scripts/demo.sh), which starts afresh each time and so keeps apart.
+const (
+	defaultDataDir = "earshot-data"
+	demoDataDir    = "earshot-data/demo"
+)
+
+// withDemoHint adds to a missing store's error, when the store asked for is
+// the default one and the demo's exists, how to read the demo's.
+func withDemoHint(err error, dsn, dataDir string) error {
+	if dsn != "" || dataDir != defaultDataDir {
+		return err
+	}
+	if _, serr := os.Stat(filepath.Join(demoDataDir, sqlite.FileName)); serr != nil {
+		return err
+	}
+	return badInputf("%w; the demo (make run) keeps its calls in %s: --data %s", err, demoDataDir, demoDataDir)
 }
 
 func (s *storeStage) start(ctx context.Context, e *env) (func(context.Context) error, error) {
@@ -153,6 +173,16 @@ var searchFilters = [][3]string{
 	{"offset", "offset", "results to skip, for the next pages"},
 }
 
+// searchFilterFlags registers the search filters named (all when none are)
+// as flags of fs that add their values to params.
+func searchFilterFlags(fs *flag.FlagSet, params url.Values, names ...string) {
+	for _, f := range searchFilters {
+		if len(names) == 0 || slices.Contains(names, f[0]) {
+			fs.Func(f[0], f[2], func(v string) error { params.Add(f[1], v); return nil })
+		}
+	}
+}
+
 func searchCmd(ctx context.Context, args []string, std stdio) error {
 	fs := flag.NewFlagSet("earshot search", flag.ContinueOnError)
 	fs.SetOutput(std.err)
@@ -161,15 +191,13 @@ func searchCmd(ctx context.Context, args []string, std stdio) error {
 		fmt.Fprintln(std.err, `QUERY: words, "quoted phrases", prefix*, AND, OR, NOT or -word, (parentheses)`)
 		fs.PrintDefaults()
 	}
-	dataDir := fs.String("data", "earshot-data", "data directory of the embedded (SQLite) store")
+	dataDir := fs.String("data", defaultDataDir, "data directory of the embedded (SQLite) store (the demo's: "+demoDataDir+")")
 	dsn := fs.String("db", "", "PostgreSQL DSN of the store")
 	server := fs.String("server", "", "search through a running earshot's HTTP API at this URL")
 	token := fs.String("token", "", "bearer token for --server (default $EARSHOT_TOKEN)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	params := url.Values{}
-	for _, f := range searchFilters {
-		fs.Func(f[0], f[2], func(v string) error { params.Add(f[1], v); return nil })
-	}
+	searchFilterFlags(fs, params)
 	var words []string
 	for {
 		if err := parseFlags(fs, args); err != nil {
@@ -202,7 +230,7 @@ func searchCmd(ctx context.Context, args []string, std stdio) error {
 		var st store.Store
 		st, err = openStore(ctx, *dsn, *dataDir, true)
 		if err != nil {
-			return err
+			return withDemoHint(err, *dsn, *dataDir)
 		}
 		defer st.Close()
 		res, err = st.Search(ctx, q)

@@ -3,7 +3,10 @@
 package whisper
 
 /*
-#cgo LDFLAGS: -lwhisper -lggml -lggml-base -lstdc++ -lm
+// The libraries in link order: a static libwhisper (BUILD_SHARED_LIBS=OFF)
+// needs ggml-cpu and OpenMP named after it; shared ones pull them in
+// themselves. The directories come from whisper.pc (pkgconfig.go).
+#cgo LDFLAGS: -lwhisper -lggml -lggml-cpu -lggml-base -lgomp -lstdc++ -lm
 #include <stdlib.h>
 #include <stdbool.h>
 #include <whisper.h>
@@ -43,6 +46,9 @@ import (
 
 // Built reports whether this binary has the whisper engine.
 const Built = true
+
+// LibVersion is the version of the libwhisper this binary is linked with.
+func LibVersion() string { return C.GoString(C.whisper_version()) }
 
 // noSpeechProb is the no-speech probability above which every segment must
 // be for the result to count as no speech.

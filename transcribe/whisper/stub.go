@@ -12,6 +12,9 @@ import (
 // Built reports whether this binary has the whisper engine.
 const Built = false
 
+// LibVersion is "": this binary has no libwhisper.
+func LibVersion() string { return "" }
+
 // Engine is absent from this build; see New.
 type Engine struct{}
 

@@ -6,7 +6,7 @@
 package cwhisper
 
 /*
-#cgo LDFLAGS: -lwhisper -lggml -lggml-base -lstdc++ -lm
+#cgo LDFLAGS: -lwhisper -lggml -lggml-cpu -lggml-base -lgomp -lstdc++ -lm
 #include <stdlib.h>
 #include <whisper.h>
 
