@@ -1,0 +1,168 @@
+// Package capturetest runs a capture against a real embedded NATS for the
+// tests of capture and its intakes, and collects what each call published.
+package capturetest
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/capture"
+	"github.com/earshot-dev/earshot/capture/sender"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
+)
+
+// Rig is a capture on a real UDP socket publishing to a real embedded
+// NATS, running until the test ends.
+type Rig struct {
+	T    testing.TB
+	Cap  *capture.Capture
+	Conn *bus.Conn
+	Addr netip.AddrPort // the RTP socket
+	Ev   chan *nats.Msg // everything published on earshot.>
+}
+
+// Start starts a capture with cfg (on 127.0.0.1:0 unless cfg.Listen says).
+func Start(t testing.TB, cfg capture.Config) *Rig {
+	t.Helper()
+	_, conn := bustest.Start(t)
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
+	}
+	c, err := capture.New(cfg, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Rig{T: t, Cap: c, Conn: conn, Addr: c.Addrs()[0], Ev: make(chan *nats.Msg, 100000)}
+	sub, err := conn.NC.ChanSubscribe("earshot.>", r.Ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("capture run: %v", err)
+		}
+		_ = sub.Unsubscribe()
+	})
+	return r
+}
+
+// Call is what one call published, collected until it ended.
+type Call struct {
+	Started, Ended *msg.CallEvent
+	Updates        []*msg.CallEvent
+	Jobs           []*msg.UtteranceJob
+	Timeline       []*msg.TimelineEvent
+	DTMF           []*msg.DTMFEvent
+}
+
+// Finals returns the final jobs of leg.
+func (c *Call) Finals(leg msg.Role) []*msg.UtteranceJob {
+	var out []*msg.UtteranceJob
+	for _, j := range c.Jobs {
+		if !j.Interim && j.Leg == leg {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// Last returns the last call event seen (the ended one once it came).
+func (c *Call) Last() *msg.CallEvent {
+	switch {
+	case c.Ended != nil:
+		return c.Ended
+	case len(c.Updates) > 0:
+		return c.Updates[len(c.Updates)-1]
+	}
+	return c.Started
+}
+
+// WaitEnded collects events until n calls have ended (or fails the test
+// after timeout).
+func (r *Rig) WaitEnded(n int, timeout time.Duration) map[string]*Call {
+	r.T.Helper()
+	return Collect(r.T, r.Ev, n, timeout)
+}
+
+// Collect reads messages from ev until n calls have ended.
+func Collect(t testing.TB, ev <-chan *nats.Msg, n int, timeout time.Duration) map[string]*Call {
+	t.Helper()
+	calls := map[string]*Call{}
+	get := func(id string) *Call {
+		if calls[id] == nil {
+			calls[id] = &Call{}
+		}
+		return calls[id]
+	}
+	ended := 0
+	deadline := time.After(timeout)
+	for ended < n {
+		select {
+		case m := <-ev:
+			switch {
+			case strings.HasPrefix(m.Subject, "earshot.audio."):
+				j, err := msg.DecodeUtterance(m.Data)
+				if err != nil {
+					t.Fatalf("job on %s: %v", m.Subject, err)
+				}
+				get(j.CallID).Jobs = append(get(j.CallID).Jobs, j)
+			case strings.HasPrefix(m.Subject, "earshot.call."):
+				var e msg.CallEvent
+				if err := msg.Unmarshal(m.Data, &e); err != nil {
+					t.Fatal(err)
+				}
+				c := get(e.CallID)
+				switch e.Kind {
+				case msg.CallStarted:
+					c.Started = &e
+				case msg.CallUpdated:
+					c.Updates = append(c.Updates, &e)
+				case msg.CallEnded:
+					c.Ended = &e
+					ended++
+				}
+			case strings.HasPrefix(m.Subject, "earshot.timeline."):
+				var e msg.TimelineEvent
+				if err := msg.Unmarshal(m.Data, &e); err != nil {
+					t.Fatal(err)
+				}
+				get(e.CallID).Timeline = append(get(e.CallID).Timeline, &e)
+			case strings.HasPrefix(m.Subject, "earshot.dtmf."):
+				var e msg.DTMFEvent
+				if err := msg.Unmarshal(m.Data, &e); err != nil {
+					t.Fatal(err)
+				}
+				get(e.CallID).DTMF = append(get(e.CallID).DTMF, &e)
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d calls ended within %s", ended, n, timeout)
+		}
+	}
+	return calls
+}
+
+// ExampleLeg reads examples/calls/NAME.ROLE.wav (8 kHz) from the module.
+func ExampleLeg(t testing.TB, name string, role msg.Role) []int16 {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	pcm, err := sender.ReadWAVFile(filepath.Join(filepath.Dir(file), "..", "..", "examples", "calls", name+"."+string(role)+".wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcm
+}
