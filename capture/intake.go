@@ -9,6 +9,10 @@ import (
 	"github.com/earshot-dev/earshot/msg"
 )
 
+// maxGap is the longest gap between an intake's writes filled with
+// silence (a minute); past it the leg's clock moves on by that much only.
+const maxGap = 60 * msg.SampleRate
+
 // CallInfo is what an intake knows of a call: its id and what an announce
 // carries (agent, queue, attributes).
 type CallInfo struct {
@@ -181,7 +185,7 @@ func (f *Leg) place(at int64, n int) int {
 	gap := at - f.base - l.pos()
 	switch {
 	case gap > 0:
-		fill := min(gap, maxFill)
+		fill := min(gap, maxGap)
 		l.silence(int(fill))
 		f.base += gap - fill // a longer gap moves the leg's clock on
 	case gap < 0:
