@@ -27,6 +27,7 @@ type Rig struct {
 	Conn *bus.Conn
 	Addr netip.AddrPort // the RTP socket
 	Ev   chan *nats.Msg // everything published on earshot.>
+	held []*nats.Msg    // read by WaitCall, for WaitEnded
 }
 
 // Start starts a capture with cfg (on 127.0.0.1:0 unless cfg.Listen says).
@@ -96,11 +97,37 @@ func (c *Call) Last() *msg.CallEvent {
 // after timeout).
 func (r *Rig) WaitEnded(n int, timeout time.Duration) map[string]*Call {
 	r.T.Helper()
-	return Collect(r.T, r.Ev, n, timeout)
+	held := r.held
+	r.held = nil
+	return collect(r.T, held, r.Ev, n, timeout)
+}
+
+// WaitCall waits for a call event that ok accepts (or fails the test after
+// timeout); what it read is still there for WaitEnded.
+func (r *Rig) WaitCall(ok func(*msg.CallEvent) bool, timeout time.Duration) *msg.CallEvent {
+	r.T.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m := <-r.Ev:
+			r.held = append(r.held, m)
+			var e msg.CallEvent
+			if strings.HasPrefix(m.Subject, "earshot.call.") && msg.Unmarshal(m.Data, &e) == nil && ok(&e) {
+				return &e
+			}
+		case <-deadline:
+			r.T.Fatalf("no such call event within %s", timeout)
+		}
+	}
 }
 
 // Collect reads messages from ev until n calls have ended.
 func Collect(t testing.TB, ev <-chan *nats.Msg, n int, timeout time.Duration) map[string]*Call {
+	t.Helper()
+	return collect(t, nil, ev, n, timeout)
+}
+
+func collect(t testing.TB, held []*nats.Msg, ev <-chan *nats.Msg, n int, timeout time.Duration) map[string]*Call {
 	t.Helper()
 	calls := map[string]*Call{}
 	get := func(id string) *Call {
@@ -112,45 +139,50 @@ func Collect(t testing.TB, ev <-chan *nats.Msg, n int, timeout time.Duration) ma
 	ended := 0
 	deadline := time.After(timeout)
 	for ended < n {
-		select {
-		case m := <-ev:
-			switch {
-			case strings.HasPrefix(m.Subject, "earshot.audio."):
-				j, err := msg.DecodeUtterance(m.Data)
-				if err != nil {
-					t.Fatalf("job on %s: %v", m.Subject, err)
-				}
-				get(j.CallID).Jobs = append(get(j.CallID).Jobs, j)
-			case strings.HasPrefix(m.Subject, "earshot.call."):
-				var e msg.CallEvent
-				if err := msg.Unmarshal(m.Data, &e); err != nil {
-					t.Fatal(err)
-				}
-				c := get(e.CallID)
-				switch e.Kind {
-				case msg.CallStarted:
-					c.Started = &e
-				case msg.CallUpdated:
-					c.Updates = append(c.Updates, &e)
-				case msg.CallEnded:
-					c.Ended = &e
-					ended++
-				}
-			case strings.HasPrefix(m.Subject, "earshot.timeline."):
-				var e msg.TimelineEvent
-				if err := msg.Unmarshal(m.Data, &e); err != nil {
-					t.Fatal(err)
-				}
-				get(e.CallID).Timeline = append(get(e.CallID).Timeline, &e)
-			case strings.HasPrefix(m.Subject, "earshot.dtmf."):
-				var e msg.DTMFEvent
-				if err := msg.Unmarshal(m.Data, &e); err != nil {
-					t.Fatal(err)
-				}
-				get(e.CallID).DTMF = append(get(e.CallID).DTMF, &e)
+		var m *nats.Msg
+		if len(held) > 0 {
+			m, held = held[0], held[1:]
+		} else {
+			select {
+			case m = <-ev:
+			case <-deadline:
+				t.Fatalf("%d of %d calls ended within %s", ended, n, timeout)
 			}
-		case <-deadline:
-			t.Fatalf("%d of %d calls ended within %s", ended, n, timeout)
+		}
+		switch {
+		case strings.HasPrefix(m.Subject, "earshot.audio."):
+			j, err := msg.DecodeUtterance(m.Data)
+			if err != nil {
+				t.Fatalf("job on %s: %v", m.Subject, err)
+			}
+			get(j.CallID).Jobs = append(get(j.CallID).Jobs, j)
+		case strings.HasPrefix(m.Subject, "earshot.call."):
+			var e msg.CallEvent
+			if err := msg.Unmarshal(m.Data, &e); err != nil {
+				t.Fatal(err)
+			}
+			c := get(e.CallID)
+			switch e.Kind {
+			case msg.CallStarted:
+				c.Started = &e
+			case msg.CallUpdated:
+				c.Updates = append(c.Updates, &e)
+			case msg.CallEnded:
+				c.Ended = &e
+				ended++
+			}
+		case strings.HasPrefix(m.Subject, "earshot.timeline."):
+			var e msg.TimelineEvent
+			if err := msg.Unmarshal(m.Data, &e); err != nil {
+				t.Fatal(err)
+			}
+			get(e.CallID).Timeline = append(get(e.CallID).Timeline, &e)
+		case strings.HasPrefix(m.Subject, "earshot.dtmf."):
+			var e msg.DTMFEvent
+			if err := msg.Unmarshal(m.Data, &e); err != nil {
+				t.Fatal(err)
+			}
+			get(e.CallID).DTMF = append(get(e.CallID).DTMF, &e)
 		}
 	}
 	return calls

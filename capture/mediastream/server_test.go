@@ -230,11 +230,17 @@ func TestNotTheProtocolClosesTheStreamWithAReason(t *testing.T) {
 		write func(*websocket.Conn)
 		code  websocket.StatusCode
 	}{
-		"binary":       {func(c *websocket.Conn) { _ = c.Write(context.Background(), websocket.MessageBinary, []byte{1, 2, 3}) }, websocket.StatusUnsupportedData},
-		"not json":     {func(c *websocket.Conn) { _ = c.Write(context.Background(), websocket.MessageText, []byte("hello")) }, websocket.StatusInvalidFramePayloadData},
-		"media first":  {func(c *websocket.Conn) { send(t, c, map[string]any{"event": "media", "media": map[string]string{"track": "inbound"}}) }, websocket.StatusPolicyViolation},
-		"wideband":     {func(c *websocket.Conn) { send(t, c, map[string]any{"event": "start", "start": map[string]any{"callSid": "CAw", "tracks": []string{"inbound"}, "mediaFormat": map[string]any{"encoding": "audio/l16", "sampleRate": 16000}}}) }, websocket.StatusPolicyViolation},
-		"bad call id":  {func(c *websocket.Conn) { send(t, c, map[string]any{"event": "start", "start": map[string]any{"callSid": "a.b", "tracks": []string{"inbound"}, "mediaFormat": map[string]any{"encoding": "audio/x-mulaw"}}}) }, websocket.StatusPolicyViolation},
+		"binary":   {func(c *websocket.Conn) { _ = c.Write(context.Background(), websocket.MessageBinary, []byte{1, 2, 3}) }, websocket.StatusUnsupportedData},
+		"not json": {func(c *websocket.Conn) { _ = c.Write(context.Background(), websocket.MessageText, []byte("hello")) }, websocket.StatusInvalidFramePayloadData},
+		"media first": {func(c *websocket.Conn) {
+			send(t, c, map[string]any{"event": "media", "media": map[string]string{"track": "inbound"}})
+		}, websocket.StatusPolicyViolation},
+		"wideband": {func(c *websocket.Conn) {
+			send(t, c, map[string]any{"event": "start", "start": map[string]any{"callSid": "CAw", "tracks": []string{"inbound"}, "mediaFormat": map[string]any{"encoding": "audio/l16", "sampleRate": 16000}}})
+		}, websocket.StatusPolicyViolation},
+		"bad call id": {func(c *websocket.Conn) {
+			send(t, c, map[string]any{"event": "start", "start": map[string]any{"callSid": "a.b", "tracks": []string{"inbound"}, "mediaFormat": map[string]any{"encoding": "audio/x-mulaw"}}})
+		}, websocket.StatusPolicyViolation},
 		"second start": {func(c *websocket.Conn) { send(t, c, start); send(t, c, start) }, websocket.StatusPolicyViolation},
 	} {
 		conn := dial(t, url, bearer())

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/capture"
+	"github.com/earshot-dev/earshot/capture/audiosocket"
 	"github.com/earshot-dev/earshot/capture/mediastream"
 	"github.com/earshot-dev/earshot/capture/pcap"
 	"github.com/earshot-dev/earshot/capture/sender"
@@ -35,6 +36,7 @@ type captureStage struct {
 	rateLimit               float64
 	token                   string
 	mediaWS                 mediaWSFlags
+	audioSocket             string
 }
 
 // mediaWSFlags are the WebSocket media streams intake's flags.
@@ -66,6 +68,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.mediaWS.url, "media-ws-url", "", "the wss://HOST the platform connects to, when a proxy stands between (for --media-ws-hmac)")
 	fs.StringVar(&s.mediaWS.inbound, "media-ws-inbound", "customer", "role of a media stream's inbound track (agent or customer)")
 	fs.StringVar(&s.mediaWS.outbound, "media-ws-outbound", "agent", "role of a media stream's outbound track (agent or customer)")
+	fs.StringVar(&s.audioSocket, "audiosocket", "", "take Asterisk AudioSocket connections on HOST:PORT (one per leg; the UUID's last hex digit names the role: a agent, c customer)")
 	fs.StringVar(&s.token, "capture-token", os.Getenv("EARSHOT_CAPTURE_TOKEN"), "earshot capture alone: the bearer token POST /api/calls/announce requires (without one the HTTP announce is off; NATS announces work regardless). In earshot run the web view's login guards it instead")
 }
 
@@ -167,6 +170,20 @@ func (s *captureStage) intakes(e *env) ([]intake, error) {
 				return nil, nil, fmt.Errorf("--media-ws %s: %w", w.addr, err)
 			}
 			e.log.Info("capture takes media streams", "addr", ln.Addr().String())
+			return func(ctx context.Context) error { return srv.Serve(ctx, ln) }, ln, nil
+		})
+	}
+	if addr := s.audioSocket; addr != "" {
+		out = append(out, func(c *capture.Capture) (func(context.Context) error, net.Listener, error) {
+			srv, err := audiosocket.New(c, audiosocket.Config{Logger: e.log.With("stage", "capture", "intake", msg.IntakeAudioSocket)})
+			if err != nil {
+				return nil, nil, badInput(err)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return nil, nil, fmt.Errorf("--audiosocket %s: %w", addr, err)
+			}
+			e.log.Info("capture takes AudioSocket", "addr", ln.Addr().String())
 			return func(ctx context.Context) error { return srv.Serve(ctx, ln) }, ln, nil
 		})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/capture/audiosocket"
 	"github.com/earshot-dev/earshot/capture/capturetest"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/nats-io/nats.go"
@@ -102,5 +104,42 @@ func TestCaptureTakesAMediaStream(t *testing.T) {
 	c := capturetest.Collect(t, ev, 1, 20*time.Second)["CAcmd"]
 	if c == nil || c.Started.Intake != msg.IntakeMediaStream || c.Started.Queue != "q1" || len(c.Finals(msg.RoleAgent)) == 0 {
 		t.Fatalf("call CAcmd: %+v: want intake mediastream, queue q1, final jobs of the agent (the inbound track)", c)
+	}
+}
+
+func TestCaptureTakesAudioSocket(t *testing.T) {
+	addr := intakeAddr(t)
+	ev := runCapture(t, "--audiosocket", addr)
+	var conn net.Conn
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		if conn, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		<-time.After(20 * time.Millisecond) // the listener is not up yet: poll
+	}
+	defer conn.Close()
+	uuid := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0xca}
+	out := audiosocket.AppendFrame(nil, audiosocket.KindUUID, uuid)
+	pcm := capturetest.ExampleLeg(t, "angry-customer", msg.RoleAgent)[:32000]
+	for i := 0; i < len(pcm); i += 160 {
+		b := make([]byte, 320)
+		for k, s := range pcm[i : i+160] {
+			binary.LittleEndian.PutUint16(b[2*k:], uint16(s))
+		}
+		out = audiosocket.AppendFrame(out, audiosocket.KindSlin, b)
+	}
+	out = audiosocket.AppendFrame(out, audiosocket.KindHangup, nil)
+	if _, err := conn.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	const id = "01020304-0506-0708-090a-0b0c0d0e0fc0"
+	c := capturetest.Collect(t, ev, 1, 20*time.Second)[id]
+	if c == nil || c.Started.Intake != msg.IntakeAudioSocket || len(c.Finals(msg.RoleAgent)) == 0 {
+		t.Fatalf("call %s: %+v: want intake audiosocket and final jobs of the agent", id, c)
 	}
 }
