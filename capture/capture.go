@@ -475,7 +475,7 @@ func (c *Capture) tick() {
 	defer c.mu.Unlock()
 	now := c.now()
 	for _, cl := range c.calls {
-		if c.cfg.CallTimeout > 0 && now.Sub(cl.last) > c.cfg.CallTimeout {
+		if c.cfg.CallTimeout > 0 && now.Sub(cl.last) > c.cfg.CallTimeout && !cl.fed() {
 			c.endCall(cl, msg.EndTimeout)
 			continue
 		}

@@ -265,15 +265,21 @@ func (f *Leg) Close() {
 	}
 	f.closed = true
 	f.l.finish()
-	cl := f.l.call
-	for _, o := range cl.feeds {
-		if !o.closed {
-			return
-		}
-	}
-	if len(cl.streams) == 0 {
+	if cl := f.l.call; !cl.fed() && len(cl.streams) == 0 {
 		f.c.endCall(cl, msg.EndHangup)
 	}
+}
+
+// fed reports whether an intake still feeds a leg of the call: such a
+// call does not time out, its intake ends it (and closes a connection
+// that went idle).
+func (cl *call) fed() bool {
+	for _, f := range cl.feeds {
+		if !f.closed {
+			return true
+		}
+	}
+	return false
 }
 
 // RefuseIntake counts input an intake refused, by intake and reason (a

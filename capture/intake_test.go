@@ -2,6 +2,8 @@ package capture_test
 
 import (
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,5 +140,68 @@ func TestIntakeGapsDTMFHoldAndMisuse(t *testing.T) {
 	}
 	if c.Ended.Reason != msg.EndHangup {
 		t.Errorf("reason %q", c.Ended.Reason)
+	}
+}
+
+// TestIntakeCallDoesNotTimeOutWhileFed: the intake owns a fed call's end;
+// a call of RTP on the same clock times out meanwhile.
+func TestIntakeCallDoesNotTimeOutWhileFed(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	reg := prometheus.NewRegistry()
+	r := newRig(t, capture.Config{Now: clock, CallTimeout: time.Second, Metrics: reg})
+	if err := r.cap.Announce(&msg.CallAnnounce{CallID: "rtp-1", Legs: []msg.LegSpec{{Role: msg.RoleAgent, SSRC: 5}}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.cap.Open(msg.IntakeMediaStream, capture.CallInfo{ID: "fed-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := h.Leg(msg.RoleAgent, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(5 * time.Second)
+	mu.Unlock()
+	if c := r.waitEnded(1, 10*time.Second)["rtp-1"]; c == nil || c.Ended.Reason != msg.EndTimeout {
+		t.Fatalf("rtp-1: %+v, want it timed out", c)
+	}
+	l.PCM(-1, make([]int16, 160))
+	l.Close()
+	if c := r.waitEnded(1, 10*time.Second)["fed-1"]; c == nil || c.Ended.Reason != msg.EndHangup {
+		t.Fatalf("fed-1: %+v, want it ended by its intake", c)
+	}
+	r.cap.RefuseIntake(msg.IntakeMediaStream, "protocol", "10.0.0.1:1", "test")
+	want := map[string]float64{
+		`earshot_capture_intake_calls_total{intake="rtp"}`:                             1,
+		`earshot_capture_intake_calls_total{intake="mediastream"}`:                     1,
+		`earshot_capture_intake_refused_total{intake="mediastream",reason="protocol"}`: 1,
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName() + "{"
+			for i, lp := range m.GetLabel() {
+				if i > 0 {
+					key += ","
+				}
+				key += lp.GetName() + `="` + lp.GetValue() + `"`
+			}
+			key += "}"
+			if v, ok := want[key]; ok {
+				if m.GetCounter().GetValue() != v {
+					t.Errorf("%s = %g, want %g", key, m.GetCounter().GetValue(), v)
+				}
+				delete(want, key)
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("metrics missing: %v", want)
 	}
 }
