@@ -14,7 +14,8 @@
 // capture address form one undeclared call of at most two legs, named a and
 // b in order of arrival, unless Config.AgentNets says which source is the
 // agent. A call ends on an announce with End, on RTCP BYE from every stream
-// of the call, or after Config.CallTimeout without packets.
+// of the call, or after Config.CallTimeout without packets (a call an
+// intake still feeds is ended by its intake instead).
 //
 // # Intakes
 //
