@@ -2,20 +2,15 @@ package audiosocket_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"testing"
 
 	"github.com/earshot-dev/earshot/capture"
 	"github.com/earshot-dev/earshot/capture/audiosocket"
+	"github.com/earshot-dev/earshot/capture/capturetest"
 	"github.com/earshot-dev/earshot/msg"
 )
-
-type discard struct{}
-
-func (discard) PublishWithID(context.Context, string, []byte, string) error { return nil }
 
 // BenchmarkSlinFrame measures one 20 ms slin frame (8 kHz) of 1000 legs
 // through what the server does with it: framing, sample conversion, VAD and
@@ -23,19 +18,7 @@ func (discard) PublishWithID(context.Context, string, []byte, string) error { re
 // publishing to a discarding publisher. The TCP read is not in it.
 func BenchmarkSlinFrame(b *testing.B) {
 	const legs = 1000
-	c, err := capture.New(capture.Config{Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}, MaxCalls: 2 * legs}, discard{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
+	c := capturetest.Run(b, capture.Config{MaxCalls: 2 * legs})
 	ls := make([]*capture.Leg, legs)
 	for i := range ls {
 		h, err := c.Open(msg.IntakeAudioSocket, capture.CallInfo{ID: fmt.Sprintf("as%d", i)})
@@ -64,6 +47,7 @@ func BenchmarkSlinFrame(b *testing.B) {
 		}
 		r.Reset(f)
 		var fr audiosocket.Frame
+		var err error
 		fr, buf, err = audiosocket.ReadFrame(r, buf)
 		if err != nil {
 			b.Fatal(err)

@@ -1,7 +1,6 @@
 package audiosocket_test
 
 import (
-	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"github.com/earshot-dev/earshot/capture"
 	"github.com/earshot-dev/earshot/capture/audiosocket"
 	"github.com/earshot-dev/earshot/capture/capturetest"
-	"github.com/earshot-dev/earshot/capture/sender"
 	"github.com/earshot-dev/earshot/msg"
 	"go.uber.org/goleak"
 )
@@ -28,20 +26,7 @@ func serve(t *testing.T, r *capturetest.Rig, cfg audiosocket.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return capturetest.Serve(t, s.Serve)
 }
 
 // uuid is a leg's UUID: the call's with its last hex digit set to last.
@@ -146,17 +131,7 @@ func TestTwoAsteriskLegsMakeTheCallItsRTPMakes(t *testing.T) {
 	customer := capturetest.ExampleLeg(t, "card-number", msg.RoleCustomer)
 	customer16 := upsample(t, "card-number", msg.RoleCustomer)
 
-	rtp := capturetest.Start(t, capture.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := sender.Send(ctx, sender.SendConfig{To: rtp.Addr, Speed: sender.Speed{Factor: 20},
-		Legs: []sender.Leg{{Role: msg.RoleA, PCM: agent}, {Role: msg.RoleB, PCM: customer}}}); err != nil {
-		t.Fatal(err)
-	}
-	var viaRTP *capturetest.Call
-	for _, c := range rtp.WaitEnded(1, 30*time.Second) {
-		viaRTP = c
-	}
+	viaRTP := capturetest.ViaRTP(t, agent, customer)
 
 	r := capturetest.Start(t, capture.Config{})
 	addr := serve(t, r, audiosocket.Config{})

@@ -4,6 +4,7 @@ package capturetest
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"runtime"
@@ -49,6 +50,13 @@ func Start(t testing.TB, cfg capture.Config) *Rig {
 	if err := conn.NC.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() }) // registered first: runs after the capture stopped
+	run(t, c)
+	return r
+}
+
+// run runs c until the test ends.
+func run(t testing.TB, c *capture.Capture) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -57,9 +65,67 @@ func Start(t testing.TB, cfg capture.Config) *Rig {
 		if err := <-done; err != nil {
 			t.Errorf("capture run: %v", err)
 		}
-		_ = sub.Unsubscribe()
 	})
-	return r
+}
+
+// ViaRTP sends an agent and a customer leg as RTP (legs a and b, 20 times
+// real time) to a capture of its own and returns the call it made: the
+// twin an intake's call is held against.
+func ViaRTP(t testing.TB, agent, customer []int16) *Call {
+	t.Helper()
+	r := Start(t, capture.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := sender.Send(ctx, sender.SendConfig{To: r.Addr, Speed: sender.Speed{Factor: 20},
+		Legs: []sender.Leg{{Role: msg.RoleA, PCM: agent}, {Role: msg.RoleB, PCM: customer}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.WaitEnded(1, 30*time.Second) {
+		return c
+	}
+	panic("unreachable")
+}
+
+// Discard is a publisher that drops what it is given, for benchmarks.
+type Discard struct{}
+
+// PublishWithID implements capture.Publisher.
+func (Discard) PublishWithID(context.Context, string, []byte, string) error { return nil }
+
+// Run runs a capture with cfg publishing to Discard until the test or
+// benchmark ends.
+func Run(t testing.TB, cfg capture.Config) *capture.Capture {
+	t.Helper()
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}
+	}
+	c, err := capture.New(cfg, Discard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, c)
+	return c
+}
+
+// Serve runs an intake's serve (mediastream.Server.Serve,
+// audiosocket.Server.Serve) on a TCP listener on 127.0.0.1 until the test
+// ends, and returns the listener's address.
+func Serve(t testing.TB, serve func(context.Context, net.Listener) error) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
 }
 
 // Call is what one call published, collected until it ended.

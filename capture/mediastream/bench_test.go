@@ -1,21 +1,16 @@
 package mediastream_test
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"testing"
 
 	"github.com/earshot-dev/earshot/capture"
+	"github.com/earshot-dev/earshot/capture/capturetest"
 	"github.com/earshot-dev/earshot/capture/mediastream"
 	"github.com/earshot-dev/earshot/msg"
 )
-
-type discard struct{}
-
-func (discard) PublishWithID(context.Context, string, []byte, string) error { return nil }
 
 // BenchmarkMediaMessage measures one media message (20 ms of µ-law) of
 // 1000 streams through what the server does with it: JSON parse, base64,
@@ -24,19 +19,7 @@ func (discard) PublishWithID(context.Context, string, []byte, string) error { re
 // WebSocket framing (coder/websocket) is not in it.
 func BenchmarkMediaMessage(b *testing.B) {
 	const streams = 1000
-	c, err := capture.New(capture.Config{Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}, MaxCalls: 2 * streams}, discard{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
+	c := capturetest.Run(b, capture.Config{MaxCalls: 2 * streams})
 	legs := make([]*capture.Leg, streams)
 	for i := range legs {
 		h, err := c.Open(msg.IntakeMediaStream, capture.CallInfo{ID: fmt.Sprintf("CA%d", i)})

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/earshot-dev/earshot/capture"
 	"github.com/earshot-dev/earshot/capture/capturetest"
 	"github.com/earshot-dev/earshot/capture/mediastream"
-	"github.com/earshot-dev/earshot/capture/sender"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/zaf/g711"
 	"go.uber.org/goleak"
@@ -33,20 +31,7 @@ func serve(t *testing.T, r *capturetest.Rig, cfg mediastream.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return "ws://" + ln.Addr().String() + "/media"
+	return "ws://" + capturetest.Serve(t, s.Serve) + "/media"
 }
 
 func dial(t *testing.T, url string, h http.Header) *websocket.Conn {
@@ -128,17 +113,7 @@ func TestExampleCallOverAMediaStreamLooksLikeItsRTP(t *testing.T) {
 	agent := capturetest.ExampleLeg(t, "card-number", msg.RoleAgent)
 	customer := capturetest.ExampleLeg(t, "card-number", msg.RoleCustomer)
 
-	rtp := capturetest.Start(t, capture.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := sender.Send(ctx, sender.SendConfig{To: rtp.Addr, Speed: sender.Speed{Factor: 20},
-		Legs: []sender.Leg{{Role: msg.RoleA, PCM: agent}, {Role: msg.RoleB, PCM: customer}}}); err != nil {
-		t.Fatal(err)
-	}
-	var viaRTP *capturetest.Call
-	for _, c := range rtp.WaitEnded(1, 30*time.Second) {
-		viaRTP = c
-	}
+	viaRTP := capturetest.ViaRTP(t, agent, customer)
 
 	r := capturetest.Start(t, capture.Config{})
 	url := serve(t, r, mediastream.Config{Token: token})

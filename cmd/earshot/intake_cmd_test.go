@@ -21,17 +21,6 @@ import (
 	"go.uber.org/goleak"
 )
 
-// intakeAddr returns a free TCP address on 127.0.0.1.
-func intakeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // runCapture runs earshot capture with args against a fresh NATS until the
 // test ends, and returns a channel of what it publishes.
 func runCapture(t *testing.T, args ...string) <-chan *nats.Msg {
@@ -80,7 +69,7 @@ func dialUntil(t *testing.T, url string, h http.Header) *websocket.Conn {
 }
 
 func TestCaptureTakesAMediaStream(t *testing.T) {
-	addr := intakeAddr(t)
+	addr := e2eFreeTCP(t)
 	ev := runCapture(t, "--media-ws", addr, "--media-ws-token", "tok", "--media-ws-inbound", "agent", "--media-ws-outbound", "customer")
 	conn := dialUntil(t, "ws://"+addr+"/", http.Header{"Authorization": {"Bearer tok"}})
 	defer conn.CloseNow()
@@ -108,7 +97,7 @@ func TestCaptureTakesAMediaStream(t *testing.T) {
 }
 
 func TestCaptureTakesAudioSocket(t *testing.T) {
-	addr := intakeAddr(t)
+	addr := e2eFreeTCP(t)
 	ev := runCapture(t, "--audiosocket", addr)
 	var conn net.Conn
 	deadline := time.Now().Add(10 * time.Second)
