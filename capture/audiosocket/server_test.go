@@ -237,3 +237,29 @@ func TestFramesNotOfTheProtocolCloseOnlyTheirConnection(t *testing.T) {
 		t.Errorf("the good call beside them: %+v", g)
 	}
 }
+
+func TestConnectionsPastTheBoundAreClosed(t *testing.T) {
+	r := capturetest.Start(t, capture.Config{})
+	addr := serve(t, r, audiosocket.Config{MaxConns: 1})
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	// The first is held once its call has a leg.
+	if _, err := first.Write(audiosocket.AppendFrame(nil, audiosocket.KindUUID, uuid(20, 0xa))); err != nil {
+		t.Fatal(err)
+	}
+	r.WaitCall(func(e *msg.CallEvent) bool { return len(e.Legs) == 1 }, 10*time.Second)
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if n, err := second.Read(make([]byte, 1)); err == nil {
+		t.Errorf("second connection read %d bytes, want it closed", n)
+	}
+	if n := r.Cap.IntakeRefused(msg.IntakeAudioSocket, "no_room"); n != 1 {
+		t.Errorf("%d refused for room, want 1", n)
+	}
+}

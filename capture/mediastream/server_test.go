@@ -238,3 +238,17 @@ func TestNotTheProtocolClosesTheStreamWithAReason(t *testing.T) {
 		t.Errorf("%d chunks refused as malformed, want 1", n)
 	}
 }
+
+func TestStreamsPastTheBoundAreRefused(t *testing.T) {
+	r := capturetest.Start(t, capture.Config{})
+	url := serve(t, r, mediastream.Config{Token: token, MaxStreams: 1})
+	first := dial(t, url, bearer())
+	_, resp, err := websocket.Dial(context.Background(), url, &websocket.DialOptions{HTTPHeader: bearer()})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("second stream: %v %v, want 503", err, resp)
+	}
+	if n := r.Cap.IntakeRefused(msg.IntakeMediaStream, "no_room"); n != 1 {
+		t.Errorf("%d refused for room, want 1", n)
+	}
+	first.Close(websocket.StatusNormalClosure, "")
+}
