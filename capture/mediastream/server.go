@@ -53,6 +53,9 @@ type Server struct {
 	cap *capture.Capture
 	cfg Config
 	sem chan struct{}
+	// streams counts the streams being served: http.Server.Shutdown
+	// does not wait for upgraded connections, Serve does.
+	streams sync.WaitGroup
 }
 
 // New checks cfg.
@@ -97,6 +100,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	err := srv.Serve(ln)
 	wg.Wait()
+	s.streams.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -120,6 +124,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "mediastream: too many streams", http.StatusServiceUnavailable)
 		return
 	}
+	s.streams.Add(1)
+	defer s.streams.Done()
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		s.cap.RefuseIntake(msg.IntakeMediaStream, "protocol", from, "upgrade: "+err.Error())
@@ -168,23 +174,46 @@ type stream struct {
 
 func (st *stream) run(ctx context.Context) {
 	defer st.closeLegs()
+	// A read whose context ends closes the connection without a reason,
+	// so the reads go on regardless and a watcher closes the stream with
+	// one: going away at shutdown, policy violation when idle.
+	active, done := make(chan struct{}, 1), make(chan struct{})
+	var watcher sync.WaitGroup
+	watcher.Add(1)
+	go func() {
+		defer watcher.Done()
+		idle := time.NewTimer(st.s.cfg.Idle)
+		defer idle.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-active:
+				idle.Reset(st.s.cfg.Idle)
+			case <-idle.C:
+				st.refuse(websocket.StatusPolicyViolation, "idle", fmt.Errorf("nothing for %s", st.s.cfg.Idle))
+				return
+			case <-ctx.Done():
+				st.conn.Close(websocket.StatusGoingAway, "earshot capture is shutting down")
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(done)
+		watcher.Wait()
+	}()
 	for {
-		rctx, cancel := context.WithTimeout(ctx, st.s.cfg.Idle)
-		typ, b, err := st.conn.Read(rctx)
-		cancel()
-		switch {
-		case err == nil:
-		case ctx.Err() != nil:
-			st.conn.Close(websocket.StatusGoingAway, "earshot capture is shutting down")
-			return
-		case errors.Is(err, context.DeadlineExceeded):
-			st.refuse(websocket.StatusPolicyViolation, "idle", fmt.Errorf("nothing for %s", st.s.cfg.Idle))
-			return
-		default:
-			if s := websocket.CloseStatus(err); s == -1 || (s != websocket.StatusNormalClosure && s != websocket.StatusGoingAway) {
+		typ, b, err := st.conn.Read(context.WithoutCancel(ctx))
+		if err != nil {
+			if s := websocket.CloseStatus(err); s != websocket.StatusNormalClosure && s != websocket.StatusGoingAway && ctx.Err() == nil {
 				st.s.cfg.Logger.Info("mediastream: stream closed without stop", "from", st.from, "err", err)
 			}
 			return
+		}
+		select {
+		case active <- struct{}{}:
+		default:
 		}
 		if typ != websocket.MessageText {
 			st.refuse(websocket.StatusUnsupportedData, "protocol", errors.New("a binary message: media streams messages are JSON text"))

@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,7 +166,8 @@ func TestUpgradeNeedsATokenOrASignature(t *testing.T) {
 	conn.Close(websocket.StatusNormalClosure, "")
 }
 
-// closeReason reads until the server closes and returns its close error.
+// closeReason reads until the server closes and returns its close error
+// (code -1 for an end without one).
 func closeReason(t *testing.T, conn *websocket.Conn) websocket.CloseError {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -176,7 +179,7 @@ func closeReason(t *testing.T, conn *websocket.Conn) websocket.CloseError {
 			return ce
 		}
 		if err != nil {
-			t.Fatalf("read: %v, want a close from the server", err)
+			return websocket.CloseError{Code: -1, Reason: "not a close: " + err.Error()}
 		}
 	}
 }
@@ -251,4 +254,50 @@ func TestStreamsPastTheBoundAreRefused(t *testing.T) {
 		t.Errorf("%d refused for room, want 1", n)
 	}
 	first.Close(websocket.StatusNormalClosure, "")
+}
+
+// TestShutdownClosesStreamsAndWaitsForThem: Serve returns once every
+// stream closed (going away) and its call ended.
+func TestShutdownClosesStreamsAndWaitsForThem(t *testing.T) {
+	r := capturetest.Start(t, capture.Config{})
+	s, err := mediastream.New(r.Cap, mediastream.Config{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	conn := dial(t, "ws://"+ln.Addr().String()+"/", bearer())
+	send(t, conn, map[string]any{"event": "start", "start": map[string]any{"callSid": "CAdown", "tracks": []string{"inbound"},
+		"mediaFormat": map[string]any{"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
+	r.WaitCall(func(e *msg.CallEvent) bool { return e.CallID == "CAdown" && len(e.Legs) == 1 }, 10*time.Second)
+	closed := make(chan websocket.CloseError, 1)
+	go func() { closed <- closeReason(t, conn) }()
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if ce := <-closed; ce.Code != websocket.StatusGoingAway {
+		t.Errorf("closed %v, want going away", ce.Code)
+	}
+	if c := r.WaitEnded(1, 10*time.Second)["CAdown"]; c == nil || c.Ended.Reason != msg.EndHangup {
+		t.Errorf("call CAdown: %+v, want ended by its stream", c)
+	}
+}
+
+func TestIdleStreamIsClosed(t *testing.T) {
+	r := capturetest.Start(t, capture.Config{})
+	url := serve(t, r, mediastream.Config{Token: token, Idle: 300 * time.Millisecond})
+	conn := dial(t, url, bearer())
+	send(t, conn, map[string]any{"event": "connected"})
+	if ce := closeReason(t, conn); ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "nothing for") {
+		t.Errorf("closed %v %q, want policy violation, idle", ce.Code, ce.Reason)
+	}
+	if n := r.Cap.IntakeRefused(msg.IntakeMediaStream, "idle"); n != 1 {
+		t.Errorf("%d idle streams counted, want 1", n)
+	}
 }
