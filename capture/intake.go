@@ -187,7 +187,7 @@ func (f *Leg) place(at int64, n int) int {
 	case gap > 0:
 		fill := min(gap, maxGap)
 		l.silence(int(fill))
-		f.base += gap - fill // a longer gap moves the leg's clock on
+		f.base += gap - fill // a longer gap is cut to maxGap of silence
 	case gap < 0:
 		return int(min(-gap, int64(n)))
 	}
