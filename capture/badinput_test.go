@@ -50,7 +50,7 @@ func TestBadPacketsRefusedCountedOthersUnaffected(t *testing.T) {
 	calls := r.waitEnded(2, 10*time.Second)
 	var floodCall, goodCall *callEvents
 	for _, c := range calls {
-		switch c.ended.Reason {
+		switch c.Ended.Reason {
 		case msg.EndBye:
 			goodCall = c
 		case msg.EndTimeout:
@@ -60,11 +60,11 @@ func TestBadPacketsRefusedCountedOthersUnaffected(t *testing.T) {
 	if goodCall == nil || floodCall == nil {
 		t.Fatalf("want the good call ended by BYE and the flood by the silence timeout; got %+v", calls)
 	}
-	if st := goodCall.ended.Streams; len(st) != 1 || counters(st[0]) != (msg.StreamStats{Leg: msg.RoleA, SSRC: 0xabc, Received: 100}) {
+	if st := goodCall.Ended.Streams; len(st) != 1 || counters(st[0]) != (msg.StreamStats{Leg: msg.RoleA, SSRC: 0xabc, Received: 100}) {
 		t.Errorf("good call's streams %+v, want one with 100 received and nothing else", st)
 	}
-	if n := len(goodCall.finals(msg.RoleA)); n != 1 || len(goodCall.ended.Legs) != 1 {
-		t.Errorf("good call: %d final jobs, legs %+v; want one job, one leg", n, goodCall.ended.Legs)
+	if n := len(goodCall.Finals(msg.RoleA)); n != 1 || len(goodCall.Ended.Legs) != 1 {
+		t.Errorf("good call: %d final jobs, legs %+v; want one job, one leg", n, goodCall.Ended.Legs)
 	}
 	if n := r.cap.Refused(capture.ErrMalformed); n != uint64(len(malformed)) {
 		t.Errorf("%d malformed refused, want %d", n, len(malformed))
@@ -73,7 +73,7 @@ func TestBadPacketsRefusedCountedOthersUnaffected(t *testing.T) {
 		t.Errorf("%d refused for payload type, want 1", n)
 	}
 	limited := r.cap.Refused(capture.ErrRateLimited)
-	st := floodCall.ended.Streams[0]
+	st := floodCall.Ended.Streams[0]
 	if limited+st.Received != 3000 || st.Received > 500 {
 		t.Errorf("flood: %d rate limited + %d received, want 3000 with at most 500 (burst 400) taken", limited, st.Received)
 	}
@@ -172,7 +172,7 @@ func TestBadAnnouncesRefusedWithTheFieldNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := r.waitEnded(1, 5*time.Second)["ok-1"]
-	if c == nil || c.ended.Reason != msg.EndAnnounce {
+	if c == nil || c.Ended.Reason != msg.EndAnnounce {
 		t.Fatalf("call ok-1 did not end by announce: %+v", c)
 	}
 }

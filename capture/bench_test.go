@@ -1,13 +1,13 @@
 package capture_test
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"testing"
 
 	"github.com/earshot-dev/earshot/capture"
+	"github.com/earshot-dev/earshot/capture/capturetest"
 )
 
 // BenchmarkPacketPath measures, with Run publishing to a discarding
@@ -22,19 +22,7 @@ func BenchmarkPacketPath(b *testing.B) {
 			if legs == 1 {
 				cfg.RateLimit = -1 // one source far above any real stream's rate
 			}
-			c, err := capture.New(cfg, discard{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- c.Run(ctx) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					b.Error(err)
-				}
-			}()
+			c := capturetest.Run(b, cfg)
 			// Each leg is its own undeclared call on its own capture
 			// address (addresses need not be bound to be handled).
 			type leg struct {

@@ -54,6 +54,8 @@ type call struct {
 	c         *Capture
 	id        string
 	announced bool
+	intake    string // msg.IntakeRTP, ...
+	feeds     []*Leg // legs an intake other than RTP feeds
 	agent     string
 	queue     string
 	attrs     map[string]string
@@ -241,11 +243,14 @@ func (s *stream) endEvent(c *Capture) {
 	if s.evDigit == "" {
 		return
 	}
-	l := s.leg
-	c.dtmfCount++
-	c.out.add(l.call.id, msg.SubjectDTMF(l.call.id), &msg.DTMFEvent{
-		CallID: l.call.id, Leg: l.role, Digit: s.evDigit,
-		StartMS: l.callMS(s.evStartPos), DurationMS: int64(s.evDur) * 1000 / msg.SampleRate,
+	s.leg.call.dtmf(s.leg, s.evDigit, s.evStartPos, int64(s.evDur)*1000/msg.SampleRate)
+}
+
+// dtmf publishes a digit pressed on leg l at leg position pos.
+func (cl *call) dtmf(l *leg, digit string, pos, durMS int64) {
+	cl.c.dtmfCount++
+	cl.c.out.add(cl.id, msg.SubjectDTMF(cl.id), &msg.DTMFEvent{
+		CallID: cl.id, Leg: l.role, Digit: digit, StartMS: l.callMS(pos), DurationMS: durMS,
 	})
 }
 

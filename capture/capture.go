@@ -49,7 +49,9 @@ type Capture struct {
 
 	// counters (under mu), for metrics
 	refused                map[string]uint64
-	ended                  jitterCounts // of streams of ended calls
+	intakeRefused          map[intakeReason]uint64
+	intakeCalls            map[string]uint64 // calls started, by intake
+	ended                  jitterCounts      // of streams of ended calls
 	endedRefused           uint64
 	callsTotal             uint64
 	finalJobs              uint64
@@ -78,7 +80,7 @@ func New(cfg Config, pub Publisher) (*Capture, error) {
 		streams: map[streamKey]*stream{}, gone: map[streamKey]time.Time{}, bySource: map[netip.AddrPort]*leg{},
 		wantSSRC: map[uint32]announcedLeg{}, wantSource: map[netip.AddrPort]announcedLeg{},
 		limits: map[netip.AddrPort]*bucket{}, logged: map[string]time.Time{},
-		refused:      map[string]uint64{},
+		refused: map[string]uint64{}, intakeRefused: map[intakeReason]uint64{}, intakeCalls: map[string]uint64{},
 		minSilenceMS: cfg.MinSilence.Milliseconds(),
 	}
 	c.out = newOutbox(pub, cfg.Logger)
@@ -333,6 +335,7 @@ func (c *Capture) newCall(id string, now time.Time) *call {
 	cl := &call{
 		c: c, id: id, startedAt: now, last: now,
 		active: map[msg.Role]int64{}, spans: map[msg.Role][][2]int64{}, holdFrom: -1,
+		intake: msg.IntakeRTP,
 	}
 	c.calls[id] = cl
 	c.callsTotal++
@@ -342,13 +345,14 @@ func (c *Capture) newCall(id string, now time.Time) *call {
 func (cl *call) event(kind msg.CallEventKind, now time.Time) *msg.CallEvent {
 	return &msg.CallEvent{
 		CallID: cl.id, Kind: kind, Time: now, StartedAt: cl.startedAt,
-		Agent: cl.agent, Queue: cl.queue, Attributes: cl.attrs, Legs: cl.legInfos(),
+		Agent: cl.agent, Queue: cl.queue, Attributes: cl.attrs, Legs: cl.legInfos(), Intake: cl.intake,
 	}
 }
 
 func (c *Capture) started(cl *call) {
+	c.intakeCalls[cl.intake]++
 	c.out.add(cl.id, msg.SubjectCall(cl.id), cl.event(msg.CallStarted, c.now()))
-	c.log.Info("call started", "call", cl.id, "announced", cl.announced)
+	c.log.Info("call started", "call", cl.id, "announced", cl.announced, "intake", cl.intake)
 }
 
 func (c *Capture) updated(cl *call) {
@@ -471,7 +475,7 @@ func (c *Capture) tick() {
 	defer c.mu.Unlock()
 	now := c.now()
 	for _, cl := range c.calls {
-		if c.cfg.CallTimeout > 0 && now.Sub(cl.last) > c.cfg.CallTimeout {
+		if c.cfg.CallTimeout > 0 && now.Sub(cl.last) > c.cfg.CallTimeout && !cl.fed() {
 			c.endCall(cl, msg.EndTimeout)
 			continue
 		}
@@ -479,6 +483,11 @@ func (c *Capture) tick() {
 			s.jb.tick(now, func(p played) { s.play(c, p) })
 			if s.leg.inTurn && now.Sub(s.last) > c.cfg.Endpoint {
 				s.leg.endTurn()
+			}
+		}
+		for _, f := range cl.feeds {
+			if f.l.inTurn && now.Sub(f.last) > c.cfg.Endpoint {
+				f.l.endTurn()
 			}
 		}
 		cl.openSilence(cl.clockMS(now))
@@ -505,12 +514,16 @@ func (c *Capture) tick() {
 func (c *Capture) refuse(reason error, from netip.AddrPort, detail string) {
 	label := reasonLabel(reason)
 	c.refused[label]++
-	key := label + " " + from.String()
+	c.logRefusal(label+" "+from.String(), "capture: packet refused", "from", from, "reason", reason.Error(), "detail", detail)
+}
+
+// logRefusal logs a refusal once a minute per key (under mu).
+func (c *Capture) logRefusal(key, text string, args ...any) {
 	if _, ok := c.logged[key]; ok || len(c.logged) > 4096 {
 		return
 	}
 	c.logged[key] = c.now()
-	c.log.Warn("capture: packet refused", "from", from, "reason", reason.Error(), "detail", detail)
+	c.log.Warn(text, args...)
 }
 
 func reasonLabel(err error) string {

@@ -14,7 +14,24 @@
 // capture address form one undeclared call of at most two legs, named a and
 // b in order of arrival, unless Config.AgentNets says which source is the
 // agent. A call ends on an announce with End, on RTCP BYE from every stream
-// of the call, or after Config.CallTimeout without packets.
+// of the call, or after Config.CallTimeout without packets (a call an
+// intake still feeds is ended by its intake instead).
+//
+// # Intakes
+//
+// RTP to capture's sockets is one intake. The others live in sub-packages
+// (capture/mediastream for WebSocket media streams, capture/audiosocket for
+// Asterisk AudioSocket, capture/siprec for SIPREC) and feed capture through
+// one seam: [Capture.Open] opens (or joins) a call with its announce data,
+// [Call.Leg] gives a [Leg] per side, and a leg takes 8 kHz PCM or G.711 on
+// the call clock ([Leg.PCM], [Leg.G711]), DTMF digits ([Leg.DTMF]) and its
+// end ([Leg.Close]); [Call.Hold], [Call.Update] and [Call.End] do what the
+// announce does. From the leg on, every intake takes the same path: voice
+// activity, endpointing, utterance jobs, timeline, DTMF, counters. Intakes
+// over TCP carry no loss, so they have no jitter buffer. Call events name
+// the intake (msg.CallEvent.Intake) and the metric
+// earshot_capture_intake_calls_total counts calls by it; what an intake
+// refuses is counted by [Capture.RefuseIntake].
 //
 // # Per stream
 //

@@ -26,15 +26,15 @@ func TestSIPpDTMFPcapsGiveDigitsAndNoAudio(t *testing.T) {
 			t.Fatal(err)
 		}
 		for id, c := range r.waitEnded(1, 10*time.Second) {
-			if len(c.dtmf) != 1 || c.dtmf[0].Digit != want {
-				t.Errorf("%s: call %s: DTMF %+v, want the one digit %q", file, id, c.dtmf, want)
-			} else if d := c.dtmf[0]; d.Leg != msg.RoleA || d.DurationMS <= 0 {
+			if len(c.DTMF) != 1 || c.DTMF[0].Digit != want {
+				t.Errorf("%s: call %s: DTMF %+v, want the one digit %q", file, id, c.DTMF, want)
+			} else if d := c.DTMF[0]; d.Leg != msg.RoleA || d.DurationMS <= 0 {
 				t.Errorf("%s: DTMF %+v: want leg a and a duration", file, d)
 			}
-			if len(c.jobs) != 0 || c.ended.FinalJobs[msg.RoleA] != 0 {
-				t.Errorf("%s: %d utterance jobs (final jobs %v), want none", file, len(c.jobs), c.ended.FinalJobs)
+			if len(c.Jobs) != 0 || c.Ended.FinalJobs[msg.RoleA] != 0 {
+				t.Errorf("%s: %d utterance jobs (final jobs %v), want none", file, len(c.Jobs), c.Ended.FinalJobs)
 			}
-			if st := c.ended.Streams; len(st) != 1 || st[0].Received != uint64(len(calls[0].Streams[0].Packets)) || st[0].Refused != 0 || st[0].Lost != 0 {
+			if st := c.Ended.Streams; len(st) != 1 || st[0].Received != uint64(len(calls[0].Streams[0].Packets)) || st[0].Refused != 0 || st[0].Lost != 0 {
 				t.Errorf("%s: stream stats %+v", file, st)
 			}
 		}

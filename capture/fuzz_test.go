@@ -1,17 +1,13 @@
 package capture_test
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/earshot-dev/earshot/capture"
+	"github.com/earshot-dev/earshot/capture/capturetest"
 )
-
-type discard struct{}
-
-func (discard) PublishWithID(context.Context, string, []byte, string) error { return nil }
 
 // FuzzHandle feeds datagrams (each prefixed by its length byte) from two
 // sources through the whole packet path: parse, jitter buffer, DTMF, G.711,
@@ -20,7 +16,7 @@ func FuzzHandle(f *testing.F) {
 	c, err := capture.New(capture.Config{
 		Listen:    []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")},
 		RateLimit: -1, InterimEvery: 200 * time.Millisecond,
-	}, discard{})
+	}, capturetest.Discard{})
 	if err != nil {
 		f.Fatal(err)
 	}

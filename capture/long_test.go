@@ -16,9 +16,9 @@ func TestTurnLongerThanAJobIsCutIntoParts(t *testing.T) {
 	// 33 s of continuous tone: parts of 30 s and 3 s of one turn.
 	pcm := tones(33000, [2]int{0, 33000})
 	c := sendAndCollect(t, capture.Config{}, sender.Leg{Role: msg.RoleAgent, PCM: pcm})
-	finals := c.finals(msg.RoleA)
-	if len(finals) != 2 || c.ended.FinalJobs[msg.RoleA] != 2 {
-		t.Fatalf("%d finals (ended says %v), want 2 parts", len(finals), c.ended.FinalJobs)
+	finals := c.Finals(msg.RoleA)
+	if len(finals) != 2 || c.Ended.FinalJobs[msg.RoleA] != 2 {
+		t.Fatalf("%d finals (ended says %v), want 2 parts", len(finals), c.Ended.FinalJobs)
 	}
 	max := int(msg.MaxJobDuration.Seconds()) * msg.SampleRate
 	if f := finals[0]; f.Turn != 1 || f.Part != 0 || len(f.PCM) != max || f.StartMS != 0 || f.EndMS != 30000 {
@@ -40,17 +40,17 @@ func TestAgentNetNamesTheAgentLeg(t *testing.T) {
 		sender.Leg{Role: msg.RoleCustomer, PCM: customer},
 		sender.Leg{Role: msg.RoleAgent, PCM: agent, From: netip.MustParseAddrPort("127.0.0.2:0")})
 	roles := map[msg.Role]string{}
-	for _, l := range c.ended.Legs {
+	for _, l := range c.Ended.Legs {
 		roles[l.Role] = l.Source
 	}
 	if len(roles) != 2 || roles[msg.RoleAgent] == "" || roles[msg.RoleCustomer] == "" {
-		t.Fatalf("legs %+v, want agent and customer", c.ended.Legs)
+		t.Fatalf("legs %+v, want agent and customer", c.Ended.Legs)
 	}
 	if a := netip.MustParseAddrPort(roles[msg.RoleAgent]); a.Addr() != netip.MustParseAddr("127.0.0.2") {
 		t.Errorf("agent leg from %s, want 127.0.0.2", a)
 	}
-	if len(c.finals(msg.RoleAgent)) != 1 || len(c.finals(msg.RoleCustomer)) != 1 {
-		t.Errorf("finals agent %d customer %d, want 1 each", len(c.finals(msg.RoleAgent)), len(c.finals(msg.RoleCustomer)))
+	if len(c.Finals(msg.RoleAgent)) != 1 || len(c.Finals(msg.RoleCustomer)) != 1 {
+		t.Errorf("finals agent %d customer %d, want 1 each", len(c.Finals(msg.RoleAgent)), len(c.Finals(msg.RoleCustomer)))
 	}
 }
 
@@ -78,13 +78,13 @@ func TestReplayWholeCaptureAnnounced(t *testing.T) {
 		if c == nil {
 			t.Fatalf("announced call %s (SIP %q) did not end", rc.CallID, rc.SIPCallID)
 		}
-		if c.ended.Reason != msg.EndBye || len(c.ended.Streams) != len(rc.Streams) {
-			t.Errorf("call %s: ended %+v, want BYE and %d streams", rc.CallID, c.ended, len(rc.Streams))
+		if c.Ended.Reason != msg.EndBye || len(c.Ended.Streams) != len(rc.Streams) {
+			t.Errorf("call %s: ended %+v, want BYE and %d streams", rc.CallID, c.Ended, len(rc.Streams))
 		}
-		if rc.SIPCallID != "" && c.started.Attributes["sip_call_id"] != rc.SIPCallID {
-			t.Errorf("call %s: attributes %v", rc.CallID, c.started.Attributes)
+		if rc.SIPCallID != "" && c.Started.Attributes["sip_call_id"] != rc.SIPCallID {
+			t.Errorf("call %s: attributes %v", rc.CallID, c.Started.Attributes)
 		}
-		for _, st := range c.ended.Streams {
+		for _, st := range c.Ended.Streams {
 			if st.Leg != msg.RoleA && st.Leg != msg.RoleB || st.Lost != 0 || st.Received == 0 {
 				t.Errorf("call %s: stream %+v", rc.CallID, st)
 			}

@@ -1,6 +1,10 @@
 package capture
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"maps"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 var (
 	descPackets = prometheus.NewDesc("earshot_capture_packets_total",
@@ -15,6 +19,10 @@ var (
 	descPending     = prometheus.NewDesc("earshot_capture_publish_pending", "Events and jobs queued for publishing.", nil, nil)
 	descPublished   = prometheus.NewDesc("earshot_capture_published_total", "Events and jobs published (acked).", nil, nil)
 	descPublishErrs = prometheus.NewDesc("earshot_capture_publish_errors_total", "Failed publish attempts (each is retried).", nil, nil)
+	descIntakeCalls = prometheus.NewDesc("earshot_capture_intake_calls_total",
+		"Calls started, by the intake they came by (rtp, mediastream, audiosocket, siprec).", []string{"intake"}, nil)
+	descIntakeRefused = prometheus.NewDesc("earshot_capture_intake_refused_total",
+		"Input refused by an intake other than the RTP sockets, by intake and reason.", []string{"intake", "reason"}, nil)
 )
 
 // collector reads capture's counters when scraped, so the packet path
@@ -24,7 +32,7 @@ type collector struct{ c *Capture }
 var _ prometheus.Collector = (*collector)(nil)
 
 func (m *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descRefused, descCalls, descCallsTotal, descJobs, descDTMF, descAnnounces, descPending, descPublished, descPublishErrs} {
+	for _, d := range []*prometheus.Desc{descPackets, descRefused, descCalls, descCallsTotal, descJobs, descDTMF, descAnnounces, descPending, descPublished, descPublishErrs, descIntakeCalls, descIntakeRefused} {
 		ch <- d
 	}
 }
@@ -47,6 +55,8 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	active, total := len(c.calls), c.callsTotal
 	final, interim, dtmf := c.finalJobs, c.interimJobs, c.dtmfCount
 	ann, bad := c.announces, c.badAnnounce
+	intakeCalls := maps.Clone(c.intakeCalls)
+	intakeRefused := maps.Clone(c.intakeRefused)
 	c.mu.Unlock()
 	pending, sent, errs := c.out.stats()
 
@@ -71,4 +81,10 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending))
 	counter(descPublished, sent)
 	counter(descPublishErrs, errs)
+	for intake, n := range intakeCalls {
+		counter(descIntakeCalls, n, intake)
+	}
+	for k, n := range intakeRefused {
+		counter(descIntakeRefused, n, k.intake, k.reason)
+	}
 }

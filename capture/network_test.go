@@ -85,13 +85,13 @@ func TestJitterLosesNothing(t *testing.T) {
 			ds = append(ds, datagram{at: time.Duration(len(pkts))*20*time.Millisecond + jit + 20*time.Millisecond, seq: -1, data: bye(0x5151)})
 			deliver(t, w, ds)
 			c := onlyCall(t, r.waitEnded(1, 10*time.Second))
-			st := c.ended.Streams
+			st := c.Ended.Streams
 			if len(st) != 1 || st[0].Received != uint64(len(pkts)) || st[0].Lost != 0 || st[0].Late != 0 || st[0].Duplicate != 0 {
 				t.Fatalf("streams %+v, want all %d packets received, none lost or late", st, len(pkts))
 			}
 			t.Logf("jitter 0-%v: %d packets, %d reordered; RFC 3550 jitter %d ms, buffer delay %d ms",
 				jit, st[0].Received, st[0].Reordered, st[0].JitterMS, st[0].BufferMS)
-			jobs := c.finals(msg.RoleA)
+			jobs := c.Finals(msg.RoleA)
 			want := [][2]int64{{140, 2260}, {3140, 5860}}
 			if len(jobs) != len(want) {
 				t.Fatalf("%d final jobs, want %d", len(jobs), len(want))
@@ -173,10 +173,10 @@ func TestCombinedImpairmentCountsExactly(t *testing.T) {
 		Leg: msg.RoleA, SSRC: 0x1313, Received: uint64(len(ds) - 1), Lost: uint64(dropped + late),
 		Late: uint64(late), Duplicate: uint64(dups), Reordered: uint64(reordered),
 	}
-	if len(c.ended.Streams) != 1 {
-		t.Fatalf("streams %+v, want one", c.ended.Streams)
+	if len(c.Ended.Streams) != 1 {
+		t.Fatalf("streams %+v, want one", c.Ended.Streams)
 	}
-	if got := counters(c.ended.Streams[0]); got != want {
+	if got := counters(c.Ended.Streams[0]); got != want {
 		t.Errorf("counters\n got %+v\nwant %+v (%d duplicates of late packets)", got, want, lateDups)
 	}
 	if lateDups == 0 {
@@ -211,9 +211,9 @@ func TestStragglersAfterByeAreLate(t *testing.T) {
 	}
 	next.send(bye(0xc))
 	second := onlyCall(t, r.waitEnded(1, 10*time.Second))
-	if second.started == nil || second.started.CallID == first.ended.CallID || len(second.ended.Legs) != 1 ||
-		second.ended.Legs[0].Source != next.addr().String() || second.ended.Streams[0].Received != uint64(len(pn)) {
-		t.Errorf("the call after: %+v %+v, want a new call of the new source alone", second.started, second.ended)
+	if second.Started == nil || second.Started.CallID == first.Ended.CallID || len(second.Ended.Legs) != 1 ||
+		second.Ended.Legs[0].Source != next.addr().String() || second.Ended.Streams[0].Received != uint64(len(pn)) {
+		t.Errorf("the call after: %+v %+v, want a new call of the new source alone", second.Started, second.Ended)
 	}
 	if n := r.cap.Refused(capture.ErrNoRoom); n != 0 {
 		t.Errorf("%d packets refused for no room", n)

@@ -109,22 +109,22 @@ func TestReplaySIPCallIntoCapture(t *testing.T) {
 		t.Fatalf("%d calls, want 1", len(got))
 	}
 	for id, c := range got {
-		if c.started == nil || c.ended == nil {
-			t.Fatalf("call %s: started %v ended %v", id, c.started, c.ended)
+		if c.Started == nil || c.Ended == nil {
+			t.Fatalf("call %s: started %v ended %v", id, c.Started, c.Ended)
 		}
-		if c.ended.Reason != msg.EndBye {
-			t.Errorf("call %s ended by %q, want %q", id, c.ended.Reason, msg.EndBye)
+		if c.Ended.Reason != msg.EndBye {
+			t.Errorf("call %s ended by %q, want %q", id, c.Ended.Reason, msg.EndBye)
 		}
-		if c.ended.DurationMS < 26000 || c.ended.DurationMS > 27500 {
-			t.Errorf("call %s lasted %d ms, want the capture's 26.4 s however fast it was replayed", id, c.ended.DurationMS)
+		if c.Ended.DurationMS < 26000 || c.Ended.DurationMS > 27500 {
+			t.Errorf("call %s lasted %d ms, want the capture's 26.4 s however fast it was replayed", id, c.Ended.DurationMS)
 		}
-		if len(c.ended.Legs) != 2 || len(c.ended.Streams) != 2 {
-			t.Fatalf("call %s: legs %+v streams %+v, want two of each", id, c.ended.Legs, c.ended.Streams)
+		if len(c.Ended.Legs) != 2 || len(c.Ended.Streams) != 2 {
+			t.Fatalf("call %s: legs %+v streams %+v, want two of each", id, c.Ended.Legs, c.Ended.Streams)
 		}
 		finals := 0
 		legOffset := map[msg.Role]int64{} // ms, from the jobs
 		firstAt := map[msg.Role]time.Duration{}
-		for _, st := range c.ended.Streams {
+		for _, st := range c.Ended.Streams {
 			var rs *sender.ReplayedStream
 			for i := range calls[0].Streams {
 				if calls[0].Streams[i].SSRC == st.SSRC {
@@ -139,9 +139,9 @@ func TestReplaySIPCallIntoCapture(t *testing.T) {
 			}
 			firstAt[st.Leg] = rs.Packets[0].At
 			ref := offlineDecode(t, rs.Packets)
-			jobs := c.finals(st.Leg)
-			if len(jobs) != c.ended.FinalJobs[st.Leg] {
-				t.Errorf("leg %s: %d final jobs seen, ended event says %d", st.Leg, len(jobs), c.ended.FinalJobs[st.Leg])
+			jobs := c.Finals(st.Leg)
+			if len(jobs) != c.Ended.FinalJobs[st.Leg] {
+				t.Errorf("leg %s: %d final jobs seen, ended event says %d", st.Leg, len(jobs), c.Ended.FinalJobs[st.Leg])
 			}
 			if len(jobs) == 0 {
 				t.Errorf("leg %s: no utterance jobs", st.Leg)
@@ -177,7 +177,7 @@ func TestReplaySIPCallIntoCapture(t *testing.T) {
 		if got := legOffset[msg.RoleB] - legOffset[msg.RoleA]; got-want > 60 || want-got > 60 {
 			t.Errorf("leg b starts %d ms after leg a on the call clock, %d ms in the capture", got, want)
 		}
-		total := uint64(len(c.jobs))
+		total := uint64(len(c.Jobs))
 		if n := r.audioInStream(); n != total {
 			t.Errorf("JetStream holds %d jobs, %d were published (%d finals)", n, total, finals)
 		}

@@ -79,7 +79,7 @@ func sendAndCollect(t *testing.T, cfg capture.Config, legs ...sender.Leg) *callE
 // checkSentences wants one final job per truth span, each within 150 ms.
 func checkSentences(t *testing.T, c *callEvents, leg msg.Role, truth []span) {
 	t.Helper()
-	jobs := c.finals(leg)
+	jobs := c.Finals(leg)
 	if len(jobs) != len(truth) {
 		for _, j := range jobs {
 			t.Logf("job %s: %d..%d ms", j.ID(), j.StartMS, j.EndMS)
@@ -118,7 +118,7 @@ func checkInterims(t *testing.T, c *callEvents) {
 	rev := map[string]int{}
 	finals := map[string]*msg.UtteranceJob{}
 	n := 0
-	for _, j := range c.jobs {
+	for _, j := range c.Jobs {
 		if !j.Interim {
 			finals[j.ID()] = j
 			continue
@@ -132,7 +132,7 @@ func checkInterims(t *testing.T, c *callEvents) {
 		}
 		rev[j.ID()] = j.Rev
 	}
-	for _, j := range c.jobs {
+	for _, j := range c.Jobs {
 		f := finals[j.ID()]
 		if !j.Interim {
 			continue

@@ -50,16 +50,16 @@ func TestAnnouncedCallTimelineWithInterruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := r.waitEnded(1, 20*time.Second)["call-42"]
-	if c == nil || c.started == nil {
+	if c == nil || c.Started == nil {
 		t.Fatalf("no call-42 started and ended: %+v", c)
 	}
-	if len(c.started.Legs) != 2 || c.started.Legs[0].Role != msg.RoleAgent || c.started.Legs[0].SSRC != sent.Legs[0].SSRC {
-		t.Errorf("started event legs %+v, want the announced agent and customer", c.started.Legs)
+	if len(c.Started.Legs) != 2 || c.Started.Legs[0].Role != msg.RoleAgent || c.Started.Legs[0].SSRC != sent.Legs[0].SSRC {
+		t.Errorf("started event legs %+v, want the announced agent and customer", c.Started.Legs)
 	}
-	if c.ended.Reason != msg.EndBye || len(c.ended.Legs) != 2 {
-		t.Errorf("ended %+v", c.ended)
+	if c.Ended.Reason != msg.EndBye || len(c.Ended.Legs) != 2 {
+		t.Errorf("ended %+v", c.Ended)
 	}
-	for _, l := range c.ended.Legs {
+	for _, l := range c.Ended.Legs {
 		found := false
 		for _, s := range sent.Legs {
 			found = found || (s.Role == l.Role && s.SSRC == l.SSRC)
@@ -68,13 +68,13 @@ func TestAnnouncedCallTimelineWithInterruption(t *testing.T) {
 			t.Errorf("leg %+v is not one that was sent (%+v)", l, sent.Legs)
 		}
 	}
-	if c.ended.FinalJobs[msg.RoleAgent] != 2 || c.ended.FinalJobs[msg.RoleCustomer] != 1 ||
-		len(c.finals(msg.RoleAgent)) != 2 || len(c.finals(msg.RoleCustomer)) != 1 {
+	if c.Ended.FinalJobs[msg.RoleAgent] != 2 || c.Ended.FinalJobs[msg.RoleCustomer] != 1 ||
+		len(c.Finals(msg.RoleAgent)) != 2 || len(c.Finals(msg.RoleCustomer)) != 1 {
 		t.Errorf("final jobs %v (seen agent %d, customer %d), want agent 2, customer 1",
-			c.ended.FinalJobs, len(c.finals(msg.RoleAgent)), len(c.finals(msg.RoleCustomer)))
+			c.Ended.FinalJobs, len(c.Finals(msg.RoleAgent)), len(c.Finals(msg.RoleCustomer)))
 	}
 	var talk, overlap, silence []*msg.TimelineEvent
-	for _, e := range c.timeline {
+	for _, e := range c.Timeline {
 		switch e.Kind {
 		case msg.SpanTalk:
 			talk = append(talk, e)
@@ -140,13 +140,13 @@ func TestAnnounceAfterRTPTakesTheLegOver(t *testing.T) {
 			undeclared = c
 		}
 	}
-	if undeclared == nil || undeclared.ended.Reason != msg.EndAnnounce || undeclared.ended.Streams[0].Received != 10 {
+	if undeclared == nil || undeclared.Ended.Reason != msg.EndAnnounce || undeclared.Ended.Streams[0].Received != 10 {
 		t.Errorf("the undeclared call: %+v, want it ended by the announce with its 10 packets", undeclared)
 	}
-	if c := got["late-1"]; c == nil || c.ended.Reason != msg.EndBye || len(c.ended.Streams) != 1 || c.ended.Streams[0].Received != 10 || c.ended.Streams[0].Leg != msg.RoleAgent || c.ended.Agent != "anna" {
+	if c := got["late-1"]; c == nil || c.Ended.Reason != msg.EndBye || len(c.Ended.Streams) != 1 || c.Ended.Streams[0].Received != 10 || c.Ended.Streams[0].Leg != msg.RoleAgent || c.Ended.Agent != "anna" {
 		t.Errorf("late-1: %+v, want the last 10 packets on its agent leg, ended by BYE", c)
 	}
-	if c := got["never-1"]; c == nil || c.ended.Reason != msg.EndTimeout || len(c.ended.Streams) != 0 {
+	if c := got["never-1"]; c == nil || c.Ended.Reason != msg.EndTimeout || len(c.Ended.Streams) != 0 {
 		t.Errorf("never-1: %+v, want it ended by the timeout without streams", c)
 	}
 }
@@ -190,7 +190,7 @@ func TestHoldAnnounced(t *testing.T) {
 	}
 	var holds [][2]int64
 	var opened []int64
-	for _, e := range c.timeline {
+	for _, e := range c.Timeline {
 		switch {
 		case e.Kind == msg.SpanHold && e.Open:
 			opened = append(opened, e.StartMS)
@@ -204,8 +204,8 @@ func TestHoldAnnounced(t *testing.T) {
 	if want := []int64{2000, 8000}; !slices.Equal(opened, want) {
 		t.Errorf("holds published open at %v, want as each began, %v", opened, want)
 	}
-	if c.ended.DurationMS != 10000 {
-		t.Errorf("duration %d ms, want 10000", c.ended.DurationMS)
+	if c.Ended.DurationMS != 10000 {
+		t.Errorf("duration %d ms, want 10000", c.Ended.DurationMS)
 	}
 }
 

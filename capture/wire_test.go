@@ -135,17 +135,17 @@ func TestInjectedLossReorderDuplicatesWrapAndSSRCChange(t *testing.T) {
 	for _, ce := range r.waitEnded(1, 10*time.Second) {
 		c = ce
 	}
-	if c.ended.Reason != msg.EndBye {
-		t.Errorf("ended by %q, want %q", c.ended.Reason, msg.EndBye)
+	if c.Ended.Reason != msg.EndBye {
+		t.Errorf("ended by %q, want %q", c.Ended.Reason, msg.EndBye)
 	}
 	wantStats := []msg.StreamStats{
 		{Leg: msg.RoleA, SSRC: ssrc1, Received: uint64(len(order)), Lost: 3, Duplicate: 2, Reordered: 2},
 		{Leg: msg.RoleA, SSRC: ssrc2, Received: 50},
 	}
-	if len(c.ended.Streams) != 2 || counters(c.ended.Streams[0]) != wantStats[0] || counters(c.ended.Streams[1]) != wantStats[1] {
-		t.Errorf("stream stats\n got %+v\nwant %+v", c.ended.Streams, wantStats)
+	if len(c.Ended.Streams) != 2 || counters(c.Ended.Streams[0]) != wantStats[0] || counters(c.Ended.Streams[1]) != wantStats[1] {
+		t.Errorf("stream stats\n got %+v\nwant %+v", c.Ended.Streams, wantStats)
 	}
-	jobs := c.finals(msg.RoleA)
+	jobs := c.Finals(msg.RoleA)
 	if len(jobs) != 1 {
 		t.Fatalf("%d final jobs, want the one turn of continuous tone", len(jobs))
 	}
@@ -158,8 +158,8 @@ func TestInjectedLossReorderDuplicatesWrapAndSSRCChange(t *testing.T) {
 			t.Fatalf("sample %d (packet %d) is %d, want %d", i, i/160, j.PCM[i], want[i])
 		}
 	}
-	if len(c.ended.Legs) != 1 || c.ended.Legs[0].Codec != "PCMU" || c.ended.Legs[0].Source != w.addr().String() {
-		t.Errorf("legs %+v", c.ended.Legs)
+	if len(c.Ended.Legs) != 1 || c.Ended.Legs[0].Codec != "PCMU" || c.Ended.Legs[0].Source != w.addr().String() {
+		t.Errorf("legs %+v", c.Ended.Legs)
 	}
 }
 
@@ -185,7 +185,7 @@ func TestLegsKeepTheirPlacesFasterThanRealTime(t *testing.T) {
 	for _, ce := range r.waitEnded(1, 10*time.Second) {
 		c = ce
 	}
-	fa, fb := c.finals(msg.RoleA), c.finals(msg.RoleB)
+	fa, fb := c.Finals(msg.RoleA), c.Finals(msg.RoleB)
 	if len(fa) != 1 || len(fb) != 1 {
 		t.Fatalf("finals a %d b %d, want 1 each", len(fa), len(fb))
 	}
@@ -193,7 +193,7 @@ func TestLegsKeepTheirPlacesFasterThanRealTime(t *testing.T) {
 		t.Errorf("leg a %d..%d ms, leg b %d..%d ms; want b at 2000..3000 ms", fa[0].StartMS, fa[0].EndMS, fb[0].StartMS, fb[0].EndMS)
 	}
 	var ov []*msg.TimelineEvent
-	for _, e := range c.timeline {
+	for _, e := range c.Timeline {
 		if e.Kind == msg.SpanOverlap {
 			ov = append(ov, e)
 		}

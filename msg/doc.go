@@ -51,6 +51,10 @@
 //     ([DeadLetter.MsgID]). A replayed final job gets a second final Segment
 //     with the same ID, which replaces the error one.
 //   - Times are on the call clock: milliseconds since the call started.
+//   - A call comes by one intake, named in every CallEvent (Intake: rtp,
+//     mediastream, audiosocket, siprec); downstream a call looks the same
+//     whichever it came by. A call its intake hung up (a WebSocket stop, an
+//     AudioSocket hangup, a SIP BYE) ends with reason EndHangup.
 //   - Non-talk time is seen while it goes on, with one message more per
 //     silence or hold, not a tick: capture publishes an Open TimelineEvent
 //     when a hold begins and when a silence has lasted its minimum (1 s),

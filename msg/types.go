@@ -114,6 +114,18 @@ const (
 	EndBye      = "rtcp-bye"
 	EndTimeout  = "timeout"
 	EndShutdown = "shutdown"
+	// EndHangup: the intake that brought the call said it is over (a
+	// WebSocket stop, an AudioSocket hangup, a SIP BYE) or its connection
+	// closed.
+	EndHangup = "hangup"
+)
+
+// The intakes a call can come by (CallEvent.Intake).
+const (
+	IntakeRTP         = "rtp"         // an RTP fork to capture's UDP ports
+	IntakeMediaStream = "mediastream" // a WebSocket media stream (Twilio's message set)
+	IntakeAudioSocket = "audiosocket" // Asterisk AudioSocket over TCP
+	IntakeSIPREC      = "siprec"      // a SIPREC session (RFC 7866)
 )
 
 // LegInfo describes a leg as capture sees it.
@@ -151,6 +163,8 @@ type CallEvent struct {
 	Queue      string            `json:"queue,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
 	Legs       []LegInfo         `json:"legs,omitempty"`
+	// Intake is how the call's audio comes in (IntakeRTP, ...).
+	Intake string `json:"intake,omitempty"`
 	// On ended events:
 	DurationMS int64         `json:"duration_ms,omitempty"`
 	Reason     string        `json:"reason,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/capture"
+	"github.com/earshot-dev/earshot/capture/audiosocket"
+	"github.com/earshot-dev/earshot/capture/mediastream"
 	"github.com/earshot-dev/earshot/capture/pcap"
 	"github.com/earshot-dev/earshot/capture/sender"
 	"github.com/earshot-dev/earshot/internal/synthcall"
@@ -32,6 +35,14 @@ type captureStage struct {
 	jitterMin, jitterMax    time.Duration
 	rateLimit               float64
 	token                   string
+	mediaWS                 mediaWSFlags
+	audioSocket             string
+}
+
+// mediaWSFlags are the WebSocket media streams intake's flags.
+type mediaWSFlags struct {
+	addr, token, hmac, url string
+	inbound, outbound      string
 }
 
 func (*captureStage) name() string { return "capture" }
@@ -51,6 +62,13 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.jitterMax, "jitter-max", 300*time.Millisecond, "most the jitter buffer waits for a missing packet (at most 1s)")
 	fs.Float64Var(&s.rateLimit, "rtp-rate-limit", 5000, "packets per second one source address may send (negative: no limit)")
 	fs.StringVar(&s.language, "capture-language", "", "language hint put on utterance jobs (e.g. en, ko; empty: detect)")
+	fs.StringVar(&s.mediaWS.addr, "media-ws", "", "serve WebSocket media streams (Twilio's message set) on HOST:PORT; needs --media-ws-token or --media-ws-hmac")
+	fs.StringVar(&s.mediaWS.token, "media-ws-token", os.Getenv("EARSHOT_MEDIA_WS_TOKEN"), "bearer token a media stream's upgrade request must carry (Authorization: Bearer TOKEN)")
+	fs.StringVar(&s.mediaWS.hmac, "media-ws-hmac", os.Getenv("EARSHOT_MEDIA_WS_HMAC"), "secret (a Twilio auth token) whose HMAC-SHA1 of the URL an upgrade's X-Twilio-Signature must be")
+	fs.StringVar(&s.mediaWS.url, "media-ws-url", "", "the wss://HOST the platform connects to, when a proxy stands between (for --media-ws-hmac)")
+	fs.StringVar(&s.mediaWS.inbound, "media-ws-inbound", "customer", "role of a media stream's inbound track (agent or customer)")
+	fs.StringVar(&s.mediaWS.outbound, "media-ws-outbound", "agent", "role of a media stream's outbound track (agent or customer)")
+	fs.StringVar(&s.audioSocket, "audiosocket", "", "take Asterisk AudioSocket connections on HOST:PORT (one per leg; the UUID's last hex digit names the role: a agent, c customer)")
 	fs.StringVar(&s.token, "capture-token", os.Getenv("EARSHOT_CAPTURE_TOKEN"), "earshot capture alone: the bearer token POST /api/calls/announce requires (without one the HTTP announce is off; NATS announces work regardless). In earshot run the web view's login guards it instead")
 }
 
@@ -62,6 +80,10 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 	nets, err := capture.ParseNets(s.agentNet)
 	if err != nil {
 		return nil, badInputf("--agent-net: %v", err)
+	}
+	intakes, err := s.intakes(e)
+	if err != nil {
+		return nil, err
 	}
 	c, err := capture.New(capture.Config{
 		Listen: listen, AgentNets: nets, CallTimeout: s.callTimeout, Endpoint: s.endpoint,
@@ -91,11 +113,81 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 		e.log.Info("HTTP announce is off: give --capture-token to turn it on")
 	}
 	e.log.Info("capture listening", "rtp", s.rtp, "announce", msg.SubjectAnnounce)
+	var serve []func(context.Context) error
+	var listeners []net.Listener
+	for _, in := range intakes {
+		run, ln, err := in(c)
+		if err != nil {
+			c.Close()
+			_ = sub.Drain()
+			for _, ln := range listeners {
+				ln.Close()
+			}
+			return nil, err
+		}
+		serve = append(serve, run)
+		listeners = append(listeners, ln)
+	}
 	return func(ctx context.Context) error {
+		errs := make(chan error, len(serve))
+		for _, run := range serve {
+			go func() { errs <- run(ctx) }()
+		}
 		err := c.Run(ctx)
+		for range serve {
+			err = errors.Join(err, <-errs)
+		}
 		_ = sub.Drain()
 		return err
 	}, nil
+}
+
+// intake opens an intake's listener on a capture; the runner it returns
+// serves on it until ctx is done.
+type intake func(c *capture.Capture) (run func(ctx context.Context) error, ln net.Listener, err error)
+
+// intakes checks the intakes' flags and returns those asked for.
+func (s *captureStage) intakes(e *env) ([]intake, error) {
+	var out []intake
+	if w := s.mediaWS; w.addr != "" {
+		if w.token == "" && w.hmac == "" {
+			return nil, badInputf("--media-ws: give --media-ws-token or --media-ws-hmac: media streams are not taken unauthenticated")
+		}
+		cfg := mediastream.Config{Token: w.token, HMACSecret: w.hmac, URL: w.url,
+			Inbound: msg.Role(w.inbound), Outbound: msg.Role(w.outbound), Logger: e.log.With("stage", "capture", "intake", msg.IntakeMediaStream)}
+		for _, r := range []struct{ flag, role string }{{"--media-ws-inbound", w.inbound}, {"--media-ws-outbound", w.outbound}} {
+			if !msg.Role(r.role).Valid() {
+				return nil, badInputf("%s %q: want agent, customer, a or b", r.flag, r.role)
+			}
+		}
+		out = append(out, func(c *capture.Capture) (func(context.Context) error, net.Listener, error) {
+			srv, err := mediastream.New(c, cfg)
+			if err != nil {
+				return nil, nil, badInput(err)
+			}
+			ln, err := net.Listen("tcp", w.addr)
+			if err != nil {
+				return nil, nil, fmt.Errorf("--media-ws %s: %w", w.addr, err)
+			}
+			e.log.Info("capture takes media streams", "addr", ln.Addr().String())
+			return func(ctx context.Context) error { return srv.Serve(ctx, ln) }, ln, nil
+		})
+	}
+	if addr := s.audioSocket; addr != "" {
+		out = append(out, func(c *capture.Capture) (func(context.Context) error, net.Listener, error) {
+			srv, err := audiosocket.New(c, audiosocket.Config{Logger: e.log.With("stage", "capture", "intake", msg.IntakeAudioSocket)})
+			if err != nil {
+				return nil, nil, badInput(err)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return nil, nil, fmt.Errorf("--audiosocket %s: %w", addr, err)
+			}
+			e.log.Info("capture takes AudioSocket", "addr", ln.Addr().String())
+			return func(ctx context.Context) error { return srv.Serve(ctx, ln) }, ln, nil
+		})
+	}
+	return out, nil
 }
 
 // loadScripted reads every scripted call in dir: base with the script's

@@ -265,6 +265,8 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 		{[]string{"send", "--agent", mono, "--attr", "novalue"}, "KEY=VALUE"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "nowhere"}, "--rtp"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--agent-net", "10.0.0.0/99"}, "--agent-net"},
+		{[]string{"capture", "--nats", srv.ClientURL(), "--media-ws", "127.0.0.1:0"}, "--media-ws-token"},
+		{[]string{"capture", "--nats", srv.ClientURL(), "--media-ws", "127.0.0.1:0", "--media-ws-token", "t", "--media-ws-inbound", "boss"}, "--media-ws-inbound"},
 	} {
 		code, _, stderr := captureRun(context.Background(), tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
