@@ -262,5 +262,6 @@ sender=$!
 echo
 echo "Earshot is running: open $url"
 echo "$login"
+echo "Search its calls: $BIN search --data $DATA QUERY (or the web view's search page)"
 echo "The example calls are being sent now (about $SEND_SECONDS s); Ctrl-C stops the demo."
 wait "$pid"

@@ -12,6 +12,10 @@ import (
 
 // usersCmd is earshot users: the web view's users, from the command line.
 func usersCmd(ctx context.Context, args []string, std stdio) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(std.err, "usage: earshot users reset-password NAME [--data DIR | --ui-users FILE]")
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "reset-password" {
 		fmt.Fprintln(std.err, "usage: earshot users reset-password NAME [--data DIR | --ui-users FILE]")
 		if len(args) == 0 {
