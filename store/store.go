@@ -7,8 +7,8 @@ import (
 	"github.com/earshot-dev/earshot/msg"
 )
 
-// Reader is the read side: search and call records. The ui and rules stages
-// declare the same two methods where they use them.
+// Reader is the read side: search, call records and dashboards. The ui and
+// rules stages declare the methods they use where they use them.
 type Reader interface {
 	// Search returns one page of the calls matching q, best first. A query
 	// the user must fix is an error wrapping msg.ErrBadQuery.
@@ -18,6 +18,10 @@ type Reader interface {
 	// digits) where the redaction policy kept them; the caller decides
 	// whether the reader may see them.
 	Call(ctx context.Context, callID string, original bool) (msg.CallRecord, error)
+	// Dashboard aggregates the figures of the calls q selects, in SQL. A
+	// query the user must fix is an error wrapping msg.ErrBadQuery
+	// (CheckDashboardQuery).
+	Dashboard(ctx context.Context, q msg.DashboardQuery) (msg.Dashboard, error)
 }
 
 // Writer is what the archiver writes. Every method is idempotent: writing the

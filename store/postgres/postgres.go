@@ -132,5 +132,20 @@ var dialect = sqlstore.Dialect{
 		`CREATE TABLE categories (call_id text NOT NULL, name text NOT NULL, rule_id text NOT NULL, matches text NOT NULL, PRIMARY KEY (call_id, name))`,
 		`CREATE INDEX categories_name ON categories (name)`,
 		`CREATE TABLE dtmf (call_id text NOT NULL, leg text NOT NULL, start_ms bigint NOT NULL, duration_ms bigint NOT NULL, digit text NOT NULL, original text NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
+	}, {
+		// The characteristics dashboards aggregate, as columns, filled
+		// from the characteristics already kept.
+		`ALTER TABLE calls ADD COLUMN agent_talk_ms bigint NOT NULL DEFAULT 0,
+			ADD COLUMN customer_talk_ms bigint NOT NULL DEFAULT 0,
+			ADD COLUMN interruptions integer NOT NULL DEFAULT 0,
+			ADD COLUMN agent_interruptions integer NOT NULL DEFAULT 0,
+			ADD COLUMN agent_wpm double precision`,
+		`UPDATE calls SET
+			agent_talk_ms = COALESCE((characteristics::jsonb #>> '{talk_ms,agent}')::bigint, 0),
+			customer_talk_ms = COALESCE((characteristics::jsonb #>> '{talk_ms,customer}')::bigint, 0),
+			interruptions = COALESCE(jsonb_array_length(characteristics::jsonb -> 'interruptions'), 0),
+			agent_interruptions = (SELECT COUNT(*) FROM jsonb_array_elements(COALESCE(characteristics::jsonb -> 'interruptions', '[]'::jsonb)) e WHERE e ->> 'by' = 'agent'),
+			agent_wpm = (characteristics::jsonb #>> '{talk_speed_wpm,agent}')::double precision
+			WHERE characteristics IS NOT NULL`,
 	}},
 }

@@ -161,5 +161,20 @@ var dialect = sqlstore.Dialect{
 		`CREATE TABLE categories (call_id TEXT NOT NULL, name TEXT NOT NULL, rule_id TEXT NOT NULL, matches TEXT NOT NULL, PRIMARY KEY (call_id, name))`,
 		`CREATE INDEX categories_name ON categories (name)`,
 		`CREATE TABLE dtmf (call_id TEXT NOT NULL, leg TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, digit TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
+	}, {
+		// The characteristics dashboards aggregate, as columns, filled
+		// from the characteristics already kept.
+		`ALTER TABLE calls ADD COLUMN agent_talk_ms INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE calls ADD COLUMN customer_talk_ms INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE calls ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE calls ADD COLUMN agent_interruptions INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE calls ADD COLUMN agent_wpm REAL`,
+		`UPDATE calls SET
+			agent_talk_ms = COALESCE(json_extract(characteristics, '$.talk_ms.agent'), 0),
+			customer_talk_ms = COALESCE(json_extract(characteristics, '$.talk_ms.customer'), 0),
+			interruptions = COALESCE(json_array_length(characteristics, '$.interruptions'), 0),
+			agent_interruptions = (SELECT COUNT(*) FROM json_each(calls.characteristics, '$.interruptions') WHERE json_extract(value, '$.by') = 'agent'),
+			agent_wpm = json_extract(characteristics, '$.talk_speed_wpm.agent')
+			WHERE characteristics IS NOT NULL`,
 	}},
 }

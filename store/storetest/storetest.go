@@ -1,6 +1,7 @@
 // Package storetest is the one conformance suite every store.Store passes:
 // idempotent writes, call records, search (syntax, filters, ranking,
-// snippets, pagination), the originals kept apart, and retention.
+// snippets, pagination), the originals kept apart, retention, and dashboard
+// aggregation.
 package storetest
 
 import (
@@ -34,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SearchPagination", testPagination},
 		{"SearchBadQuery", testBadQuery},
 		{"Retention", testRetention},
+		{"Dashboard", testDashboard},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

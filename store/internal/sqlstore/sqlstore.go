@@ -345,10 +345,23 @@ func (s *Store) PutCallSentiment(ctx context.Context, cs msg.CallSentiment) erro
 
 // PutCharacteristics implements store.Writer.
 func (s *Store) PutCharacteristics(ctx context.Context, c msg.Characteristics) error {
+	byAgent := 0
+	for _, in := range c.Interruptions {
+		if in.By == msg.RoleAgent {
+			byAgent++
+		}
+	}
+	var wpm sql.NullFloat64
+	if v, ok := c.TalkSpeedWPM[msg.RoleAgent]; ok {
+		wpm = sql.NullFloat64{Float64: v, Valid: true}
+	}
 	return s.write(ctx, "characteristics", c.CallID, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET characteristics = ?, characteristics_at = ?, characteristics_final = ?, non_talk_ms = ?
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET characteristics = ?, characteristics_at = ?, characteristics_final = ?, non_talk_ms = ?,
+			agent_talk_ms = ?, customer_talk_ms = ?, interruptions = ?, agent_interruptions = ?, agent_wpm = ?
 			WHERE id = ? AND (? = 1 OR (characteristics_final = 0 AND characteristics_at <= ?))`),
-			jsonText(c), c.AtMS, b2i(c.Final), c.NonTalkMS, c.CallID, b2i(c.Final), c.AtMS)
+			jsonText(c), c.AtMS, b2i(c.Final), c.NonTalkMS,
+			c.TalkMS[msg.RoleAgent], c.TalkMS[msg.RoleCustomer], len(c.Interruptions), byAgent, wpm,
+			c.CallID, b2i(c.Final), c.AtMS)
 		return err
 	})
 }

@@ -1,0 +1,182 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/store"
+)
+
+// dashboardFixture stores the calls the dashboard figures are computed by
+// hand from (t0 is Monday 2 November 2026, 09:00 UTC):
+//
+//	d1 ann/billing  Mon 09:00  100 s  customer 2 (shift 1)   talk a40 c40 s, non-talk 20 s, interruptions a,a,c  150 wpm  refund           angry x2
+//	d2 ann/support  Mon 11:00  200 s  customer -1 (shift -3) talk a90 c30 s, non-talk 80 s                        130 wpm  refund escalation
+//	d3 bob/billing  Tue 10:00   60 s  (no sentiment, no characteristics)                                                                  angry
+//	d4 bob/billing  Mon+7 09:00 300 s customer 4 (shift 2)   talk a100 c100 s, non-talk 100 s, interruptions a
+//	live ann/billing Mon 12:00, not ended; early ann/billing Sun 09:00, before the range
+func dashboardFixture(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	type call struct {
+		id, agent, queue string
+		at               time.Time
+		dur              time.Duration
+		sent             *[2]float64
+		chars            *msg.Characteristics
+		cats, alerts     []string
+	}
+	ints := func(by ...msg.Role) []msg.Interruption {
+		var out []msg.Interruption
+		for i, r := range by {
+			out = append(out, msg.Interruption{By: r, Of: msg.RoleCustomer, StartMS: int64(i) * 1000, EndMS: int64(i)*1000 + 500})
+		}
+		return out
+	}
+	calls := []call{
+		{"d1", "ann", "billing", t0, 100 * time.Second, &[2]float64{2, 1},
+			&msg.Characteristics{TalkMS: map[msg.Role]int64{msg.RoleAgent: 40000, msg.RoleCustomer: 40000}, NonTalkMS: 20000,
+				Interruptions: ints(msg.RoleAgent, msg.RoleAgent, msg.RoleCustomer), TalkSpeedWPM: map[msg.Role]float64{msg.RoleAgent: 150, msg.RoleCustomer: 90}},
+			[]string{"refund"}, []string{"angry", "angry"}},
+		{"d2", "ann", "support", t0.Add(2 * time.Hour), 200 * time.Second, &[2]float64{-1, -3},
+			&msg.Characteristics{TalkMS: map[msg.Role]int64{msg.RoleAgent: 90000, msg.RoleCustomer: 30000}, NonTalkMS: 80000,
+				TalkSpeedWPM: map[msg.Role]float64{msg.RoleAgent: 130}},
+			[]string{"refund", "escalation"}, nil},
+		{"d3", "bob", "billing", t0.Add(25 * time.Hour), 60 * time.Second, nil, nil, nil, []string{"angry"}},
+		{"d4", "bob", "billing", t0.Add(7 * 24 * time.Hour), 300 * time.Second, &[2]float64{4, 2},
+			&msg.Characteristics{TalkMS: map[msg.Role]int64{msg.RoleAgent: 100000, msg.RoleCustomer: 100000}, NonTalkMS: 100000,
+				Interruptions: ints(msg.RoleAgent)},
+			nil, nil},
+		{"live", "ann", "billing", t0.Add(3 * time.Hour), 0, &[2]float64{-5, -5}, nil, []string{"refund"}, []string{"angry"}},
+		{"early", "ann", "billing", t0.Add(-24 * time.Hour), time.Minute, &[2]float64{-5, -5}, nil, []string{"refund"}, []string{"angry"}},
+	}
+	for _, c := range calls {
+		startCall(t, s, c.id, c.agent, c.queue, c.at, nil)
+		if c.sent != nil {
+			// The agent's own sentiment is never the customer's figure.
+			must(t, s.PutCallSentiment(ctx, msg.CallSentiment{CallID: c.id, AtMS: 1, Final: true,
+				Participants: participants([2]float64{-4, -4}, *c.sent)}))
+		}
+		if c.chars != nil {
+			c.chars.CallID, c.chars.AtMS, c.chars.Final = c.id, c.dur.Milliseconds(), true
+			must(t, s.PutCharacteristics(ctx, *c.chars))
+		}
+		var cats []msg.Category
+		for _, k := range c.cats {
+			cats = append(cats, msg.Category{Name: k, RuleID: k})
+		}
+		if cats != nil {
+			must(t, s.PutCategories(ctx, msg.Categories{CallID: c.id, Categories: cats}))
+		}
+		for i, a := range c.alerts {
+			must(t, s.PutAlert(ctx, msg.Alert{ID: fmt.Sprintf("%s/%s/%d", c.id, a, i), CallID: c.id, RuleID: a + "-rule", RuleName: a,
+				Severity: "warning", AtMS: int64(i) * 1000, Time: c.at.Add(time.Duration(i) * time.Second)}))
+		}
+		if c.dur > 0 {
+			endCall(t, s, c.id, c.at, c.dur)
+		}
+	}
+}
+
+// dashboardLines prints a dashboard's rows, one line each, figures to four
+// significant digits and "-" where a figure is nil.
+func dashboardLines(d msg.Dashboard) []string {
+	f := func(v *float64) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.4g", *v)
+	}
+	m := func(shares map[string]float64) string {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(shares)) {
+			parts = append(parts, fmt.Sprintf("%s=%.4g", k, shares[k]))
+		}
+		return strings.Join(parts, " ")
+	}
+	var out []string
+	for _, r := range d.Rows {
+		out = append(out, fmt.Sprintf("%s %q calls=%d aht=%.4g sent=%s shift=%s nontalk=%s agenttalk=%s int=%s agentint=%s wpm=%s cat[%s] alert[%s]",
+			r.Bucket.UTC().Format("2006-01-02T15"), r.Group, r.Calls, r.AvgHandleMS, f(r.CustomerSentiment), f(r.CustomerShift),
+			f(r.NonTalkShare), f(r.AgentTalkShare), f(r.InterruptionsPerCall), f(r.AgentInterruptionsPerCall), f(r.AgentTalkSpeedWPM),
+			m(r.Categories), m(r.Alerts)))
+	}
+	return out
+}
+
+func testDashboard(t *testing.T, s store.Store) {
+	dashboardFixture(t, s)
+	ctx := context.Background()
+	from, to := t0.Truncate(24*time.Hour), t0.Truncate(24*time.Hour).Add(14*24*time.Hour)
+	const (
+		mon2  = `2026-11-02T00 "" calls=2 aht=1.5e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation=0.5 refund=1] alert[angry=0.5]`
+		tue3  = `2026-11-03T00 "" calls=1 aht=6e+04 sent=- shift=- nontalk=- agenttalk=- int=- agentint=- wpm=- cat[] alert[angry=1]`
+		mon9  = `2026-11-09T00 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[]`
+		week2 = `2026-11-02T00 "" calls=3 aht=1.2e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation=0.3333 refund=0.6667] alert[angry=0.6667]`
+	)
+	for _, tc := range []struct {
+		name       string
+		q          msg.DashboardQuery
+		want       []string
+		cats, alts []string
+	}{
+		{"days overall", msg.DashboardQuery{From: from, To: to}, []string{mon2, tue3, mon9}, []string{"escalation", "refund"}, []string{"angry"}},
+		{"weeks overall", msg.DashboardQuery{From: from, To: to, Step: msg.StepWeek}, []string{week2, mon9}, []string{"escalation", "refund"}, []string{"angry"}},
+		{"weeks by agent", msg.DashboardQuery{From: from, To: to, Step: msg.StepWeek, GroupBy: msg.GroupAgent}, []string{
+			strings.Replace(mon2, `""`, `"ann"`, 1),
+			strings.Replace(tue3, `2026-11-03T00 ""`, `2026-11-02T00 "bob"`, 1),
+			strings.Replace(mon9, `""`, `"bob"`, 1),
+		}, []string{"escalation", "refund"}, []string{"angry"}},
+		{"bob's weeks by queue", msg.DashboardQuery{From: from, To: to, Step: msg.StepWeek, GroupBy: msg.GroupQueue, Agent: "bob"}, []string{
+			strings.Replace(tue3, `2026-11-03T00 ""`, `2026-11-02T00 "billing"`, 1),
+			strings.Replace(mon9, `""`, `"billing"`, 1),
+		}, []string{}, []string{"angry"}},
+		{"support queue by day", msg.DashboardQuery{From: from, To: to, GroupBy: msg.GroupQueue, Queue: "support"}, []string{
+			`2026-11-02T00 "support" calls=1 aht=2e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=1 refund=1] alert[]`,
+		}, []string{"escalation", "refund"}, []string{}},
+		// Eleven hours west of UTC: d1 falls on Sunday the 1st, d2 (at
+		// local midnight) and d3 on Monday the 2nd, d4 on Sunday the 8th.
+		{"days eleven hours west", msg.DashboardQuery{From: from, To: to, TZOffsetMinutes: -660}, []string{
+			`2026-11-01T11 "" calls=1 aht=1e+05 sent=2 shift=1 nontalk=0.2 agenttalk=0.5 int=3 agentint=2 wpm=150 cat[refund=1] alert[angry=1]`,
+			`2026-11-02T11 "" calls=2 aht=1.3e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=0.5 refund=0.5] alert[angry=0.5]`,
+			`2026-11-08T11 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[]`,
+		}, []string{"escalation", "refund"}, []string{"angry"}},
+		{"a range with no calls", msg.DashboardQuery{From: to, To: to.Add(24 * time.Hour), GroupBy: msg.GroupAgent}, nil, []string{}, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := s.Dashboard(ctx, tc.q)
+			must(t, err)
+			if got := dashboardLines(d); !slices.Equal(got, tc.want) {
+				t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if !slices.Equal(d.Categories, tc.cats) || !slices.Equal(d.Alerts, tc.alts) {
+				t.Errorf("categories %q alerts %q, want %q %q", d.Categories, d.Alerts, tc.cats, tc.alts)
+			}
+			if d.Rows == nil {
+				t.Error("rows are nil, want an empty list")
+			}
+		})
+	}
+	for _, q := range []msg.DashboardQuery{
+		{From: from, To: to, Step: "month"},
+		{From: from, To: to, GroupBy: "team"},
+		{From: to, To: from},
+		{From: from},
+		{From: from, To: from.Add(store.MaxDashboardBuckets * 24 * time.Hour).Add(time.Millisecond)},
+		{From: from, To: to, TZOffsetMinutes: 15 * 60},
+	} {
+		if _, err := s.Dashboard(ctx, q); !errors.Is(err, msg.ErrBadQuery) {
+			t.Errorf("%+v: err %v, want a bad query", q, err)
+		}
+	}
+	if _, err := s.Dashboard(ctx, msg.DashboardQuery{From: from, To: from.Add(store.MaxDashboardBuckets * 24 * time.Hour)}); err != nil {
+		t.Errorf("%d days: %v", store.MaxDashboardBuckets, err)
+	}
+}
