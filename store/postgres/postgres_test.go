@@ -130,3 +130,14 @@ func TestSearchTimeLimit(t *testing.T) {
 		return s
 	})
 }
+
+func TestDashboardBackfill(t *testing.T) {
+	dsn := testDSN(t)
+	storetest.DashboardBackfill(t, 2, func(t *testing.T) (store.Store, *sql.DB) {
+		s, err := postgres.Open(context.Background(), postgres.Config{DSN: dsn, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, s.DB()
+	})
+}

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -56,5 +57,16 @@ func TestSearchTimeLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	})
+}
+
+func TestDashboardBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	storetest.DashboardBackfill(t, 2, func(t *testing.T) (store.Store, *sql.DB) {
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, s.DB()
 	})
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -178,5 +179,39 @@ func testDashboard(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Dashboard(ctx, msg.DashboardQuery{From: from, To: from.Add(store.MaxDashboardBuckets * 24 * time.Hour)}); err != nil {
 		t.Errorf("%d days: %v", store.MaxDashboardBuckets, err)
+	}
+}
+
+// DashboardBackfill checks that the migration numbered version, which
+// added the columns dashboards aggregate, fills them from the
+// characteristics kept before it: it stores a call, takes the columns and
+// the migration's record away, and opens the database again. open opens
+// the same database each time it is called.
+func DashboardBackfill(t *testing.T, version int, open func(t *testing.T) (store.Store, *sql.DB)) {
+	ctx := context.Background()
+	s, db := open(t)
+	dashboardFixture(t, s)
+	q := msg.DashboardQuery{From: t0.Truncate(24 * time.Hour), To: t0.Add(14 * 24 * time.Hour)}
+	before, err := s.Dashboard(ctx, q)
+	must(t, err)
+	for _, stmt := range []string{
+		`ALTER TABLE calls DROP COLUMN agent_talk_ms`,
+		`ALTER TABLE calls DROP COLUMN customer_talk_ms`,
+		`ALTER TABLE calls DROP COLUMN interruptions`,
+		`ALTER TABLE calls DROP COLUMN agent_interruptions`,
+		`ALTER TABLE calls DROP COLUMN agent_wpm`,
+		fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, version),
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	must(t, s.Close())
+	s, _ = open(t)
+	defer s.Close()
+	after, err := s.Dashboard(ctx, q)
+	must(t, err)
+	if got, want := dashboardLines(after), dashboardLines(before); !slices.Equal(got, want) {
+		t.Errorf("after the migration again:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
