@@ -20,12 +20,19 @@ import (
 // of the EARSHOT_TEST_POSTGRES database, building it the first time; drop
 // the schema earshot_bench_v1_<calls> to rebuild.
 func benchStore(b *testing.B) (*postgres.Store, storetest.Corpus) {
+	c := storetest.BenchCorpus(b)
+	s := benchSchema(b, fmt.Sprintf("earshot_bench_v1_%d", c.Calls), func(s *postgres.Store) { build(b, s, c) })
+	return s, c
+}
+
+// benchSchema opens the store in schema of the EARSHOT_TEST_POSTGRES
+// database, filling it with build the first time (the table bench_complete
+// marks it done); drop the schema to rebuild.
+func benchSchema(b *testing.B, schema string, build func(s *postgres.Store)) *postgres.Store {
 	dsn := os.Getenv(DSNEnv)
 	if dsn == "" {
 		b.Skipf("%s is not set: no PostgreSQL server to benchmark", DSNEnv)
 	}
-	c := storetest.BenchCorpus(b)
-	schema := fmt.Sprintf("earshot_bench_v1_%d", c.Calls)
 	ctx := context.Background()
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -42,6 +49,8 @@ func benchStore(b *testing.B) (*postgres.Store, storetest.Corpus) {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// A corpus is scratch data: its writes need not wait for the disk.
+	q.Set("synchronous_commit", "off")
 	u.RawQuery = q.Encode()
 	if !done {
 		if _, err := admin.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE; CREATE SCHEMA `+schema); err != nil {
@@ -53,9 +62,9 @@ func benchStore(b *testing.B) (*postgres.Store, storetest.Corpus) {
 		b.Fatal(err)
 	}
 	if !done {
-		build(b, s, c)
+		build(s)
 	}
-	return s, c
+	return s
 }
 
 func build(b *testing.B, s *postgres.Store, c storetest.Corpus) {
@@ -130,4 +139,24 @@ func BenchmarkSearchWorst(b *testing.B) {
 	defer s.Close()
 	b.ResetTimer()
 	storetest.BenchSearchWorst(b, s)
+}
+
+// BenchmarkDashboard is store/sqlite's benchmark on PostgreSQL (schema
+// earshot_dashboard_v1_<calls>, built through the store's own writes).
+func BenchmarkDashboard(b *testing.B) {
+	c := storetest.DashboardCorpus(b)
+	s := benchSchema(b, fmt.Sprintf("earshot_dashboard_v1_%d", c.Calls), func(s *postgres.Store) {
+		ctx := context.Background()
+		start := time.Now()
+		if err := storetest.PutDashboardCalls(ctx, s, c); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.DB().ExecContext(ctx, `ANALYZE; CREATE TABLE bench_complete ()`); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("built %d calls in %s", c.Calls, time.Since(start).Round(time.Second))
+	})
+	defer s.Close()
+	b.ResetTimer()
+	storetest.BenchDashboard(b, s, c)
 }

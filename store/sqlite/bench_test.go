@@ -185,3 +185,39 @@ func BenchmarkSearchWorst(b *testing.B) {
 	b.ResetTimer()
 	storetest.BenchSearchWorst(b, s)
 }
+
+// BenchmarkDashboard runs storetest.BenchDashboard on the dashboard corpus
+// (EARSHOT_BENCH_CALLS calls, default 100,000, without segments), built
+// through the store's own writes once and kept under the temp dir keyed by
+// its parameters; delete the directory to rebuild.
+func BenchmarkDashboard(b *testing.B) {
+	c := storetest.DashboardCorpus(b)
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("earshot-dashboard-v1-%d-%d", c.Seed, c.Calls))
+	path := filepath.Join(dir, sqlite.FileName)
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {
+		os.RemoveAll(dir)
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := storetest.PutDashboardCalls(context.Background(), s, c); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.DB().Exec(`ANALYZE; PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+		b.Logf("built %d calls in %s", c.Calls, time.Since(start).Round(time.Second))
+		if err := os.WriteFile(filepath.Join(dir, "complete"), nil, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ResetTimer()
+	storetest.BenchDashboard(b, s, c)
+}
