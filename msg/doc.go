@@ -69,6 +69,11 @@
 //     half Hangul, else "en"), and says which in Sentiment.Language. A
 //     language with no model gets a neutral score whose Sentiment.Unscored
 //     says so; it is never dropped.
+//   - A Dashboard (the store's answer to a DashboardQuery) counts the ended
+//     calls that started in [From, To), bucketed by start time on the
+//     query's clock; its shares are fractions of the row's calls (or, for
+//     non-talk and talk, of the time of the calls with characteristics),
+//     and a figure nothing was measured for is null, never 0.
 //   - Characteristics.TalkSpeedWPM counts space-separated words, which for
 //     Korean are eojeol; TalkSpeedSPM counts Hangul syllables per minute over
 //     the turns that have them.

@@ -87,6 +87,8 @@ func TestAccess(t *testing.T) {
 		{"GET", "/api/ui/calls/live-other/events", nil, notAgent, 200},
 		{"GET", "/api/ui/calls/live-other/events?original=1", nil, admin, 200},
 		{"GET", "/api/ui/search?q=hello", nil, all, 200},
+		{"GET", "/api/ui/dashboard", nil, all, 200},
+		{"GET", "/api/ui/dashboard?format=csv&agent=bob", nil, all, 200},
 		{"GET", "/api/ui/rules", nil, rules, 200},
 		{"GET", "/api/ui/rules/history", nil, rules, 200},
 		{"POST", "/api/ui/rules/check", func() any { return map[string]string{"text": "rule x"} }, rules, 200},
@@ -222,7 +224,7 @@ func TestAccess(t *testing.T) {
 	for _, r := range []string{
 		"GET /login", "GET /", "GET /calls/own-1", "GET /search", "GET /rules", "GET /users",
 		"POST /api/ui/logout", "GET /api/ui/me", "POST /api/ui/me/password", "GET /api/ui/live",
-		"GET /api/ui/calls/own-1", "GET /api/ui/calls/live-own/events", "GET /api/ui/search",
+		"GET /api/ui/calls/own-1", "GET /api/ui/calls/live-own/events", "GET /api/ui/search", "GET /api/ui/dashboard",
 		"GET /api/ui/rules", "GET /api/ui/rules/history", "POST /api/ui/rules/check",
 		"POST /api/ui/rules/dryrun", "POST /api/ui/rules/activate", "GET /api/ui/users",
 		"POST /api/ui/users", "PUT /api/ui/users/ann", "DELETE /api/ui/users/nobody",

@@ -25,13 +25,14 @@ const (
 	permRules                // read, check, dry-run and activate rules
 	permUsers                // manage users and tokens
 	permOriginal             // unredacted text
+	permDash                 // dashboards (agents: their own)
 )
 
 var rolePerms = map[Role][]perm{
-	RoleAgent:      {permBoard, permCall, permSearch},
-	RoleSupervisor: {permBoard, permCall, permSearch},
-	RoleAnalyst:    {permCall, permSearch, permRules},
-	RoleAdmin:      {permBoard, permCall, permSearch, permRules, permUsers, permOriginal},
+	RoleAgent:      {permBoard, permCall, permSearch, permDash},
+	RoleSupervisor: {permBoard, permCall, permSearch, permDash},
+	RoleAnalyst:    {permCall, permSearch, permRules, permDash},
+	RoleAdmin:      {permBoard, permCall, permSearch, permRules, permUsers, permOriginal, permDash},
 }
 
 func (r Role) can(p perm) bool {

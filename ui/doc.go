@@ -15,10 +15,14 @@
 //
 // Four roles, after Contact Lens's security profiles:
 //
-//	agent       the live board and call view of their own calls; search over them
-//	supervisor  the live board, every call, search; redacted text
-//	analyst     search, every call (redacted), rules
+//	agent       the live board and call view of their own calls; search and dashboard over them
+//	supervisor  the live board, every call, search, dashboards; redacted text
+//	analyst     search, every call (redacted), dashboards, rules
 //	admin       everything, users and tokens, and original (unredacted) text
+//
+// GET /api/ui/dashboard answers the store's dashboard figures (from, to,
+// step, group_by, agent, queue, tz_offset_minutes; format=csv for the table
+// behind the charts); an agent's is always of their own calls.
 //
 // Browsers log in with a password (bcrypt) and get a session cookie
 // (HttpOnly, SameSite=Strict, Secure under TLS or [Config.SecureCookies});

@@ -26,6 +26,9 @@ type Store interface {
 	// Call returns one call, with original text when original and the
 	// redaction policy kept it; errors.Is(err, msg.ErrNotFound) when absent.
 	Call(ctx context.Context, callID string, original bool) (msg.CallRecord, error)
+	// Dashboard aggregates q's figures; errors.Is(err, msg.ErrBadQuery)
+	// for a query to fix.
+	Dashboard(ctx context.Context, q msg.DashboardQuery) (msg.Dashboard, error)
 }
 
 // Rules is the rule set as the rules page edits it; the rules stage
