@@ -11,7 +11,7 @@ import (
 const module = "github.com/earshot-dev/earshot"
 
 // stagePackages are the pipeline stages; none may import another.
-var stagePackages = []string{"capture", "transcribe", "sentiment", "rules", "store", "ui"}
+var stagePackages = []string{"capture", "transcribe", "sentiment", "rules", "evaluate", "store", "ui"}
 
 // shared lists, for each shared package, the only earshot packages it may import.
 var shared = map[string][]string{

@@ -9,6 +9,7 @@ func tools() map[string]command {
 		"send":        {"--agent A.wav --customer B.wav --to ADDR [--call ID]: send WAV files as G.711 RTP", sendCmd},
 		"transcribe":  {"FILE.wav...: transcribe recordings to JSON lines, with a progress bar", transcribeCmd},
 		"rules":       {"check FILE... | dryrun RULES.yaml --data DIR|--db DSN|--calls PATH [--from T --to T]: validate rule files, or try them on stored calls", rulesCmd},
+		"forms":       {"check FILE... | score FORM.yaml --calls PATH: validate evaluation forms, or score stored calls with one", formsCmd},
 		"sentiment":   {"score lines of text on stdin, one JSON line each", sentimentCmd},
 		"redact":      {"[--language ko|en|auto] mask personal data in lines of text on stdin, one JSON line each", redactCmd},
 		"search":      {"[--data DIR | --server URL] QUERY [filters] [--json]: search past calls", searchCmd},
