@@ -133,13 +133,18 @@ var dialect = sqlstore.Dialect{
 		`CREATE INDEX categories_name ON categories (name)`,
 		`CREATE TABLE dtmf (call_id text NOT NULL, leg text NOT NULL, start_ms bigint NOT NULL, duration_ms bigint NOT NULL, digit text NOT NULL, original text NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
 	}, {
-		// The characteristics dashboards aggregate, as columns, filled
-		// from the characteristics already kept.
+		// What dashboards aggregate, kept so that one index range scan
+		// answers them: the characteristics and the customer's sentiment
+		// as columns of calls, and each call's categories and alert rules
+		// with the call's start, end, agent and queue (call_tags). Filled
+		// from what is already kept.
 		`ALTER TABLE calls ADD COLUMN agent_talk_ms bigint NOT NULL DEFAULT 0,
 			ADD COLUMN customer_talk_ms bigint NOT NULL DEFAULT 0,
 			ADD COLUMN interruptions integer NOT NULL DEFAULT 0,
 			ADD COLUMN agent_interruptions integer NOT NULL DEFAULT 0,
-			ADD COLUMN agent_wpm double precision`,
+			ADD COLUMN agent_wpm double precision,
+			ADD COLUMN customer_sentiment double precision,
+			ADD COLUMN customer_shift double precision`,
 		`UPDATE calls SET
 			agent_talk_ms = COALESCE((characteristics::jsonb #>> '{talk_ms,agent}')::bigint, 0),
 			customer_talk_ms = COALESCE((characteristics::jsonb #>> '{talk_ms,customer}')::bigint, 0),
@@ -147,5 +152,19 @@ var dialect = sqlstore.Dialect{
 			agent_interruptions = (SELECT COUNT(*) FROM jsonb_array_elements(COALESCE(characteristics::jsonb -> 'interruptions', '[]'::jsonb)) e WHERE e ->> 'by' = 'agent'),
 			agent_wpm = (characteristics::jsonb #>> '{talk_speed_wpm,agent}')::double precision
 			WHERE characteristics IS NOT NULL`,
+		`UPDATE calls SET customer_sentiment = s.overall, customer_shift = s.shift
+			FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer'`,
+		`CREATE INDEX calls_dashboard ON calls (started_at) INCLUDE (ended_at, agent, queue, duration_ms, characteristics_at, non_talk_ms,
+			agent_talk_ms, customer_talk_ms, interruptions, agent_interruptions, agent_wpm, customer_sentiment, customer_shift)`,
+		`CREATE TABLE call_tags (call_id text NOT NULL, kind text NOT NULL, name text NOT NULL,
+			started_at bigint NOT NULL, ended integer NOT NULL, agent text NOT NULL, queue text NOT NULL,
+			PRIMARY KEY (call_id, kind, name))`,
+		`CREATE INDEX call_tags_dashboard ON call_tags (started_at) INCLUDE (ended, agent, queue, kind, name)`,
+		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+			SELECT k.call_id, 'category', k.name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
+			FROM categories k JOIN calls c ON c.id = k.call_id`,
+		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+			SELECT DISTINCT a.call_id, 'alert', a.rule_name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
+			FROM alerts a JOIN calls c ON c.id = a.call_id`,
 	}},
 }

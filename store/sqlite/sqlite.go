@@ -162,13 +162,18 @@ var dialect = sqlstore.Dialect{
 		`CREATE INDEX categories_name ON categories (name)`,
 		`CREATE TABLE dtmf (call_id TEXT NOT NULL, leg TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, digit TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
 	}, {
-		// The characteristics dashboards aggregate, as columns, filled
-		// from the characteristics already kept.
+		// What dashboards aggregate, kept so that one index range scan
+		// answers them: the characteristics and the customer's sentiment
+		// as columns of calls, and each call's categories and alert rules
+		// with the call's start, end, agent and queue (call_tags). Filled
+		// from what is already kept.
 		`ALTER TABLE calls ADD COLUMN agent_talk_ms INTEGER NOT NULL DEFAULT 0`,
 		`ALTER TABLE calls ADD COLUMN customer_talk_ms INTEGER NOT NULL DEFAULT 0`,
 		`ALTER TABLE calls ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0`,
 		`ALTER TABLE calls ADD COLUMN agent_interruptions INTEGER NOT NULL DEFAULT 0`,
 		`ALTER TABLE calls ADD COLUMN agent_wpm REAL`,
+		`ALTER TABLE calls ADD COLUMN customer_sentiment REAL`,
+		`ALTER TABLE calls ADD COLUMN customer_shift REAL`,
 		`UPDATE calls SET
 			agent_talk_ms = COALESCE(json_extract(characteristics, '$.talk_ms.agent'), 0),
 			customer_talk_ms = COALESCE(json_extract(characteristics, '$.talk_ms.customer'), 0),
@@ -176,5 +181,20 @@ var dialect = sqlstore.Dialect{
 			agent_interruptions = (SELECT COUNT(*) FROM json_each(calls.characteristics, '$.interruptions') WHERE json_extract(value, '$.by') = 'agent'),
 			agent_wpm = json_extract(characteristics, '$.talk_speed_wpm.agent')
 			WHERE characteristics IS NOT NULL`,
+		`UPDATE calls SET
+			customer_sentiment = (SELECT overall FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer'),
+			customer_shift = (SELECT shift FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer')`,
+		`CREATE INDEX calls_dashboard ON calls (started_at, ended_at, agent, queue, duration_ms, characteristics_at, non_talk_ms,
+			agent_talk_ms, customer_talk_ms, interruptions, agent_interruptions, agent_wpm, customer_sentiment, customer_shift)`,
+		`CREATE TABLE call_tags (call_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+			started_at INTEGER NOT NULL, ended INTEGER NOT NULL, agent TEXT NOT NULL, queue TEXT NOT NULL,
+			PRIMARY KEY (call_id, kind, name))`,
+		`CREATE INDEX call_tags_dashboard ON call_tags (started_at, ended, agent, queue, kind, name)`,
+		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+			SELECT k.call_id, 'category', k.name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
+			FROM categories k JOIN calls c ON c.id = k.call_id`,
+		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+			SELECT DISTINCT a.call_id, 'alert', a.rule_name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
+			FROM alerts a JOIN calls c ON c.id = a.call_id`,
 	}},
 }

@@ -59,16 +59,8 @@ func dashboardFixture(t *testing.T, s store.Store) {
 		{"early", "ann", "billing", t0.Add(-24 * time.Hour), time.Minute, &[2]float64{-5, -5}, nil, []string{"refund"}, []string{"angry"}},
 	}
 	for _, c := range calls {
-		startCall(t, s, c.id, c.agent, c.queue, c.at, nil)
-		if c.sent != nil {
-			// The agent's own sentiment is never the customer's figure.
-			must(t, s.PutCallSentiment(ctx, msg.CallSentiment{CallID: c.id, AtMS: 1, Final: true,
-				Participants: participants([2]float64{-4, -4}, *c.sent)}))
-		}
-		if c.chars != nil {
-			c.chars.CallID, c.chars.AtMS, c.chars.Final = c.id, c.dur.Milliseconds(), true
-			must(t, s.PutCharacteristics(ctx, *c.chars))
-		}
+		// Categories and alerts first: the call's start, agent and queue
+		// reach them when its start event comes.
 		var cats []msg.Category
 		for _, k := range c.cats {
 			cats = append(cats, msg.Category{Name: k, RuleID: k})
@@ -79,6 +71,16 @@ func dashboardFixture(t *testing.T, s store.Store) {
 		for i, a := range c.alerts {
 			must(t, s.PutAlert(ctx, msg.Alert{ID: fmt.Sprintf("%s/%s/%d", c.id, a, i), CallID: c.id, RuleID: a + "-rule", RuleName: a,
 				Severity: "warning", AtMS: int64(i) * 1000, Time: c.at.Add(time.Duration(i) * time.Second)}))
+		}
+		startCall(t, s, c.id, c.agent, c.queue, c.at, nil)
+		if c.sent != nil {
+			// The agent's own sentiment is never the customer's figure.
+			must(t, s.PutCallSentiment(ctx, msg.CallSentiment{CallID: c.id, AtMS: 1, Final: true,
+				Participants: participants([2]float64{-4, -4}, *c.sent)}))
+		}
+		if c.chars != nil {
+			c.chars.CallID, c.chars.AtMS, c.chars.Final = c.id, c.dur.Milliseconds(), true
+			must(t, s.PutCharacteristics(ctx, *c.chars))
 		}
 		if c.dur > 0 {
 			endCall(t, s, c.id, c.at, c.dur)
@@ -183,9 +185,9 @@ func testDashboard(t *testing.T, s store.Store) {
 }
 
 // DashboardBackfill checks that the migration numbered version, which
-// added the columns dashboards aggregate, fills them from the
-// characteristics kept before it: it stores a call, takes the columns and
-// the migration's record away, and opens the database again. open opens
+// added what dashboards aggregate, fills it from what was kept before it:
+// it stores the dashboard's calls, takes the migration's columns, index,
+// table and record away, and opens the database again. open opens
 // the same database each time it is called.
 func DashboardBackfill(t *testing.T, version int, open func(t *testing.T) (store.Store, *sql.DB)) {
 	ctx := context.Background()
@@ -194,14 +196,13 @@ func DashboardBackfill(t *testing.T, version int, open func(t *testing.T) (store
 	q := msg.DashboardQuery{From: t0.Truncate(24 * time.Hour), To: t0.Add(14 * 24 * time.Hour)}
 	before, err := s.Dashboard(ctx, q)
 	must(t, err)
-	for _, stmt := range []string{
-		`ALTER TABLE calls DROP COLUMN agent_talk_ms`,
-		`ALTER TABLE calls DROP COLUMN customer_talk_ms`,
-		`ALTER TABLE calls DROP COLUMN interruptions`,
-		`ALTER TABLE calls DROP COLUMN agent_interruptions`,
-		`ALTER TABLE calls DROP COLUMN agent_wpm`,
+	undo := []string{`DROP INDEX calls_dashboard`, `DROP TABLE call_tags`}
+	for _, col := range []string{"agent_talk_ms", "customer_talk_ms", "interruptions", "agent_interruptions", "agent_wpm", "customer_sentiment", "customer_shift"} {
+		undo = append(undo, `ALTER TABLE calls DROP COLUMN `+col)
+	}
+	for _, stmt := range append(undo,
 		fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, version),
-	} {
+	) {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}

@@ -11,9 +11,10 @@ import (
 	"github.com/earshot-dev/earshot/store"
 )
 
-// Dashboard implements store.Reader: three aggregate queries over the same
-// selection of calls (the figures, the categories, the alerts), each
-// grouped by bucket and group in SQL.
+// Dashboard implements store.Reader: two aggregate queries, each one range
+// scan of an index by start time (calls_dashboard for the figures,
+// call_tags_dashboard for the shares of categories and alerts), grouped by
+// bucket and group in SQL.
 func (s *Store) Dashboard(ctx context.Context, q msg.DashboardQuery) (msg.Dashboard, error) {
 	b, err := store.CheckDashboardQuery(&q)
 	if err != nil {
@@ -31,36 +32,38 @@ type rowKey struct {
 	group  string
 }
 
-func (s *Store) dashboard(ctx context.Context, q msg.DashboardQuery, b store.Buckets) (msg.Dashboard, error) {
-	group := `''`
+// dashboardWhere selects the ended calls of q (alias t: calls or
+// call_tags, whose ended column is the flag ended) and returns the bucket
+// and group expressions and the parameters, the bucket's first.
+func dashboardWhere(q msg.DashboardQuery, b store.Buckets, ended string) (bucket, group, where string, args []any) {
+	group = `''`
 	switch q.GroupBy {
 	case msg.GroupAgent:
-		group = `c.agent`
+		group = `t.agent`
 	case msg.GroupQueue:
-		group = `c.queue`
+		group = `t.queue`
 	}
-	// The selected calls, one row each with its bucket and group.
-	sel := `(SELECT c.id, (c.started_at + CAST(? AS BIGINT)) / CAST(? AS BIGINT) AS bk, ` + group + ` AS grp,
-		CASE WHEN c.duration_ms > 0 THEN c.duration_ms ELSE c.ended_at - c.started_at END AS dur,
-		CASE WHEN c.characteristics_at >= 0 THEN 1 ELSE 0 END AS hc,
-		c.non_talk_ms, c.agent_talk_ms, c.customer_talk_ms, c.interruptions, c.agent_interruptions, c.agent_wpm
-		FROM calls c WHERE c.started_at >= ? AND c.started_at < ? AND c.ended_at IS NOT NULL`
-	args := []any{b.Shift, b.Width, q.From.UnixMilli(), q.To.UnixMilli()}
+	bucket = `(t.started_at + CAST(? AS BIGINT)) / CAST(? AS BIGINT)`
+	where = `t.started_at >= ? AND t.started_at < ? AND ` + ended
+	args = []any{b.Shift, b.Width, q.From.UnixMilli(), q.To.UnixMilli()}
 	if q.Agent != "" {
-		sel += ` AND c.agent = ?`
+		where += ` AND t.agent = ?`
 		args = append(args, q.Agent)
 	}
 	if q.Queue != "" {
-		sel += ` AND c.queue = ?`
+		where += ` AND t.queue = ?`
 		args = append(args, q.Queue)
 	}
-	sel += `) d`
+	return bucket, group, where, args
+}
 
+func (s *Store) dashboard(ctx context.Context, q msg.DashboardQuery, b store.Buckets) (msg.Dashboard, error) {
 	out := msg.Dashboard{Query: q, Rows: []msg.DashboardRow{}, Categories: []string{}, Alerts: []string{}}
 	at := map[rowKey]int{}
+	bucket, group, where, args := dashboardWhere(q, b, `t.ended_at IS NOT NULL`)
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT d.bk, d.grp, COUNT(*),
 		CAST(AVG(d.dur) AS DOUBLE PRECISION),
-		CAST(AVG(cs.overall) AS DOUBLE PRECISION), CAST(AVG(cs.shift) AS DOUBLE PRECISION),
+		CAST(AVG(d.customer_sentiment) AS DOUBLE PRECISION), CAST(AVG(d.customer_shift) AS DOUBLE PRECISION),
 		SUM(d.hc),
 		CAST(SUM(CASE WHEN d.hc = 1 THEN d.dur END) AS DOUBLE PRECISION),
 		CAST(SUM(CASE WHEN d.hc = 1 THEN d.non_talk_ms END) AS DOUBLE PRECISION),
@@ -69,7 +72,12 @@ func (s *Store) dashboard(ctx context.Context, q msg.DashboardQuery, b store.Buc
 		CAST(SUM(CASE WHEN d.hc = 1 THEN d.interruptions END) AS DOUBLE PRECISION),
 		CAST(SUM(CASE WHEN d.hc = 1 THEN d.agent_interruptions END) AS DOUBLE PRECISION),
 		CAST(AVG(d.agent_wpm) AS DOUBLE PRECISION)
-		FROM `+sel+` LEFT JOIN call_sentiment cs ON cs.call_id = d.id AND cs.role = 'customer'
+		FROM (SELECT `+bucket+` AS bk, `+group+` AS grp,
+			CASE WHEN t.duration_ms > 0 THEN t.duration_ms ELSE t.ended_at - t.started_at END AS dur,
+			CASE WHEN t.characteristics_at >= 0 THEN 1 ELSE 0 END AS hc,
+			t.non_talk_ms, t.agent_talk_ms, t.customer_talk_ms, t.interruptions, t.agent_interruptions, t.agent_wpm,
+			t.customer_sentiment, t.customer_shift
+			FROM calls t WHERE `+where+`) d
 		GROUP BY d.bk, d.grp ORDER BY d.bk, d.grp`), args...)
 	if err != nil {
 		return out, err
@@ -100,53 +108,47 @@ func (s *Store) dashboard(ctx context.Context, q msg.DashboardQuery, b store.Buc
 		return out, err
 	}
 	rows.Close()
-	shares := func(what, query string, set func(r *msg.DashboardRow, name string, share float64)) ([]string, error) {
-		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		defer rows.Close()
-		names := map[string]bool{}
-		for rows.Next() {
-			var k rowKey
-			var name string
-			var n int
-			if err := rows.Scan(&k.bucket, &k.group, &name, &n); err != nil {
-				return nil, fmt.Errorf("%s: %w", what, err)
-			}
-			i, ok := at[k]
-			if !ok {
-				continue // a call that ended between the queries
-			}
-			r := &out.Rows[i]
-			set(r, name, float64(n)/float64(r.Calls))
-			names[name] = true
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		return slices.Sorted(maps.Keys(names)), nil
+
+	bucket, group, where, args = dashboardWhere(q, b, `t.ended = 1`)
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT `+bucket+` AS bk, `+group+` AS grp, t.kind, t.name, COUNT(*)
+		FROM call_tags t WHERE `+where+` GROUP BY bk, grp, t.kind, t.name`), args...)
+	if err != nil {
+		return out, fmt.Errorf("categories and alerts: %w", err)
 	}
-	if out.Categories, err = shares("categories", `SELECT d.bk, d.grp, k.name, COUNT(*) FROM `+sel+`
-		JOIN categories k ON k.call_id = d.id GROUP BY d.bk, d.grp, k.name`,
-		func(r *msg.DashboardRow, name string, share float64) {
+	defer rows.Close()
+	cats, alerts := map[string]bool{}, map[string]bool{}
+	for rows.Next() {
+		var k rowKey
+		var kind, name string
+		var n int
+		if err := rows.Scan(&k.bucket, &k.group, &kind, &name, &n); err != nil {
+			return out, fmt.Errorf("categories and alerts: %w", err)
+		}
+		i, ok := at[k]
+		if !ok {
+			continue // a call that ended between the queries
+		}
+		r := &out.Rows[i]
+		share := float64(n) / float64(r.Calls)
+		switch kind {
+		case "category":
 			if r.Categories == nil {
 				r.Categories = map[string]float64{}
 			}
 			r.Categories[name] = share
-		}); err != nil {
-		return out, err
-	}
-	if out.Alerts, err = shares("alerts", `SELECT d.bk, d.grp, a.rule_name, COUNT(DISTINCT d.id) FROM `+sel+`
-		JOIN alerts a ON a.call_id = d.id GROUP BY d.bk, d.grp, a.rule_name`,
-		func(r *msg.DashboardRow, name string, share float64) {
+			cats[name] = true
+		case "alert":
 			if r.Alerts == nil {
 				r.Alerts = map[string]float64{}
 			}
 			r.Alerts[name] = share
-		}); err != nil {
-		return out, err
+			alerts[name] = true
+		}
 	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("categories and alerts: %w", err)
+	}
+	out.Categories, out.Alerts = slices.Sorted(maps.Keys(cats)), slices.Sorted(maps.Keys(alerts))
 	return out, nil
 }
 

@@ -233,8 +233,16 @@ func (s *Store) PutCall(ctx context.Context, ev msg.CallEvent) error {
 			WHERE id = ?`),
 			ev.Agent, ev.Agent, ev.Queue, ev.Queue, attrs, attrs, legs, legs,
 			seen, started, seen, ended, b2i(ended.Valid), ev.DurationMS, b2i(ended.Valid), ev.Reason, ev.CallID)
-		if err != nil || len(ev.Attributes) == 0 {
+		if err != nil {
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE call_tags SET (started_at, ended, agent, queue) =
+			(SELECT started_at, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, agent, queue FROM calls WHERE id = ?)
+			WHERE call_id = ?`), ev.CallID, ev.CallID); err != nil {
+			return err
+		}
+		if len(ev.Attributes) == 0 {
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM call_attributes WHERE call_id = ?`), ev.CallID); err != nil {
 			return err
@@ -299,7 +307,10 @@ func (s *Store) PutAlert(ctx context.Context, a msg.Alert) error {
 			at_ms = excluded.at_ms, time = excluded.time, post_call = excluded.post_call`),
 			a.ID, a.CallID, a.RuleID, a.RuleName, a.Severity, a.Message, jsonText(a.Matches), a.AtMS,
 			a.Time.UnixMilli(), b2i(a.PostCall))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.tag(ctx, tx, a.CallID, "alert", a.RuleName)
 	})
 }
 
@@ -312,17 +323,35 @@ func (s *Store) PutCategories(ctx context.Context, c msg.Categories) error {
 				c.CallID, k.Name, k.RuleID, jsonText(k.Matches)); err != nil {
 				return err
 			}
+			if err := s.tag(ctx, tx, c.CallID, "category", k.Name); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 }
 
+// tag notes that a call has a category or an alert of a rule, with the
+// call's start, end, agent and queue, for dashboards (PutCall keeps them
+// in step).
+func (s *Store) tag(ctx context.Context, tx *sql.Tx, callID, kind, name string) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+		SELECT id, ?, ?, started_at, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, agent, queue FROM calls WHERE id = ?
+		ON CONFLICT (call_id, kind, name) DO NOTHING`), kind, name, callID)
+	return err
+}
+
 // PutCallSentiment implements store.Writer.
 func (s *Store) PutCallSentiment(ctx context.Context, cs msg.CallSentiment) error {
 	return s.write(ctx, "sentiment", cs.CallID, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET sentiment = ?, sentiment_at = ?, sentiment_final = ?
+		var overall, shift sql.NullFloat64
+		if p, ok := cs.Participants[msg.RoleCustomer]; ok {
+			overall, shift = sql.NullFloat64{Float64: p.Overall, Valid: true}, sql.NullFloat64{Float64: p.Shift, Valid: true}
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET sentiment = ?, sentiment_at = ?, sentiment_final = ?,
+			customer_sentiment = ?, customer_shift = ?
 			WHERE id = ? AND (? = 1 OR (sentiment_final = 0 AND sentiment_at <= ?))`),
-			jsonText(cs), cs.AtMS, b2i(cs.Final), cs.CallID, b2i(cs.Final), cs.AtMS)
+			jsonText(cs), cs.AtMS, b2i(cs.Final), overall, shift, cs.CallID, b2i(cs.Final), cs.AtMS)
 		if err != nil {
 			return err
 		}
@@ -378,7 +407,7 @@ func (s *Store) PutDTMF(ctx context.Context, ev msg.DTMFEvent, original string) 
 }
 
 // perCall are the tables keyed by call_id, deleted with their call.
-var perCall = []string{"segment_originals", "segments", "alerts", "categories", "call_sentiment", "call_attributes", "dtmf"}
+var perCall = []string{"segment_originals", "segments", "alerts", "categories", "call_tags", "call_sentiment", "call_attributes", "dtmf"}
 
 // DeleteBefore implements store.Writer.
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error) {
