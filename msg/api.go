@@ -45,6 +45,8 @@ type CallRecord struct {
 	Sentiment       *CallSentiment   `json:"sentiment,omitempty"`
 	Characteristics *Characteristics `json:"characteristics,omitempty"`
 	DTMF            []DTMFEvent      `json:"dtmf,omitempty"`
+	// Evaluations are the call's scored forms, one per form.
+	Evaluations []Evaluation `json:"evaluations,omitempty"`
 }
 
 // SearchQuery is a search over past (and live) calls. Text is in the query
@@ -65,8 +67,14 @@ type SearchQuery struct {
 	HasAlert     *bool             `json:"has_alert,omitempty"`
 	MinNonTalkMS int64             `json:"min_non_talk_ms,omitempty"`
 	Attributes   map[string]string `json:"attributes,omitempty"`
-	Limit        int               `json:"limit,omitempty"`  // default 20, at most 100
-	Offset       int               `json:"offset,omitempty"` // for pagination
+	// MinScore and MaxScore keep the calls with an evaluation whose
+	// total (0..100) is in range; Answers those with an evaluation that
+	// answered each question (by id) with the value.
+	MinScore *float64          `json:"min_score,omitempty"`
+	MaxScore *float64          `json:"max_score,omitempty"`
+	Answers  map[string]string `json:"answers,omitempty"`
+	Limit    int               `json:"limit,omitempty"`  // default 20, at most 100
+	Offset   int               `json:"offset,omitempty"` // for pagination
 }
 
 // SearchResults is one page of results, best first.

@@ -30,6 +30,7 @@
 //	earshot.alert.<call>                     Alert           rules
 //	earshot.category.<call>                  Categories      rules
 //	earshot.event.<call>                     RuleEvent       rules (the "publish" action)
+//	earshot.evaluation.<call>                Evaluation      evaluate (a scored form; the store keeps the newest per form)
 //	earshot.deadletter.<stage>               DeadLetter      any stage
 //	earshot.announce                         CallAnnounce    request/reply (AnnounceReply)
 //	earshot.rules.reload                     (empty)         request/reply (RulesReloadReply)

@@ -16,6 +16,9 @@ type Evaluation struct {
 	Answers     []EvaluatedAnswer `json:"answers"`
 }
 
+// Schema implements Message.
+func (Evaluation) Schema() (string, int) { return "evaluation", 1 }
+
 // SectionScore is one section's total.
 type SectionScore struct {
 	ID    string   `json:"id"`

@@ -21,6 +21,7 @@ const (
 	AllAlerts      = "earshot.alert.>"
 	AllCategories  = "earshot.category.>"
 	AllRuleEvents  = "earshot.event.>"
+	AllEvaluations = "earshot.evaluation.>"
 	AllDeadLetters = "earshot.deadletter.>"
 )
 
@@ -76,6 +77,9 @@ func SubjectAlert(call string) string { return "earshot.alert." + call }
 
 // SubjectCategories is where a call's categories go.
 func SubjectCategories(call string) string { return "earshot.category." + call }
+
+// SubjectEvaluation is where a call's evaluations (scored forms) go.
+func SubjectEvaluation(call string) string { return "earshot.evaluation." + call }
 
 // SubjectRuleEvent is where a rule's "publish" action goes by default.
 func SubjectRuleEvent(call string) string { return "earshot.event." + call }

@@ -40,7 +40,7 @@ func ParsePolicy(s string) (Policy, error) {
 }
 
 // ArchiverSubjects are the subjects the archiver consumes.
-var ArchiverSubjects = []string{msg.AllCalls, msg.AllDTMF, msg.AllTranscripts, msg.AllAnalysis, msg.AllAlerts, msg.AllCategories}
+var ArchiverSubjects = []string{msg.AllCalls, msg.AllDTMF, msg.AllTranscripts, msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllEvaluations}
 
 // ArchiverConfig configures an Archiver. Store is required; the rest has
 // defaults.
@@ -255,6 +255,15 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		}
 		ev.Digit = a.cfg.Redactor.Token(redact.PIN)
 		return true, w.PutDTMF(ctx, ev, orig)
+	case "evaluation":
+		ev, err := decode[msg.Evaluation](data)
+		if err != nil {
+			return false, err
+		}
+		for i := range ev.Answers {
+			ev.Answers[i].Comment = a.redactText(ev.CallID, ev.Answers[i].Comment, "")
+		}
+		return true, w.PutEvaluation(ctx, ev)
 	default:
 		// Timeline spans and rule events: nothing the store keeps.
 		return false, nil

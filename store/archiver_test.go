@@ -387,3 +387,39 @@ func TestRetainDeletesOldCalls(t *testing.T) {
 		t.Error("negative retention accepted")
 	}
 }
+
+// An evaluation on the bus is kept with the call, an analyst's comment
+// redacted, and the call is found by its score.
+func TestArchiverKeepsEvaluations(t *testing.T) {
+	_, c := bustest.Start(t)
+	s := openSQLite(t)
+	stored := make(chan string, 100)
+	r, _ := redact.New(redact.Config{Mask: redact.MaskEntity})
+	a, err := store.NewArchiver(store.ArchiverConfig{Store: s, Redactor: r, OnStored: func(sub string) { stored <- sub }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runArchiver(t, a, c)
+	defer stop()
+	publish(t, c, msg.SubjectCall("ev1"), msg.CallEvent{CallID: "ev1", Kind: msg.CallStarted, Time: t0, StartedAt: t0})
+	score := 87.5
+	publish(t, c, msg.SubjectEvaluation("ev1"), msg.Evaluation{CallID: "ev1", Form: "qa", FormVersion: "v1", ScoredAt: t0, Score: &score,
+		Answers: []msg.EvaluatedAnswer{{Question: "greeting", Value: "yes", Auto: "no", By: "quinn", Comment: "card 4111 1111 1111 1111 read back"}}})
+	waitFor(t, stored, msg.SubjectCall("ev1"))
+	waitFor(t, stored, msg.SubjectEvaluation("ev1"))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Call(context.Background(), "ev1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Evaluations) != 1 || *rec.Evaluations[0].Score != 87.5 || strings.Contains(rec.Evaluations[0].Answers[0].Comment, "4111") {
+		t.Fatalf("evaluations %+v", rec.Evaluations)
+	}
+	atLeast := 80.0
+	res, err := s.Search(context.Background(), msg.SearchQuery{MinScore: &atLeast})
+	if err != nil || res.Total != 1 {
+		t.Errorf("calls scoring 80 or more: %+v %v", res, err)
+	}
+}

@@ -35,6 +35,14 @@ func CheckQuery(q *msg.SearchQuery) error {
 	if q.MinShift != nil && q.MaxShift != nil && *q.MinShift > *q.MaxShift {
 		return bad("min_shift %g is above max_shift %g", *q.MinShift, *q.MaxShift)
 	}
+	for name, v := range map[string]*float64{"min_score": q.MinScore, "max_score": q.MaxScore} {
+		if v != nil && (*v < 0 || *v > 100) {
+			return bad("%s %g: want 0 to 100", name, *v)
+		}
+	}
+	if q.MinScore != nil && q.MaxScore != nil && *q.MinScore > *q.MaxScore {
+		return bad("min_score %g is above max_score %g", *q.MinScore, *q.MaxScore)
+	}
 	if q.MinNonTalkMS < 0 {
 		return bad("min_non_talk_ms %d: must not be negative", q.MinNonTalkMS)
 	}

@@ -26,7 +26,8 @@
 //
 //	GET /api/search?q=...&agent=...&queue=...&from=RFC3339&to=RFC3339&leg=customer
 //	    &min_sentiment=-5&max_sentiment=0&min_shift=&max_shift=&category=...
-//	    &has_alert=true&min_non_talk_ms=...&attr=key:value&limit=20&offset=0
+//	    &has_alert=true&min_non_talk_ms=...&attr=key:value&min_score=0&max_score=100
+//	    &answer=question:answer&limit=20&offset=0
 //	GET /api/calls/{id}
 //
 // Both answer JSON (msg.SearchResults, msg.CallRecord); errors are

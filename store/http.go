@@ -102,7 +102,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // and the command line's filters): q, agent, queue, from, to (RFC 3339 or
 // YYYY-MM-DD), leg, min_sentiment, max_sentiment, min_shift, max_shift,
 // category, has_alert, min_non_talk_ms, attr (key:value, repeatable),
-// limit, offset. Errors wrap msg.ErrBadQuery and name the parameter;
+// min_score, max_score, answer (question:answer, repeatable), limit, offset. Errors wrap msg.ErrBadQuery and name the parameter;
 // unknown parameters are refused. The query text itself is checked by the
 // store's Search.
 func ParseSearchValues(v url.Values) (msg.SearchQuery, error) {
@@ -114,7 +114,7 @@ func ParseSearchValues(v url.Values) (msg.SearchQuery, error) {
 		if len(vals) == 0 {
 			continue
 		}
-		if len(vals) > 1 && name != "attr" {
+		if len(vals) > 1 && name != "attr" && name != "answer" {
 			return q, fmt.Errorf("%w: %s given %d times", msg.ErrBadQuery, name, len(vals))
 		}
 		val := vals[0]
@@ -158,6 +158,16 @@ func ParseSearchValues(v url.Values) (msg.SearchQuery, error) {
 			default:
 				q.MaxShift = &f
 			}
+		case "min_score", "max_score":
+			f, perr := strconv.ParseFloat(val, 64)
+			if perr != nil || f < 0 || f > 100 {
+				return q, bad(name, val, "want a score from 0 to 100")
+			}
+			if name == "min_score" {
+				q.MinScore = &f
+			} else {
+				q.MaxScore = &f
+			}
 		case "has_alert":
 			b, perr := strconv.ParseBool(val)
 			if perr != nil {
@@ -187,6 +197,15 @@ func ParseSearchValues(v url.Values) (msg.SearchQuery, error) {
 					return q, bad(name, kv, "want key:value")
 				}
 				q.Attributes[k] = val
+			}
+		case "answer":
+			q.Answers = map[string]string{}
+			for _, kv := range vals {
+				k, val, ok := strings.Cut(kv, ":")
+				if !ok || k == "" || val == "" {
+					return q, bad(name, kv, "want question:answer")
+				}
+				q.Answers[k] = val
 			}
 		default:
 			return q, fmt.Errorf("%w: unknown parameter %q", msg.ErrBadQuery, name)

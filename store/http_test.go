@@ -54,6 +54,18 @@ func TestHTTPAPI(t *testing.T) {
 	if code != 200 || body["total"].(float64) != 1 {
 		t.Fatalf("search: %d %v", code, body)
 	}
+	score := 75.0
+	if err := s.PutEvaluation(ctx, msg.Evaluation{CallID: "h1", Form: "qa", ScoredAt: t0, Score: &score,
+		Answers: []msg.EvaluatedAnswer{{Question: "greeting", Value: "yes"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]float64{
+		"/api/search?min_score=70&answer=greeting:yes": 1, "/api/search?max_score=70": 0, "/api/search?answer=greeting:no": 0,
+	} {
+		if code, body := get(path); code != 200 || body["total"].(float64) != want {
+			t.Errorf("%s: %d %v, want %g calls", path, code, body, want)
+		}
+	}
 	var res msg.SearchResults
 	b, _ := json.Marshal(body)
 	if err := json.Unmarshal(b, &res); err != nil {
@@ -69,6 +81,9 @@ func TestHTTPAPI(t *testing.T) {
 		"/api/search?from=yesterday":                     `from "yesterday"`,
 		"/api/search?colour=red":                         `unknown parameter "colour"`,
 		"/api/search?min_sentiment=9":                    "min_sentiment",
+		"/api/search?min_score=120":                      `min_score "120"`,
+		"/api/search?answer=greeting":                    `answer "greeting": want question:answer`,
+		"/api/search?min_score=60&max_score=50":          "min_score 60 is above max_score 50",
 		"/api/calls/h1?original=maybe":                   "original",
 		"/api/search?q=" + url.QueryEscape(strings.Repeat("refund ", 100)+"a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7"): "searches for 34 words, at most 32",
 	} {
@@ -98,6 +113,7 @@ func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 func FuzzParseSearchValues(f *testing.F) {
 	f.Add("q=refund&agent=alice&from=2026-11-02&min_sentiment=-2&attr=tier:gold&limit=5")
 	f.Add("has_alert=maybe&offset=-1")
+	f.Add("min_score=50&max_score=90&answer=greeting:yes&answer=resolved:Partly")
 	f.Fuzz(func(t *testing.T, raw string) {
 		v, err := url.ParseQuery(raw)
 		if err != nil {

@@ -47,6 +47,9 @@ type Writer interface {
 	// given is the one shown (masked by the archiver), original is kept
 	// apart when not empty.
 	PutDTMF(ctx context.Context, ev msg.DTMFEvent, original string) error
+	// PutEvaluation keeps a call's evaluation, keyed by call and form;
+	// an older one (by ScoredAt) never replaces a newer.
+	PutEvaluation(ctx context.Context, ev msg.Evaluation) error
 	// DeleteBefore deletes every call that started before cutoff, with
 	// everything kept about it, and returns how many calls it deleted.
 	DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)

@@ -166,5 +166,14 @@ var dialect = sqlstore.Dialect{
 		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
 			SELECT DISTINCT a.call_id, 'alert', a.rule_name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
 			FROM alerts a JOIN calls c ON c.id = a.call_id`,
+	}, {
+		// Evaluations: a call's scored forms, with their totals and
+		// answers as columns to filter calls by.
+		`CREATE TABLE evaluations (call_id text NOT NULL, form text NOT NULL, form_version text NOT NULL,
+			scored_at bigint NOT NULL, score double precision, doc text NOT NULL, PRIMARY KEY (call_id, form))`,
+		`CREATE INDEX evaluations_score ON evaluations (score)`,
+		`CREATE TABLE evaluation_answers (call_id text NOT NULL, form text NOT NULL, question text NOT NULL,
+			value text NOT NULL, PRIMARY KEY (call_id, form, question))`,
+		`CREATE INDEX evaluation_answers_value ON evaluation_answers (question, value)`,
 	}},
 }

@@ -196,5 +196,14 @@ var dialect = sqlstore.Dialect{
 		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
 			SELECT DISTINCT a.call_id, 'alert', a.rule_name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
 			FROM alerts a JOIN calls c ON c.id = a.call_id`,
+	}, {
+		// Evaluations: a call's scored forms, with their totals and
+		// answers as columns to filter calls by.
+		`CREATE TABLE evaluations (call_id TEXT NOT NULL, form TEXT NOT NULL, form_version TEXT NOT NULL,
+			scored_at INTEGER NOT NULL, score REAL, doc TEXT NOT NULL, PRIMARY KEY (call_id, form))`,
+		`CREATE INDEX evaluations_score ON evaluations (score)`,
+		`CREATE TABLE evaluation_answers (call_id TEXT NOT NULL, form TEXT NOT NULL, question TEXT NOT NULL,
+			value TEXT NOT NULL, PRIMARY KEY (call_id, form, question))`,
+		`CREATE INDEX evaluation_answers_value ON evaluation_answers (question, value)`,
 	}},
 }

@@ -216,3 +216,58 @@ func DashboardBackfill(t *testing.T, version int, open func(t *testing.T) (store
 		t.Errorf("after the migration again:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func evaluation(call string, score float64, at time.Time, answers ...string) msg.Evaluation {
+	ev := msg.Evaluation{CallID: call, Form: "service-qa", FormVersion: "v1", ScoredAt: at, Score: &score,
+		Sections: []msg.SectionScore{{ID: "opening", Score: &score}}}
+	for i := 0; i+1 < len(answers); i += 2 {
+		ev.Answers = append(ev.Answers, msg.EvaluatedAnswer{Question: answers[i], Section: "opening", Value: answers[i+1], Auto: answers[i+1]})
+	}
+	return ev
+}
+
+func testEvaluations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i, id := range []string{"e1", "e2", "e3"} {
+		startCall(t, s, id, "ann", "billing", t0.Add(time.Duration(i)*time.Minute), nil)
+		endCall(t, s, id, t0.Add(time.Duration(i)*time.Minute), 30*time.Second)
+	}
+	must(t, s.PutEvaluation(ctx, evaluation("e1", 50, t0.Add(time.Hour), "greeting", "no", "resolved", "")))
+	// An analyst's answer, later: it replaces the automatic one.
+	analyst := evaluation("e1", 80, t0.Add(2*time.Hour), "greeting", "yes")
+	analyst.Answers[0].Auto, analyst.Answers[0].By, analyst.Answers[0].Comment = "no", "quinn", "greeted in Korean"
+	must(t, s.PutEvaluation(ctx, analyst))
+	// A redelivered older one changes nothing.
+	must(t, s.PutEvaluation(ctx, evaluation("e1", 50, t0.Add(time.Hour), "greeting", "no")))
+	must(t, s.PutEvaluation(ctx, evaluation("e2", 40, t0.Add(time.Hour), "greeting", "no")))
+
+	rec, err := s.Call(ctx, "e1", false)
+	must(t, err)
+	if len(rec.Evaluations) != 1 || *rec.Evaluations[0].Score != 80 || rec.Evaluations[0].Answers[0].By != "quinn" || rec.Evaluations[0].Answers[0].Auto != "no" {
+		t.Errorf("e1's evaluations: %+v", rec.Evaluations)
+	}
+	for _, tc := range []struct {
+		q    msg.SearchQuery
+		want string
+	}{
+		{msg.SearchQuery{MinScore: fp(50)}, "[e1]"},
+		{msg.SearchQuery{MaxScore: fp(50)}, "[e2]"},
+		{msg.SearchQuery{MinScore: fp(0), MaxScore: fp(100)}, "[e1 e2]"},
+		{msg.SearchQuery{Answers: map[string]string{"greeting": "no"}}, "[e2]"},
+		{msg.SearchQuery{Answers: map[string]string{"greeting": "yes"}, MinScore: fp(90)}, "[]"},
+	} {
+		got := ids(search(t, s, tc.q))
+		slices.Sort(got)
+		if fmt.Sprint(got) != tc.want && !(tc.want == "[]" && len(got) == 0) {
+			t.Errorf("%+v: %v, want %s", tc.q, got, tc.want)
+		}
+	}
+	if _, err := s.Search(ctx, msg.SearchQuery{MinScore: fp(101)}); !errors.Is(err, msg.ErrBadQuery) {
+		t.Errorf("min_score 101: %v", err)
+	}
+	n, err := s.DeleteBefore(ctx, t0.Add(time.Hour))
+	must(t, err)
+	if _, err := s.Call(ctx, "e1", false); n != 3 || !errors.Is(err, msg.ErrNotFound) {
+		t.Errorf("retention: deleted %d, e1: %v", n, err)
+	}
+}

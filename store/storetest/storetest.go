@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SearchBadQuery", testBadQuery},
 		{"Retention", testRetention},
 		{"Dashboard", testDashboard},
+		{"Evaluations", testEvaluations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -90,6 +90,19 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 	if sq.MinNonTalkMS > 0 {
 		add(`c.non_talk_ms >= ?`, sq.MinNonTalkMS)
 	}
+	if sq.MinScore != nil || sq.MaxScore != nil {
+		conds, a := []string{`e.call_id = c.id`}, []any{}
+		if sq.MinScore != nil {
+			conds, a = append(conds, `e.score >= ?`), append(a, *sq.MinScore)
+		}
+		if sq.MaxScore != nil {
+			conds, a = append(conds, `e.score <= ?`), append(a, *sq.MaxScore)
+		}
+		add(`EXISTS (SELECT 1 FROM evaluations e WHERE `+strings.Join(conds, ` AND `)+`)`, a...)
+	}
+	for _, k := range slices.Sorted(maps.Keys(sq.Answers)) {
+		add(`EXISTS (SELECT 1 FROM evaluation_answers ea WHERE ea.call_id = c.id AND ea.question = ? AND ea.value = ?)`, k, sq.Answers[k])
+	}
 	for _, k := range slices.Sorted(maps.Keys(sq.Attributes)) {
 		add(`EXISTS (SELECT 1 FROM call_attributes ca WHERE ca.call_id = c.id AND ca.key = ? AND ca.value = ?)`, k, sq.Attributes[k])
 	}

@@ -406,8 +406,42 @@ func (s *Store) PutDTMF(ctx context.Context, ev msg.DTMFEvent, original string) 
 	})
 }
 
+// PutEvaluation implements store.Writer.
+func (s *Store) PutEvaluation(ctx context.Context, ev msg.Evaluation) error {
+	var score sql.NullFloat64
+	if ev.Score != nil {
+		score = sql.NullFloat64{Float64: *ev.Score, Valid: true}
+	}
+	return s.write(ctx, "evaluation "+ev.Form, ev.CallID, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO evaluations (call_id, form, form_version, scored_at, score, doc) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (call_id, form) DO UPDATE SET form_version = excluded.form_version, scored_at = excluded.scored_at,
+			score = excluded.score, doc = excluded.doc WHERE excluded.scored_at >= evaluations.scored_at`),
+			ev.CallID, ev.Form, ev.FormVersion, ev.ScoredAt.UnixMilli(), score, jsonText(ev))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // an older evaluation: the newer stays
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM evaluation_answers WHERE call_id = ? AND form = ?`), ev.CallID, ev.Form); err != nil {
+			return err
+		}
+		for _, a := range ev.Answers {
+			if a.Value == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO evaluation_answers (call_id, form, question, value) VALUES (?, ?, ?, ?)
+				ON CONFLICT (call_id, form, question) DO UPDATE SET value = excluded.value`), ev.CallID, ev.Form, a.Question, a.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // perCall are the tables keyed by call_id, deleted with their call.
-var perCall = []string{"segment_originals", "segments", "alerts", "categories", "call_tags", "call_sentiment", "call_attributes", "dtmf"}
+var perCall = []string{"segment_originals", "segments", "alerts", "categories", "call_tags", "call_sentiment", "call_attributes", "dtmf",
+	"evaluations", "evaluation_answers"}
 
 // DeleteBefore implements store.Writer.
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error) {
@@ -660,6 +694,27 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 			return rec, fmt.Errorf("category %s matches: %w", k.Name, err)
 		}
 		rec.Categories = append(rec.Categories, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rec, err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT doc FROM evaluations WHERE call_id = ? ORDER BY form`), callID)
+	if err != nil {
+		return rec, err
+	}
+	for rows.Next() {
+		var doc string
+		var ev msg.Evaluation
+		if err := rows.Scan(&doc); err != nil {
+			rows.Close()
+			return rec, err
+		}
+		if err := json.Unmarshal([]byte(doc), &ev); err != nil {
+			rows.Close()
+			return rec, fmt.Errorf("evaluation: %w", err)
+		}
+		rec.Evaluations = append(rec.Evaluations, ev)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
