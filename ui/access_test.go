@@ -71,6 +71,7 @@ func TestAccess(t *testing.T) {
 		{"GET", "/", nil, board, 200},
 		{"GET", "/calls/own-1", nil, all, 200},
 		{"GET", "/search", nil, all, 200},
+		{"GET", "/dashboard", nil, all, 200},
 		{"GET", "/rules", nil, rules, 200},
 		{"GET", "/users", nil, admin, 200},
 		{"GET", "/api/ui/nope", nil, all, 404},
@@ -222,7 +223,7 @@ func TestAccess(t *testing.T) {
 
 	// Every route the server has is in the table.
 	for _, r := range []string{
-		"GET /login", "GET /", "GET /calls/own-1", "GET /search", "GET /rules", "GET /users",
+		"GET /login", "GET /", "GET /calls/own-1", "GET /search", "GET /dashboard", "GET /rules", "GET /users",
 		"POST /api/ui/logout", "GET /api/ui/me", "POST /api/ui/me/password", "GET /api/ui/live",
 		"GET /api/ui/calls/own-1", "GET /api/ui/calls/live-own/events", "GET /api/ui/search", "GET /api/ui/dashboard",
 		"GET /api/ui/rules", "GET /api/ui/rules/history", "POST /api/ui/rules/check",

@@ -1,12 +1,14 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/earshot-dev/earshot/msg"
 )
 
@@ -69,4 +71,53 @@ func TestCSVSafe(t *testing.T) {
 			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// dashStore answers dashboards with two weeks of figures for three
+// agents (the store's SQL is tested in store/storetest).
+type dashStore struct{ *memStore }
+
+func (s dashStore) Dashboard(_ context.Context, q msg.DashboardQuery) (msg.Dashboard, error) {
+	d := msg.Dashboard{Query: q, Categories: []string{"refund"}, Alerts: []string{"angry customer"}}
+	day := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)
+	for i := range 14 {
+		for k, agent := range []string{"ann", "bob", "chen"} {
+			if q.Agent != "" && q.Agent != agent {
+				continue
+			}
+			f := func(v float64) *float64 { return &v }
+			x := float64(i)
+			d.Rows = append(d.Rows, msg.DashboardRow{Bucket: day.AddDate(0, 0, i), Group: agent, Calls: 20 + 3*k + i%4,
+				AvgHandleMS: 240000 + 30000*float64(k) + 5000*x, CustomerSentiment: f(0.8 - 0.6*float64(k) + 0.05*x), CustomerShift: f(0.3),
+				NonTalkShare: f(0.1 + 0.03*float64(k)), AgentTalkShare: f(0.55), InterruptionsPerCall: f(1.2), AgentInterruptionsPerCall: f(0.4 + 0.2*float64(k)),
+				AgentTalkSpeedWPM: f(140 + 10*float64(k)), Categories: map[string]float64{"refund": 0.2}, Alerts: map[string]float64{"angry customer": 0.05 * float64(k+1)}})
+		}
+	}
+	return d, nil
+}
+
+func TestBrowserDashboard(t *testing.T) {
+	ctx := browser(t)
+	ts := startTestServer(t, Config{Store: dashStore{newMemStore(accessRecords()...)}}, accessRecords()...)
+	base := ts.http.URL
+	browserLogin(t, ctx, base, "sue", "/search")
+	do(t, ctx, "open the dashboard per agent", chromedp.Navigate(base+"/dashboard?group_by=agent&from=2026-11-16&to=2026-11-29&metric=customer_sentiment"))
+	waitFor(t, ctx, "both charts drawn", `document.querySelectorAll('svg.chart').length === 2 && document.querySelectorAll('#trend polyline.series').length === 3`)
+	waitFor(t, ctx, "a legend, ranked bars and the tables", `document.querySelectorAll('.legend li').length === 3 && document.querySelectorAll('#ranked rect.bar').length === 3
+		&& document.querySelectorAll('#trend-table tbody tr').length === 42 && document.querySelector('#ranked-table tbody td:nth-child(2)').textContent === 'ann'`)
+	waitFor(t, ctx, "axes with units", `[...document.querySelectorAll('#trend .axis-label')].some(e => e.textContent === 'Customer sentiment (-5 to +5)')`)
+	waitFor(t, ctx, "the CSV link keeps the query", `document.querySelector('#csv').getAttribute('href').includes('group_by=agent') && document.querySelector('#csv').getAttribute('href').endsWith('format=csv')`)
+	do(t, ctx, "open the tables", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details').forEach(d => d.open = true)`))
+	fullShot(t, ctx, "dashboard-sentiment")
+	do(t, ctx, "rank by average handle time", chromedp.SetValue("#metric", "avg_handle_ms"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#metric').dispatchEvent(new Event('change'))`))
+	waitFor(t, ctx, "chen ranked first in minutes", `document.querySelector('#ranked-table tbody td:nth-child(2)').textContent === 'chen' && [...document.querySelectorAll('#ranked .axis-label')].some(e => e.textContent === 'Average handle time (minutes)')`)
+	waitFor(t, ctx, "category and alert shares offered", `[...document.querySelectorAll('#metric option')].some(o => o.value === 'alert:angry customer')`)
+	fullShot(t, ctx, "dashboard-handle-time")
+
+	// An agent's dashboard is theirs.
+	browserLogin(t, ctx, base, "ann", "/search")
+	do(t, ctx, "open the dashboard as an agent", chromedp.Navigate(base+"/dashboard?group_by=agent&from=2026-11-16&to=2026-11-29"))
+	waitFor(t, ctx, "only ann's line", `document.querySelectorAll('#trend polyline.series').length === 1 && document.querySelector('#agent').disabled && document.querySelector('.legend li').textContent === 'ann'`)
+	fullShot(t, ctx, "dashboard-agent")
 }

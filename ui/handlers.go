@@ -35,6 +35,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /{$}", s.page(permBoard, s.servePage("board.html")))
 	mux.Handle("GET /calls/{id}", s.page(permCall, s.servePage("call.html")))
 	mux.Handle("GET /search", s.page(permSearch, s.servePage("search.html")))
+	mux.Handle("GET /dashboard", s.page(permDash, s.servePage("dashboard.html")))
 	mux.Handle("GET /rules", s.page(permRules, s.servePage("rules.html")))
 	mux.Handle("GET /users", s.page(permUsers, s.servePage("users.html")))
 
@@ -213,7 +214,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 		"can": map[string]bool{
 			"board": p.Role.can(permBoard), "search": p.Role.can(permSearch),
 			"rules": p.Role.can(permRules), "users": p.Role.can(permUsers),
-			"original": p.Role.can(permOriginal),
+			"original": p.Role.can(permOriginal), "dashboard": p.Role.can(permDash),
 		},
 		"store": s.cfg.Store != nil, "rules": s.cfg.Rules != nil, "live": s.cfg.JS != nil,
 	})

@@ -91,6 +91,7 @@ async function start(main) {
   nav.append(h("strong", {}, "Earshot"));
   if (ME.can.board) nav.append(link("/", t("nav.board")));
   if (ME.can.search) nav.append(link("/search", t("nav.search")));
+  if (ME.can.dashboard) nav.append(link("/dashboard", t("nav.dashboard")));
   if (ME.can.rules) nav.append(link("/rules", t("nav.rules")));
   if (ME.can.users) nav.append(link("/users", t("nav.users")));
   nav.append(h("span", { class: "who" }, t("nav.who", { name: ME.name, role: roleName(ME.role) })));
