@@ -1,23 +1,21 @@
 package evaluate
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/earshot-dev/earshot/internal/yamlfile"
 	"github.com/earshot-dev/earshot/msg"
 )
 
@@ -30,18 +28,7 @@ type ProblemsError struct {
 	Problems []msg.Problem
 }
 
-func (e *ProblemsError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d problem(s)", len(e.Problems))
-	for i, p := range e.Problems {
-		if i == 5 {
-			fmt.Fprintf(&b, "; and %d more", len(e.Problems)-i)
-			break
-		}
-		fmt.Fprintf(&b, "; line %d column %d: %s", p.Line, p.Column, p.Message)
-	}
-	return b.String()
-}
+func (e *ProblemsError) Error() string { return yamlfile.Summary(e.Problems) }
 
 func (e *ProblemsError) Unwrap() error { return ErrInvalid }
 
@@ -188,7 +175,8 @@ func Parse(text []byte) (*Form, error) {
 		p.probs = append(p.probs, msg.Problem{Line: 1, Message: fmt.Sprintf("file is %d bytes; at most %d", len(text), MaxFileBytes)})
 		return nil, p.result()
 	}
-	root := p.decode(text)
+	root, probs := yamlfile.Decode(text, "forms")
+	p.probs = append(p.probs, probs...)
 	if root == nil {
 		if len(p.probs) == 0 {
 			p.probs = append(p.probs, msg.Problem{Line: 1, Message: "the file is empty: want form, name and sections"})
@@ -214,90 +202,8 @@ func (p *parser) at(n *yaml.Node, format string, args ...any) {
 }
 
 func (p *parser) result() error {
-	sort.SliceStable(p.probs, func(i, j int) bool {
-		a, b := p.probs[i], p.probs[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
+	yamlfile.Sort(p.probs)
 	return &ProblemsError{Problems: p.probs}
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-// decode reads the one YAML document of a form file; nil when it is empty
-// or unreadable (with a problem).
-func (p *parser) decode(text []byte) (root *yaml.Node) {
-	defer func() {
-		// yaml.v3 has panicked on hostile input before.
-		if r := recover(); r != nil {
-			p.probs = append(p.probs, msg.Problem{Line: 1, Message: fmt.Sprintf("unreadable YAML (%v)", r)})
-			root = nil
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(text))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if !errors.Is(err, io.EOF) {
-			msgText := strings.TrimPrefix(err.Error(), "yaml: ")
-			line := 0
-			if m := yamlLine.FindStringSubmatch(msgText); m != nil {
-				line, _ = strconv.Atoi(m[1])
-				msgText = strings.TrimSpace(strings.Replace(msgText, m[0]+":", "", 1))
-			}
-			p.probs = append(p.probs, msg.Problem{Line: line, Message: "not valid YAML: " + msgText})
-		}
-		return nil
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := 0
-		if err == nil {
-			line = extra.Line
-		}
-		p.probs = append(p.probs, msg.Problem{Line: line, Message: "only one YAML document is allowed (remove the --- separator)"})
-		return nil
-	}
-	if len(doc.Content) == 0 {
-		return nil
-	}
-	ok := true
-	var walk func(*yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.AliasNode || n.Anchor != "" {
-			p.at(n, "YAML anchors and aliases (&, *) are not allowed in forms; write the value out")
-			ok = false
-			return
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(doc.Content[0])
-	if !ok {
-		return nil
-	}
-	return doc.Content[0]
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		v := n.Value
-		if len(v) > 40 {
-			v = v[:40] + "..."
-		}
-		return fmt.Sprintf("%q", v)
-	}
-	return "something else"
 }
 
 type fields map[string]*yaml.Node
@@ -306,7 +212,7 @@ type fields map[string]*yaml.Node
 // and the required keys missing.
 func (p *parser) fields(n *yaml.Node, what string, required []string, allowed ...string) (fields, bool) {
 	if n.Kind != yaml.MappingNode {
-		p.at(n, "%s: want a mapping (key: value), got %s", what, describe(n))
+		p.at(n, "%s: want a mapping (key: value), got %s", what, yamlfile.Describe(n))
 		return nil, false
 	}
 	allowed = append(allowed, required...)
@@ -316,7 +222,7 @@ func (p *parser) fields(n *yaml.Node, what string, required []string, allowed ..
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			p.at(k, "%s: a key must be a plain word, got %s", what, describe(k))
+			p.at(k, "%s: a key must be a plain word, got %s", what, yamlfile.Describe(k))
 			ok = false
 		case !slices.Contains(allowed, k.Value):
 			p.at(k, "%s: unknown field %q (want one of: %s)", what, k.Value, strings.Join(allowed, ", "))
@@ -339,7 +245,7 @@ func (p *parser) fields(n *yaml.Node, what string, required []string, allowed ..
 
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.at(n, "%s: want text, got %s", what, describe(n))
+		p.at(n, "%s: want text, got %s", what, yamlfile.Describe(n))
 		return "", false
 	}
 	if strings.TrimSpace(n.Value) == "" {
@@ -355,7 +261,7 @@ func (p *parser) num(n *yaml.Node, what string) (float64, bool) {
 			return v, true
 		}
 	}
-	p.at(n, "%s: want a number, got %s", what, describe(n))
+	p.at(n, "%s: want a number, got %s", what, yamlfile.Describe(n))
 	return 0, false
 }
 
@@ -366,7 +272,7 @@ func (p *parser) boolean(n *yaml.Node, what string) (bool, bool) {
 			return b, true
 		}
 	}
-	p.at(n, "%s: want true or false, got %s", what, describe(n))
+	p.at(n, "%s: want true or false, got %s", what, yamlfile.Describe(n))
 	return false, false
 }
 
@@ -399,13 +305,13 @@ func (p *parser) duration(n *yaml.Node, what string) (time.Duration, bool) {
 			return d, true
 		}
 	}
-	p.at(n, "%s: want a duration like 30s or 2m (at most 24h), got %s", what, describe(n))
+	p.at(n, "%s: want a duration like 30s or 2m (at most 24h), got %s", what, yamlfile.Describe(n))
 	return 0, false
 }
 
 func (p *parser) list(n *yaml.Node, what string) []*yaml.Node {
 	if n.Kind != yaml.SequenceNode {
-		p.at(n, "%s: want a list, got %s", what, describe(n))
+		p.at(n, "%s: want a list, got %s", what, yamlfile.Describe(n))
 		return nil
 	}
 	if len(n.Content) == 0 {
@@ -574,7 +480,7 @@ func (p *parser) numberRange(q *Question, rn, bn, n *yaml.Node, what string) {
 		return
 	}
 	if rn.Kind != yaml.SequenceNode || len(rn.Content) != 2 {
-		p.at(rn, "%s: range: want [min, max], got %s", what, describe(rn))
+		p.at(rn, "%s: range: want [min, max], got %s", what, yamlfile.Describe(rn))
 	} else {
 		q.Min, _ = p.num(rn.Content[0], what+": range")
 		q.Max, _ = p.num(rn.Content[1], what+": range")

@@ -6,13 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +18,7 @@ import (
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 	"gopkg.in/yaml.v3"
 
+	"github.com/earshot-dev/earshot/internal/yamlfile"
 	"github.com/earshot-dev/earshot/msg"
 )
 
@@ -32,18 +31,7 @@ type ProblemsError struct {
 	Problems []msg.Problem
 }
 
-func (e *ProblemsError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d problem(s)", len(e.Problems))
-	for i, p := range e.Problems {
-		if i == 5 {
-			fmt.Fprintf(&b, "; and %d more", len(e.Problems)-i)
-			break
-		}
-		fmt.Fprintf(&b, "; line %d column %d: %s", p.Line, p.Column, p.Message)
-	}
-	return b.String()
-}
+func (e *ProblemsError) Error() string { return yamlfile.Summary(e.Problems) }
 
 func (e *ProblemsError) Unwrap() error { return ErrInvalid }
 
@@ -90,9 +78,6 @@ func Parse(text []byte) (*RuleSet, error) {
 	if root == nil {
 		return p.rs, p.build()
 	}
-	if !p.noAliases(root) {
-		return nil, p.result()
-	}
 	p.file(root)
 	if len(p.probs) > 0 {
 		return nil, p.result()
@@ -102,36 +87,9 @@ func Parse(text []byte) (*RuleSet, error) {
 
 // decode reads the one YAML document of a rule file; nil for an empty file.
 func (p *parser) decode(text []byte) (root *yaml.Node, ok bool) {
-	defer func() {
-		// yaml.v3 has panicked on hostile input before; never let a rule
-		// file take the process down.
-		if r := recover(); r != nil {
-			p.probs = append(p.probs, msg.Problem{Line: 1, Message: fmt.Sprintf("unreadable YAML (%v)", r)})
-			root, ok = nil, false
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(text))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, true
-		}
-		p.yamlError(text, err)
-		return nil, false
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := 0
-		if err == nil {
-			line = extra.Line
-		}
-		p.probs = append(p.probs, msg.Problem{Line: line, Message: "only one YAML document is allowed (remove the --- separator)"})
-		return nil, false
-	}
-	if len(doc.Content) == 0 {
-		return nil, true
-	}
-	return doc.Content[0], true
+	root, probs := yamlfile.Decode(text, "rule files")
+	p.probs = append(p.probs, probs...)
+	return root, len(probs) == 0
 }
 
 // Version is the version of a rule file's text: a hash of its content.
@@ -151,13 +109,7 @@ func (p *parser) at(n *yaml.Node, format string, args ...any) {
 }
 
 func (p *parser) result() error {
-	sort.SliceStable(p.probs, func(i, j int) bool {
-		a, b := p.probs[i], p.probs[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
+	yamlfile.Sort(p.probs)
 	return &ProblemsError{Problems: p.probs}
 }
 
@@ -165,126 +117,19 @@ func (p *parser) result() error {
 // editor leaves between truncating a file and writing it.
 func emptyFile(text []byte) bool { return len(bytes.TrimSpace(text)) == 0 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-func (p *parser) yamlError(text []byte, err error) {
-	line, why := splitYAMLError(err)
-	column := 0
-	if line > 0 {
-		column = yamlColumn(text, line, err.Error())
-	}
-	p.probs = append(p.probs, msg.Problem{Line: line, Column: column, Message: "not valid YAML: " + why})
-}
-
-// splitYAMLError splits yaml.v3's "yaml: line N: why" into N and why (N
-// is 0 when the error names no line).
-func splitYAMLError(err error) (line int, why string) {
-	why = strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLine.FindStringSubmatch(why); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		why = strings.TrimSpace(strings.Replace(why, m[0]+":", "", 1))
-	}
-	return line, why
-}
-
-// Bounds on the search for a YAML syntax error's column.
-const (
-	maxColumnSearchLine   = 256
-	maxColumnSearchPrefix = 64 << 10
-)
-
-// yamlColumn finds the 1-based column of a YAML syntax error on line: yaml.v3
-// names only the line. It is where the shortest prefix of the text ending
-// on that line fails with the same error; failing that (a long line, a
-// large file, or an error only the whole text shows), the line's first
-// character that is not a space.
-func yamlColumn(text []byte, line int, err string) int {
-	start := 0
-	for n := 1; n < line; n++ {
-		i := bytes.IndexByte(text[start:], '\n')
-		if i < 0 {
-			return 0 // the error is past the text's last line
-		}
-		start += i + 1
-	}
-	end := bytes.IndexByte(text[start:], '\n')
-	if end < 0 {
-		end = len(text) - start
-	}
-	lineText := text[start : start+end]
-	if len(lineText) <= maxColumnSearchLine && start+end <= maxColumnSearchPrefix {
-		for c := 1; c <= len(lineText); c++ {
-			if decodeError(text[:start+c]) == err {
-				return c
-			}
-		}
-	}
-	return len(lineText) - len(bytes.TrimLeft(lineText, " \t")) + 1
-}
-
-// decodeError is the error of decoding text's first YAML document, "" if none.
-func decodeError(text []byte) (e string) {
-	defer func() {
-		if r := recover(); r != nil {
-			e = fmt.Sprint(r)
-		}
-	}()
-	var doc yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(text)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return err.Error()
-	}
-	return ""
-}
-
-func (p *parser) noAliases(n *yaml.Node) bool {
-	ok := true
-	var walk func(*yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.AliasNode || n.Anchor != "" {
-			p.at(n, "YAML anchors and aliases (&, *) are not allowed in rule files; write the value out")
-			ok = false
-			return
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(n)
-	return ok
-}
-
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "nothing"
-		}
-		v := n.Value
-		if len(v) > 40 {
-			v = v[:40] + "..."
-		}
-		return fmt.Sprintf("%q", v)
-	}
-	return "something else"
-}
-
 type field struct{ key, val *yaml.Node }
 
 // fields reads a mapping, reporting keys not in allowed and keys given twice.
 func (p *parser) fields(n *yaml.Node, what string, allowed ...string) (map[string]field, bool) {
 	if n.Kind != yaml.MappingNode {
-		p.at(n, "%s: want a mapping (key: value), got %s", what, describe(n))
+		p.at(n, "%s: want a mapping (key: value), got %s", what, yamlfile.Describe(n))
 		return nil, false
 	}
 	m := make(map[string]field, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			p.at(k, "%s: a key must be a plain word, got %s", what, describe(k))
+			p.at(k, "%s: a key must be a plain word, got %s", what, yamlfile.Describe(k))
 			continue
 		}
 		if !slices.Contains(allowed, k.Value) {
@@ -302,7 +147,7 @@ func (p *parser) fields(n *yaml.Node, what string, allowed ...string) (map[strin
 
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.at(n, "%s: want text, got %s", what, describe(n))
+		p.at(n, "%s: want text, got %s", what, yamlfile.Describe(n))
 		return "", false
 	}
 	if strings.TrimSpace(n.Value) == "" {
@@ -319,7 +164,7 @@ func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node, boo
 		return []string{s}, []*yaml.Node{n}, ok
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.at(n, "%s: want text or a list of texts, got %s", what, describe(n))
+		p.at(n, "%s: want text or a list of texts, got %s", what, yamlfile.Describe(n))
 		return nil, nil, false
 	}
 	if len(n.Content) == 0 {
@@ -338,12 +183,12 @@ func (p *parser) strList(n *yaml.Node, what string) ([]string, []*yaml.Node, boo
 
 func (p *parser) number(n *yaml.Node, what string) (float64, bool) {
 	if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
-		p.at(n, "%s: want a number, got %s", what, describe(n))
+		p.at(n, "%s: want a number, got %s", what, yamlfile.Describe(n))
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(n.Value, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		p.at(n, "%s: want a number, got %s", what, describe(n))
+		p.at(n, "%s: want a number, got %s", what, yamlfile.Describe(n))
 		return 0, false
 	}
 	return f, true
@@ -351,12 +196,12 @@ func (p *parser) number(n *yaml.Node, what string) (float64, bool) {
 
 func (p *parser) integer(n *yaml.Node, what string, lo, hi int) (int, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		p.at(n, "%s: want a whole number from %d to %d, got %s", what, lo, hi, describe(n))
+		p.at(n, "%s: want a whole number from %d to %d, got %s", what, lo, hi, yamlfile.Describe(n))
 		return 0, false
 	}
 	i, err := strconv.Atoi(n.Value)
 	if err != nil || i < lo || i > hi {
-		p.at(n, "%s: want a whole number from %d to %d, got %s", what, lo, hi, describe(n))
+		p.at(n, "%s: want a whole number from %d to %d, got %s", what, lo, hi, yamlfile.Describe(n))
 		return 0, false
 	}
 	return i, true
@@ -364,12 +209,12 @@ func (p *parser) integer(n *yaml.Node, what string, lo, hi int) (int, bool) {
 
 func (p *parser) boolean(n *yaml.Node, what string) (bool, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-		p.at(n, "%s: want true or false, got %s", what, describe(n))
+		p.at(n, "%s: want true or false, got %s", what, yamlfile.Describe(n))
 		return false, false
 	}
 	b, err := strconv.ParseBool(strings.ToLower(n.Value))
 	if err != nil {
-		p.at(n, "%s: want true or false, got %s", what, describe(n))
+		p.at(n, "%s: want true or false, got %s", what, yamlfile.Describe(n))
 		return false, false
 	}
 	return b, true
@@ -377,7 +222,7 @@ func (p *parser) boolean(n *yaml.Node, what string) (bool, bool) {
 
 func (p *parser) duration(n *yaml.Node, what string) (time.Duration, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.at(n, "%s: want a duration like 30s or 2m, got %s", what, describe(n))
+		p.at(n, "%s: want a duration like 30s or 2m, got %s", what, yamlfile.Describe(n))
 		return 0, false
 	}
 	d, err := time.ParseDuration(n.Value)
@@ -386,7 +231,7 @@ func (p *parser) duration(n *yaml.Node, what string) (time.Duration, bool) {
 		if n.Tag == "!!int" || n.Tag == "!!float" {
 			hint = " (give a unit: " + n.Value + "s)"
 		}
-		p.at(n, "%s: want a duration like 30s or 2m, more than 0 and at most 24h, got %s%s", what, describe(n), hint)
+		p.at(n, "%s: want a duration like 30s or 2m, more than 0 and at most 24h, got %s%s", what, yamlfile.Describe(n), hint)
 		return 0, false
 	}
 	return d, true
@@ -420,7 +265,7 @@ func (p *parser) file(root *yaml.Node) {
 		return
 	}
 	if rf.val.Kind != yaml.SequenceNode {
-		p.at(rf.val, "rules: want a list of rules, got %s", describe(rf.val))
+		p.at(rf.val, "rules: want a list of rules, got %s", yamlfile.Describe(rf.val))
 		return
 	}
 	seen := map[string]int{}
@@ -511,7 +356,7 @@ func (p *parser) rule(n *yaml.Node, seen map[string]int) (*Rule, bool) {
 
 func (p *parser) groups(n *yaml.Node) [][]*line {
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		p.at(n, "match: want a list of one or more groups (each a condition, or any: [conditions]), got %s", describe(n))
+		p.at(n, "match: want a list of one or more groups (each a condition, or any: [conditions]), got %s", yamlfile.Describe(n))
 		return nil
 	}
 	var gs [][]*line
@@ -535,7 +380,7 @@ func (p *parser) groups(n *yaml.Node) [][]*line {
 			}
 			lst := g.Content[anyAt+1]
 			if lst.Kind != yaml.SequenceNode || len(lst.Content) == 0 {
-				p.at(lst, "any: want a list of one or more conditions, got %s", describe(lst))
+				p.at(lst, "any: want a list of one or more conditions, got %s", yamlfile.Describe(lst))
 				continue
 			}
 			var ls []*line
@@ -880,7 +725,7 @@ func (p *parser) template(n *yaml.Node, s string) {
 
 func (p *parser) stringMap(n *yaml.Node, what string) map[string]string {
 	if n.Kind != yaml.MappingNode {
-		p.at(n, "%s: want a mapping of names to texts, got %s", what, describe(n))
+		p.at(n, "%s: want a mapping of names to texts, got %s", what, yamlfile.Describe(n))
 		return nil
 	}
 	m := map[string]string{}
