@@ -18,6 +18,7 @@ var shared = map[string][]string{
 	"msg":    nil,
 	"bus":    {"msg"},
 	"redact": nil,
+	"record": {"msg"},
 }
 
 func deps(t *testing.T) map[string][]string {
