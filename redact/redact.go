@@ -695,8 +695,14 @@ func validExpiry(d string, afterMonth bool) bool {
 // appear in text even when the transcript caught them. Runs shorter than
 // 3 digits are left alone.
 func (r *Redactor) RedactDigits(text string, pressed []string) string {
+	return r.replace(text, FindDigits(text, pressed))
+}
+
+// FindDigits returns the runs of text that RedactDigits masks, as PIN
+// entities in order and not overlapping.
+func FindDigits(text string, pressed []string) []Entity {
 	if len(pressed) == 0 {
-		return text
+		return nil
 	}
 	toks := tokenize(text)
 	rs := runs(text, toks)
@@ -715,5 +721,5 @@ func (r *Redactor) RedactDigits(text string, pressed []string) string {
 			}
 		}
 	}
-	return r.replace(text, merge(ents))
+	return merge(ents)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -299,19 +300,60 @@ func (a *Archiver) redactMatches(call string, ms []msg.Match) {
 }
 
 // redactSegment returns the segment as it is stored: its text redacted,
-// its words dropped when anything in it was masked (they would spell it
-// out again), and the original kept only under PolicyRedactedAndOriginal.
+// the words of what was masked kept for their times but emptied and
+// marked Redacted (so the recording can be silenced there), and the
+// original kept only under PolicyRedactedAndOriginal.
 func (a *Archiver) redactSegment(seg msg.Segment, sent *msg.Sentiment) msg.StoredSegment {
 	orig := seg.Text
 	seg.Text = a.redactText(seg.CallID, seg.Text, seg.Language)
 	st := msg.StoredSegment{Segment: seg, Sentiment: sent}
 	if seg.Text != orig {
-		st.Words = nil
+		ents := append(redact.FindLang(orig, seg.Language), redact.FindDigits(orig, a.pressedRuns(seg.CallID))...)
+		st.Words = maskWords(orig, seg, ents)
 		if a.cfg.Policy == PolicyRedactedAndOriginal {
 			st.Original = orig
 		}
 	}
 	return st
+}
+
+// maskWords returns seg's words with those that overlap an entity of
+// text emptied and marked Redacted. When a word cannot be found in the
+// text, or an entity is not covered by words, the whole segment is one
+// redacted word: the audio is silenced too much rather than too little.
+func maskWords(text string, seg msg.Segment, ents []redact.Entity) []msg.Word {
+	whole := []msg.Word{{StartMS: seg.StartMS, EndMS: seg.EndMS, Redacted: true}}
+	if len(seg.Words) == 0 {
+		return whole
+	}
+	words := slices.Clone(seg.Words)
+	inWord := make([]bool, len(text)) // bytes of text some word spells
+	at := 0
+	for i := range words {
+		w := strings.TrimSpace(words[i].Text)
+		k := strings.Index(text[at:], w)
+		if w == "" || k < 0 {
+			return whole
+		}
+		start, end := at+k, at+k+len(w)
+		at = end
+		for b := start; b < end; b++ {
+			inWord[b] = true
+		}
+		for _, e := range ents {
+			if start < e.End && e.Start < end {
+				words[i].Text, words[i].Redacted = "", true
+			}
+		}
+	}
+	for _, e := range ents {
+		for b := e.Start; b < e.End; b++ {
+			if !inWord[b] && text[b] != ' ' {
+				return whole // said in words the transcriber did not time
+			}
+		}
+	}
+	return words
 }
 
 // RetentionConfig configures Retain.
