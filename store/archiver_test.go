@@ -1,11 +1,11 @@
 package store_test
 
 import (
-	"slices"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
