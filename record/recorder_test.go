@@ -69,9 +69,9 @@ func waitSealed(t *testing.T, s started, call string) {
 }
 
 // readRecording returns a sealed recording's channels as PCM.
-func readRecording(t *testing.T, st record.Store, call string) (agent, customer []int16, rec record.Recording) {
+func readRecording(t *testing.T, st record.Store, name string) (agent, customer []int16, rec record.Recording) {
 	t.Helper()
-	rc, _, err := st.Open(context.Background(), record.OriginalName(call), 0)
+	rc, _, err := st.Open(context.Background(), name, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestRecorderKeepsLegsAligned(t *testing.T) {
 	}
 	s.rec.CallEnded("call-1", 40_000) // a hold at the end: silence to 40 000
 	waitSealed(t, s, "call-1")
-	ga, gc, rec := readRecording(t, st, "call-1")
+	ga, gc, rec := readRecording(t, st, record.OriginalName("call-1"))
 	if rec.Frames != 40_000 || len(rec.Gaps) != 0 {
 		t.Fatalf("frames %d gaps %v, want 40000 and none", rec.Frames, rec.Gaps)
 	}
@@ -167,7 +167,7 @@ func TestRecorderSurvivesRestart(t *testing.T) {
 	s2.rec.LegAudio("call-2", msg.RoleCustomer, 0, b)
 	s2.rec.CallEnded("call-2", 8_000)
 	waitSealed(t, s2, "call-2")
-	ga, gc, rec := readRecording(t, st, "call-2")
+	ga, gc, rec := readRecording(t, st, record.OriginalName("call-2"))
 	if rec.Frames != 48_000 {
 		t.Errorf("frames %d, want 48000 (6 s)", rec.Frames)
 	}
@@ -202,7 +202,7 @@ func TestRecorderRetriesFailedWrites(t *testing.T) {
 	s.rec.LegAudio("call-3", msg.RoleAgent, 0, a)
 	s.rec.CallEnded("call-3", 20_000)
 	waitSealed(t, s, "call-3")
-	ga, _, _ := readRecording(t, st, "call-3")
+	ga, _, _ := readRecording(t, st, record.OriginalName("call-3"))
 	if !slicesEqual(ga, a) {
 		t.Error("audio lost across failed writes")
 	}

@@ -62,6 +62,10 @@ type ArchiverConfig struct {
 	// OnStored, when set, is called after each message is stored (or
 	// skipped as nothing to keep), before it is acked.
 	OnStored func(subject string)
+	// OnFinal, when set, is called after a call's final characteristics
+	// are stored: the analysis has seen every final segment of the call.
+	// It must not block.
+	OnFinal func(call string)
 }
 
 // Archiver consumes call events from NATS, redacts them and writes them to a
@@ -225,7 +229,13 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		if err != nil {
 			return false, err
 		}
-		return true, w.PutCharacteristics(ctx, c)
+		if err := w.PutCharacteristics(ctx, c); err != nil {
+			return false, err
+		}
+		if c.Final && a.cfg.OnFinal != nil {
+			a.cfg.OnFinal(c.CallID)
+		}
+		return true, nil
 	case "alert":
 		al, err := decode[msg.Alert](data)
 		if err != nil {

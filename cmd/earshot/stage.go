@@ -63,6 +63,11 @@ func (p *pipeline) started(s stage) {
 		p.ui.store = p.store.st
 		p.analyze.rules.calls = p.store.st
 		p.analyze.rules.redactor = p.store.redactor
+		p.capture.calls = p.store.st
+	case stage(p.capture):
+		if r := p.capture.audioRedactor; r != nil {
+			p.store.onFinal = r.Enqueue
+		}
 	case stage(p.analyze):
 		p.ui.rules = p.analyze.rules.manager
 	case stage(p.asr):
