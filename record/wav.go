@@ -47,7 +47,10 @@ func gapsComment(gaps []Span) string {
 
 // wavHeader returns the header of a recording of frames sample frames,
 // with the gaps named. The data chunk follows it.
-func wavHeader(frames int64, gaps []Span) []byte {
+func wavHeader(frames int64, gaps []Span) []byte { return wavHeaderAs(wavFmtMulaw, 8, frames, gaps) }
+
+// wavHeaderAs is wavHeader for another format (16-bit PCM for tools).
+func wavHeaderAs(format, bits int, frames int64, gaps []Span) []byte {
 	var list []byte
 	if len(gaps) > 0 {
 		c := []byte(gapsComment(gaps) + "\x00")
@@ -60,7 +63,7 @@ func wavHeader(frames int64, gaps []Span) []byte {
 		list = binary.LittleEndian.AppendUint32(list, uint32(len(c)))
 		list = append(list, c...)
 	}
-	return header(wavFmtMulaw, 8, frames, list)
+	return header(format, bits, frames, list)
 }
 
 // header writes RIFF, fmt (format, bits per sample), extra chunks and the
