@@ -68,6 +68,7 @@ func (p *pipeline) started(s stage) {
 		if r := p.capture.audioRedactor; r != nil {
 			p.store.onFinal = r.Enqueue
 		}
+		p.ui.recordings = p.capture.recordings
 	case stage(p.analyze):
 		p.ui.rules = p.analyze.rules.manager
 	case stage(p.asr):
