@@ -64,6 +64,9 @@ func (p *pipeline) started(s stage) {
 		p.analyze.rules.calls = p.store.st
 		p.analyze.rules.redactor = p.store.redactor
 		p.capture.calls = p.store.st
+		if p.capture.recordRetentionDays == 0 {
+			p.capture.recordRetentionDays = p.store.retentionDays
+		}
 	case stage(p.capture):
 		if r := p.capture.audioRedactor; r != nil {
 			p.store.onFinal = r.Enqueue
