@@ -94,7 +94,7 @@ func readRecording(t *testing.T, st record.Store, name string) (agent, customer 
 	return agent, customer, rec
 }
 
-func newDir(t *testing.T) *record.Dir {
+func newDir(t testing.TB) *record.Dir {
 	d, err := record.NewDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
