@@ -20,6 +20,12 @@ import (
 // new directory store, seals it and writes its redacted recording.
 func recordCalls(t testing.TB, ids ...string) record.Store {
 	t.Helper()
+	return recordCallsFor(t, 2, ids...)
+}
+
+// recordCallsFor is recordCalls with calls of the given seconds.
+func recordCallsFor(t testing.TB, seconds int, ids ...string) record.Store {
+	t.Helper()
 	st, err := record.NewDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +39,7 @@ func recordCalls(t testing.TB, ids ...string) record.Store {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	pcm := make([]int16, 16_000)
+	pcm := make([]int16, seconds*8000)
 	for i := range pcm {
 		pcm[i] = int16(i%200*100 - 10_000)
 	}

@@ -81,7 +81,7 @@ function renderTranscript() {
   for (const s of list) {
     if (!s.interim && !s.text && !s.original) continue;
     const sent = s.sentiment;
-    const li = h("li", { class: "turn " + s.leg + (s.interim ? " interim" : ""), "data-seg": s.id, "data-start": s.start_ms },
+    const li = h("li", { class: "turn " + s.leg + (s.interim ? " interim" : ""), "data-seg": s.id, "data-start": s.start_ms, "data-end": s.end_ms },
       h("span", { class: "t" }, fmtMS(s.start_ms)),
       h("span", { class: "who" }, legName(s.leg)),
       h("span", { class: "mark " + (sent ? sent.label : ""), title: sent ? t("call.turn_sentiment", { label: LABELS[sent.label] ? t(LABELS[sent.label]) : sent.label, score: sent.compound.toFixed(2) }) : (s.interim ? t("call.still_speaking") : "") }),
@@ -205,6 +205,48 @@ function renderDTMF() {
   if (!ul.children.length) ul.append(h("li", { class: "notice" }, t("call.none")));
 }
 
+// The player: a finished call's recording, as 16-bit PCM WAV so every
+// browser plays it; the turn heard is highlighted and a click on a turn
+// seeks to it. A search hit (?seg=, ?at=) starts the player at its turn.
+let audio = null;
+function setupPlayer(original) {
+  if (!ended()) return;
+  audio = $("audio");
+  $("player").hidden = false;
+  audio.addEventListener("error", () => {
+    audio.hidden = true;
+    $("player-note").hidden = false;
+    $("player-note").textContent = t("call.no_recording");
+  });
+  audio.addEventListener("loadedmetadata", () => {
+    const target = $("target");
+    if (target) audio.currentTime = Number(target.dataset.start) / 1000;
+    heard();
+  });
+  audio.addEventListener("timeupdate", heard);
+  audio.addEventListener("seeked", heard);
+  $("speed").addEventListener("change", () => { audio.playbackRate = Number($("speed").value); });
+  $("transcript").addEventListener("click", (ev) => {
+    const li = ev.target.closest("li.turn");
+    if (li) audio.currentTime = Number(li.dataset.start) / 1000;
+  });
+  audio.src = "/api/calls/" + encodeURIComponent(callID) + "/recording?format=wav" + (original ? "&original=1" : "");
+}
+
+// heard highlights the turn at the player's time (the latest to start).
+function heard() {
+  const ms = audio.currentTime * 1000;
+  let cur = null;
+  for (const li of $("transcript").children) {
+    if (ms >= Number(li.dataset.start) && ms < Number(li.dataset.end)) cur = li;
+  }
+  for (const li of document.querySelectorAll("#transcript li.playing")) if (li !== cur) li.classList.remove("playing");
+  if (cur && !cur.classList.contains("playing")) {
+    cur.classList.add("playing");
+    cur.scrollIntoView({ block: "nearest" });
+  }
+}
+
 function renderAll() {
   segs.clear();
   for (const s of rec.segments || []) segs.set(s.id, s);
@@ -258,6 +300,7 @@ start(async () => {
   $("live").hidden = !d.live;
   renderAll();
   if (d.live) follow(original);
+  else setupPlayer(original);
   setInterval(() => {
     for (const el of document.querySelectorAll(".duration")) el.textContent = fmtDur(Date.now() - new Date(el.dataset.started));
   }, 1000);
