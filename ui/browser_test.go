@@ -296,6 +296,11 @@ func TestPlayer(t *testing.T) {
 		return a.currentTime >= 20 && a.currentTime < 24 && p && p.seg === `+jsString(rec.Segments[1].ID)+`; })()`)
 	run(t, ctx, `(() => { document.querySelector('#audio').currentTime = 10; return true; })()`)
 	waitFor(t, ctx, "no turn highlighted between turns", `document.querySelector('#transcript li.playing') === null`)
+	do(t, ctx, "click the alert", chromedp.Click(`#alerts li.alert`))
+	waitFor(t, ctx, "the player at the alert", `document.querySelector('#audio').currentTime < 1`)
+	do(t, ctx, "hear the customer alone", chromedp.SetValue("#channels", "customer"))
+	run(t, ctx, `document.querySelector('#channels').dispatchEvent(new Event('change'))`)
+	waitFor(t, ctx, "the agent's channel muted", `gains !== null && gains[0].gain.value === 0 && gains[1].gain.value === 1`)
 	run(t, ctx, `(() => { document.querySelector('#audio').pause(); return true; })()`)
 }
 

@@ -120,7 +120,7 @@ function alertAt(a) {
 function renderAlerts() {
   const ul = clear($("alerts"));
   for (const a of rec.alerts || []) {
-    ul.append(h("li", { class: "alert " + sevClass(a.severity), "data-testid": "call-alert", "data-severity": a.severity || "" },
+    ul.append(h("li", { class: "alert " + sevClass(a.severity), "data-testid": "call-alert", "data-severity": a.severity || "", "data-at": alertAt(a) },
       h("b", {}, a.rule_name), " ", h("span", { class: "notice" }, t("call.alert_at", { severity: sevName(a.severity), at: fmtMS(alertAt(a)) })),
       h("div", {}, a.message || ""),
       (a.matches || []).map((m) => h("div", { class: "notice quote" }, m.text))));
@@ -230,7 +230,33 @@ function setupPlayer(original) {
     const li = ev.target.closest("li.turn");
     if (li) audio.currentTime = Number(li.dataset.start) / 1000;
   });
+  $("alerts").addEventListener("click", (ev) => {
+    const li = ev.target.closest("li.alert");
+    if (li) audio.currentTime = Number(li.dataset.at) / 1000;
+  });
+  $("channels").addEventListener("change", channels);
   audio.src = "/api/calls/" + encodeURIComponent(callID) + "/recording?format=wav" + (original ? "&original=1" : "");
+}
+
+// channels plays both sides mixed, or one alone (the recording's left
+// channel is the agent, the right the customer), through Web Audio.
+let gains = null;
+function channels() {
+  if (!gains) {
+    const ctx = new AudioContext();
+    const split = ctx.createChannelSplitter(2), merge = ctx.createChannelMerger(2);
+    ctx.createMediaElementSource(audio).connect(split);
+    gains = [ctx.createGain(), ctx.createGain()];
+    for (const i of [0, 1]) {
+      split.connect(gains[i], i);
+      gains[i].connect(merge, 0, 0);
+      gains[i].connect(merge, 0, 1);
+    }
+    merge.connect(ctx.destination);
+  }
+  const v = $("channels").value;
+  gains[0].gain.value = v === "customer" ? 0 : 1;
+  gains[1].gain.value = v === "agent" ? 0 : 1;
 }
 
 // heard highlights the turn at the player's time (the latest to start).
