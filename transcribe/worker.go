@@ -320,17 +320,16 @@ func (w *Worker) queue(ctx context.Context, stream jetstream.Stream) (waiting in
 
 // superseded reports whether the stream already holds a later job on m's
 // subject (the same leg): a newer interim or the final of this turn part,
-// or a later turn.
+// or a later turn. It asks for the next message on the subject after m,
+// so the answer carries audio only when there is one (and the engine run
+// it saves is worth far more).
 func (w *Worker) superseded(ctx context.Context, stream jetstream.Stream, m jetstream.Msg) bool {
 	md, err := m.Metadata()
 	if err != nil {
 		return false
 	}
-	last, err := stream.GetLastMsgForSubject(ctx, m.Subject())
-	if err != nil {
-		return false
-	}
-	return last.Sequence > md.Sequence.Stream
+	next, err := stream.GetMsg(ctx, md.Sequence.Stream+1, jetstream.WithGetMsgSubject(m.Subject()))
+	return err == nil && next.Sequence > md.Sequence.Stream
 }
 
 func (w *Worker) publish(ctx context.Context, js jetstream.JetStream, seg *msg.Segment) error {
