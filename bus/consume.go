@@ -80,6 +80,13 @@ type ConsumerConfig struct {
 	// holds only the message it handles, so that a slow handler (a
 	// transcription) leaves the others to free workers.
 	Batch int
+	// Together, when set with a Key, handles the messages a worker has at
+	// hand (at most Batch+1) as one unit, such as a database transaction:
+	// it calls each, which runs the handler on every message in order and
+	// stops at the first failure, inside the unit and returns nil once the
+	// unit is committed; then every message is acked. When it fails, each
+	// message is handled alone, as without Together.
+	Together func(ctx context.Context, each func(ctx context.Context) error) error
 	// MaxDeliver bounds deliveries before a message whose handler failed
 	// is dead-lettered; default 5. Transient failures are not bounded by
 	// it, but they are deliveries: a message that failed transiently that
@@ -276,7 +283,7 @@ func dispatch(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, 
 		queues[i] = make(chan jetstream.Msg, max(1, cfg.Batch/cfg.Workers))
 		wg.Go(func() {
 			for m := range queues[i] {
-				handle(ctx, js, cfg, m, h)
+				handleGroup(ctx, js, cfg, gather(m, queues[i], cfg), h)
 			}
 		})
 	}
@@ -288,6 +295,51 @@ func dispatch(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, 
 	}
 	wg.Wait()
 	return err
+}
+
+// gather is m and, with cfg.Together, the messages waiting in q after it,
+// at most cfg.Batch.
+func gather(m jetstream.Msg, q <-chan jetstream.Msg, cfg *ConsumerConfig) []jetstream.Msg {
+	group := []jetstream.Msg{m}
+	for cfg.Together != nil && len(group) <= cfg.Batch {
+		select {
+		case next, ok := <-q:
+			if !ok {
+				return group
+			}
+			group = append(group, next)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// handleGroup handles the messages of group as one unit (cfg.Together),
+// or each alone when that fails or there is only one.
+func handleGroup(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, group []jetstream.Msg, h Handler) {
+	if len(group) > 1 && ctx.Err() == nil {
+		err := cfg.Together(ctx, func(ctx context.Context) error {
+			for _, m := range group {
+				if err := h(ctx, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, m := range group {
+				if err := m.Ack(); err != nil {
+					cfg.Logger.Warn("ack failed; the message will be redelivered", "subject", m.Subject(), "err", err)
+				}
+			}
+			return
+		}
+		cfg.Logger.Debug("messages handled together failed; handling each alone", "consumer", cfg.Durable, "messages", len(group), "err", err)
+	}
+	for _, m := range group {
+		handle(ctx, js, cfg, m, h)
+	}
 }
 
 // partition is the worker, of n, for key: an FNV-1a hash.
