@@ -26,35 +26,14 @@ func BenchmarkAnalyzerOnNATS(b *testing.B) {
 		b.Fatal(err)
 	}
 	const calls = 200
-	data := make([][]byte, b.N)
-	for i := range data {
-		call := fmt.Sprintf("bench-%d", i%calls)
-		data[i], _ = msg.Marshal(msg.Segment{
-			ID: fmt.Sprintf("%s/customer/%d/0", call, i/calls), CallID: call, Leg: msg.RoleCustomer,
-			StartMS: int64(i/calls) * 5000, EndMS: int64(i/calls)*5000 + 3000, Text: benchTexts[i%len(benchTexts)],
-		})
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, c.JS) }()
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() {
-		for i, d := range data {
-			if _, err := c.JS.PublishAsync(msg.SubjectTranscript(fmt.Sprintf("bench-%d", i%calls)), d); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	}()
-	for range b.N {
-		<-got
-	}
-	b.StopTimer()
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
-	<-c.JS.PublishAsyncComplete()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "segments/s")
+	call := func(i int) string { return fmt.Sprintf("bench-%d", i%calls) }
+	bustest.Throughput(b, c, func(ctx context.Context) error { return a.Run(ctx, c.JS) },
+		func(i int) string { return msg.SubjectTranscript(call(i)) },
+		func(i int) []byte {
+			d, _ := msg.Marshal(msg.Segment{
+				ID: fmt.Sprintf("%s/customer/%d/0", call(i), i/calls), CallID: call(i), Leg: msg.RoleCustomer,
+				StartMS: int64(i/calls) * 5000, EndMS: int64(i/calls)*5000 + 3000, Text: benchTexts[i%len(benchTexts)],
+			})
+			return d
+		}, got)
 }

@@ -33,32 +33,13 @@ func benchWorker(b *testing.B, interim bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx, c.JS) }()
 	in := job("bench", 1, speech(4000))
 	in.Interim, in.Rev = interim, 1
 	frame, err := msg.EncodeUtterance(in)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() {
-		for i := range b.N {
-			if _, err := c.JS.PublishAsync(msg.SubjectAudio("bench-"+strconv.Itoa(i), msg.RoleAgent), frame); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	}()
-	for range b.N {
-		<-got
-	}
-	b.StopTimer()
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
-	<-c.JS.PublishAsyncComplete()
+	bustest.Throughput(b, c, func(ctx context.Context) error { return w.Run(ctx, c.JS) },
+		func(i int) string { return msg.SubjectAudio("bench-"+strconv.Itoa(i), msg.RoleAgent) },
+		func(int) []byte { return frame }, got)
 }
