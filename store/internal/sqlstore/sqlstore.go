@@ -61,7 +61,10 @@ type Store struct {
 	searchTimeout time.Duration
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Batcher = (*Store)(nil)
+)
 
 // New migrates db to the latest schema and returns the store. The store
 // owns db and closes it in Close. searchTimeout bounds one search (0:
@@ -149,7 +152,20 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	return int(v.Int64), nil
 }
 
+// txKey is the context key of the transaction of a Batch.
+type txKey struct{}
+
+// Batch runs f with a context in which every write of the store joins one
+// transaction, committed when f returns nil and rolled back otherwise.
+func (s *Store) Batch(ctx context.Context, f func(ctx context.Context) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return f(context.WithValue(ctx, txKey{}, tx)) })
+}
+
+// tx runs f in a transaction: the Batch's that ctx carries, or a new one.
 func (s *Store) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
+		return f(tx)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
