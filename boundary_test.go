@@ -17,7 +17,8 @@ var stagePackages = []string{"capture", "transcribe", "sentiment", "rules", "sto
 var shared = map[string][]string{
 	"msg":    nil,
 	"bus":    {"msg"},
-	"redact": nil,
+	"redact": {"hangul"},
+	"hangul": nil,
 	"record": {"msg"},
 }
 

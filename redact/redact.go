@@ -14,7 +14,7 @@
 // Every stage that lets text out (the store before it writes, rules before
 // they publish an alert or call a webhook, the web view before it shows text
 // to someone who may not read originals) masks it with this one package, so
-// what one of them masks, all of them mask. It imports nothing of ours.
+// what one of them masks, all of them mask. Of ours it imports only hangul.
 //
 // Redaction is pure: a Redactor holds only its configuration and is safe for
 // concurrent use.
@@ -26,6 +26,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/earshot-dev/earshot/hangul"
 )
 
 // Type is the kind of a sensitive entity, named as Amazon Contact Lens names them.
@@ -131,7 +133,7 @@ func languageOf(text, lang string) string {
 	case l != "":
 		return English
 	}
-	if HasHangul(text) {
+	if hangul.Has(text) {
 		return Korean
 	}
 	return English
