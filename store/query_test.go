@@ -21,6 +21,11 @@ func TestParseQueryCompiles(t *testing.T) {
 		{"can't", `"can t"`, `('can' <-> 't')`},
 		{"e-mail", `"e mail"`, `('e' <-> 'mail')`},
 		{"계좌", `"계좌"`, `('계좌')`},
+		// A Korean word is searched without its particles, as it is indexed.
+		{"계좌를", `"계좌"`, `('계좌')`},
+		{`"고객님이 계좌에서"`, `"고객님 계좌"`, `('고객님' <-> '계좌')`},
+		{"계좌번호", `"계좌번호"`, `('계좌번호')`},
+		{"계좌*", `"계좌"*`, `('계좌':*)`},
 	}
 	for _, c := range cases {
 		q, err := ParseQuery(c.in)
@@ -81,6 +86,48 @@ func TestMatchHighlights(t *testing.T) {
 	}
 	if ok, _ := q.Match("never a refund"); ok {
 		t.Error("NOT ignored")
+	}
+}
+
+func TestMatchKoreanThroughParticles(t *testing.T) {
+	text := "네, 고객님 계좌가 확인되었습니다. 계좌번호를 불러 주세요"
+	for in, want := range map[string]string{
+		"계좌":           "계좌가",
+		"계좌를":          "계좌가",
+		`"고객님 계좌"`:     "고객님|계좌가",
+		"계좌번호":         "계좌번호를",
+		"고객님 -계좌번호":    "",
+		"계좌 OR 해지":     "계좌가",
+		"confirmed 계좌": "",
+	} {
+		q, err := ParseQuery(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, hl := q.Match(text)
+		var got []string
+		for _, h := range hl {
+			got = append(got, text[h[0]:h[1]])
+		}
+		if ok != (want != "") || strings.Join(got, "|") != want {
+			t.Errorf("%s: match %v, highlights %q, want %q", in, ok, got, want)
+		}
+	}
+}
+
+func TestSearchText(t *testing.T) {
+	for in, want := range map[string]string{
+		"Cancel my subscriptions.": "Cancel my subscriptions.",
+		"계좌를 해지하고 싶어요":             "계좌 해지하고 싶어요",
+		"네, 고객님 계좌가 확인되었습니다":       "네, 고객님 계좌 확인되었습니다",
+		"my 계좌에서는 card가 (계좌번호)":    "my 계좌 card (계좌번호)",
+	} {
+		if got := SearchText(in); got != want {
+			t.Errorf("SearchText(%q) = %q, want %q", in, got, want)
+		}
+		if got, want := Tokens(SearchText(in)), Tokens(in); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("Tokens(SearchText(%q)) = %q, want the text's own %q", in, got, want)
+		}
 	}
 }
 

@@ -18,14 +18,14 @@ import (
 // benchStore opens the benchmark corpus (the same as store/sqlite's:
 // EARSHOT_BENCH_CALLS calls, default 10,000, of 100 segments) in a schema
 // of the EARSHOT_TEST_POSTGRES database, building it the first time; drop
-// the schema earshot_bench_v1_<calls> to rebuild.
+// the schema earshot_bench_v2_<calls> to rebuild.
 func benchStore(b *testing.B) (*postgres.Store, storetest.Corpus) {
 	dsn := os.Getenv(DSNEnv)
 	if dsn == "" {
 		b.Skipf("%s is not set: no PostgreSQL server to benchmark", DSNEnv)
 	}
 	c := storetest.BenchCorpus(b)
-	schema := fmt.Sprintf("earshot_bench_v1_%d", c.Calls)
+	schema := fmt.Sprintf("earshot_bench_v2_%d", c.Calls)
 	ctx := context.Background()
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {

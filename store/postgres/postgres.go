@@ -72,7 +72,7 @@ var dialect = sqlstore.Dialect{
 	MatchWithinScore: `ts_rank(s.tsv, tq)`,
 	RidList:          `string_agg(CAST(m.rid AS text), ',')`,
 	Compile:          (*store.Query).TSQuery,
-	Migrations: [][]string{{
+	Migrations: []sqlstore.Migration{{Stmts: []string{
 		`CREATE TABLE calls (
 			id text PRIMARY KEY,
 			agent text NOT NULL DEFAULT '',
@@ -132,5 +132,18 @@ var dialect = sqlstore.Dialect{
 		`CREATE TABLE categories (call_id text NOT NULL, name text NOT NULL, rule_id text NOT NULL, matches text NOT NULL, PRIMARY KEY (call_id, name))`,
 		`CREATE INDEX categories_name ON categories (name)`,
 		`CREATE TABLE dtmf (call_id text NOT NULL, leg text NOT NULL, start_ms bigint NOT NULL, duration_ms bigint NOT NULL, digit text NOT NULL, original text NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
+	}}, {
+		// The index holds each Korean word without its particles
+		// (store.SearchText), so that 계좌 finds 계좌를 and 계좌가:
+		// segments.search_text has that text where it differs (NULL
+		// keeps one copy of English text), and tsv, recomputed for the
+		// segments kept before, is made from it.
+		Stmts: []string{
+			`DROP INDEX segments_tsv`,
+			`ALTER TABLE segments ADD COLUMN search_text text, DROP COLUMN tsv`,
+			`ALTER TABLE segments ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', COALESCE(search_text, text))) STORED`,
+			`CREATE INDEX segments_tsv ON segments USING GIN (tsv)`,
+		},
+		Then: sqlstore.FillSearchText,
 	}},
 }

@@ -91,7 +91,7 @@ func TestMigrationsConcurrentAndOnce(t *testing.T) {
 		}
 		s := <-stores
 		v, err := s.Version(ctx)
-		if err != nil || v != 1 {
+		if err != nil || v != 2 {
 			t.Errorf("version %d, %v", v, err)
 		}
 		s.Close()
@@ -102,8 +102,8 @@ func TestMigrationsConcurrentAndOnce(t *testing.T) {
 	}
 	defer s.Close()
 	var n int
-	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("schema_migrations has %d rows (%v), want 1", n, err)
+	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("schema_migrations has %d rows (%v), want 2", n, err)
 	}
 }
 
@@ -121,6 +121,17 @@ func TestOpenErrors(t *testing.T) {
 func TestSearchTimeLimit(t *testing.T) {
 	storetest.SearchTimeLimit(t, func(t *testing.T, limit time.Duration) store.Store {
 		s, err := postgres.Open(context.Background(), postgres.Config{DSN: testDSN(t), MaxConns: 4, SearchTimeout: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestMigrationKeepsKoreanSearch(t *testing.T) {
+	dsn := testDSN(t)
+	storetest.KoreanKeptBefore(t, postgres.FirstSchema(t, dsn), func() store.Store {
+		s, err := postgres.Open(context.Background(), postgres.Config{DSN: dsn})
 		if err != nil {
 			t.Fatal(err)
 		}

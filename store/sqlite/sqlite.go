@@ -92,7 +92,7 @@ var dialect = sqlstore.Dialect{
 	MatchScore:       `-segments_fts.rank`,
 	RidList:          `group_concat(m.rid)`,
 	Compile:          (*store.Query).FTS5,
-	Migrations: [][]string{{
+	Migrations: []sqlstore.Migration{{Stmts: []string{
 		`CREATE TABLE calls (
 			id TEXT PRIMARY KEY,
 			agent TEXT NOT NULL DEFAULT '',
@@ -161,5 +161,32 @@ var dialect = sqlstore.Dialect{
 		`CREATE TABLE categories (call_id TEXT NOT NULL, name TEXT NOT NULL, rule_id TEXT NOT NULL, matches TEXT NOT NULL, PRIMARY KEY (call_id, name))`,
 		`CREATE INDEX categories_name ON categories (name)`,
 		`CREATE TABLE dtmf (call_id TEXT NOT NULL, leg TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, digit TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
+	}}, {
+		// The index holds each Korean word without its particles
+		// (store.SearchText), so that 계좌 finds 계좌를 and 계좌가:
+		// segments.search_text has that text where it differs (NULL
+		// keeps one copy of English text), and the index, rebuilt for
+		// the segments kept before, reads it through a view.
+		Stmts: []string{
+			`ALTER TABLE segments ADD COLUMN search_text TEXT`,
+			`DROP TRIGGER segments_ai`,
+			`DROP TRIGGER segments_ad`,
+			`DROP TRIGGER segments_au`,
+			`DROP TABLE segments_fts`,
+			`CREATE VIEW segments_search AS SELECT rid, COALESCE(search_text, text) AS body FROM segments`,
+			`CREATE VIRTUAL TABLE segments_fts USING fts5(body, content='segments_search', content_rowid='rid', tokenize='unicode61 remove_diacritics 0', detail='full')`,
+			`CREATE TRIGGER segments_ai AFTER INSERT ON segments BEGIN
+				INSERT INTO segments_fts (rowid, body) VALUES (new.rid, COALESCE(new.search_text, new.text));
+			END`,
+			`CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
+				INSERT INTO segments_fts (segments_fts, rowid, body) VALUES ('delete', old.rid, COALESCE(old.search_text, old.text));
+			END`,
+			`CREATE TRIGGER segments_au AFTER UPDATE OF text, search_text ON segments BEGIN
+				INSERT INTO segments_fts (segments_fts, rowid, body) VALUES ('delete', old.rid, COALESCE(old.search_text, old.text));
+				INSERT INTO segments_fts (rowid, body) VALUES (new.rid, COALESCE(new.search_text, new.text));
+			END`,
+			`INSERT INTO segments_fts (segments_fts) VALUES ('rebuild')`,
+		},
+		Then: sqlstore.FillSearchText,
 	}},
 }

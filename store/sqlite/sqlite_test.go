@@ -58,3 +58,14 @@ func TestSearchTimeLimit(t *testing.T) {
 		return s
 	})
 }
+
+func TestMigrationKeepsKoreanSearch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	storetest.KoreanKeptBefore(t, sqlite.FirstSchema(t, path), func() store.Store {
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

@@ -30,7 +30,7 @@ type Dialect struct {
 	// Migrations are applied in order, each once, in a transaction; the
 	// version of Migrations[i] is i+1. Never edit one that has shipped:
 	// add another.
-	Migrations [][]string
+	Migrations []Migration
 	// MigrationLock, when set, runs first in the migration transaction
 	// (PostgreSQL: an advisory lock, so that two processes starting at
 	// once do not both migrate).
@@ -52,6 +52,58 @@ type Dialect struct {
 	RidList string
 	// Compile turns a parsed query into the parameter of MatchFrom.
 	Compile func(*store.Query) string
+}
+
+// Migration is one step of the schema: its statements, then, when set, Then
+// in the same transaction, for what SQL alone cannot do (q rewrites ?
+// placeholders for the dialect).
+type Migration struct {
+	Stmts []string
+	Then  func(ctx context.Context, tx *sql.Tx, q func(string) string) error
+}
+
+// FillSearchText is the Then of the migration that adds segments.search_text:
+// it fills the column for the segments stored before, so that the index
+// holds their Korean words without particles too (see store.SearchText).
+func FillSearchText(ctx context.Context, tx *sql.Tx, q func(string) string) error {
+	type fill struct {
+		rid  int64
+		text string
+	}
+	var fills []fill
+	rows, err := tx.QueryContext(ctx, `SELECT rid, text FROM segments`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var rid int64
+		var text string
+		if err := rows.Scan(&rid, &text); err != nil {
+			rows.Close()
+			return err
+		}
+		if st := store.SearchText(text); st != text {
+			fills = append(fills, fill{rid, st})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, f := range fills {
+		if _, err := tx.ExecContext(ctx, q(`UPDATE segments SET search_text = ? WHERE rid = ?`), f.text, f.rid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchText is the value of segments.search_text for a segment's text:
+// NULL where the index takes the text as it is (no Hangul, or nothing to
+// strip), so that an English store keeps one copy of its text.
+func searchText(text string) sql.NullString {
+	st := store.SearchText(text)
+	return sql.NullString{String: st, Valid: st != text}
 }
 
 // Store is a store.Store over database/sql.
@@ -111,7 +163,7 @@ func (s *Store) q(query string) string {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	for i, stmts := range s.d.Migrations {
+	for i, m := range s.d.Migrations {
 		version := i + 1
 		if err := s.tx(ctx, func(tx *sql.Tx) error {
 			if s.d.MigrationLock != "" {
@@ -129,9 +181,14 @@ func (s *Store) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			for _, stmt := range stmts {
+			for _, stmt := range m.Stmts {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("%.60s...: %w", strings.TrimSpace(stmt), err)
+				}
+			}
+			if m.Then != nil {
+				if err := m.Then(ctx, tx, s.q); err != nil {
+					return err
 				}
 			}
 			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().UnixMilli())
@@ -283,16 +340,16 @@ func (s *Store) PutSegment(ctx context.Context, seg msg.StoredSegment) error {
 	}
 	return s.write(ctx, "segment "+seg.ID, seg.CallID, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO segments
-			(id, call_id, leg, turn, part, start_ms, end_ms, text, language, confidence, words, engine, model, dropped, error, sentiment, compound)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(id, call_id, leg, turn, part, start_ms, end_ms, text, search_text, language, confidence, words, engine, model, dropped, error, sentiment, compound)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 			leg = excluded.leg, turn = excluded.turn, part = excluded.part,
-			start_ms = excluded.start_ms, end_ms = excluded.end_ms, text = excluded.text,
+			start_ms = excluded.start_ms, end_ms = excluded.end_ms, text = excluded.text, search_text = excluded.search_text,
 			language = excluded.language, confidence = excluded.confidence, words = excluded.words,
 			engine = excluded.engine, model = excluded.model, dropped = excluded.dropped, error = excluded.error,
 			sentiment = COALESCE(excluded.sentiment, segments.sentiment),
 			compound = COALESCE(excluded.compound, segments.compound)`),
-			seg.ID, seg.CallID, string(seg.Leg), seg.Turn, seg.Part, seg.StartMS, seg.EndMS, seg.Text,
+			seg.ID, seg.CallID, string(seg.Leg), seg.Turn, seg.Part, seg.StartMS, seg.EndMS, seg.Text, searchText(seg.Text),
 			seg.Language, seg.Confidence, words, seg.Engine, seg.Model, seg.Dropped, seg.Error,
 			nullJSON(seg.Sentiment, seg.Sentiment != nil), compound)
 		if err != nil || seg.Original == "" {
