@@ -715,3 +715,20 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 	}
 	return rec, rows.Err()
 }
+
+// FirstSchema opens dsn with driver and migrates it to schema version 1
+// only, as the first release left a database: for testing the migrations
+// after it.
+func FirstSchema(ctx context.Context, driver, dsn string, d Dialect) (*sql.DB, error) {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	d.Migrations = d.Migrations[:1]
+	s, err := New(ctx, db, d, 0)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s.DB(), nil
+}
