@@ -17,7 +17,9 @@ var stagePackages = []string{"capture", "transcribe", "sentiment", "rules", "eva
 var shared = map[string][]string{
 	"msg":    nil,
 	"bus":    {"msg"},
-	"redact": nil,
+	"redact": {"hangul"},
+	"hangul": nil,
+	"record": {"msg"},
 }
 
 func deps(t *testing.T) map[string][]string {

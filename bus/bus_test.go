@@ -3,9 +3,11 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -457,5 +459,153 @@ func TestStartServerStoreUnusable(t *testing.T) {
 	}
 	if waited := time.Since(start); waited > 5*time.Second {
 		t.Errorf("the refusal took %s; the cause is known at once", waited)
+	}
+}
+
+// With a Key, several workers share one pull: each key's messages are
+// handled in stream order, and while one key's handler waits, other keys
+// are handled.
+func TestConsumeKeyKeepsOrderPerKey(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	cfg := bus.ConsumerConfig{
+		Stream: bus.StreamEvents, Durable: "keyed", Filter: []string{msg.AllTranscripts},
+		Workers: 4, Batch: 32,
+		Key: bus.ByCall,
+	}
+	calls := []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"}
+	stuckWorker := bus.Partition("stuck", cfg.Workers)
+	elsewhere := make(chan struct{}) // closed when a call of another worker is handled
+	var once sync.Once
+	var mu sync.Mutex
+	got := map[string][]string{}
+	done := make(chan struct{}, 1000)
+	stop := consume(t, c, cfg, func(_ context.Context, m jetstream.Msg) error {
+		call, n, _ := strings.Cut(string(m.Data()), "/")
+		if call == "stuck" {
+			select {
+			case <-elsewhere:
+			case <-time.After(10 * time.Second):
+				t.Error("no other call handled while the stuck call's handler waited")
+			}
+		} else if bus.Partition(call, cfg.Workers) != stuckWorker {
+			once.Do(func() { close(elsewhere) })
+		}
+		mu.Lock()
+		got[call] = append(got[call], n)
+		mu.Unlock()
+		done <- struct{}{}
+		return nil
+	})
+	if err := c.Publish(ctx, msg.SubjectTranscript("stuck"), []byte("stuck/0")); err != nil {
+		t.Fatal(err)
+	}
+	const per = 50
+	for i := range per {
+		for _, call := range calls {
+			if _, err := c.JS.PublishAsync(msg.SubjectTranscript(call), []byte(fmt.Sprintf("%s/%03d", call, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	<-c.JS.PublishAsyncComplete()
+	for range len(calls)*per + 1 {
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("not every message handled within 20 s")
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range calls {
+		if len(got[call]) != per || !slices.IsSorted(got[call]) {
+			t.Errorf("call %s handled %d messages in order %v; want %d in stream order", call, len(got[call]), got[call], per)
+		}
+	}
+}
+
+// With Together, the messages at hand are handled as one unit and acked
+// after it; when the unit fails, each is handled alone.
+func TestConsumeTogether(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	const n = 50
+	for i := range n {
+		if _, err := c.JS.PublishAsync(msg.SubjectTranscript("c1"), []byte(fmt.Sprintf("%03d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-c.JS.PublishAsyncComplete()
+	var mu sync.Mutex
+	var units, failed int
+	var committed []string
+	done := make(chan struct{}, 2*n)
+	type pendingKey struct{}
+	stop := consume(t, c, bus.ConsumerConfig{
+		Stream: bus.StreamEvents, Durable: "together", Filter: []string{msg.AllTranscripts},
+		Key: bus.ByCall, Batch: 16,
+		Together: func(ctx context.Context, each func(context.Context) error) error {
+			var pending []string
+			if err := each(context.WithValue(ctx, pendingKey{}, &pending)); err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+				return err
+			}
+			mu.Lock()
+			units++
+			committed = append(committed, pending...)
+			mu.Unlock()
+			for range pending {
+				done <- struct{}{}
+			}
+			return nil
+		},
+	}, func(ctx context.Context, m jetstream.Msg) error {
+		pending, together := ctx.Value(pendingKey{}).(*[]string)
+		if string(m.Data()) == "025" && together {
+			return errors.New("refused in a unit")
+		}
+		if together {
+			*pending = append(*pending, string(m.Data()))
+			return nil
+		}
+		mu.Lock()
+		committed = append(committed, string(m.Data()))
+		mu.Unlock()
+		done <- struct{}{}
+		return nil
+	})
+	for range n {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("not every message handled within 10 s")
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if len(committed) != n || !slices.IsSorted(committed) {
+		t.Fatalf("handled %d messages, in order %v; want %d in stream order, each once", len(committed), committed, n)
+	}
+	if units == 0 || units+failed >= n {
+		t.Errorf("%d units committed and %d failed for %d messages; want the messages at hand handled together", units, failed, n)
+	}
+	if failed == 0 {
+		t.Error("the unit holding the refused message did not fail")
+	}
+	info, err := c.JS.Consumer(ctx, bus.StreamEvents, "together")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := info.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.NumAckPending != 0 || ci.AckFloor.Consumer < n {
+		t.Fatalf("ack pending %d, ack floor %d; want 0 and at least %d", ci.NumAckPending, ci.AckFloor.Consumer, n)
 	}
 }

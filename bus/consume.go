@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/earshot-dev/earshot/msg"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -69,6 +70,23 @@ type ConsumerConfig struct {
 	// Workers is how many messages are handled at once; default 1, which
 	// keeps the stream's order.
 	Workers int
+	// Key, when set, spreads messages over the Workers by a hash of their
+	// key, each worker handling its share in stream order: messages with
+	// one key (one call's) keep their order while different keys are
+	// handled in parallel. One pull feeds every worker.
+	Key func(jetstream.Msg) string
+	// Batch is how many messages a pull fetches ahead of the ones in hand,
+	// saving a round trip to the server per message; default 0: a worker
+	// holds only the message it handles, so that a slow handler (a
+	// transcription) leaves the others to free workers.
+	Batch int
+	// Together, when set with a Key, handles the messages a worker has at
+	// hand (at most Batch+1) as one unit, such as a database transaction:
+	// it calls each, which runs the handler on every message in order and
+	// stops at the first failure, inside the unit and returns nil once the
+	// unit is committed; then every message is acked. When it fails, each
+	// message is handled alone, as without Together.
+	Together func(ctx context.Context, each func(ctx context.Context) error) error
 	// MaxDeliver bounds deliveries before a message whose handler failed
 	// is dead-lettered; default 5. Transient failures are not bounded by
 	// it, but they are deliveries: a message that failed transiently that
@@ -102,6 +120,9 @@ func (c *ConsumerConfig) defaults() error {
 	}
 	if c.Workers <= 0 {
 		c.Workers = 1
+	}
+	if c.Batch < 0 {
+		c.Batch = 0
 	}
 	if c.MaxDeliver <= 0 {
 		c.MaxDeliver = 5
@@ -149,7 +170,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    -1, // counted here, so the last failure is dead-lettered, not dropped
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: 4 * cfg.Workers,
+		MaxAckPending: 4*cfg.Workers + 2*cfg.Batch,
 	}
 	switch len(cfg.Filter) {
 	case 0:
@@ -171,8 +192,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	defer stop()
 	var wg sync.WaitGroup
 	errs := make(chan error, cfg.Workers)
-	for range cfg.Workers {
-		it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	pull := jetstream.PullMaxMessages(1 + cfg.Batch)
+	iterators := cfg.Workers
+	if cfg.Key != nil {
+		iterators = 1
+	}
+	for range iterators {
+		it, err := cons.Messages(pull)
 		if err != nil {
 			stop()
 			wg.Wait()
@@ -186,7 +212,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		}()
 		go func() {
 			defer wg.Done()
-			errs <- consumeLoop(runCtx, js, &cfg, it, h)
+			if cfg.Key != nil {
+				errs <- dispatch(runCtx, js, &cfg, it, h)
+				return
+			}
+			errs <- consumeLoop(runCtx, &cfg, it, func(m jetstream.Msg) { handle(runCtx, js, &cfg, m, h) })
 		}()
 	}
 	select {
@@ -196,6 +226,13 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 	stop()
 	wg.Wait()
+	// Acks are sent without waiting for the server's word; make sure the
+	// last ones are on the wire before saying everything is done.
+	if !nc.IsClosed() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = nc.FlushWithContext(fctx)
+		cancel()
+	}
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -219,7 +256,8 @@ func closedAlready(nc *nats.Conn) <-chan struct{} {
 	return nil
 }
 
-func consumeLoop(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, it jetstream.MessagesContext, h Handler) error {
+// consumeLoop hands each message of it to do until it is closed.
+func consumeLoop(ctx context.Context, cfg *ConsumerConfig, it jetstream.MessagesContext, do func(jetstream.Msg)) error {
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -232,8 +270,86 @@ func consumeLoop(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfi
 			cfg.Logger.Warn("consumer fetch failed", "consumer", cfg.Durable, "err", err)
 			continue
 		}
+		do(m)
+	}
+}
+
+// dispatch hands the messages of it to cfg.Workers goroutines by the hash
+// of cfg.Key, so that each key's messages are handled in order.
+func dispatch(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, it jetstream.MessagesContext, h Handler) error {
+	queues := make([]chan jetstream.Msg, cfg.Workers)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan jetstream.Msg, max(1, cfg.Batch/cfg.Workers))
+		wg.Go(func() {
+			for m := range queues[i] {
+				handleGroup(ctx, js, cfg, gather(m, queues[i], cfg), h)
+			}
+		})
+	}
+	err := consumeLoop(ctx, cfg, it, func(m jetstream.Msg) {
+		queues[partition(cfg.Key(m), len(queues))] <- m
+	})
+	for _, q := range queues {
+		close(q)
+	}
+	wg.Wait()
+	return err
+}
+
+// gather is m and, with cfg.Together, the messages waiting in q after it,
+// at most cfg.Batch.
+func gather(m jetstream.Msg, q <-chan jetstream.Msg, cfg *ConsumerConfig) []jetstream.Msg {
+	group := []jetstream.Msg{m}
+	for cfg.Together != nil && len(group) <= cfg.Batch {
+		select {
+		case next, ok := <-q:
+			if !ok {
+				return group
+			}
+			group = append(group, next)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// handleGroup handles the messages of group as one unit (cfg.Together),
+// or each alone when that fails or there is only one.
+func handleGroup(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, group []jetstream.Msg, h Handler) {
+	if len(group) > 1 && ctx.Err() == nil {
+		err := cfg.Together(ctx, func(ctx context.Context) error {
+			for _, m := range group {
+				if err := h(ctx, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, m := range group {
+				if err := m.Ack(); err != nil {
+					cfg.Logger.Warn("ack failed; the message will be redelivered", "subject", m.Subject(), "err", err)
+				}
+			}
+			return
+		}
+		cfg.Logger.Debug("messages handled together failed; handling each alone", "consumer", cfg.Durable, "messages", len(group), "err", err)
+	}
+	for _, m := range group {
 		handle(ctx, js, cfg, m, h)
 	}
+}
+
+// partition is the worker, of n, for key: an FNV-1a hash.
+func partition(key string, n int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
 }
 
 func handle(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, m jetstream.Msg, h Handler) {
@@ -245,10 +361,11 @@ func handle(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, m 
 	}
 	err := h(ctx, m)
 	if err == nil {
-		// The work is done: ack it even if shutdown began meanwhile.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := m.DoubleAck(actx); err != nil {
+		// The work is done: ack it even if shutdown began meanwhile. The
+		// ack is not waited for: one that is lost brings the message
+		// again, and every stage's results carry ids that make a repeat
+		// harmless (at least once, idempotent).
+		if err := m.Ack(); err != nil {
 			cfg.Logger.Warn("ack failed; the message will be redelivered", "subject", m.Subject(), "err", err)
 		}
 		return
@@ -300,4 +417,13 @@ func (c *ConsumerConfig) backoff(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, c.MaxRetryBackoff)
+}
+
+// ByCall is a ConsumerConfig.Key that keeps each call's messages in order:
+// the call id in the subject (the subject itself when it names none).
+func ByCall(m jetstream.Msg) string {
+	if id, err := msg.CallFromSubject(m.Subject()); err == nil {
+		return id
+	}
+	return m.Subject()
 }

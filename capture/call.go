@@ -110,7 +110,7 @@ func (cl *call) legByRole(r msg.Role) *leg {
 }
 
 func (cl *call) addLeg(role msg.Role, now time.Time) *leg {
-	l := &leg{call: cl, role: role, p: &cl.c.vad, sink: cl, floor: cl.c.vad.absEnergy}
+	l := &leg{call: cl, role: role, p: &cl.c.vad, sink: cl, floor: cl.c.vad.absEnergy, rec: cl.c.cfg.Recorder}
 	l.info.Role = role
 	// The leg starts where the call is now: by the wall clock, or by the
 	// media of the legs already there when they ran ahead of it (a replay

@@ -390,6 +390,9 @@ func (c *Capture) endCall(cl *call, reason string) {
 		c.endedRefused += st.Refused
 	}
 	c.out.add(cl.id, msg.SubjectCall(cl.id), ev)
+	if c.cfg.Recorder != nil {
+		c.cfg.Recorder.CallEnded(cl.id, ev.DurationMS*msg.SampleRate/1000)
+	}
 	for _, s := range cl.streams {
 		delete(c.streams, s.key)
 		if reason == msg.EndBye || reason == msg.EndAnnounce {

@@ -65,6 +65,10 @@ type Config struct {
 	// still queued to be published. Default 5 s.
 	FlushTimeout time.Duration
 
+	// Recorder, when set, gets every leg's audio on the call clock and
+	// each call's end (see AudioSink).
+	Recorder AudioSink
+
 	// Metrics, when set, gets capture's collectors.
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger

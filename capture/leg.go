@@ -61,6 +61,8 @@ type leg struct {
 	speech      int     // speech frames in the turn
 	finals      int
 	sink        legSink
+	rec         AudioSink // Config.Recorder, or nil
+	recPos      int64     // leg position up to which audio went to rec
 }
 
 func (l *leg) pos() int64 { return l.bufStart + int64(len(l.buf)) }
@@ -89,6 +91,13 @@ func (l *leg) silence(n int) {
 
 // analyse runs the VAD over the audio appended since it last ran.
 func (l *leg) analyse() {
+	if l.rec != nil {
+		from := max(l.recPos, l.bufStart)
+		if from < l.pos() {
+			l.rec.LegAudio(l.call.id, l.role, l.offset+from, l.buf[from-l.bufStart:])
+		}
+		l.recPos = l.pos()
+	}
 	for l.vadPos+frameLen <= l.pos() {
 		i := l.vadPos - l.bufStart
 		l.frame(l.buf[i:i+frameLen], l.vadPos)

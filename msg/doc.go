@@ -79,6 +79,25 @@
 //     Korean are eojeol; TalkSpeedSPM counts Hangul syllables per minute over
 //     the turns that have them.
 //
+// # Recordings
+//
+// Recording is in-process, not on the bus: capture hands every leg's
+// decoded audio, on the call clock and with loss and timestamp gaps filled
+// with silence, to the recorder (package record) through the AudioSink it
+// declares, and says when each call ends. The recorder, beside capture,
+// writes a call's two channels as it goes, in parts of 10 s, to its store
+// (a directory or the NATS object store bucket EARSHOT_RECORDINGS), under
+// these names:
+//
+//	<call>/parts/<session>-<sample>.ul  in progress: µ-law frames, agent then customer
+//	<call>/original.wav                 sealed when the call ends
+//
+// A recorder that stops mid-call has written its parts; one started again
+// goes on with the call in a new session (a new call clock) and the sealed
+// file names the gap between them (WAV LIST/INFO ICMT "gaps_ms=S-E,...").
+// Recording a leg's audio on the bus instead would double capture's
+// publishing for no reader but the recorder.
+//
 // # Redaction
 //
 // Personal data (card numbers, account numbers, phone numbers, ...) is

@@ -213,6 +213,10 @@ type Word struct {
 	StartMS    int64   `json:"start_ms"`
 	EndMS      int64   `json:"end_ms"`
 	Confidence float64 `json:"confidence"`
+	// Redacted marks, in a stored segment, a word that was (part of) a
+	// masked entity: its Text is empty and its time is silenced in the
+	// redacted recording.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // Segment is the text of one utterance job.

@@ -3,7 +3,6 @@ package redact
 import (
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -285,16 +284,6 @@ func krPhone(d string) bool {
 		return n == 11
 	case n >= 3 && d[0] == '0' && d[1] >= '3' && d[1] <= '6' && d[2] >= '1' && d[2] <= '5':
 		return n == 10 || n == 11
-	}
-	return false
-}
-
-// HasHangul reports whether s has a Hangul letter.
-func HasHangul(s string) bool {
-	for _, r := range s {
-		if unicode.Is(unicode.Hangul, r) {
-			return true
-		}
 	}
 	return false
 }

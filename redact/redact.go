@@ -14,7 +14,7 @@
 // Every stage that lets text out (the store before it writes, rules before
 // they publish an alert or call a webhook, the web view before it shows text
 // to someone who may not read originals) masks it with this one package, so
-// what one of them masks, all of them mask. It imports nothing of ours.
+// what one of them masks, all of them mask. Of ours it imports only hangul.
 //
 // Redaction is pure: a Redactor holds only its configuration and is safe for
 // concurrent use.
@@ -26,6 +26,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/earshot-dev/earshot/hangul"
 )
 
 // Type is the kind of a sensitive entity, named as Amazon Contact Lens names them.
@@ -131,7 +133,7 @@ func languageOf(text, lang string) string {
 	case l != "":
 		return English
 	}
-	if HasHangul(text) {
+	if hangul.Has(text) {
 		return Korean
 	}
 	return English
@@ -695,8 +697,14 @@ func validExpiry(d string, afterMonth bool) bool {
 // appear in text even when the transcript caught them. Runs shorter than
 // 3 digits are left alone.
 func (r *Redactor) RedactDigits(text string, pressed []string) string {
+	return r.replace(text, FindDigits(text, pressed))
+}
+
+// FindDigits returns the runs of text that RedactDigits masks, as PIN
+// entities in order and not overlapping.
+func FindDigits(text string, pressed []string) []Entity {
 	if len(pressed) == 0 {
-		return text
+		return nil
 	}
 	toks := tokenize(text)
 	rs := runs(text, toks)
@@ -715,5 +723,5 @@ func (r *Redactor) RedactDigits(text string, pressed []string) string {
 			}
 		}
 	}
-	return r.replace(text, merge(ents))
+	return merge(ents)
 }

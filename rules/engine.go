@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,9 @@ type EngineConfig struct {
 	HTTPClient *http.Client
 	// WebhookWorkers deliver webhooks concurrently; default 4.
 	WebhookWorkers int
+	// Workers is how many calls are evaluated at once, each call's events
+	// in order on one of them; default 4.
+	Workers int
 	// Redactor masks personal data in every text the engine publishes
 	// (alert messages, matched text, webhook bodies); default
 	// redact.New(redact.Config{}).
@@ -67,7 +71,7 @@ type Engine struct {
 	hooks chan webhookJob
 	ready chan struct{}
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards calls and done; each call's state has its own
 	calls map[string]*callState
 	done  map[string]time.Time // finished calls: late messages are ignored
 
@@ -97,6 +101,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.WebhookWorkers <= 0 {
 		cfg.WebhookWorkers = 4
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
 	}
 	if cfg.Redactor == nil {
 		r, err := redact.New(redact.Config{})
@@ -174,7 +181,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		// Handling an event takes milliseconds; a delivery lost on the way
 		// (a pull the client gave up on) comes again after this.
 		AckWait: 10 * time.Second,
-		Logger:  e.log,
+		Workers: e.cfg.Workers, Key: bus.ByCall, Batch: 64 * e.cfg.Workers,
+		Logger: e.log,
 	}, e.handle)
 	cancel()
 	_ = sub.Unsubscribe()
@@ -214,12 +222,15 @@ func (e *Engine) handle(ctx context.Context, m jetstream.Msg) error {
 	if err != nil {
 		return bus.Permanent(err)
 	}
+	// Only this worker handles the call's messages (bus Key), so no other
+	// creates its state meanwhile; sweeps may finish it.
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, done := e.done[call]; done {
+	_, done := e.done[call]
+	cs := e.calls[call]
+	e.mu.Unlock()
+	if done {
 		return nil
 	}
-	cs := e.calls[call]
 	isNew := cs == nil
 	if isNew {
 		cs = newCallState(call, e.cfg.Rules.Current())
@@ -229,10 +240,17 @@ func (e *Engine) handle(ctx context.Context, m jetstream.Msg) error {
 				e.log.Warn("call state not rebuilt from the stream; evaluating from this event on", "call", call, "err", err)
 			}
 			if finished {
+				e.mu.Lock()
 				e.done[call] = time.Now()
+				e.mu.Unlock()
 				return nil
 			}
 		}
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.finished { // by a sweep meanwhile
+		return nil
 	}
 	kind, err := ingest(cs, subj, m.Data())
 	if err != nil {
@@ -243,7 +261,9 @@ func (e *Engine) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	e.mEvents.WithLabelValues(kind).Inc()
 	if isNew {
+		e.mu.Lock()
 		e.calls[call] = cs
+		e.mu.Unlock()
 	}
 	cs.lastSeen = time.Now()
 	if kind == "ended" {
@@ -402,9 +422,27 @@ func (e *Engine) finish(ctx context.Context, cs *callState) error {
 	if err := e.publishCategories(ctx, cs, true); err != nil {
 		return err
 	}
+	cs.finished = true
+	e.mu.Lock()
 	delete(e.calls, cs.id)
 	e.done[cs.id] = time.Now()
+	e.mu.Unlock()
 	return nil
+}
+
+// eachCall runs f on every call the engine keeps, with the call's lock
+// held, skipping calls finished meanwhile.
+func (e *Engine) eachCall(f func(cs *callState)) {
+	e.mu.Lock()
+	calls := slices.Collect(maps.Values(e.calls))
+	e.mu.Unlock()
+	for _, cs := range calls {
+		cs.mu.Lock()
+		if !cs.finished {
+			f(cs)
+		}
+		cs.mu.Unlock()
+	}
 }
 
 func (e *Engine) publishCategories(ctx context.Context, cs *callState, final bool) error {
@@ -588,35 +626,33 @@ func (e *Engine) sweeper(ctx context.Context) {
 // to now and evaluates their rules: a non_talk threshold fires when it is
 // crossed, not when the silence or hold ends.
 func (e *Engine) sweepOpen(ctx context.Context, now time.Time) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, cs := range e.calls {
+	e.eachCall(func(cs *callState) {
 		if cs.ended || cs.chars == nil || len(cs.chars.Open) == 0 || cs.startedAt.IsZero() {
-			continue
+			return
 		}
 		before := cs.nowMS
 		cs.advance(now.Sub(cs.startedAt).Milliseconds())
 		if cs.nowMS == before {
-			continue
+			return
 		}
 		if err := e.evalLive(ctx, cs); err != nil && ctx.Err() == nil {
 			e.log.Warn("evaluating a call's open non-talk time failed; will retry", "call", cs.id, "err", err)
 		}
-	}
+	})
 }
 
 func (e *Engine) sweep(ctx context.Context, now time.Time) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, cs := range e.calls {
+	e.eachCall(func(cs *callState) {
 		due := (cs.ended && now.Sub(cs.endedAt) >= e.cfg.Grace) || now.Sub(cs.lastSeen) >= e.cfg.IdleTimeout
 		if !due {
-			continue
+			return
 		}
 		if err := e.finish(ctx, cs); err != nil && ctx.Err() == nil {
 			e.log.Warn("post-call evaluation failed; will retry", "call", cs.id, "err", err)
 		}
-	}
+	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	keep := max(e.cfg.IdleTimeout, time.Hour)
 	for id, at := range e.done {
 		if now.Sub(at) > keep {

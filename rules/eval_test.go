@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/earshot-dev/earshot/hangul"
 	"github.com/earshot-dev/earshot/msg"
 )
 
@@ -225,7 +226,7 @@ func TestTokenize(t *testing.T) {
 	}
 	for in, want := range cases {
 		lang := "en"
-		if hasHangul(in) {
+		if hangul.Has(in) {
 			lang = "ko"
 		}
 		if got := Tokenize(in, lang); !slices.Equal(got, want) {

@@ -3,7 +3,8 @@ package rules
 import (
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/earshot-dev/earshot/hangul"
 )
 
 // token is one normalised word of a transcript or a rule phrase.
@@ -26,14 +27,6 @@ var numberWords = map[string]string{
 	"twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60",
 	"seventy": "70", "eighty": "80", "ninety": "90",
 	"hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
-}
-
-// koreanParticles are the postpositions a Korean word may carry, longest
-// first. Stripping them lets a rule for 계좌 match 계좌를 and 계좌가.
-var koreanParticles = []string{
-	"에서는", "에게서", "으로는", "한테서",
-	"에서", "에게", "으로", "한테", "께서", "까지", "부터", "처럼", "보다", "이나", "이랑", "에는", "과는", "와는",
-	"은", "는", "이", "가", "을", "를", "에", "의", "도", "만", "와", "과", "로", "랑",
 }
 
 // Tokenize splits text into normalised words, as rule matching sees them,
@@ -97,9 +90,8 @@ func normalizeWord(raw string, english bool) token {
 			t.norm = singular(lower)
 		}
 	}
-	if hasHangul(t.norm) {
-		t.norm = stripParticles(t.norm)
-	}
+	// Stripping Korean particles lets a rule for 계좌 match 계좌를 and 계좌가.
+	t.norm = hangul.StripParticles(t.norm)
 	return t
 }
 
@@ -144,36 +136,6 @@ func isASCIILetters(s string) bool {
 		}
 	}
 	return true
-}
-
-func hasHangul(s string) bool {
-	for _, r := range s {
-		if unicode.Is(unicode.Hangul, r) {
-			return true
-		}
-	}
-	return false
-}
-
-// stripParticles removes up to two trailing Korean particles, keeping at
-// least one syllable. The same function runs on rule phrases and on
-// transcripts, so the two normalise alike even where it strips a syllable
-// that was not a particle.
-func stripParticles(w string) string {
-	for range 2 {
-		stripped := false
-		for _, p := range koreanParticles {
-			if strings.HasSuffix(w, p) && utf8.RuneCountInString(w) > utf8.RuneCountInString(p) {
-				w = w[:len(w)-len(p)]
-				stripped = true
-				break
-			}
-		}
-		if !stripped {
-			break
-		}
-	}
-	return w
 }
 
 func isWordRune(r rune) bool {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -36,8 +37,10 @@ type fireState struct {
 // callState is everything the rules know of one call. It is not safe for
 // concurrent use; the engine serialises access.
 type callState struct {
-	id string
-	rs *RuleSet
+	mu       sync.Mutex // held while the call's events are applied and its actions run
+	finished bool       // its post-call evaluation is done
+	id       string
+	rs       *RuleSet
 
 	known      bool // a call event was seen: agent, queue, attributes are known
 	agent      string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -39,6 +40,9 @@ type Config struct {
 	Idle time.Duration
 	// Durable names the JetStream consumer; default "analyze-sentiment".
 	Durable string
+	// Workers is how many calls are analysed at once, each call's messages
+	// in order on one of them; default 4.
+	Workers int
 	// Metrics, when set, gets the analyzer's collectors.
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
@@ -56,7 +60,7 @@ type Analyzer struct {
 	pub Publisher
 	log *slog.Logger
 
-	mu       sync.Mutex
+	mu       sync.Mutex          // guards js, calls and finished; each call's state has its own
 	js       jetstream.JetStream // set by Run: where a call's history is read
 	calls    map[string]*callState
 	finished map[string]time.Time // recently finished calls, for late messages
@@ -67,6 +71,8 @@ type Analyzer struct {
 }
 
 type callState struct {
+	mu        sync.Mutex // held while the call's messages are applied and its results published
+	done      bool       // finished: the call's results are final
 	tracker   *Tracker
 	chars     *characteristics.Call
 	finals    map[string]bool  // final segment ids seen
@@ -92,8 +98,8 @@ func NewAnalyzer(pub Publisher, cfg Config) (*Analyzer, error) {
 	if pub == nil {
 		return nil, errors.New("sentiment: analyzer needs a publisher")
 	}
-	if cfg.Grace < 0 || cfg.Idle < 0 {
-		return nil, fmt.Errorf("sentiment: grace %v and idle %v must not be negative", cfg.Grace, cfg.Idle)
+	if cfg.Grace < 0 || cfg.Idle < 0 || cfg.Workers < 0 {
+		return nil, fmt.Errorf("sentiment: grace %v, idle %v and workers %d must not be negative", cfg.Grace, cfg.Idle, cfg.Workers)
 	}
 	if err := cfg.Tracker.validate(); err != nil {
 		return nil, err
@@ -119,6 +125,9 @@ func NewAnalyzer(pub Publisher, cfg Config) (*Analyzer, error) {
 	}
 	if cfg.Durable == "" {
 		cfg.Durable = "analyze-sentiment"
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 4
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -147,8 +156,8 @@ func NewAnalyzer(pub Publisher, cfg Config) (*Analyzer, error) {
 	return a, nil
 }
 
-// Run consumes StreamEvents durably (one worker, so each call's events keep
-// their order) and finishes calls whose grace or idle time has passed, until
+// Run consumes StreamEvents durably (calls spread over Workers, each call's
+// events in order) and finishes calls whose grace or idle time has passed, until
 // ctx is done. It returns after everything it started has stopped.
 func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
 	a.mu.Lock()
@@ -175,7 +184,8 @@ func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
 		Stream:  bus.StreamEvents,
 		Durable: a.cfg.Durable,
 		Filter:  []string{msg.AllCalls, msg.AllTimeline, msg.AllTranscripts},
-		Logger:  a.log,
+		Workers: a.cfg.Workers, Key: bus.ByCall, Batch: 64 * a.cfg.Workers,
+		Logger: a.log,
 	}, func(ctx context.Context, m jetstream.Msg) error {
 		var seq uint64
 		if md, err := m.Metadata(); err == nil {
@@ -262,35 +272,56 @@ func (a *Analyzer) handle(ctx context.Context, subject string, data []byte, seq 
 	if !ok || ev.final || ev.seg != nil && ev.seg.Interim {
 		return nil
 	}
+	st := a.state(ctx, ev, seq)
+	if st == nil {
+		return a.apply(ctx, nil, ev, true)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done { // finished by a sweep meanwhile
+		return a.apply(ctx, nil, ev, true)
+	}
+	st.lastSeen = time.Now()
+	return a.apply(ctx, st, ev, true)
+}
+
+// state is the state of ev's call, nil when the call is finished. A call
+// not seen before gets a new state, with its history replayed when ev is
+// not its start. Only the worker that handles the call's messages calls
+// it, so no other creates the same call meanwhile.
+func (a *Analyzer) state(ctx context.Context, ev event, seq uint64) *callState {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	st := a.calls[ev.callID]
-	if st != nil {
-		st.lastSeen = time.Now()
-	} else if _, done := a.finished[ev.callID]; !done {
-		st = a.newState(ev.callID)
-		if seq > 0 && a.js != nil && (ev.call == nil || ev.call.Kind != msg.CallStarted) {
-			a.replay(ctx, st, ev.callID, seq)
-			if st.finalSeen {
-				a.forget(ev.callID)
-				st = nil
-			}
+	st, js := a.calls[ev.callID], a.js
+	_, done := a.finished[ev.callID]
+	a.mu.Unlock()
+	if st != nil || done {
+		return st
+	}
+	st = a.newState(ev.callID)
+	if seq > 0 && js != nil && (ev.call == nil || ev.call.Kind != msg.CallStarted) {
+		a.replay(ctx, js, st, ev.callID, seq)
+		if st.finalSeen {
+			a.forget(ev.callID)
+			return nil
 		}
 	}
-	return a.apply(ctx, st, ev, true)
+	a.mu.Lock()
+	a.calls[ev.callID] = st
+	a.active.Set(float64(len(a.calls)))
+	a.mu.Unlock()
+	return st
 }
 
 func (a *Analyzer) newState(callID string) *callState {
 	tr, _ := NewTracker(a.cfg.Tracker)                          // validated in NewAnalyzer
 	ch, _ := characteristics.New(callID, a.cfg.Characteristics) // likewise
-	st := &callState{tracker: tr, chars: ch, finals: map[string]bool{}, perLeg: map[msg.Role]int{}, lastSeen: time.Now()}
-	a.calls[callID] = st
-	a.active.Set(float64(len(a.calls)))
-	return st
+	return &callState{tracker: tr, chars: ch, finals: map[string]bool{}, perLeg: map[msg.Role]int{}, lastSeen: time.Now()}
 }
 
 // forget drops a call's state and remembers it finished.
 func (a *Analyzer) forget(callID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	delete(a.calls, callID)
 	a.finished[callID] = time.Now()
 	a.active.Set(float64(len(a.calls)))
@@ -301,10 +332,10 @@ const replayTimeout = 10 * time.Second
 
 // replay applies the call's messages before stream sequence before to st,
 // publishing nothing. On failure the call goes on with what was read.
-func (a *Analyzer) replay(ctx context.Context, st *callState, callID string, before uint64) {
+func (a *Analyzer) replay(ctx context.Context, js jetstream.JetStream, st *callState, callID string, before uint64) {
 	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
 	defer cancel()
-	n, err := a.readHistory(ctx, st, callID, before)
+	n, err := a.readHistory(ctx, js, st, callID, before)
 	if err != nil {
 		a.log.Warn("reading a call's earlier messages failed; its results may miss them", "call", callID, "read", n, "err", err)
 		return
@@ -314,8 +345,8 @@ func (a *Analyzer) replay(ctx context.Context, st *callState, callID string, bef
 	}
 }
 
-func (a *Analyzer) readHistory(ctx context.Context, st *callState, callID string, before uint64) (int, error) {
-	cons, err := a.js.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
+func (a *Analyzer) readHistory(ctx context.Context, js jetstream.JetStream, st *callState, callID string, before uint64) (int, error) {
+	cons, err := js.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{msg.SubjectCall(callID), msg.SubjectTimeline(callID), msg.SubjectTranscript(callID), msg.SubjectCallSentiment(callID)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
@@ -475,6 +506,7 @@ func (a *Analyzer) finish(ctx context.Context, callID string, st *callState, rea
 	if err := a.publish(ctx, msg.SubjectCharacteristics(callID), st.chars.Snapshot(end, end, true)); err != nil {
 		return err
 	}
+	st.done = true
 	a.forget(callID)
 	a.finishes.WithLabelValues(reason).Inc()
 	if reason != finishComplete {
@@ -489,25 +521,36 @@ func (a *Analyzer) finish(ctx context.Context, callID string, st *callState, rea
 // periodically; a publish failure is logged and retried at the next sweep.
 func (a *Analyzer) Sweep(ctx context.Context, now time.Time) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	for id, st := range a.calls {
-		reason := ""
-		switch {
-		case st.ended && now.Sub(st.endedAt) >= a.cfg.Grace:
-			reason = finishGrace
-		case !st.ended && now.Sub(st.lastSeen) >= a.cfg.Idle:
-			reason = finishIdle
-		default:
-			continue
-		}
-		if err := a.finish(ctx, id, st, reason); err != nil && ctx.Err() == nil {
-			a.log.Warn("publishing a call's final results failed; will retry", "call", id, "err", err)
-		}
-	}
+	calls := make(map[string]*callState, len(a.calls))
+	maps.Copy(calls, a.calls)
 	for id, at := range a.finished {
 		if now.Sub(at) >= a.cfg.Idle {
 			delete(a.finished, id)
 		}
+	}
+	a.mu.Unlock()
+	for id, st := range calls {
+		st.mu.Lock()
+		a.sweep(ctx, now, id, st)
+		st.mu.Unlock()
+	}
+}
+
+// sweep finishes the call id if its grace or idle time has passed at now.
+func (a *Analyzer) sweep(ctx context.Context, now time.Time, id string, st *callState) {
+	var reason string
+	switch {
+	case st.done:
+		return
+	case st.ended && now.Sub(st.endedAt) >= a.cfg.Grace:
+		reason = finishGrace
+	case !st.ended && now.Sub(st.lastSeen) >= a.cfg.Idle:
+		reason = finishIdle
+	default:
+		return
+	}
+	if err := a.finish(ctx, id, st, reason); err != nil && ctx.Err() == nil {
+		a.log.Warn("publishing a call's final results failed; will retry", "call", id, "err", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,10 @@ type ArchiverConfig struct {
 	// OnStored, when set, is called after each message is stored (or
 	// skipped as nothing to keep), before it is acked.
 	OnStored func(subject string)
+	// OnFinal, when set, is called after a call's final characteristics
+	// are stored: the analysis has seen every final segment of the call.
+	// It must not block.
+	OnFinal func(call string)
 }
 
 // Archiver consumes call events from NATS, redacts them and writes them to a
@@ -71,7 +76,7 @@ type Archiver struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	pressed map[string]string // call -> DTMF digits pressed so far
+	pressed map[string]pressed // call -> DTMF digits pressed so far
 
 	handled    *prometheus.CounterVec
 	redactions *prometheus.CounterVec
@@ -103,7 +108,7 @@ func NewArchiver(cfg ArchiverConfig) (*Archiver, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &Archiver{
-		cfg: cfg, log: cfg.Logger, pressed: map[string]string{},
+		cfg: cfg, log: cfg.Logger, pressed: map[string]pressed{},
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "earshot_store_messages_total", Help: "Messages the store archiver handled, by schema and result (stored, skipped, failed).",
 		}, []string{"schema", "result"}),
@@ -125,16 +130,40 @@ func NewArchiver(cfg ArchiverConfig) (*Archiver, error) {
 	return a, nil
 }
 
-// Run consumes until ctx is done, then returns after the message in hand is
-// stored or left for redelivery.
+// archiverBatch is how many messages the archiver fetches ahead and, when
+// the store is a Batcher, writes in one transaction.
+const archiverBatch = 256
+
+// Run consumes until ctx is done, then returns after the messages in hand
+// are stored or left for redelivery. With a Batcher store, the messages
+// waiting are written in one transaction and acked after its commit.
 func (a *Archiver) Run(ctx context.Context, js jetstream.JetStream) error {
-	return bus.Consume(ctx, js, bus.ConsumerConfig{
+	cc := bus.ConsumerConfig{
 		Stream: bus.StreamEvents, Durable: a.cfg.Durable, Filter: ArchiverSubjects,
-		Workers: 1, AckWait: a.cfg.AckWait, Logger: a.log,
-	}, func(ctx context.Context, m jetstream.Msg) error {
+		Workers: 1, Key: bus.ByCall, Batch: archiverBatch, AckWait: a.cfg.AckWait, Logger: a.log,
+	}
+	if b, ok := a.cfg.Store.(Batcher); ok {
+		cc.Together = func(ctx context.Context, each func(ctx context.Context) error) error {
+			var stored []string
+			if err := b.Batch(context.WithValue(ctx, storedKey{}, &stored), each); err != nil {
+				return err
+			}
+			if a.cfg.OnStored != nil {
+				for _, s := range stored {
+					a.cfg.OnStored(s)
+				}
+			}
+			return nil
+		}
+	}
+	return bus.Consume(ctx, js, cc, func(ctx context.Context, m jetstream.Msg) error {
 		return a.Handle(ctx, m.Subject(), m.Data())
 	})
 }
+
+// storedKey is the context key of the subjects stored in a batch not yet
+// committed: OnStored is called for them after the commit.
+type storedKey struct{}
 
 // Handle stores one message. Malformed messages are refused as permanent
 // (bus dead-letters them); store errors are returned for a retry.
@@ -159,7 +188,9 @@ func (a *Archiver) Handle(ctx context.Context, subject string, data []byte) erro
 	default:
 		a.handled.WithLabelValues(schema, "skipped").Inc()
 	}
-	if a.cfg.OnStored != nil {
+	if batch, ok := ctx.Value(storedKey{}).(*[]string); ok {
+		*batch = append(*batch, subject)
+	} else if a.cfg.OnStored != nil {
 		a.cfg.OnStored(subject)
 	}
 	return nil
@@ -224,7 +255,13 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		if err != nil {
 			return false, err
 		}
-		return true, w.PutCharacteristics(ctx, c)
+		if err := w.PutCharacteristics(ctx, c); err != nil {
+			return false, err
+		}
+		if c.Final && a.cfg.OnFinal != nil {
+			a.cfg.OnFinal(c.CallID)
+		}
+		return true, nil
 	case "alert":
 		al, err := decode[msg.Alert](data)
 		if err != nil {
@@ -248,7 +285,7 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		if err != nil {
 			return false, err
 		}
-		a.press(ev.CallID, ev.Digit)
+		a.press(ev)
 		orig := ""
 		if a.cfg.Policy == PolicyRedactedAndOriginal {
 			orig = ev.Digit
@@ -271,19 +308,32 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 	return true, nil
 }
 
-func (a *Archiver) press(call, digit string) {
+// pressed is what a call's DTMF events pressed so far.
+type pressed struct {
+	digits string
+	lastMS int64 // StartMS of the last digit
+}
+
+// press adds ev's digit to its call's, once: an event handled again (a
+// redelivery, or a batch written again message by message) is not after
+// the last digit.
+func (a *Archiver) press(ev msg.DTMFEvent) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.pressed[call]; !ok && len(a.pressed) >= maxPressedCalls {
+	p, ok := a.pressed[ev.CallID]
+	if !ok && len(a.pressed) >= maxPressedCalls {
 		clear(a.pressed)
 	}
-	a.pressed[call] += digit
+	if ok && ev.StartMS <= p.lastMS {
+		return
+	}
+	a.pressed[ev.CallID] = pressed{digits: p.digits + ev.Digit, lastMS: ev.StartMS}
 }
 
 // pressedRuns are the runs of digits (0-9) pressed on a call.
 func (a *Archiver) pressedRuns(call string) []string {
 	a.mu.Lock()
-	p := a.pressed[call]
+	p := a.pressed[call].digits
 	a.mu.Unlock()
 	return strings.FieldsFunc(p, func(r rune) bool { return r < '0' || r > '9' })
 }
@@ -308,19 +358,60 @@ func (a *Archiver) redactMatches(call string, ms []msg.Match) {
 }
 
 // redactSegment returns the segment as it is stored: its text redacted,
-// its words dropped when anything in it was masked (they would spell it
-// out again), and the original kept only under PolicyRedactedAndOriginal.
+// the words of what was masked kept for their times but emptied and
+// marked Redacted (so the recording can be silenced there), and the
+// original kept only under PolicyRedactedAndOriginal.
 func (a *Archiver) redactSegment(seg msg.Segment, sent *msg.Sentiment) msg.StoredSegment {
 	orig := seg.Text
 	seg.Text = a.redactText(seg.CallID, seg.Text, seg.Language)
 	st := msg.StoredSegment{Segment: seg, Sentiment: sent}
 	if seg.Text != orig {
-		st.Words = nil
+		ents := append(redact.FindLang(orig, seg.Language), redact.FindDigits(orig, a.pressedRuns(seg.CallID))...)
+		st.Words = maskWords(orig, seg, ents)
 		if a.cfg.Policy == PolicyRedactedAndOriginal {
 			st.Original = orig
 		}
 	}
 	return st
+}
+
+// maskWords returns seg's words with those that overlap an entity of
+// text emptied and marked Redacted. When a word cannot be found in the
+// text, or an entity is not covered by words, the whole segment is one
+// redacted word: the audio is silenced too much rather than too little.
+func maskWords(text string, seg msg.Segment, ents []redact.Entity) []msg.Word {
+	whole := []msg.Word{{StartMS: seg.StartMS, EndMS: seg.EndMS, Redacted: true}}
+	if len(seg.Words) == 0 {
+		return whole
+	}
+	words := slices.Clone(seg.Words)
+	inWord := make([]bool, len(text)) // bytes of text some word spells
+	at := 0
+	for i := range words {
+		w := strings.TrimSpace(words[i].Text)
+		k := strings.Index(text[at:], w)
+		if w == "" || k < 0 {
+			return whole
+		}
+		start, end := at+k, at+k+len(w)
+		at = end
+		for b := start; b < end; b++ {
+			inWord[b] = true
+		}
+		for _, e := range ents {
+			if start < e.End && e.Start < end {
+				words[i].Text, words[i].Redacted = "", true
+			}
+		}
+	}
+	for _, e := range ents {
+		for b := e.Start; b < e.End; b++ {
+			if !inWord[b] && text[b] != ' ' {
+				return whole // said in words the transcriber did not time
+			}
+		}
+	}
+	return words
 }
 
 // RetentionConfig configures Retain.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -122,7 +123,11 @@ func TestArchiverStoresRedactedCall(t *testing.T) {
 			if want := "my card number is [CREDIT_DEBIT_NUMBER]"; g.Text != want {
 				t.Errorf("stored text %q, want %q", g.Text, want)
 			}
-			if g.Words != nil || g.Original != "" || g.Sentiment == nil || g.Sentiment.Compound != 0.1 {
+			// One word of the sixteen is timed: the whole segment is masked.
+			if want := []msg.Word{{StartMS: 1000, EndMS: 6000, Redacted: true}}; !slices.Equal(g.Words, want) {
+				t.Errorf("stored words %+v, want %+v", g.Words, want)
+			}
+			if g.Original != "" || g.Sentiment == nil || g.Sentiment.Compound != 0.1 {
 				t.Errorf("stored segment = %+v", g)
 			}
 			if m := rec.Alerts[0]; strings.Contains(m.Message, "4111") || strings.Contains(m.Matches[0].Text, "4111") {
@@ -421,5 +426,40 @@ func TestArchiverKeepsEvaluations(t *testing.T) {
 	res, err := s.Search(context.Background(), msg.SearchQuery{MinScore: &atLeast})
 	if err != nil || res.Total != 1 {
 		t.Errorf("calls scoring 80 or more: %+v %v", res, err)
+	}
+}
+
+// A DTMF event handled again (redelivered, or a batch written again
+// message by message) does not press its digit twice: the digits still
+// mask what the transcript caught of them.
+func TestArchiverDTMFHandledTwice(t *testing.T) {
+	s := openSQLite(t)
+	a, err := store.NewArchiver(store.ArchiverConfig{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	handle := func(subject string, m msg.Message) {
+		t.Helper()
+		b, err := msg.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Handle(ctx, subject, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handle(msg.SubjectCall("d1"), msg.CallEvent{CallID: "d1", Kind: msg.CallStarted, Time: t0, StartedAt: t0})
+	for _, d := range []msg.DTMFEvent{{Digit: "7", StartMS: 100}, {Digit: "3", StartMS: 300}, {Digit: "3", StartMS: 300}, {Digit: "9", StartMS: 500}} {
+		d.CallID, d.Leg, d.DurationMS = "d1", msg.RoleCustomer, 80
+		handle(msg.SubjectDTMF("d1"), d)
+	}
+	handle(msg.SubjectTranscript("d1"), msg.Segment{ID: "d1/customer/1/0", CallID: "d1", Leg: msg.RoleCustomer, Turn: 1, StartMS: 600, EndMS: 900, Text: "I typed 7 3 9"})
+	rec, err := s.Call(ctx, "d1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Segments) != 1 || strings.Contains(rec.Segments[0].Text, "7") {
+		t.Fatalf("segments %+v; want the pressed digits masked", rec.Segments)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/earshot-dev/earshot/hangul"
 	"github.com/earshot-dev/earshot/msg"
 )
 
@@ -390,13 +391,40 @@ func inner(n node) error {
 }
 
 // Tokens splits text into index tokens the way both stores' full-text
-// indexes do: runs of letters and digits, lower-cased.
+// indexes see SearchText: runs of letters and digits, lower-cased, Korean
+// particles stripped.
 func Tokens(text string) []string {
 	var out []string
 	for _, s := range tokenSpans(text) {
-		out = append(out, strings.ToLower(text[s[0]:s[1]]))
+		out = append(out, indexWord(text[s[0]:s[1]]))
 	}
 	return out
+}
+
+// indexWord is the index token of one word: lower case, and a Korean word
+// without its particles (계좌를 and 계좌가 are 계좌), so that a search for
+// a word finds it whatever particle it carries.
+func indexWord(w string) string {
+	return hangul.StripParticles(strings.ToLower(w))
+}
+
+// SearchText is the text the stores index for a segment's text: the same
+// words in the same places, each Korean word without its particles. It is
+// text itself when that has no Hangul.
+func SearchText(text string) string {
+	if !hangul.Has(text) {
+		return text
+	}
+	var b strings.Builder
+	last := 0
+	for _, s := range tokenSpans(text) {
+		w := text[s[0]:s[1]]
+		b.WriteString(text[last:s[0]])
+		b.WriteString(hangul.StripParticles(w))
+		last = s[1]
+	}
+	b.WriteString(text[last:])
+	return b.String()
 }
 
 func tokenSpans(text string) [][2]int {
@@ -543,7 +571,7 @@ func (q *Query) Match(text string) (bool, [][2]int) {
 	spans := tokenSpans(text)
 	words := make([]string, len(spans))
 	for i, s := range spans {
-		words[i] = strings.ToLower(text[s[0]:s[1]])
+		words[i] = indexWord(text[s[0]:s[1]])
 	}
 	hit := make([]bool, len(spans))
 	ok := eval(q.root, words, hit)

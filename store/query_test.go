@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +22,11 @@ func TestParseQueryCompiles(t *testing.T) {
 		{"can't", `"can t"`, `('can' <-> 't')`},
 		{"e-mail", `"e mail"`, `('e' <-> 'mail')`},
 		{"계좌", `"계좌"`, `('계좌')`},
+		// A Korean word is searched without its particles, as it is indexed.
+		{"계좌를", `"계좌"`, `('계좌')`},
+		{`"고객님이 계좌에서"`, `"고객님 계좌"`, `('고객님' <-> '계좌')`},
+		{"계좌번호", `"계좌번호"`, `('계좌번호')`},
+		{"계좌*", `"계좌"*`, `('계좌':*)`},
 	}
 	for _, c := range cases {
 		q, err := ParseQuery(c.in)
@@ -84,11 +90,66 @@ func TestMatchHighlights(t *testing.T) {
 	}
 }
 
+func TestMatchKoreanThroughParticles(t *testing.T) {
+	text := "네, 고객님 계좌가 확인되었습니다. 계좌번호를 불러 주세요"
+	for in, want := range map[string]string{
+		"계좌":           "계좌가",
+		"계좌를":          "계좌가",
+		`"고객님 계좌"`:     "고객님|계좌가",
+		"계좌번호":         "계좌번호를",
+		"고객님 -계좌번호":    "",
+		"계좌 OR 해지":     "계좌가",
+		"confirmed 계좌": "",
+	} {
+		q, err := ParseQuery(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, hl := q.Match(text)
+		var got []string
+		for _, h := range hl {
+			got = append(got, text[h[0]:h[1]])
+		}
+		if ok != (want != "") || strings.Join(got, "|") != want {
+			t.Errorf("%s: match %v, highlights %q, want %q", in, ok, got, want)
+		}
+	}
+}
+
+func TestSearchText(t *testing.T) {
+	for in, want := range map[string]string{
+		"Cancel my subscriptions.": "Cancel my subscriptions.",
+		"계좌를 해지하고 싶어요":             "계좌 해지하고 싶어요",
+		"네, 고객님 계좌가 확인되었습니다":       "네, 고객님 계좌 확인되었습니다",
+		"my 계좌에서는 card가 (계좌번호)":    "my 계좌 card (계좌번호)",
+	} {
+		if got := SearchText(in); got != want {
+			t.Errorf("SearchText(%q) = %q, want %q", in, got, want)
+		}
+		if got, want := indexed(SearchText(in)), Tokens(in); !slices.Equal(got, want) {
+			t.Errorf("the index sees %q in SearchText(%q), want the query's %q", got, in, want)
+		}
+	}
+}
+
+// indexed is what a full-text index sees in text: its words, lower-cased.
+func indexed(text string) []string {
+	var out []string
+	for _, s := range tokenSpans(text) {
+		out = append(out, strings.ToLower(text[s[0]:s[1]]))
+	}
+	return out
+}
+
 func FuzzParseQuery(f *testing.F) {
-	for _, s := range []string{`refund`, `"cancel my subscription" -fee`, `(a OR b*) AND NOT c`, `"`, `((`, `--x`, `NOT NOT x y`, `a a a (a) a`, `-x -x y y`} {
+	for _, s := range []string{`refund`, `"cancel my subscription" -fee`, `(a OR b*) AND NOT c`, `"`, `((`, `--x`, `NOT NOT x y`, `a a a (a) a`, `-x -x y y`, `계좌를 "고객님이 계좌에서"`, `는는는는 CARD가`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// A word of a text, searched for, finds itself in the index.
+		if got, want := indexed(SearchText(s)), Tokens(s); !slices.Equal(got, want) {
+			t.Fatalf("the index sees %q in SearchText(%q), a search for it %q", got, s, want)
+		}
 		q, err := ParseQuery(s)
 		if err != nil {
 			if !errors.Is(err, msg.ErrBadQuery) {

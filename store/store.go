@@ -55,6 +55,13 @@ type Writer interface {
 	DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)
 }
 
+// Batcher is a Writer that can join writes in one transaction: Batch runs
+// f with a context in which every write joins it, committed when f
+// returns nil and rolled back otherwise.
+type Batcher interface {
+	Batch(ctx context.Context, f func(ctx context.Context) error) error
+}
+
 // Store is a place calls are kept: the archiver writes it, search reads it.
 type Store interface {
 	Reader

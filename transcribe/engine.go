@@ -37,7 +37,7 @@ type EngineInfo struct {
 
 // Audio is one stretch of mono speech at EngineRate.
 type Audio struct {
-	Samples []float32 // -1..1
+	Samples []float32 // -1..1; engines only read them (the worker keeps them to resume the next interim)
 	// Language is a hint ("en", "ko"); empty means the engine's default.
 	Language string
 }

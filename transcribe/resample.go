@@ -108,19 +108,42 @@ func (r *Resampler) OutLen(n int) int {
 
 // Resample appends the resampled src to dst and returns it.
 func (r *Resampler) Resample(dst, src []float32) []float32 {
+	return r.ResampleFrom(dst, src, 0)
+}
+
+// Settled is how many leading output samples of n input samples no later
+// input changes: those of a longer src that begins with the same n
+// samples are the same.
+func (r *Resampler) Settled(n int) int {
 	if r.phases == nil {
-		return append(dst, src...)
+		return n
 	}
-	out := r.OutLen(len(src))
+	out := r.OutLen(n)
+	for i := range out {
+		if _, j0 := r.tap(i); j0 >= n {
+			return i
+		}
+	}
+	return out
+}
+
+// ResampleFrom appends output samples from..OutLen(len(src)) of the
+// resampled src to dst and returns it: with the first from output samples
+// of an earlier, shorter src (at most Settled of its length) already in
+// dst, the result is the same as resampling src whole.
+func (r *Resampler) ResampleFrom(dst, src []float32, from int) []float32 {
+	if r.phases == nil {
+		return append(dst, src[min(from, len(src)):]...)
+	}
+	out := r.OutLen(len(src)) - from
+	if out <= 0 {
+		return dst
+	}
 	base := len(dst)
 	dst = append(dst, make([]float32, out)...)
 	y := dst[base:]
-	up, down := int64(r.up), int64(r.down)
 	for n := range y {
-		t := int64(n)*down + int64(r.delay)
-		p := t % up
-		taps := r.phases[p]
-		j0 := int(t/up) - r.offset[p]
+		taps, j0 := r.tap(from + n)
 		// x[j0-k] for k in 0..len(taps)-1, within src.
 		kLo := max(0, j0-len(src)+1)
 		kHi := min(len(taps), j0+1)
@@ -131,6 +154,15 @@ func (r *Resampler) Resample(dst, src []float32) []float32 {
 		y[n] = acc
 	}
 	return dst
+}
+
+// tap is the filter phase of output sample n and the index of the newest
+// input sample it reads.
+func (r *Resampler) tap(n int) (taps []float32, j0 int) {
+	up := int64(r.up)
+	t := int64(n)*int64(r.down) + int64(r.delay)
+	p := t % up
+	return r.phases[p], int(t/up) - r.offset[p]
 }
 
 // PCM16ToFloat appends src scaled to -1..1 to dst.

@@ -133,3 +133,66 @@ func BenchmarkResample8kTo16k(b *testing.B) {
 		dst = r.Resample(dst[:0], in)
 	}
 }
+
+// Resuming from the settled output of a shorter prefix gives exactly what
+// resampling the whole input gives, at every pair of lengths.
+func TestResampleResumes(t *testing.T) {
+	for _, rates := range [][2]int{{8000, 16000}, {16000, 8000}, {44100, 16000}, {8000, 8000}} {
+		r, err := NewResampler(rates[0], rates[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := tone(rates[0], 440, 3000, 0.3)
+		for i, v := range tone(rates[0], 1234, len(src), 0.2) {
+			src[i] += v
+		}
+		for _, n := range []int{0, 1, 7, 160, 999, 1600, 2999} {
+			for _, m := range []int{n, n + 1, n + 37, 3000} {
+				if m > len(src) || m < n {
+					continue
+				}
+				prev := r.Resample(nil, src[:n])
+				settled := r.Settled(n)
+				if settled > len(prev) {
+					t.Fatalf("%v: Settled(%d) = %d beyond the %d samples out", rates, n, settled, len(prev))
+				}
+				got := r.ResampleFrom(prev[:settled:settled], src[:m], settled)
+				want := r.Resample(nil, src[:m])
+				if len(got) != len(want) {
+					t.Fatalf("%v: %d then %d samples: resumed %d out, whole %d", rates, n, m, len(got), len(want))
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%v: %d then %d samples: out[%d] resumed %g, whole %g", rates, n, m, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkResampleInterims is the resampling of one 10 s turn sent as
+// interims every 2 s and its final: whole each time, or resumed.
+func BenchmarkResampleInterims(b *testing.B) {
+	r, _ := NewResampler(8000, 16000)
+	in := tone(8000, 440, 10*8000, 0.3)
+	for _, resume := range []bool{false, true} {
+		b.Run(map[bool]string{false: "whole", true: "resumed"}[resume], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var prev []float32
+				done := 0
+				for end := 2 * 8000; end <= len(in); end += 2 * 8000 {
+					from := 0
+					if resume {
+						from = r.Settled(done)
+					}
+					out := make([]float32, from, r.OutLen(end))
+					copy(out, prev)
+					prev = r.ResampleFrom(out, in[:end], from)
+					done = end
+				}
+			}
+		})
+	}
+}

@@ -45,7 +45,7 @@ const (
 // TestAccess walks every endpoint with every role, with no login, with a
 // wrong and a missing CSRF token, and with an API token.
 func TestAccess(t *testing.T) {
-	ts := startTestServer(t, Config{}, accessRecords()...)
+	ts := startTestServer(t, Config{Recordings: recordCalls(t, "own-1", "other-1")}, accessRecords()...)
 	liveCalls(t, ts)
 	var n atomic.Int64
 	uniq := func() string { return fmt.Sprintf("new-%d", n.Add(1)) }
@@ -82,6 +82,9 @@ func TestAccess(t *testing.T) {
 		{"GET", "/api/ui/calls/own-1", nil, all, 200},
 		{"GET", "/api/ui/calls/other-1", nil, notAgent, 200},
 		{"GET", "/api/ui/calls/other-1?original=1", nil, admin, 200},
+		{"GET", "/api/calls/own-1/recording", nil, all, 200},
+		{"GET", "/api/calls/other-1/recording", nil, notAgent, 200},
+		{"GET", "/api/calls/other-1/recording?original=1", nil, admin, 200},
 		{"GET", "/api/ui/calls/live-own", nil, all, 200},
 		{"GET", "/api/ui/calls/live-other", nil, notAgent, 200},
 		{"GET", "/api/ui/calls/live-own/events", nil, all, 200},
@@ -226,6 +229,7 @@ func TestAccess(t *testing.T) {
 		"GET /login", "GET /", "GET /calls/own-1", "GET /search", "GET /dashboard", "GET /rules", "GET /users",
 		"POST /api/ui/logout", "GET /api/ui/me", "POST /api/ui/me/password", "GET /api/ui/live",
 		"GET /api/ui/calls/own-1", "GET /api/ui/calls/live-own/events", "GET /api/ui/search", "GET /api/ui/dashboard",
+		"GET /api/ui/calls/own-1", "GET /api/ui/calls/live-own/events", "GET /api/calls/own-1/recording", "GET /api/ui/search",
 		"GET /api/ui/rules", "GET /api/ui/rules/history", "POST /api/ui/rules/check",
 		"POST /api/ui/rules/dryrun", "POST /api/ui/rules/activate", "GET /api/ui/users",
 		"POST /api/ui/users", "PUT /api/ui/users/ann", "DELETE /api/ui/users/nobody",

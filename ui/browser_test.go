@@ -266,3 +266,49 @@ func jsString(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "<", `\x3c`)
 	return `"` + r.Replace(s) + `"`
 }
+
+// TestPlayer plays a stored call in headless Chromium: opened from a
+// search hit, the player starts at the hit's turn and highlights it; the
+// highlight follows the audio as it plays and when it is sought; a click
+// on a turn seeks to it.
+func TestPlayer(t *testing.T) {
+	rec := searchRecord()
+	ctx, ts, _ := liveBrowser(t, Config{Recordings: recordCallsFor(t, 80, "past-1")}, rec)
+	do(t, ctx, "log in",
+		chromedp.Navigate(ts.http.URL+"/login"),
+		chromedp.WaitVisible("#name"),
+		chromedp.SendKeys("#name", "sue"),
+		chromedp.SendKeys("#password", testPassword),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#board"),
+	)
+	hit := rec.Segments[3] // "I want a refund ...", at 60 s
+	do(t, ctx, "open the search hit", chromedp.Navigate(ts.http.URL+"/calls/past-1?q=refund&seg="+hit.ID), chromedp.WaitVisible("#audio"))
+	playing := `(document.querySelector('#transcript li.playing') || {}).dataset`
+	waitFor(t, ctx, "the player at the hit's turn", `(() => { const a = document.querySelector('#audio'); const p = `+playing+`;
+		return a.readyState >= 1 && Math.abs(a.currentTime - 60) < 0.01 && p && p.seg === `+jsString(hit.ID)+`; })()`)
+	run(t, ctx, `(() => { const a = document.querySelector('#audio'); a.muted = true; a.play(); return true; })()`)
+	waitFor(t, ctx, "the audio playing on in the hit's turn", `(() => { const a = document.querySelector('#audio'); const p = `+playing+`;
+		return !a.paused && a.currentTime > 60.3 && p && p.seg === `+jsString(hit.ID)+`; })()`)
+	screenshot(t, ctx, "call-player")
+	do(t, ctx, "click the second turn", chromedp.Click(`#transcript li[data-seg="`+rec.Segments[1].ID+`"] .t`))
+	waitFor(t, ctx, "the highlight on the second turn", `(() => { const a = document.querySelector('#audio'); const p = `+playing+`;
+		return a.currentTime >= 20 && a.currentTime < 24 && p && p.seg === `+jsString(rec.Segments[1].ID)+`; })()`)
+	run(t, ctx, `(() => { document.querySelector('#audio').currentTime = 10; return true; })()`)
+	waitFor(t, ctx, "no turn highlighted between turns", `document.querySelector('#transcript li.playing') === null`)
+	do(t, ctx, "click the alert", chromedp.Click(`#alerts li.alert`))
+	waitFor(t, ctx, "the player at the alert", `document.querySelector('#audio').currentTime < 1`)
+	do(t, ctx, "hear the customer alone", chromedp.SetValue("#channels", "customer"))
+	run(t, ctx, `document.querySelector('#channels').dispatchEvent(new Event('change'))`)
+	waitFor(t, ctx, "the agent's channel muted", `gains !== null && gains[0].gain.value === 0 && gains[1].gain.value === 1`)
+	run(t, ctx, `(() => { document.querySelector('#audio').pause(); return true; })()`)
+}
+
+// run runs a script in the page; it must return true.
+func run(t *testing.T, ctx context.Context, script string) {
+	t.Helper()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](script))
+	if err != nil || !ok {
+		t.Fatalf("%s: %v %v", script, ok, err)
+	}
+}

@@ -47,6 +47,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/ui/live", s.api(permBoard, s.handleBoardEvents))
 	mux.Handle("GET /api/ui/calls/{id}", s.api(permCall, s.handleCall))
 	mux.Handle("GET /api/ui/calls/{id}/events", s.api(permCall, s.handleCallEvents))
+	mux.Handle("GET /api/calls/{id}/recording", s.api(permCall, s.handleRecording))
 	mux.Handle("GET /api/ui/search", s.api(permSearch, s.handleSearch))
 	mux.Handle("GET /api/ui/dashboard", s.api(permDash, s.handleDashboard))
 	mux.Handle("GET /api/ui/rules", s.api(permRules, s.handleRulesSource))

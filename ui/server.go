@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"github.com/earshot-dev/earshot/record"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -84,6 +85,9 @@ type Config struct {
 	// NoTranscription says no transcription engine runs here (earshot run
 	// --engine none): the call view then says why a call has no transcript.
 	NoTranscription bool
+	// Recordings is where calls' recordings live (package record); nil:
+	// the call view has no player.
+	Recordings record.Store
 }
 
 // Server is the web view: pages, JSON API, event streams and login.

@@ -22,6 +22,7 @@ import (
 	"github.com/earshot-dev/earshot/capture/sender"
 	"github.com/earshot-dev/earshot/internal/synthcall"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/record"
 	"github.com/earshot-dev/earshot/ui"
 	"github.com/nats-io/nats.go"
 )
@@ -37,6 +38,17 @@ type captureStage struct {
 	token                   string
 	mediaWS                 mediaWSFlags
 	audioSocket             string
+	record, recordStore     string
+	recordMask              string
+	replicas                int
+	recordRetentionDays     int
+
+	// calls is the store, for the recordings' redaction (earshot run).
+	calls record.Calls
+	// recordings is where the recorder writes (nil under --record none),
+	// for the web view; audioRedactor redacts them (earshot run).
+	recordings    record.Store
+	audioRedactor *record.Redactor
 }
 
 // mediaWSFlags are the WebSocket media streams intake's flags.
@@ -69,6 +81,11 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.mediaWS.inbound, "media-ws-inbound", "customer", "role of a media stream's inbound track (agent or customer)")
 	fs.StringVar(&s.mediaWS.outbound, "media-ws-outbound", "agent", "role of a media stream's outbound track (agent or customer)")
 	fs.StringVar(&s.audioSocket, "audiosocket", "", "take Asterisk AudioSocket connections on HOST:PORT (one per leg; the UUID's last hex digit names the role: a agent, c customer)")
+	fs.StringVar(&s.record, "record", "redacted", "keep calls' audio: none, redacted or redacted-and-original (as the text's --redact-policy)")
+	fs.StringVar(&s.recordStore, "record-store", "", "where recordings live: dir (under --data) or nats (the JetStream object store, replicated with the cluster); default dir in earshot run, nats alone")
+	fs.StringVar(&s.recordMask, "record-mask", "silence", "what replaces personal data in the redacted recording: silence or tone")
+	fs.IntVar(&s.recordRetentionDays, "record-retention-days", 0, "delete recordings older than this many days (0: keep; in earshot run, 0 follows --retention-days)")
+	fs.IntVar(&s.replicas, "record-replicas", 1, "with --record-store nats: how many NATS servers keep each recording")
 	fs.StringVar(&s.token, "capture-token", os.Getenv("EARSHOT_CAPTURE_TOKEN"), "earshot capture alone: the bearer token POST /api/calls/announce requires (without one the HTTP announce is off; NATS announces work regardless). In earshot run the web view's login guards it instead")
 }
 
@@ -85,12 +102,20 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 	if err != nil {
 		return nil, err
 	}
-	c, err := capture.New(capture.Config{
+	rec, err := s.recorder(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	cfg := capture.Config{
 		Listen: listen, AgentNets: nets, CallTimeout: s.callTimeout, Endpoint: s.endpoint,
 		InterimEvery: s.interim, VADThresholdDBFS: s.threshold, VADMarginDB: s.margin,
 		JitterMin: s.jitterMin, JitterMax: s.jitterMax, RateLimit: s.rateLimit, Language: s.language,
 		Metrics: e.metrics, Logger: e.log.With("stage", "capture"),
-	}, e.bus)
+	}
+	if rec != nil {
+		cfg.Recorder = rec
+	}
+	c, err := capture.New(cfg, e.bus)
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +158,96 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 		for _, run := range serve {
 			go func() { errs <- run(ctx) }()
 		}
+		recCtx, stopRec := context.WithCancel(context.WithoutCancel(ctx))
+		recDone := make(chan error, 3)
+		n := 0
+		if rec != nil {
+			n++
+			go func() { recDone <- rec.Run(recCtx) }()
+		}
+		if s.audioRedactor != nil {
+			n++
+			go func() { recDone <- s.audioRedactor.Run(recCtx) }()
+		}
+		if rec != nil && s.recordRetentionDays > 0 {
+			n++
+			go func() {
+				record.Retain(recCtx, s.recordings, s.recordRetentionDays, e.log.With("stage", "record"))
+				recDone <- nil
+			}()
+		}
 		err := c.Run(ctx)
 		for range serve {
 			err = errors.Join(err, <-errs)
 		}
 		_ = sub.Drain()
+		stopRec() // after capture, so the recorder writes all it was given
+		for range n {
+			err = errors.Join(err, <-recDone)
+		}
 		return err
 	}, nil
+}
+
+// openRecordings opens the recording store where says: dir (under
+// --data) or nats (the JetStream object store).
+func openRecordings(ctx context.Context, e *env, where string, replicas int) (record.Store, error) {
+	switch where {
+	case "dir":
+		return record.NewDir(filepath.Join(e.dataDir, "recordings"))
+	case "nats":
+		return record.NewObjectStore(ctx, e.bus.JS, record.ObjectStoreConfig{Replicas: replicas})
+	}
+	return nil, fmt.Errorf("%q: want dir or nats", where)
+}
+
+// recorder builds the recorder of --record and --record-store; nil under
+// --record none.
+func (s *captureStage) recorder(ctx context.Context, e *env) (*record.Recorder, error) {
+	policy, err := record.ParsePolicy(s.record)
+	if err != nil {
+		return nil, badInputf("--record: %v", err)
+	}
+	if s.recordRetentionDays < 0 {
+		return nil, badInputf("--record-retention-days %d: must not be negative", s.recordRetentionDays)
+	}
+	if s.recordMask != "silence" && s.recordMask != "tone" {
+		return nil, badInputf("--record-mask %q: want silence or tone", s.recordMask)
+	}
+	if policy == record.PolicyNone {
+		return nil, nil
+	}
+	where := s.recordStore
+	if where == "" {
+		where = "nats"
+		if e.allIn {
+			where = "dir"
+		}
+	}
+	if where != "dir" && where != "nats" {
+		return nil, badInputf("--record-store %q: want dir or nats", where)
+	}
+	st, err := openRecordings(ctx, e, where, s.replicas)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := record.NewRecorder(record.RecorderConfig{Store: st, Metrics: e.metrics, Logger: e.log.With("stage", "record")})
+	if err != nil {
+		return nil, err
+	}
+	s.recordings = st
+	if s.calls != nil {
+		s.audioRedactor, err = record.NewRedactor(record.RedactorConfig{
+			Store: st, Calls: s.calls, Policy: policy, Tone: s.recordMask == "tone", Logger: e.log.With("stage", "record"),
+		})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		e.log.Warn("recordings are kept original only, for admins: their redaction runs beside the store (earshot run)")
+	}
+	e.log.Info("recording calls", "policy", policy, "store", where)
+	return rec, nil
 }
 
 // intake opens an intake's listener on a capture; the runner it returns

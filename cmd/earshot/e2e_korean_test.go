@@ -24,7 +24,8 @@ import (
 // reports it (language "ko"). Then: the greeting rule (안녕하세요) fires,
 // 해지 raises its alert, Korean sentiment marks the angry customer
 // negative, the card number read out in Korean is redacted in the store and
-// in the web view, and search finds 해지 through its particle (해지를).
+// in the web view, and search for 해지 (and 해지*) finds and marks it with its particle
+// (해지를).
 func TestKoreanCallsEndToEnd(t *testing.T) {
 	if !synthcall.Available() {
 		t.Skip(synthcall.ErrNoTools)
@@ -78,13 +79,18 @@ func TestKoreanCallsEndToEnd(t *testing.T) {
 		t.Errorf("카드 번호 read out raised no card-number-ko alert: alerts %+v", cr.Alerts)
 	}
 
-	var found msg.SearchResults
-	web.get(t, "/api/ui/search?q="+url.QueryEscape("해지*"), &found)
-	hit := slices.IndexFunc(found.Hits, func(h msg.SearchHit) bool { return h.Call.CallID == angry.CallID })
-	if hit < 0 {
-		t.Errorf("search 해지* did not find %s: %+v", angry.CallID, found)
-	} else if !slices.ContainsFunc(found.Hits[hit].Snippets, func(s msg.Snippet) bool { return strings.Contains(s.Text, "해지를") }) {
-		t.Errorf("search 해지* found %s, but not the turn that says 해지를: %+v", angry.CallID, found.Hits[hit].Snippets)
+	// The plain word finds it through its particle, and marks 해지를.
+	for _, q := range []string{"해지*", "해지"} {
+		var found msg.SearchResults
+		web.get(t, "/api/ui/search?q="+url.QueryEscape(q), &found)
+		hit := slices.IndexFunc(found.Hits, func(h msg.SearchHit) bool { return h.Call.CallID == angry.CallID })
+		if hit < 0 {
+			t.Errorf("search %s did not find %s: %+v", q, angry.CallID, found)
+		} else if !slices.ContainsFunc(found.Hits[hit].Snippets, func(s msg.Snippet) bool {
+			return slices.ContainsFunc(s.Highlights, func(h [2]int) bool { return s.Text[h[0]:h[1]] == "해지를" })
+		}) {
+			t.Errorf("search %s found %s, but marked no 해지를 in its turns: %+v", q, angry.CallID, found.Hits[hit].Snippets)
+		}
 	}
 
 	// Korean sentiment: the angry customer's turns are negative, and so is

@@ -92,6 +92,11 @@ func TestPipelineInBrowser(t *testing.T) {
 	browsertest.Do(t, bctx, "open the hit", chromedp.Click("#hits .snippet"), chromedp.WaitVisible("#transcript"))
 	wait("the moment in the call", `(() => { const li = document.querySelector('#transcript li.target'); return !!li && li.textContent.includes('cancel my account'); })()`)
 	wait("the stored categories", `document.querySelector('#categories').textContent.includes('Escalation')`)
+	// The call was recorded, and once its analysis was final, redacted:
+	// the redacted recording is served, from any byte.
+	wait("the redacted recording served", `(() => { const x = new XMLHttpRequest();
+		x.open('GET', '/api/calls/`+script.CallID+`/recording?format=wav', false); x.setRequestHeader('Range', 'bytes=8-11'); x.send();
+		return x.status === 206 && x.responseText === 'WAVE'; })()`)
 	browsertest.Screenshot(t, bctx, shots, "call-finished")
 	es.stop()
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/earshot-dev/earshot/record"
 	"github.com/earshot-dev/earshot/rules"
 	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/ui"
@@ -27,6 +28,10 @@ type uiStage struct {
 	// say search and rules are not available).
 	store ui.Store
 	rules ui.Rules
+	// recordings is the capture stage's recording store (earshot run);
+	// recordingsAt is --ui-recordings (earshot ui alone).
+	recordings   record.Store
+	recordingsAt string
 	// noTranscription: earshot run --engine none (the call view says so).
 	noTranscription bool
 	// srv is the started server, for require.
@@ -58,6 +63,7 @@ func (s *uiStage) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
 	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts")
 	fs.StringVar(&s.rulesFile, "ui-rules", "", "earshot ui alone: the rules file the analyze stage watches (same machine or a shared disk), for the rules page; earshot run uses the analyze stage's")
+	fs.StringVar(&s.recordingsAt, "ui-recordings", "", "earshot ui alone: where the recordings are, nats (the JetStream object store) or dir (under --data); empty: no player. earshot run plays the capture stage's")
 	fs.StringVar(&s.storeDSN, "ui-store", "", "earshot ui alone: the store to read, a postgres:// DSN (default: the SQLite store in --data); earshot run reads the store stage's")
 }
 
@@ -83,10 +89,20 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 	}
 	var own store.Store // opened here when the ui runs alone
 	if e.allIn {
-		if s.storeDSN != "" || s.rulesFile != "" {
-			return nil, badInputf("--ui-store and --ui-rules are for earshot ui alone; earshot run uses the store and rules of its own stages (--db, --rules)")
+		if s.storeDSN != "" || s.rulesFile != "" || s.recordingsAt != "" {
+			return nil, badInputf("--ui-store, --ui-rules and --ui-recordings are for earshot ui alone; earshot run uses the store, rules and recordings of its own stages (--db, --rules, --record-store)")
 		}
 	} else {
+		if s.recordingsAt != "" {
+			if s.recordingsAt != "dir" && s.recordingsAt != "nats" {
+				return nil, badInputf("--ui-recordings %q: want dir or nats", s.recordingsAt)
+			}
+			st, err := openRecordings(ctx, e, s.recordingsAt, 1)
+			if err != nil {
+				return nil, err
+			}
+			s.recordings = st
+		}
 		// Not read-only: the ui may start before the store stage creates it.
 		st, err := openStore(ctx, s.storeDSN, e.dataDir, false)
 		if err != nil {
@@ -121,6 +137,9 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 	}
 	if s.rules != nil {
 		cfg.Rules = s.rules
+	}
+	if s.recordings != nil {
+		cfg.Recordings = s.recordings
 	}
 	srv, err := ui.New(cfg)
 	if err != nil {

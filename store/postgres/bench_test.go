@@ -18,10 +18,10 @@ import (
 // benchStore opens the benchmark corpus (the same as store/sqlite's:
 // EARSHOT_BENCH_CALLS calls, default 10,000, of 100 segments) in a schema
 // of the EARSHOT_TEST_POSTGRES database, building it the first time; drop
-// the schema earshot_bench_v1_<calls> to rebuild.
+// the schema earshot_bench_v2_<calls> to rebuild.
 func benchStore(b *testing.B) (*postgres.Store, storetest.Corpus) {
 	c := storetest.BenchCorpus(b)
-	s := benchSchema(b, fmt.Sprintf("earshot_bench_v1_%d", c.Calls), func(s *postgres.Store) { build(b, s, c) })
+	s := benchSchema(b, fmt.Sprintf("earshot_bench_v2_%d", c.Calls), func(s *postgres.Store) { build(b, s, c) })
 	return s, c
 }
 

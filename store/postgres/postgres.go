@@ -72,7 +72,7 @@ var dialect = sqlstore.Dialect{
 	MatchWithinScore: `ts_rank(s.tsv, tq)`,
 	RidList:          `string_agg(CAST(m.rid AS text), ',')`,
 	Compile:          (*store.Query).TSQuery,
-	Migrations: [][]string{{
+	Migrations: []sqlstore.Migration{{Stmts: []string{
 		`CREATE TABLE calls (
 			id text PRIMARY KEY,
 			agent text NOT NULL DEFAULT '',
@@ -132,48 +132,65 @@ var dialect = sqlstore.Dialect{
 		`CREATE TABLE categories (call_id text NOT NULL, name text NOT NULL, rule_id text NOT NULL, matches text NOT NULL, PRIMARY KEY (call_id, name))`,
 		`CREATE INDEX categories_name ON categories (name)`,
 		`CREATE TABLE dtmf (call_id text NOT NULL, leg text NOT NULL, start_ms bigint NOT NULL, duration_ms bigint NOT NULL, digit text NOT NULL, original text NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
+	}}, {
+		// The index holds each Korean word without its particles
+		// (store.SearchText), so that 계좌 finds 계좌를 and 계좌가:
+		// segments.search_text has that text where it differs (NULL
+		// keeps one copy of English text), and tsv, recomputed for the
+		// segments kept before, is made from it.
+		Stmts: []string{
+			`DROP INDEX segments_tsv`,
+			`ALTER TABLE segments ADD COLUMN search_text text, DROP COLUMN tsv`,
+			`ALTER TABLE segments ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', COALESCE(search_text, text))) STORED`,
+			`CREATE INDEX segments_tsv ON segments USING GIN (tsv)`,
+		},
+		Then: sqlstore.FillSearchText,
 	}, {
 		// What dashboards aggregate, kept so that one index range scan
 		// answers them: the characteristics and the customer's sentiment
 		// as columns of calls, and each call's categories and alert rules
 		// with the call's start, end, agent and queue (call_tags). Filled
 		// from what is already kept.
-		`ALTER TABLE calls ADD COLUMN agent_talk_ms bigint NOT NULL DEFAULT 0,
-			ADD COLUMN customer_talk_ms bigint NOT NULL DEFAULT 0,
-			ADD COLUMN interruptions integer NOT NULL DEFAULT 0,
-			ADD COLUMN agent_interruptions integer NOT NULL DEFAULT 0,
-			ADD COLUMN agent_wpm double precision,
-			ADD COLUMN customer_sentiment double precision,
-			ADD COLUMN customer_shift double precision`,
-		`UPDATE calls SET
-			agent_talk_ms = COALESCE((characteristics::jsonb #>> '{talk_ms,agent}')::bigint, 0),
-			customer_talk_ms = COALESCE((characteristics::jsonb #>> '{talk_ms,customer}')::bigint, 0),
-			interruptions = COALESCE(jsonb_array_length(characteristics::jsonb -> 'interruptions'), 0),
-			agent_interruptions = (SELECT COUNT(*) FROM jsonb_array_elements(COALESCE(characteristics::jsonb -> 'interruptions', '[]'::jsonb)) e WHERE e ->> 'by' = 'agent'),
-			agent_wpm = (characteristics::jsonb #>> '{talk_speed_wpm,agent}')::double precision
-			WHERE characteristics IS NOT NULL`,
-		`UPDATE calls SET customer_sentiment = s.overall, customer_shift = s.shift
-			FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer'`,
-		`CREATE INDEX calls_dashboard ON calls (started_at) INCLUDE (ended_at, agent, queue, duration_ms, characteristics_at, non_talk_ms,
-			agent_talk_ms, customer_talk_ms, interruptions, agent_interruptions, agent_wpm, customer_sentiment, customer_shift)`,
-		`CREATE TABLE call_tags (call_id text NOT NULL, kind text NOT NULL, name text NOT NULL,
-			started_at bigint NOT NULL, ended integer NOT NULL, agent text NOT NULL, queue text NOT NULL,
-			PRIMARY KEY (call_id, kind, name))`,
-		`CREATE INDEX call_tags_dashboard ON call_tags (started_at) INCLUDE (ended, agent, queue, kind, name)`,
-		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
-			SELECT k.call_id, 'category', k.name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
-			FROM categories k JOIN calls c ON c.id = k.call_id`,
-		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
-			SELECT DISTINCT a.call_id, 'alert', a.rule_name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
-			FROM alerts a JOIN calls c ON c.id = a.call_id`,
+		Stmts: []string{
+			`ALTER TABLE calls ADD COLUMN agent_talk_ms bigint NOT NULL DEFAULT 0,
+				ADD COLUMN customer_talk_ms bigint NOT NULL DEFAULT 0,
+				ADD COLUMN interruptions integer NOT NULL DEFAULT 0,
+				ADD COLUMN agent_interruptions integer NOT NULL DEFAULT 0,
+				ADD COLUMN agent_wpm double precision,
+				ADD COLUMN customer_sentiment double precision,
+				ADD COLUMN customer_shift double precision`,
+			`UPDATE calls SET
+				agent_talk_ms = COALESCE((characteristics::jsonb #>> '{talk_ms,agent}')::bigint, 0),
+				customer_talk_ms = COALESCE((characteristics::jsonb #>> '{talk_ms,customer}')::bigint, 0),
+				interruptions = COALESCE(jsonb_array_length(characteristics::jsonb -> 'interruptions'), 0),
+				agent_interruptions = (SELECT COUNT(*) FROM jsonb_array_elements(COALESCE(characteristics::jsonb -> 'interruptions', '[]'::jsonb)) e WHERE e ->> 'by' = 'agent'),
+				agent_wpm = (characteristics::jsonb #>> '{talk_speed_wpm,agent}')::double precision
+				WHERE characteristics IS NOT NULL`,
+			`UPDATE calls SET customer_sentiment = s.overall, customer_shift = s.shift
+				FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer'`,
+			`CREATE INDEX calls_dashboard ON calls (started_at) INCLUDE (ended_at, agent, queue, duration_ms, characteristics_at, non_talk_ms,
+				agent_talk_ms, customer_talk_ms, interruptions, agent_interruptions, agent_wpm, customer_sentiment, customer_shift)`,
+			`CREATE TABLE call_tags (call_id text NOT NULL, kind text NOT NULL, name text NOT NULL,
+				started_at bigint NOT NULL, ended integer NOT NULL, agent text NOT NULL, queue text NOT NULL,
+				PRIMARY KEY (call_id, kind, name))`,
+			`CREATE INDEX call_tags_dashboard ON call_tags (started_at) INCLUDE (ended, agent, queue, kind, name)`,
+			`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+				SELECT k.call_id, 'category', k.name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
+				FROM categories k JOIN calls c ON c.id = k.call_id`,
+			`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+				SELECT DISTINCT a.call_id, 'alert', a.rule_name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
+				FROM alerts a JOIN calls c ON c.id = a.call_id`,
+		},
 	}, {
 		// Evaluations: a call's scored forms, with their totals and
 		// answers as columns to filter calls by.
-		`CREATE TABLE evaluations (call_id text NOT NULL, form text NOT NULL, form_version text NOT NULL,
-			scored_at bigint NOT NULL, score double precision, doc text NOT NULL, PRIMARY KEY (call_id, form))`,
-		`CREATE INDEX evaluations_score ON evaluations (score)`,
-		`CREATE TABLE evaluation_answers (call_id text NOT NULL, form text NOT NULL, question text NOT NULL,
-			value text NOT NULL, PRIMARY KEY (call_id, form, question))`,
-		`CREATE INDEX evaluation_answers_value ON evaluation_answers (question, value)`,
+		Stmts: []string{
+			`CREATE TABLE evaluations (call_id text NOT NULL, form text NOT NULL, form_version text NOT NULL,
+				scored_at bigint NOT NULL, score double precision, doc text NOT NULL, PRIMARY KEY (call_id, form))`,
+			`CREATE INDEX evaluations_score ON evaluations (score)`,
+			`CREATE TABLE evaluation_answers (call_id text NOT NULL, form text NOT NULL, question text NOT NULL,
+				value text NOT NULL, PRIMARY KEY (call_id, form, question))`,
+			`CREATE INDEX evaluation_answers_value ON evaluation_answers (question, value)`,
+		},
 	}},
 }

@@ -22,7 +22,7 @@ import (
 // benchDB returns the path of the corpus database, building it first if
 // it is not cached, and reports the build's ingest rate when it builds.
 func benchDB(b *testing.B, c storetest.Corpus) string {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("earshot-bench-v1-%d-%d-%d", c.Seed, c.Calls, c.SegmentsPerCall))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("earshot-bench-v2-%d-%d-%d", c.Seed, c.Calls, c.SegmentsPerCall))
 	path := filepath.Join(dir, sqlite.FileName)
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
 		return path

@@ -92,7 +92,7 @@ var dialect = sqlstore.Dialect{
 	MatchScore:       `-segments_fts.rank`,
 	RidList:          `group_concat(m.rid)`,
 	Compile:          (*store.Query).FTS5,
-	Migrations: [][]string{{
+	Migrations: []sqlstore.Migration{{Stmts: []string{
 		`CREATE TABLE calls (
 			id TEXT PRIMARY KEY,
 			agent TEXT NOT NULL DEFAULT '',
@@ -161,49 +161,80 @@ var dialect = sqlstore.Dialect{
 		`CREATE TABLE categories (call_id TEXT NOT NULL, name TEXT NOT NULL, rule_id TEXT NOT NULL, matches TEXT NOT NULL, PRIMARY KEY (call_id, name))`,
 		`CREATE INDEX categories_name ON categories (name)`,
 		`CREATE TABLE dtmf (call_id TEXT NOT NULL, leg TEXT NOT NULL, start_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL, digit TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (call_id, leg, start_ms))`,
+	}}, {
+		// The index holds each Korean word without its particles
+		// (store.SearchText), so that 계좌 finds 계좌를 and 계좌가:
+		// segments.search_text has that text where it differs (NULL
+		// keeps one copy of English text), and the index, rebuilt for
+		// the segments kept before, reads it through a view.
+		Stmts: []string{
+			`ALTER TABLE segments ADD COLUMN search_text TEXT`,
+			`DROP TRIGGER segments_ai`,
+			`DROP TRIGGER segments_ad`,
+			`DROP TRIGGER segments_au`,
+			`DROP TABLE segments_fts`,
+			`CREATE VIEW segments_search AS SELECT rid, COALESCE(search_text, text) AS body FROM segments`,
+			`CREATE VIRTUAL TABLE segments_fts USING fts5(body, content='segments_search', content_rowid='rid', tokenize='unicode61 remove_diacritics 0', detail='full')`,
+			`CREATE TRIGGER segments_ai AFTER INSERT ON segments BEGIN
+				INSERT INTO segments_fts (rowid, body) VALUES (new.rid, COALESCE(new.search_text, new.text));
+			END`,
+			`CREATE TRIGGER segments_ad AFTER DELETE ON segments BEGIN
+				INSERT INTO segments_fts (segments_fts, rowid, body) VALUES ('delete', old.rid, COALESCE(old.search_text, old.text));
+			END`,
+			`CREATE TRIGGER segments_au AFTER UPDATE OF text, search_text ON segments BEGIN
+				INSERT INTO segments_fts (segments_fts, rowid, body) VALUES ('delete', old.rid, COALESCE(old.search_text, old.text));
+				INSERT INTO segments_fts (rowid, body) VALUES (new.rid, COALESCE(new.search_text, new.text));
+			END`,
+			`INSERT INTO segments_fts (segments_fts) VALUES ('rebuild')`,
+		},
+		Then: sqlstore.FillSearchText,
 	}, {
 		// What dashboards aggregate, kept so that one index range scan
 		// answers them: the characteristics and the customer's sentiment
 		// as columns of calls, and each call's categories and alert rules
 		// with the call's start, end, agent and queue (call_tags). Filled
 		// from what is already kept.
-		`ALTER TABLE calls ADD COLUMN agent_talk_ms INTEGER NOT NULL DEFAULT 0`,
-		`ALTER TABLE calls ADD COLUMN customer_talk_ms INTEGER NOT NULL DEFAULT 0`,
-		`ALTER TABLE calls ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0`,
-		`ALTER TABLE calls ADD COLUMN agent_interruptions INTEGER NOT NULL DEFAULT 0`,
-		`ALTER TABLE calls ADD COLUMN agent_wpm REAL`,
-		`ALTER TABLE calls ADD COLUMN customer_sentiment REAL`,
-		`ALTER TABLE calls ADD COLUMN customer_shift REAL`,
-		`UPDATE calls SET
-			agent_talk_ms = COALESCE(json_extract(characteristics, '$.talk_ms.agent'), 0),
-			customer_talk_ms = COALESCE(json_extract(characteristics, '$.talk_ms.customer'), 0),
-			interruptions = COALESCE(json_array_length(characteristics, '$.interruptions'), 0),
-			agent_interruptions = (SELECT COUNT(*) FROM json_each(calls.characteristics, '$.interruptions') WHERE json_extract(value, '$.by') = 'agent'),
-			agent_wpm = json_extract(characteristics, '$.talk_speed_wpm.agent')
-			WHERE characteristics IS NOT NULL`,
-		`UPDATE calls SET
-			customer_sentiment = (SELECT overall FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer'),
-			customer_shift = (SELECT shift FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer')`,
-		`CREATE INDEX calls_dashboard ON calls (started_at, ended_at, agent, queue, duration_ms, characteristics_at, non_talk_ms,
-			agent_talk_ms, customer_talk_ms, interruptions, agent_interruptions, agent_wpm, customer_sentiment, customer_shift)`,
-		`CREATE TABLE call_tags (call_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-			started_at INTEGER NOT NULL, ended INTEGER NOT NULL, agent TEXT NOT NULL, queue TEXT NOT NULL,
-			PRIMARY KEY (call_id, kind, name))`,
-		`CREATE INDEX call_tags_dashboard ON call_tags (started_at, ended, agent, queue, kind, name)`,
-		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
-			SELECT k.call_id, 'category', k.name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
-			FROM categories k JOIN calls c ON c.id = k.call_id`,
-		`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
-			SELECT DISTINCT a.call_id, 'alert', a.rule_name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
-			FROM alerts a JOIN calls c ON c.id = a.call_id`,
+		Stmts: []string{
+			`ALTER TABLE calls ADD COLUMN agent_talk_ms INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE calls ADD COLUMN customer_talk_ms INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE calls ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE calls ADD COLUMN agent_interruptions INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE calls ADD COLUMN agent_wpm REAL`,
+			`ALTER TABLE calls ADD COLUMN customer_sentiment REAL`,
+			`ALTER TABLE calls ADD COLUMN customer_shift REAL`,
+			`UPDATE calls SET
+				agent_talk_ms = COALESCE(json_extract(characteristics, '$.talk_ms.agent'), 0),
+				customer_talk_ms = COALESCE(json_extract(characteristics, '$.talk_ms.customer'), 0),
+				interruptions = COALESCE(json_array_length(characteristics, '$.interruptions'), 0),
+				agent_interruptions = (SELECT COUNT(*) FROM json_each(calls.characteristics, '$.interruptions') WHERE json_extract(value, '$.by') = 'agent'),
+				agent_wpm = json_extract(characteristics, '$.talk_speed_wpm.agent')
+				WHERE characteristics IS NOT NULL`,
+			`UPDATE calls SET
+				customer_sentiment = (SELECT overall FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer'),
+				customer_shift = (SELECT shift FROM call_sentiment s WHERE s.call_id = calls.id AND s.role = 'customer')`,
+			`CREATE INDEX calls_dashboard ON calls (started_at, ended_at, agent, queue, duration_ms, characteristics_at, non_talk_ms,
+				agent_talk_ms, customer_talk_ms, interruptions, agent_interruptions, agent_wpm, customer_sentiment, customer_shift)`,
+			`CREATE TABLE call_tags (call_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+				started_at INTEGER NOT NULL, ended INTEGER NOT NULL, agent TEXT NOT NULL, queue TEXT NOT NULL,
+				PRIMARY KEY (call_id, kind, name))`,
+			`CREATE INDEX call_tags_dashboard ON call_tags (started_at, ended, agent, queue, kind, name)`,
+			`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+				SELECT k.call_id, 'category', k.name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
+				FROM categories k JOIN calls c ON c.id = k.call_id`,
+			`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+				SELECT DISTINCT a.call_id, 'alert', a.rule_name, c.started_at, CASE WHEN c.ended_at IS NULL THEN 0 ELSE 1 END, c.agent, c.queue
+				FROM alerts a JOIN calls c ON c.id = a.call_id`,
+		},
 	}, {
 		// Evaluations: a call's scored forms, with their totals and
 		// answers as columns to filter calls by.
-		`CREATE TABLE evaluations (call_id TEXT NOT NULL, form TEXT NOT NULL, form_version TEXT NOT NULL,
-			scored_at INTEGER NOT NULL, score REAL, doc TEXT NOT NULL, PRIMARY KEY (call_id, form))`,
-		`CREATE INDEX evaluations_score ON evaluations (score)`,
-		`CREATE TABLE evaluation_answers (call_id TEXT NOT NULL, form TEXT NOT NULL, question TEXT NOT NULL,
-			value TEXT NOT NULL, PRIMARY KEY (call_id, form, question))`,
-		`CREATE INDEX evaluation_answers_value ON evaluation_answers (question, value)`,
+		Stmts: []string{
+			`CREATE TABLE evaluations (call_id TEXT NOT NULL, form TEXT NOT NULL, form_version TEXT NOT NULL,
+				scored_at INTEGER NOT NULL, score REAL, doc TEXT NOT NULL, PRIMARY KEY (call_id, form))`,
+			`CREATE INDEX evaluations_score ON evaluations (score)`,
+			`CREATE TABLE evaluation_answers (call_id TEXT NOT NULL, form TEXT NOT NULL, question TEXT NOT NULL,
+				value TEXT NOT NULL, PRIMARY KEY (call_id, form, question))`,
+			`CREATE INDEX evaluation_answers_value ON evaluation_answers (question, value)`,
+		},
 	}},
 }

@@ -62,11 +62,22 @@ func TestSearchTimeLimit(t *testing.T) {
 
 func TestDashboardBackfill(t *testing.T) {
 	path := filepath.Join(t.TempDir(), sqlite.FileName)
-	storetest.DashboardBackfill(t, 2, func(t *testing.T) (store.Store, *sql.DB) {
+	storetest.DashboardBackfill(t, 3, func(t *testing.T) (store.Store, *sql.DB) {
 		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s, s.DB()
+	})
+}
+
+func TestMigrationKeepsKoreanSearch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	storetest.KoreanKeptBefore(t, sqlite.FirstSchema(t, path), func() store.Store {
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	})
 }

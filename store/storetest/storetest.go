@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -363,17 +364,42 @@ func testSearchSyntax(t *testing.T, s store.Store) {
 			t.Errorf("%s: got %v (total %d), want %v", c.q, got, res.Total, c.want)
 		}
 	}
-	// Korean: words carry particles, so a prefix finds them (계좌를, 계좌가).
+	// Korean: words carry particles (계좌를, 계좌가), and a word is found
+	// whatever particle it carries, in phrases too; a longer word
+	// (계좌번호, a compound) is another word, found by a prefix.
 	must(t, s.PutSegment(context.Background(), seg("k1", msg.RoleCustomer, 1, 0, "계좌를 해지하고 싶어요")))
 	must(t, s.PutSegment(context.Background(), seg("k1", msg.RoleAgent, 1, 3000, "네, 고객님 계좌가 확인되었습니다")))
-	for q, want := range map[string]int{"계좌*": 2, "계좌를": 1, `"고객님 계좌가"`: 1, "계좌": 0} {
+	must(t, s.PutSegment(context.Background(), seg("k1", msg.RoleCustomer, 2, 6000, "계좌번호는 몰라요")))
+	must(t, s.PutSegment(context.Background(), seg("k1", msg.RoleAgent, 2, 9000, "계좌 please, not the 계좌번호")))
+	for q, want := range map[string][]string{
+		"계좌":         {"계좌를", "계좌가", "계좌"},
+		"계좌를":        {"계좌를", "계좌가", "계좌"},
+		"계좌*":        {"계좌를", "계좌가", "계좌|계좌번호"}, // store.SnippetsPerHit of the 4
+		"계좌번호":       {"계좌번호는", "계좌번호"},
+		`"고객님 계좌"`:   {"고객님|계좌가"},
+		`"고객님이 계좌가"`: {"고객님|계좌가"},
+		"계좌 please":  {"계좌|please"},
+		"계좌 -please": {"계좌를", "계좌가"},
+		"해지":         nil, // 해지하고 is the verb 해지하다, not 해지 with a particle
+		"해지*":        {"해지하고"},
+		"pleas":      nil,
+	} {
 		res := search(t, s, msg.SearchQuery{Text: q})
-		n := 0
-		if len(res.Hits) == 1 {
-			n = len(res.Hits[0].Snippets)
+		var got []string
+		if len(res.Hits) > 1 {
+			t.Errorf("%s: %d hits, want at most the one call", q, len(res.Hits))
 		}
-		if n != want {
-			t.Errorf("%s: %d matching segments, want %d (%+v)", q, n, want, res)
+		if len(res.Hits) == 1 {
+			for _, sn := range res.Hits[0].Snippets {
+				var marked []string
+				for _, h := range sn.Highlights {
+					marked = append(marked, sn.Text[h[0]:h[1]])
+				}
+				got = append(got, strings.Join(marked, "|"))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: matching segments marked %q, want %q", q, got, want)
 		}
 	}
 }
@@ -608,4 +634,41 @@ func SearchTimeLimit(t *testing.T, open func(t *testing.T, limit time.Duration) 
 			t.Errorf("the next search: %v, want c1 and c3", got)
 		}
 	})
+}
+
+// KoreanKeptBefore checks the migration that indexes Korean words without
+// their particles: segments a store kept at the first schema (first, which
+// the check closes) are found through their particles once open has
+// migrated the database, and segments stored after it too.
+func KoreanKeptBefore(t *testing.T, first *sql.DB, open func() store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for _, stmt := range []string{
+		`INSERT INTO calls (id, started_at) VALUES ('old', 1000)`,
+		`INSERT INTO segments (id, call_id, leg, turn, part, start_ms, end_ms, text, language, confidence, words, engine, model, dropped, error)
+			VALUES ('old/customer/1/0', 'old', 'customer', 1, 0, 0, 2000, '계좌를 해지하고 싶어요', 'ko', 0.9, '[]', '', '', '', '')`,
+		`INSERT INTO segments (id, call_id, leg, turn, part, start_ms, end_ms, text, language, confidence, words, engine, model, dropped, error)
+			VALUES ('old/agent/1/0', 'old', 'agent', 1, 0, 3000, 5000, '네, 고객님 계좌가 확인되었습니다', 'ko', 0.9, '[]', '', '', '', '')`,
+		`INSERT INTO segments (id, call_id, leg, turn, part, start_ms, end_ms, text, language, confidence, words, engine, model, dropped, error)
+			VALUES ('old/agent/2/0', 'old', 'agent', 2, 0, 6000, 8000, 'your account is closed', 'en', 0.9, '[]', '', '', '', '')`,
+	} {
+		if _, err := first.ExecContext(ctx, stmt); err != nil {
+			first.Close()
+			t.Fatalf("first schema: %v", err)
+		}
+	}
+	must(t, first.Close())
+	s := open()
+	defer s.Close()
+	must(t, s.PutSegment(ctx, seg("old", msg.RoleCustomer, 2, 9000, "그 계좌에서 돈이 빠져나갔어요")))
+	for q, want := range map[string]int{"계좌": 3, `"고객님 계좌"`: 1, "계좌를": 3, "account": 1, "closed account": 1, "계좌번호": 0} {
+		res := search(t, s, msg.SearchQuery{Text: q})
+		n := 0
+		if len(res.Hits) == 1 {
+			n = len(res.Hits[0].Snippets)
+		}
+		if n != want {
+			t.Errorf("%s after the migration: %d matching segments, want %d", q, n, want)
+		}
+	}
 }

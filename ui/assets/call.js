@@ -81,7 +81,7 @@ function renderTranscript() {
   for (const s of list) {
     if (!s.interim && !s.text && !s.original) continue;
     const sent = s.sentiment;
-    const li = h("li", { class: "turn " + s.leg + (s.interim ? " interim" : ""), "data-seg": s.id, "data-start": s.start_ms },
+    const li = h("li", { class: "turn " + s.leg + (s.interim ? " interim" : ""), "data-seg": s.id, "data-start": s.start_ms, "data-end": s.end_ms },
       h("span", { class: "t" }, fmtMS(s.start_ms)),
       h("span", { class: "who" }, legName(s.leg)),
       h("span", { class: "mark " + (sent ? sent.label : ""), title: sent ? t("call.turn_sentiment", { label: LABELS[sent.label] ? t(LABELS[sent.label]) : sent.label, score: sent.compound.toFixed(2) }) : (s.interim ? t("call.still_speaking") : "") }),
@@ -120,7 +120,7 @@ function alertAt(a) {
 function renderAlerts() {
   const ul = clear($("alerts"));
   for (const a of rec.alerts || []) {
-    ul.append(h("li", { class: "alert " + sevClass(a.severity), "data-testid": "call-alert", "data-severity": a.severity || "" },
+    ul.append(h("li", { class: "alert " + sevClass(a.severity), "data-testid": "call-alert", "data-severity": a.severity || "", "data-at": alertAt(a) },
       h("b", {}, a.rule_name), " ", h("span", { class: "notice" }, t("call.alert_at", { severity: sevName(a.severity), at: fmtMS(alertAt(a)) })),
       h("div", {}, a.message || ""),
       (a.matches || []).map((m) => h("div", { class: "notice quote" }, m.text))));
@@ -205,6 +205,74 @@ function renderDTMF() {
   if (!ul.children.length) ul.append(h("li", { class: "notice" }, t("call.none")));
 }
 
+// The player: a finished call's recording, as 16-bit PCM WAV so every
+// browser plays it; the turn heard is highlighted and a click on a turn
+// seeks to it. A search hit (?seg=, ?at=) starts the player at its turn.
+let audio = null;
+function setupPlayer(original) {
+  if (!ended()) return;
+  audio = $("audio");
+  $("player").hidden = false;
+  audio.addEventListener("error", () => {
+    audio.hidden = true;
+    $("player-note").hidden = false;
+    $("player-note").textContent = t("call.no_recording");
+  });
+  audio.addEventListener("loadedmetadata", () => {
+    const target = $("target");
+    if (target) audio.currentTime = Number(target.dataset.start) / 1000;
+    heard();
+  });
+  audio.addEventListener("timeupdate", heard);
+  audio.addEventListener("seeked", heard);
+  $("speed").addEventListener("change", () => { audio.playbackRate = Number($("speed").value); });
+  $("transcript").addEventListener("click", (ev) => {
+    const li = ev.target.closest("li.turn");
+    if (li) audio.currentTime = Number(li.dataset.start) / 1000;
+  });
+  $("alerts").addEventListener("click", (ev) => {
+    const li = ev.target.closest("li.alert");
+    if (li) audio.currentTime = Number(li.dataset.at) / 1000;
+  });
+  $("channels").addEventListener("change", channels);
+  audio.src = "/api/calls/" + encodeURIComponent(callID) + "/recording?format=wav" + (original ? "&original=1" : "");
+}
+
+// channels plays both sides mixed, or one alone (the recording's left
+// channel is the agent, the right the customer), through Web Audio.
+let gains = null;
+function channels() {
+  if (!gains) {
+    const ctx = new AudioContext();
+    const split = ctx.createChannelSplitter(2), merge = ctx.createChannelMerger(2);
+    ctx.createMediaElementSource(audio).connect(split);
+    gains = [ctx.createGain(), ctx.createGain()];
+    for (const i of [0, 1]) {
+      split.connect(gains[i], i);
+      gains[i].connect(merge, 0, 0);
+      gains[i].connect(merge, 0, 1);
+    }
+    merge.connect(ctx.destination);
+  }
+  const v = $("channels").value;
+  gains[0].gain.value = v === "customer" ? 0 : 1;
+  gains[1].gain.value = v === "agent" ? 0 : 1;
+}
+
+// heard highlights the turn at the player's time (the latest to start).
+function heard() {
+  const ms = audio.currentTime * 1000;
+  let cur = null;
+  for (const li of $("transcript").children) {
+    if (ms >= Number(li.dataset.start) && ms < Number(li.dataset.end)) cur = li;
+  }
+  for (const li of document.querySelectorAll("#transcript li.playing")) if (li !== cur) li.classList.remove("playing");
+  if (cur && !cur.classList.contains("playing")) {
+    cur.classList.add("playing");
+    cur.scrollIntoView({ block: "nearest" });
+  }
+}
+
 function renderAll() {
   segs.clear();
   for (const s of rec.segments || []) segs.set(s.id, s);
@@ -258,6 +326,7 @@ start(async () => {
   $("live").hidden = !d.live;
   renderAll();
   if (d.live) follow(original);
+  else setupPlayer(original);
   setInterval(() => {
     for (const el of document.querySelectorAll(".duration")) el.textContent = fmtDur(Date.now() - new Date(el.dataset.started));
   }, 1000);

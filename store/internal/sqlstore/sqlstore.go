@@ -30,7 +30,7 @@ type Dialect struct {
 	// Migrations are applied in order, each once, in a transaction; the
 	// version of Migrations[i] is i+1. Never edit one that has shipped:
 	// add another.
-	Migrations [][]string
+	Migrations []Migration
 	// MigrationLock, when set, runs first in the migration transaction
 	// (PostgreSQL: an advisory lock, so that two processes starting at
 	// once do not both migrate).
@@ -54,6 +54,58 @@ type Dialect struct {
 	Compile func(*store.Query) string
 }
 
+// Migration is one step of the schema: its statements, then, when set, Then
+// in the same transaction, for what SQL alone cannot do (q rewrites ?
+// placeholders for the dialect).
+type Migration struct {
+	Stmts []string
+	Then  func(ctx context.Context, tx *sql.Tx, q func(string) string) error
+}
+
+// FillSearchText is the Then of the migration that adds segments.search_text:
+// it fills the column for the segments stored before, so that the index
+// holds their Korean words without particles too (see store.SearchText).
+func FillSearchText(ctx context.Context, tx *sql.Tx, q func(string) string) error {
+	type fill struct {
+		rid  int64
+		text string
+	}
+	var fills []fill
+	rows, err := tx.QueryContext(ctx, `SELECT rid, text FROM segments`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var rid int64
+		var text string
+		if err := rows.Scan(&rid, &text); err != nil {
+			rows.Close()
+			return err
+		}
+		if st := store.SearchText(text); st != text {
+			fills = append(fills, fill{rid, st})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, f := range fills {
+		if _, err := tx.ExecContext(ctx, q(`UPDATE segments SET search_text = ? WHERE rid = ?`), f.text, f.rid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// searchText is the value of segments.search_text for a segment's text:
+// NULL where the index takes the text as it is (no Hangul, or nothing to
+// strip), so that an English store keeps one copy of its text.
+func searchText(text string) sql.NullString {
+	st := store.SearchText(text)
+	return sql.NullString{String: st, Valid: st != text}
+}
+
 // Store is a store.Store over database/sql.
 type Store struct {
 	db            *sql.DB
@@ -61,7 +113,10 @@ type Store struct {
 	searchTimeout time.Duration
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Batcher = (*Store)(nil)
+)
 
 // New migrates db to the latest schema and returns the store. The store
 // owns db and closes it in Close. searchTimeout bounds one search (0:
@@ -108,7 +163,7 @@ func (s *Store) q(query string) string {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	for i, stmts := range s.d.Migrations {
+	for i, m := range s.d.Migrations {
 		version := i + 1
 		if err := s.tx(ctx, func(tx *sql.Tx) error {
 			if s.d.MigrationLock != "" {
@@ -126,9 +181,14 @@ func (s *Store) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			for _, stmt := range stmts {
+			for _, stmt := range m.Stmts {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("%.60s...: %w", strings.TrimSpace(stmt), err)
+				}
+			}
+			if m.Then != nil {
+				if err := m.Then(ctx, tx, s.q); err != nil {
+					return err
 				}
 			}
 			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().UnixMilli())
@@ -149,7 +209,20 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	return int(v.Int64), nil
 }
 
+// txKey is the context key of the transaction of a Batch.
+type txKey struct{}
+
+// Batch runs f with a context in which every write of the store joins one
+// transaction, committed when f returns nil and rolled back otherwise.
+func (s *Store) Batch(ctx context.Context, f func(ctx context.Context) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return f(context.WithValue(ctx, txKey{}, tx)) })
+}
+
+// tx runs f in a transaction: the Batch's that ctx carries, or a new one.
 func (s *Store) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
+		return f(tx)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -275,16 +348,16 @@ func (s *Store) PutSegment(ctx context.Context, seg msg.StoredSegment) error {
 	}
 	return s.write(ctx, "segment "+seg.ID, seg.CallID, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO segments
-			(id, call_id, leg, turn, part, start_ms, end_ms, text, language, confidence, words, engine, model, dropped, error, sentiment, compound)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			(id, call_id, leg, turn, part, start_ms, end_ms, text, search_text, language, confidence, words, engine, model, dropped, error, sentiment, compound)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
 			leg = excluded.leg, turn = excluded.turn, part = excluded.part,
-			start_ms = excluded.start_ms, end_ms = excluded.end_ms, text = excluded.text,
+			start_ms = excluded.start_ms, end_ms = excluded.end_ms, text = excluded.text, search_text = excluded.search_text,
 			language = excluded.language, confidence = excluded.confidence, words = excluded.words,
 			engine = excluded.engine, model = excluded.model, dropped = excluded.dropped, error = excluded.error,
 			sentiment = COALESCE(excluded.sentiment, segments.sentiment),
 			compound = COALESCE(excluded.compound, segments.compound)`),
-			seg.ID, seg.CallID, string(seg.Leg), seg.Turn, seg.Part, seg.StartMS, seg.EndMS, seg.Text,
+			seg.ID, seg.CallID, string(seg.Leg), seg.Turn, seg.Part, seg.StartMS, seg.EndMS, seg.Text, searchText(seg.Text),
 			seg.Language, seg.Confidence, words, seg.Engine, seg.Model, seg.Dropped, seg.Error,
 			nullJSON(seg.Sentiment, seg.Sentiment != nil), compound)
 		if err != nil || seg.Original == "" {
@@ -738,4 +811,21 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 		rec.DTMF = append(rec.DTMF, ev)
 	}
 	return rec, rows.Err()
+}
+
+// FirstSchema opens dsn with driver and migrates it to schema version 1
+// only, as the first release left a database: for testing the migrations
+// after it.
+func FirstSchema(ctx context.Context, driver, dsn string, d Dialect) (*sql.DB, error) {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, err
+	}
+	d.Migrations = d.Migrations[:1]
+	s, err := New(ctx, db, d, 0)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s.DB(), nil
 }

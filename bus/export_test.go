@@ -1,0 +1,4 @@
+package bus
+
+// Partition is partition, for the tests.
+var Partition = partition
