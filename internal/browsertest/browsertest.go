@@ -66,33 +66,19 @@ func Start(t testing.TB) context.Context {
 }
 
 // ArtifactDir is where a package's screenshots go: $EARSHOT_ARTIFACTS/NAME,
-// or testartifacts/NAME at the repository root (git-ignored).
+// or earshot-testartifacts/NAME in the system's temporary directory, never
+// the working tree.
 func ArtifactDir(t testing.TB, name string) string {
 	t.Helper()
 	dir := os.Getenv("EARSHOT_ARTIFACTS")
 	if dir == "" {
-		dir = filepath.Join(repoRoot(t), "testartifacts")
+		dir = filepath.Join(os.TempDir(), "earshot-testartifacts")
 	}
 	dir = filepath.Join(dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func repoRoot(t testing.TB) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return wd
-		}
-	}
 }
 
 // Screenshot saves the window as DIR/NAME.png and returns the PNG.
