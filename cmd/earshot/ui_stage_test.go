@@ -154,7 +154,8 @@ func TestUIStageBadInput(t *testing.T) {
 		{[]string{"--ui-users", broken}, "users.json"},
 	} {
 		var stderr bytes.Buffer
-		args := append([]string{"ui", "--nats", srv.ClientURL(), "--data", dir}, tc.args...)
+		// --http on a free port: the default 8080 may be someone else's.
+		args := append([]string{"ui", "--nats", srv.ClientURL(), "--data", dir, "--http", "127.0.0.1:0"}, tc.args...)
 		code := run(context.Background(), args, stdio{in: strings.NewReader(""), out: &bytes.Buffer{}, err: &stderr})
 		if code != 2 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 naming %s", tc.args, code, stderr.String(), tc.want)
