@@ -149,6 +149,7 @@ func (s *Server) admit(req *sip.Request, tx sip.ServerTransaction) bool {
 
 func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, sdpBody []byte) {
 	res := sip.NewResponseFromRequest(req, code, reason, sdpBody)
+	tag(res)
 	if sdpBody != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	}
@@ -157,6 +158,19 @@ func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, r
 	}
 	if err := tx.Respond(res); err != nil {
 		s.cfg.Logger.Warn("siprec: respond", "code", code, "err", err)
+	}
+}
+
+// tag gives a response's To a tag when the request's had none (a new
+// dialog, RFC 3261 8.2.6.2).
+func tag(res *sip.Response) {
+	if to := res.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); !ok {
+			if to.Params == nil {
+				to.Params = sip.NewParams()
+			}
+			to.Params.Add("tag", sip.GenerateTagN(16))
+		}
 	}
 }
 
@@ -173,6 +187,7 @@ func localPort(req *sip.Request) int {
 func (s *Server) refuse(req *sip.Request, tx sip.ServerTransaction, code int, reason, label string, err error) {
 	s.cap.RefuseIntake(msg.IntakeSIPREC, label, req.MessageData.Source(), err.Error())
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	tag(res)
 	text := strings.ReplaceAll(err.Error(), `"`, `'`)
 	if len(text) > 200 {
 		text = text[:200]
