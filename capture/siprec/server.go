@@ -1,6 +1,7 @@
 package siprec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -42,9 +43,29 @@ type Server struct {
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
 
+	parser *sip.Parser
+
 	mu       sync.Mutex
 	sessions map[string]*session // by SIP Call-ID
 	closed   bool
+}
+
+// filter sees each UDP datagram before the SIP stack parses it: one that
+// does not parse is counted (reason "malformed") and dropped. (TCP and
+// TLS are streams read in chunks: their framing is the stack's.)
+func (s *Server) filter(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if p.Transport != "UDP" || len(bytes.Trim(data, "\r\n")) == 0 {
+		return data, nil
+	}
+	if _, err := s.parser.ParseSIP(data); err != nil {
+		from := ""
+		if p.RemoteAddr != nil {
+			from = p.RemoteAddr.String()
+		}
+		s.cap.RefuseIntake(msg.IntakeSIPREC, "malformed", from, "sip: "+err.Error())
+		return nil, nil // an error would stop the stack's UDP reader
+	}
+	return data, nil
 }
 
 // New checks cfg and makes the server's SIP stack.
@@ -61,16 +82,22 @@ func New(c *capture.Capture, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("earshot"), sipgo.WithUserAgentHostname(cfg.Host.String()))
+	s := &Server{cap: c, cfg: cfg, sessions: map[string]*session{}, parser: sip.NewParser()}
+	// The SIP stack logs whole messages (AoRs are phone numbers): it
+	// gets no logger; what it drops is counted by the read filter.
+	quiet := slog.New(slog.DiscardHandler)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("earshot"), sipgo.WithUserAgentHostname(cfg.Host.String()),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet), sip.WithTransportLayerReadFilter(s.filter)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
 	if err != nil {
 		return nil, fmt.Errorf("siprec: %w", err)
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(cfg.Logger))
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(quiet))
 	if err != nil {
 		ua.Close()
 		return nil, fmt.Errorf("siprec: %w", err)
 	}
-	s := &Server{cap: c, cfg: cfg, ua: ua, srv: srv, sessions: map[string]*session{}}
+	s.ua, s.srv = ua, srv
 	srv.OnInvite(s.offer)
 	srv.OnUpdate(s.offer)
 	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
@@ -96,6 +123,12 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 // ServeTCP serves SIP on ln until ctx is done, then ends the sessions.
 func (s *Server) ServeTCP(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, ln, func() error { return s.srv.ServeTCP(ln) })
+}
+
+// ServeTLS serves SIP over TLS on ln (a listener of tls.NewListener)
+// until ctx is done.
+func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, func() error { return s.srv.ServeTLS(ln) })
 }
 
 func (s *Server) serve(ctx context.Context, l interface{ Close() error }, run func() error) error {

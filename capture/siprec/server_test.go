@@ -294,3 +294,25 @@ func TestAllowList(t *testing.T) {
 		t.Error("not counted")
 	}
 }
+
+// Datagrams that are not SIP are counted and dropped; the server goes on.
+func TestMalformedSIPCounted(t *testing.T) {
+	r := capturetest.Start(t, capture.Config{})
+	_, _, udp := serve(t, r, siprec.Config{})
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(udp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, b := range []string{"hello, not SIP", "INVITE sip:x SIP/2.0\r\nVia: \r\nCSeq: nope\r\n\r\n"} {
+		if _, err := conn.Write([]byte(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := newSRC(t, "UDP", udp, "after-garbage").do(sip.OPTIONS, "", nil); res.StatusCode != 200 {
+		t.Fatalf("OPTIONS after garbage: %s", res.Short())
+	}
+	if n := r.Cap.IntakeRefused(msg.IntakeSIPREC, "malformed"); n != 2 {
+		t.Errorf("%d malformed counted, want 2", n)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,6 +59,7 @@ type captureStage struct {
 // siprecFlags are the SIPREC intake's flags.
 type siprecFlags struct {
 	endpoints, agent, allow, mediaHost string
+	cert, key                          string
 	maxSessions                        int
 }
 
@@ -96,7 +98,9 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.recordMask, "record-mask", "silence", "what replaces personal data in the redacted recording: silence or tone")
 	fs.IntVar(&s.recordRetentionDays, "record-retention-days", 0, "delete recordings older than this many days (0: keep; in earshot run, 0 follows --retention-days)")
 	fs.IntVar(&s.replicas, "record-replicas", 1, "with --record-store nats: how many NATS servers keep each recording")
-	fs.StringVar(&s.siprec.endpoints, "siprec", "", "take SIPREC recording sessions (RFC 7866) on udp://HOST:PORT and/or tcp://HOST:PORT, comma-separated")
+	fs.StringVar(&s.siprec.endpoints, "siprec", "", "take SIPREC recording sessions (RFC 7866) on udp://HOST:PORT, tcp://HOST:PORT and/or tls://HOST:PORT (with --siprec-cert), comma-separated")
+	fs.StringVar(&s.siprec.cert, "siprec-cert", "", "PEM certificate (chain) for SIPREC over TLS (tls:// endpoints)")
+	fs.StringVar(&s.siprec.key, "siprec-key", "", "PEM private key of --siprec-cert")
 	fs.StringVar(&s.siprec.agent, "siprec-agent", "", "regular expression on a participant's AoR or name that makes it the agent, e.g. 'sip:1\\d{3}@' (default: the SRC's direction hint, else legs a and b)")
 	fs.StringVar(&s.siprec.allow, "siprec-allow", "", "CIDRs (comma-separated) SIPREC requests are taken from; others get 403 (default: any)")
 	fs.StringVar(&s.siprec.mediaHost, "siprec-media-host", "", "address the SIPREC media ports are bound on and given in SDP answers (default: the --siprec host, when not 0.0.0.0)")
@@ -344,6 +348,19 @@ func (f siprecFlags) intake(e *env) (intake, error) {
 			return nil, badInputf("--siprec-media-host: %v", err)
 		}
 	}
+	var tlsConf *tls.Config
+	for _, ep := range eps {
+		if ep.Network == "tls" && tlsConf == nil {
+			if f.cert == "" || f.key == "" {
+				return nil, badInputf("--siprec %s: a tls:// endpoint needs --siprec-cert and --siprec-key", ep.Addr)
+			}
+			cert, err := tls.LoadX509KeyPair(f.cert, f.key)
+			if err != nil {
+				return nil, badInputf("--siprec-cert/--siprec-key: %v", err)
+			}
+			tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+	}
 	if cfg.Host.IsUnspecified() {
 		return nil, badInputf("--siprec %s listens on every address: give --siprec-media-host, the address recording clients send RTP to", eps[0].Addr)
 	}
@@ -372,7 +389,12 @@ func (f siprecFlags) intake(e *env) (intake, error) {
 					return nil, nil, fmt.Errorf("--siprec %s: %w", ep.Addr, err)
 				}
 				closers = append(closers, ln)
-				runs = append(runs, func(ctx context.Context) error { return srv.ServeTCP(ctx, ln) })
+				if ep.Network == "tls" {
+					tln := tls.NewListener(ln, tlsConf)
+					runs = append(runs, func(ctx context.Context) error { return srv.ServeTLS(ctx, tln) })
+				} else {
+					runs = append(runs, func(ctx context.Context) error { return srv.ServeTCP(ctx, ln) })
+				}
 			}
 			e.log.Info("capture takes SIPREC", "network", ep.Network, "addr", ep.Addr.String(), "media_host", cfg.Host.String())
 		}
