@@ -28,7 +28,8 @@ type CallInfo struct {
 // opens it with [Capture.Open], gets a [Leg] per side and writes each
 // leg's audio on the call clock. From there the call takes the same path
 // as RTP (voice activity, endpointing, utterance jobs, timeline, DTMF);
-// these intakes carry no loss, so there is no jitter buffer. Its methods
+// audio written as PCM or G.711 carries no loss and has no jitter buffer
+// (RTP given to [Leg.RTP] has one). Its methods
 // are safe for concurrent use; after the call ended they do nothing.
 type Call struct {
 	c  *Capture

@@ -38,6 +38,7 @@ func serve(t *testing.T, r *capturetest.Rig, cfg siprec.Config) (s *siprec.Serve
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close) // after the serving below stopped
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -46,20 +47,22 @@ func serve(t *testing.T, r *capturetest.Rig, cfg siprec.Config) (s *siprec.Serve
 	if err != nil {
 		t.Fatal(err)
 	}
+	background(t, func(ctx context.Context) error { return s.ServeUDP(ctx, conn) })
+	background(t, func(ctx context.Context) error { return s.ServeTCP(ctx, ln) })
+	return s, ln.Addr().(*net.TCPAddr).AddrPort(), conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// background runs serve until the test ends.
+func background(t *testing.T, serve func(context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- s.ServeUDP(ctx, conn) }()
-	go func() { done <- s.ServeTCP(ctx, ln) }()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
 		}
-		s.Close()
 	})
-	return s, ln.Addr().(*net.TCPAddr).AddrPort(), conn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 // src is a session recording client made with sipgo's client side.

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -51,26 +50,13 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 func TestRecordingSessionOverTLS(t *testing.T) {
 	r := capturetest.Start(t, capture.Config{})
 	cert, pool := selfSigned(t)
-	s, err := siprec.New(r.Cap, siprec.Config{Host: netip.MustParseAddr("127.0.0.1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, _ := serve(t, r, siprec.Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- s.ServeTLS(ctx, tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}))
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		s.Close()
-	})
+	tln := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+	background(t, func(ctx context.Context) error { return s.ServeTLS(ctx, tln) })
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-src"), sipgo.WithUserAgenTLSConfig(&tls.Config{RootCAs: pool}))
 	if err != nil {
 		t.Fatal(err)
