@@ -140,7 +140,7 @@ func ports(t *testing.T, res *sip.Response) map[string]netip.AddrPort {
 // of the roles the metadata and the agent rule give, their speech makes
 // utterance jobs, a DTMF packet stream on the customer's port is a digit,
 // an inactive re-INVITE is hold on the timeline, and the metadata's
-// extension data are the call's attributes.
+// extension data are the call's attributes, updated by an UPDATE.
 func TestRecordingSession(t *testing.T) {
 	r := capturetest.Start(t, capture.Config{})
 	srv, addr, _ := serve(t, r, siprec.Config{Agent: regexp.MustCompile(`sip:1\d{3}@`)})
@@ -189,6 +189,10 @@ func TestRecordingSession(t *testing.T) {
 	if res := c.do(sip.INVITE, "application/sdp", []byte(offer)); res.StatusCode != 200 || ports(t, res)["1"] != media["1"] {
 		t.Fatalf("resume re-INVITE: %s, ports %v", res.Short(), ports(t, res))
 	}
+	moved := strings.ReplaceAll(string(meta), "payments", "collections")
+	if res := c.do(sip.UPDATE, "application/rs-metadata+xml", []byte(moved)); res.StatusCode != 200 {
+		t.Fatalf("metadata UPDATE: %s", res.Short())
+	}
 	if res := c.do(sip.BYE, "", nil); res.StatusCode != 200 {
 		t.Fatalf("BYE: %s", res.Short())
 	}
@@ -200,7 +204,7 @@ func TestRecordingSession(t *testing.T) {
 		t.Errorf("started %+v ended %+v", call.Started, call.Ended)
 	}
 	last := call.Last()
-	if last.Agent != "Bob Agent" || last.Attributes["queue"] != "payments" || last.Attributes["sip_call_id"] != "rs-1@src.example.com" || !strings.HasPrefix(last.Attributes["recorded_session_id"], "ab30317f") {
+	if last.Agent != "Bob Agent" || last.Attributes["queue"] != "collections" || last.Attributes["sip_call_id"] != "rs-1@src.example.com" || !strings.HasPrefix(last.Attributes["recorded_session_id"], "ab30317f") {
 		t.Errorf("call agent %q attributes %v", last.Agent, last.Attributes)
 	}
 	for _, role := range []msg.Role{msg.RoleAgent, msg.RoleCustomer} {
