@@ -295,7 +295,10 @@ func (s *Server) offer(req *sip.Request, tx sip.ServerTransaction) {
 	ss, code, err := s.open(req, cid.Value(), offer, meta)
 	if err != nil {
 		label, reason := "no_room", "Service Unavailable"
-		if code == 500 {
+		switch code {
+		case 491:
+			label, reason = "protocol", "Request Pending"
+		case 500:
 			label, reason = "internal", "Server Internal Error"
 		}
 		s.refuse(req, tx, code, reason, label, err)
@@ -332,6 +335,9 @@ func (s *Server) open(req *sip.Request, sipID string, offer *Offer, meta *Metada
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, 503, errors.New("shutting down")
+	}
+	if s.sessions[sipID] != nil { // an INVITE of the same Call-ID got in first
+		return nil, 491, errors.New("a recording session of this Call-ID is being set up")
 	}
 	if len(s.sessions) >= s.cfg.MaxSessions {
 		return nil, 503, fmt.Errorf("%d recording sessions already held", len(s.sessions))
