@@ -272,6 +272,11 @@ func (c *Capture) newStream(k streamKey, local netip.AddrPort, now time.Time) *s
 			c.updated(cl)
 		}
 	}
+	return c.attach(k, l, now)
+}
+
+// attach makes stream k of leg l, retiring an earlier SSRC of its source.
+func (c *Capture) attach(k streamKey, l *leg, now time.Time) *stream {
 	s := &stream{key: k, leg: l, jb: newJitter(c.cfg.JitterMin, c.cfg.JitterMax)}
 	if l.info.SSRC == 0 || l.info.Source == "" {
 		l.info.SSRC, l.info.Source = k.ssrc, k.src.String()

@@ -123,14 +123,14 @@ func ParseNets(spec string) ([]netip.Prefix, error) {
 		if !strings.Contains(s, "/") {
 			a, err := netip.ParseAddr(s)
 			if err != nil {
-				return nil, fmt.Errorf("capture: agent network %q: %w", s, err)
+				return nil, fmt.Errorf("capture: network %q: %w", s, err)
 			}
 			out = append(out, netip.PrefixFrom(a, a.BitLen()))
 			continue
 		}
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("capture: agent network %q: %w", s, err)
+			return nil, fmt.Errorf("capture: network %q: %w", s, err)
 		}
 		out = append(out, p.Masked())
 	}

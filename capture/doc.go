@@ -24,8 +24,9 @@
 // Asterisk AudioSocket, capture/siprec for SIPREC) and feed capture through
 // one seam: [Capture.Open] opens (or joins) a call with its announce data,
 // [Call.Leg] gives a [Leg] per side, and a leg takes 8 kHz PCM or G.711 on
-// the call clock ([Leg.PCM], [Leg.G711]), DTMF digits ([Leg.DTMF]) and its
-// end ([Leg.Close]); [Call.Hold], [Call.Update] and [Call.End] do what the
+// the call clock ([Leg.PCM], [Leg.G711]) or RTP packets from the intake's
+// own media socket ([Leg.RTP], SIPREC: through a jitter buffer), DTMF
+// digits ([Leg.DTMF]) and its end ([Leg.Close]); [Call.Hold], [Call.Update] and [Call.End] do what the
 // announce does. From the leg on, every intake takes the same path: voice
 // activity, endpointing, utterance jobs, timeline, DTMF, counters. Intakes
 // over TCP carry no loss, so they have no jitter buffer. Call events name

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -26,7 +28,8 @@ type CallInfo struct {
 // opens it with [Capture.Open], gets a [Leg] per side and writes each
 // leg's audio on the call clock. From there the call takes the same path
 // as RTP (voice activity, endpointing, utterance jobs, timeline, DTMF);
-// these intakes carry no loss, so there is no jitter buffer. Its methods
+// audio written as PCM or G.711 carries no loss and has no jitter buffer
+// (RTP given to [Leg.RTP] has one). Its methods
 // are safe for concurrent use; after the call ended they do nothing.
 type Call struct {
 	c  *Capture
@@ -255,6 +258,49 @@ func (f *Leg) DTMF(at int64, digit string, dur time.Duration) {
 	f.l.call.dtmf(f.l, digit, pos, dur.Milliseconds())
 }
 
+// RTP takes one RTP packet of the leg that came from source from to the
+// intake's own media socket (SIPREC): it takes the path of packets on
+// capture's sockets (a jitter buffer per SSRC, G.711 decoding, RFC 4733
+// DTMF, loss counted in the call's stream stats). RTCP is skipped. A
+// packet that is not RTP, or of a payload type capture does not take, is
+// refused with an error wrapping ErrMalformed or ErrPayloadType (not
+// counted: the intake counts it).
+func (f *Leg) RTP(b []byte, from netip.AddrPort) error {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	c := f.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(b) >= 8 && b[0]>>6 == 2 && isRTCP(b) {
+		return nil
+	}
+	if len(b) < 12 || b[0]>>6 != 2 {
+		return fmt.Errorf("%w: %d bytes, not RTP version 2", ErrMalformed, len(b))
+	}
+	if !f.live() {
+		return nil
+	}
+	p := &c.pkt
+	if err := p.Unmarshal(b); err != nil {
+		return fmt.Errorf("%w: rtp: %v", ErrMalformed, err)
+	}
+	now := c.now()
+	k := streamKey{from, p.SSRC}
+	s := c.streams[k]
+	if s == nil || s.leg != f.l {
+		pt := p.PayloadType
+		if codecName(pt) == "" && pt != ptCN && !isEventPayload(pt, p.Payload) {
+			return fmt.Errorf("%w: payload type %s (capture takes PCMU 0, PCMA 8, CN 13, telephone-event)", ErrPayloadType, ptName(pt))
+		}
+		if s != nil { // the source moved to this leg
+			c.retire(s)
+		}
+		s = c.attach(k, f.l, now)
+	}
+	s.last = now
+	s.jb.push(now, p.SequenceNumber, p.Timestamp, p.PayloadType, p.Payload, func(pl played) { s.play(c, pl) })
+	return nil
+}
+
 // Close says the leg's audio is over: its open turn is finished. A call
 // whose every leg closed (and that has no RTP) ends, reason msg.EndHangup.
 func (f *Leg) Close() {
@@ -264,8 +310,21 @@ func (f *Leg) Close() {
 		return
 	}
 	f.closed = true
+	cl := f.l.call
+	for _, s := range slices.Clone(cl.streams) { // the leg's own RTP (Leg.RTP)
+		if s.leg == f.l {
+			s.jb.flush(func(p played) { s.play(f.c, p) })
+			s.endEvent(f.c)
+			cl.ended = append(cl.ended, s.stats())
+			f.c.retire(s)
+			f.c.markGone(s.key, f.c.now())
+			if f.c.bySource[s.key.src] == f.l {
+				delete(f.c.bySource, s.key.src)
+			}
+		}
+	}
 	f.l.finish()
-	if cl := f.l.call; !cl.fed() && len(cl.streams) == 0 {
+	if !cl.fed() && len(cl.streams) == 0 {
 		f.c.endCall(cl, msg.EndHangup)
 	}
 }

@@ -2,15 +2,19 @@ package capture_test
 
 import (
 	"errors"
-	"github.com/prometheus/client_golang/prometheus"
+	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/earshot-dev/earshot/capture"
 	"github.com/earshot-dev/earshot/capture/capturetest"
+	"github.com/earshot-dev/earshot/capture/pcap"
 	"github.com/earshot-dev/earshot/capture/sender"
+	"github.com/earshot-dev/earshot/internal/sharedtest"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/zaf/g711"
 )
 
@@ -203,5 +207,54 @@ func TestIntakeCallDoesNotTimeOutWhileFed(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("metrics missing: %v", want)
+	}
+}
+
+// An intake's own RTP (SIPREC's media ports) takes capture's RTP path:
+// the telephone events of a SIPp capture are one digit, its packets are
+// counted in the call's stream stats, and a non-RTP datagram is refused.
+func TestLegRTPTakesTheRTPPath(t *testing.T) {
+	f, err := os.Open(sharedtest.Path(t, "data/pcaps/sipp/dtmf_2833_7.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pc, err := pcap.ReadStreams(f, "dtmf_2833_7.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := pc.Calls[0].Streams[0]
+	r := newRig(t, capture.Config{})
+	h, err := r.cap.Open(msg.IntakeSIPREC, capture.CallInfo{ID: "rtp-seam-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leg, err := h.Leg(msg.RoleCustomer, "test:rtp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leg.RTP([]byte("not rtp"), st.Src); !errors.Is(err, capture.ErrMalformed) {
+		t.Errorf("a text datagram: %v, want ErrMalformed", err)
+	}
+	bad := slices.Clone(st.Packets[0].Data)
+	bad[1] = bad[1]&0x80 | 18 // G.729
+	if err := leg.RTP(bad, st.Src); !errors.Is(err, capture.ErrPayloadType) {
+		t.Errorf("a G.729 packet: %v, want ErrPayloadType", err)
+	}
+	for _, p := range st.Packets {
+		if err := leg.RTP(p.Data, st.Src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leg.Close()
+	c := r.waitEnded(1, 10*time.Second)["rtp-seam-1"]
+	if c == nil {
+		t.Fatal("no call rtp-seam-1")
+	}
+	if len(c.DTMF) != 1 || c.DTMF[0].Digit != "7" || c.DTMF[0].Leg != msg.RoleCustomer {
+		t.Errorf("DTMF %+v, want the one digit 7 on the customer leg", c.DTMF)
+	}
+	if s := c.Ended.Streams; len(s) != 1 || s[0].Received != uint64(len(st.Packets)) || s[0].Leg != msg.RoleCustomer {
+		t.Errorf("stream stats %+v, want %d packets received on the customer leg", s, len(st.Packets))
 	}
 }

@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/earshot-dev/earshot/capture/mediastream"
 	"github.com/earshot-dev/earshot/capture/pcap"
 	"github.com/earshot-dev/earshot/capture/sender"
+	"github.com/earshot-dev/earshot/capture/siprec"
 	"github.com/earshot-dev/earshot/internal/synthcall"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/record"
@@ -38,6 +42,7 @@ type captureStage struct {
 	token                   string
 	mediaWS                 mediaWSFlags
 	audioSocket             string
+	siprec                  siprecFlags
 	record, recordStore     string
 	recordMask              string
 	replicas                int
@@ -49,6 +54,13 @@ type captureStage struct {
 	// for the web view; audioRedactor redacts them (earshot run).
 	recordings    record.Store
 	audioRedactor *record.Redactor
+}
+
+// siprecFlags are the SIPREC intake's flags.
+type siprecFlags struct {
+	endpoints, agent, allow, mediaHost string
+	cert, key                          string
+	maxSessions                        int
 }
 
 // mediaWSFlags are the WebSocket media streams intake's flags.
@@ -86,6 +98,13 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.recordMask, "record-mask", "silence", "what replaces personal data in the redacted recording: silence or tone")
 	fs.IntVar(&s.recordRetentionDays, "record-retention-days", 0, "delete recordings older than this many days (0: keep; in earshot run, 0 follows --retention-days)")
 	fs.IntVar(&s.replicas, "record-replicas", 1, "with --record-store nats: how many NATS servers keep each recording")
+	fs.StringVar(&s.siprec.endpoints, "siprec", "", "take SIPREC recording sessions (RFC 7866) on udp://HOST:PORT, tcp://HOST:PORT and/or tls://HOST:PORT (with --siprec-cert), comma-separated")
+	fs.StringVar(&s.siprec.cert, "siprec-cert", "", "PEM certificate (chain) for SIPREC over TLS (tls:// endpoints)")
+	fs.StringVar(&s.siprec.key, "siprec-key", "", "PEM private key of --siprec-cert")
+	fs.StringVar(&s.siprec.agent, "siprec-agent", "", "regular expression on a participant's AoR or name that makes it the agent, e.g. 'sip:1\\d{3}@' (default: the SRC's direction hint, else legs a and b)")
+	fs.StringVar(&s.siprec.allow, "siprec-allow", "", "CIDRs (comma-separated) SIPREC requests are taken from; others get 403 (default: any)")
+	fs.StringVar(&s.siprec.mediaHost, "siprec-media-host", "", "address the SIPREC media ports are bound on and given in SDP answers (default: the --siprec host, when not 0.0.0.0)")
+	fs.IntVar(&s.siprec.maxSessions, "siprec-max-sessions", 100, "recording sessions held at once; past it an INVITE gets 503")
 	fs.StringVar(&s.token, "capture-token", os.Getenv("EARSHOT_CAPTURE_TOKEN"), "earshot capture alone: the bearer token POST /api/calls/announce requires (without one the HTTP announce is off; NATS announces work regardless). In earshot run the web view's login guards it instead")
 }
 
@@ -139,7 +158,7 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 	}
 	e.log.Info("capture listening", "rtp", s.rtp, "announce", msg.SubjectAnnounce)
 	var serve []func(context.Context) error
-	var listeners []net.Listener
+	var listeners []io.Closer
 	for _, in := range intakes {
 		run, ln, err := in(c)
 		if err != nil {
@@ -252,7 +271,7 @@ func (s *captureStage) recorder(ctx context.Context, e *env) (*record.Recorder, 
 
 // intake opens an intake's listener on a capture; the runner it returns
 // serves on it until ctx is done.
-type intake func(c *capture.Capture) (run func(ctx context.Context) error, ln net.Listener, err error)
+type intake func(c *capture.Capture) (run func(ctx context.Context) error, ln io.Closer, err error)
 
 // intakes checks the intakes' flags and returns those asked for.
 func (s *captureStage) intakes(e *env) ([]intake, error) {
@@ -268,7 +287,7 @@ func (s *captureStage) intakes(e *env) ([]intake, error) {
 				return nil, badInputf("%s %q: want agent, customer, a or b", r.flag, r.role)
 			}
 		}
-		out = append(out, func(c *capture.Capture) (func(context.Context) error, net.Listener, error) {
+		out = append(out, func(c *capture.Capture) (func(context.Context) error, io.Closer, error) {
 			srv, err := mediastream.New(c, cfg)
 			if err != nil {
 				return nil, nil, badInput(err)
@@ -282,7 +301,7 @@ func (s *captureStage) intakes(e *env) ([]intake, error) {
 		})
 	}
 	if addr := s.audioSocket; addr != "" {
-		out = append(out, func(c *capture.Capture) (func(context.Context) error, net.Listener, error) {
+		out = append(out, func(c *capture.Capture) (func(context.Context) error, io.Closer, error) {
 			srv, err := audiosocket.New(c, audiosocket.Config{Logger: e.log.With("stage", "capture", "intake", msg.IntakeAudioSocket)})
 			if err != nil {
 				return nil, nil, badInput(err)
@@ -295,7 +314,114 @@ func (s *captureStage) intakes(e *env) ([]intake, error) {
 			return func(ctx context.Context) error { return srv.Serve(ctx, ln) }, ln, nil
 		})
 	}
+	if s.siprec.endpoints != "" {
+		in, err := s.siprec.intake(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
 	return out, nil
+}
+
+// intake checks the SIPREC flags and returns the intake.
+func (f siprecFlags) intake(e *env) (intake, error) {
+	eps, err := siprec.ParseEndpoints(f.endpoints)
+	if err != nil {
+		return nil, badInputf("--siprec: %v", err)
+	}
+	cfg := siprec.Config{MaxSessions: f.maxSessions, Logger: e.log.With("stage", "capture", "intake", msg.IntakeSIPREC)}
+	if f.maxSessions < 1 {
+		return nil, badInputf("--siprec-max-sessions %d: want at least 1", f.maxSessions)
+	}
+	if f.agent != "" {
+		if cfg.Agent, err = regexp.Compile(f.agent); err != nil {
+			return nil, badInputf("--siprec-agent: %v", err)
+		}
+	}
+	if cfg.Allow, err = capture.ParseNets(f.allow); err != nil {
+		return nil, badInputf("--siprec-allow: %v", err)
+	}
+	cfg.Host = eps[0].Addr.Addr()
+	if f.mediaHost != "" {
+		if cfg.Host, err = netip.ParseAddr(f.mediaHost); err != nil {
+			return nil, badInputf("--siprec-media-host: %v", err)
+		}
+	}
+	var tlsConf *tls.Config
+	for _, ep := range eps {
+		if ep.Network == "tls" && tlsConf == nil {
+			if f.cert == "" || f.key == "" {
+				return nil, badInputf("--siprec %s: a tls:// endpoint needs --siprec-cert and --siprec-key", ep.Addr)
+			}
+			cert, err := tls.LoadX509KeyPair(f.cert, f.key)
+			if err != nil {
+				return nil, badInputf("--siprec-cert/--siprec-key: %v", err)
+			}
+			tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+	}
+	if cfg.Host.IsUnspecified() {
+		return nil, badInputf("--siprec %s listens on every address: give --siprec-media-host, the address recording clients send RTP to", eps[0].Addr)
+	}
+	return func(c *capture.Capture) (func(context.Context) error, io.Closer, error) {
+		srv, err := siprec.New(c, cfg)
+		if err != nil {
+			return nil, nil, badInput(err)
+		}
+		var runs []func(context.Context) error
+		var closers closers
+		for _, ep := range eps {
+			if ep.Network == "udp" {
+				conn, err := net.ListenPacket("udp", ep.Addr.String())
+				if err != nil {
+					closers.Close()
+					srv.Close()
+					return nil, nil, fmt.Errorf("--siprec %s: %w", ep.Addr, err)
+				}
+				closers = append(closers, conn)
+				runs = append(runs, func(ctx context.Context) error { return srv.ServeUDP(ctx, conn) })
+			} else {
+				ln, err := net.Listen("tcp", ep.Addr.String())
+				if err != nil {
+					closers.Close()
+					srv.Close()
+					return nil, nil, fmt.Errorf("--siprec %s: %w", ep.Addr, err)
+				}
+				closers = append(closers, ln)
+				if ep.Network == "tls" {
+					tln := tls.NewListener(ln, tlsConf)
+					runs = append(runs, func(ctx context.Context) error { return srv.ServeTLS(ctx, tln) })
+				} else {
+					runs = append(runs, func(ctx context.Context) error { return srv.ServeTCP(ctx, ln) })
+				}
+			}
+			e.log.Info("capture takes SIPREC", "network", ep.Network, "addr", ep.Addr.String(), "media_host", cfg.Host.String())
+		}
+		return func(ctx context.Context) error {
+			errs := make(chan error, len(runs))
+			for _, run := range runs {
+				go func() { errs <- run(ctx) }()
+			}
+			var err error
+			for range runs {
+				err = errors.Join(err, <-errs)
+			}
+			srv.Close()
+			return err
+		}, closers, nil
+	}, nil
+}
+
+// closers closes each of its closers.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var err error
+	for _, c := range cs {
+		err = errors.Join(err, c.Close())
+	}
+	return err
 }
 
 // loadScripted reads every scripted call in dir: base with the script's

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +131,53 @@ func TestCaptureTakesAudioSocket(t *testing.T) {
 	c := capturetest.Collect(t, ev, 1, 20*time.Second)[id]
 	if c == nil || c.Started.Intake != msg.IntakeAudioSocket || len(c.Finals(msg.RoleAgent)) == 0 {
 		t.Fatalf("call %s: %+v: want intake audiosocket and final jobs of the agent", id, c)
+	}
+}
+
+func TestCaptureSIPRECFlagsRefused(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	for _, args := range [][]string{
+		{"--siprec", "http://127.0.0.1:5060"},
+		{"--siprec", "udp://127.0.0.1:5060", "--siprec-agent", "("},
+		{"--siprec", "udp://0.0.0.0:5060"},
+		{"--siprec", "udp://127.0.0.1:5060", "--siprec-allow", "10.0.0.0/99"},
+		{"--siprec", "tcp://127.0.0.1:5060", "--siprec-max-sessions", "0"},
+		{"--siprec", "tls://127.0.0.1:5061"},
+	} {
+		code, _, stderr := captureRun(context.Background(), append([]string{"capture", "--nats", srv.ClientURL(), "--rtp", captureFreePort(t)}, args...)...)
+		if code != 2 || !strings.Contains(stderr, "--siprec") {
+			t.Errorf("%v: exit %d, stderr %q: want 2 naming the flag", args, code, stderr)
+		}
+	}
+}
+
+// earshot capture --siprec answers SIP: an OPTIONS over UDP gets 200.
+func TestCaptureTakesSIPREC(t *testing.T) {
+	addr := captureFreePort(t)
+	runCapture(t, "--siprec", "udp://"+addr)
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	options := "OPTIONS sip:srs@" + addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + conn.LocalAddr().String() + ";branch=z9hG4bK-cmd1\r\n" +
+		"From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: cmd-options-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := conn.Write([]byte(options)); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond)) // the server may not listen yet: poll
+		n, err := conn.Read(buf)
+		if err == nil {
+			if !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+				t.Fatalf("OPTIONS: %q", buf[:n])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer to OPTIONS on %s: %v", addr, err)
+		}
 	}
 }
