@@ -424,31 +424,33 @@ func (cs closers) Close() error {
 	return err
 }
 
-// loadScripted reads every scripted call in dir: base with the script's
-// call id, agent, queue, attributes and legs.
-func loadScripted(dir string, base sender.SendConfig) ([]sender.SendConfig, error) {
+// loadScripted reads every scripted call in dir, given by the flag
+// named name: base with the script's
+// call id, agent, queue, attributes and legs, and each script's number of
+// speech turns.
+func loadScripted(name, dir string, base sender.SendConfig) (cfgs []sender.SendConfig, turns []int, err error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
-		return nil, badInputf("--calls %s: no NAME.json call scripts there", dir)
+		return nil, nil, badInputf("%s %s: no NAME.json call scripts there", name, dir)
 	}
-	var cfgs []sender.SendConfig
 	for _, f := range files {
 		sc, err := synthcall.LoadScript(f)
 		if err != nil {
-			return nil, badInput(err)
+			return nil, nil, badInput(err)
 		}
 		cfg := base
 		cfg.CallID, cfg.Agent, cfg.Queue, cfg.Attributes = sc.CallID, sc.Agent, sc.Queue, sc.Attributes
 		for _, role := range []msg.Role{msg.RoleAgent, msg.RoleCustomer} {
 			pcm, err := sender.ReadWAVFile(synthcall.LegFile(f, role))
 			if err != nil {
-				return nil, captureInputError(err)
+				return nil, nil, captureInputError(err)
 			}
 			cfg.Legs = append(cfg.Legs, sender.Leg{Role: role, PCM: pcm})
 		}
 		cfgs = append(cfgs, cfg)
+		turns = append(turns, len(sc.Turns))
 	}
-	return cfgs, nil
+	return cfgs, turns, nil
 }
 
 // sendScripted sends the calls side by side, each announced, the next
@@ -670,7 +672,7 @@ func sendCmd(ctx context.Context, args []string, std stdio) error {
 		return badInputf("--speed: %v", err)
 	}
 	if *calls != "" {
-		cfgs, err := loadScripted(*calls, sender.SendConfig{To: dst, PCMA: *pcma, Speed: sp})
+		cfgs, _, err := loadScripted("--calls", *calls, sender.SendConfig{To: dst, PCMA: *pcma, Speed: sp})
 		if err != nil {
 			return err
 		}

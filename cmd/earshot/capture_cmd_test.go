@@ -40,6 +40,41 @@ func captureRun(ctx context.Context, args ...string) (code int, stdout, stderr s
 	return code, out.String(), errb.String()
 }
 
+// captureStart runs earshot capture with args until the test ends, and
+// returns when it answers announces on nc.
+func captureStart(t *testing.T, nc *nats.Conn, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr string
+	go func() {
+		var code int
+		code, _, stderr = captureRun(ctx, append([]string{"capture"}, args...)...)
+		done <- code
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("earshot capture exited %d: %s", code, stderr)
+		}
+	})
+	ready := time.After(10 * time.Second)
+	for {
+		m, err := nc.Request(msg.SubjectAnnounce, []byte(`{}`), time.Second)
+		if err == nil && len(m.Data) > 0 {
+			return
+		}
+		if !errors.Is(err, nats.ErrNoResponders) && err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ready:
+			t.Fatal("earshot capture did not answer announces within 10s")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // captureEspeakWAV writes text as an 8 kHz mono WAV.
 func captureEspeakWAV(t *testing.T, dir, name, text string) string {
 	t.Helper()
@@ -82,36 +117,7 @@ func TestCaptureStageWithSendAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var stderr string
-	go func() {
-		var code int
-		code, _, stderr = captureRun(ctx, "capture", "--nats", srv.ClientURL(), "--rtp", rtpAddr, "--call-timeout", "5s", "--http", httpAddr, "--capture-token", "s3cret")
-		done <- code
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("earshot capture exited %d: %s", code, stderr)
-		}
-	}()
-	// Ready when it answers announces.
-	ready := time.After(10 * time.Second)
-	for {
-		m, err := conn.NC.Request(msg.SubjectAnnounce, []byte(`{}`), time.Second)
-		if err == nil && len(m.Data) > 0 {
-			break
-		}
-		if !errors.Is(err, nats.ErrNoResponders) && err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-ready:
-			t.Fatal("earshot capture did not answer announces within 10s")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	captureStart(t, conn.NC, "--nats", srv.ClientURL(), "--rtp", rtpAddr, "--call-timeout", "5s", "--http", httpAddr, "--capture-token", "s3cret")
 	ended := func(id string) *msg.CallEvent {
 		t.Helper()
 		timeout := time.After(20 * time.Second)

@@ -6,6 +6,7 @@ import "context"
 func tools() map[string]command {
 	return map[string]command{
 		"replay":      {"FILE.pcap --to ADDR [--speed N|max]: send a capture's RTP streams", replayCmd},
+		"load":        {"--to ADDR --calls N --duration D [--ramp R] [--scripts DIR] [--announce URL] [--json]: play scripted calls as N concurrent calls and count what was sent", loadCmd},
 		"send":        {"--agent A.wav --customer B.wav --to ADDR [--call ID]: send WAV files as G.711 RTP", sendCmd},
 		"transcribe":  {"FILE.wav...: transcribe recordings to JSON lines, with a progress bar", transcribeCmd},
 		"rules":       {"check FILE... | dryrun RULES.yaml --data DIR|--db DSN|--calls PATH [--from T --to T]: validate rule files, or try them on stored calls", rulesCmd},

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+)
+
+// loadFreePortRange finds n consecutive UDP ports of 127.0.0.1 free for a
+// moment, as HOST:PORT1-PORT2.
+func loadFreePortRange(t *testing.T, n int) string {
+	t.Helper()
+	for range 50 {
+		var conns []*net.UDPConn
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		base := c.LocalAddr().(*net.UDPAddr).Port
+		for p := base + 1; p < base+n && p < 65536; p++ {
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+			if err != nil {
+				break
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		if len(conns) == n {
+			return fmt.Sprintf("127.0.0.1:%d-%d", base, base+n-1)
+		}
+	}
+	t.Fatalf("no %d consecutive free UDP ports", n)
+	return ""
+}
+
+// TestLoadCountsWhatCaptureSees runs earshot load with the example calls
+// against earshot capture on a port range (announced over a real NATS
+// server) and checks that capture ended exactly the calls load says it
+// started, with exactly the RTP packets load says it sent.
+func TestLoadCountsWhatCaptureSees(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	srv, conn := bustest.Start(t)
+	rtp := loadFreePortRange(t, 4)
+	events := make(chan *nats.Msg, 10000)
+	sub, err := conn.NC.ChanSubscribe(msg.AllCalls, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	// No recordings: nats.go v1.55.0's ObjectStore.Put may leave a goroutine
+	// waiting on a nil channel for ever (its cleanup races the goroutine
+	// that watches the connection), which later tests would find.
+	captureStart(t, conn.NC, "--nats", srv.ClientURL(), "--rtp", rtp, "--call-timeout", "5s", "--record", "none")
+
+	code, out, errOut := captureRun(context.Background(), "load", "--to", rtp, "--calls", "4", "--duration", "1500ms",
+		"--ramp", "20", "--speed", "40", "--scripts", "../../examples/calls", "--announce", srv.ClientURL(), "--json")
+	if code != 0 {
+		t.Fatalf("earshot load exited %d: %s %s", code, out, errOut)
+	}
+	var tot loadTotals
+	if err := json.Unmarshal([]byte(out), &tot); err != nil {
+		t.Fatalf("earshot load --json printed %q: %v", out, err)
+	}
+	if tot.CallsStarted < 4 || tot.CallsFinished != tot.CallsStarted || tot.SendErrors != 0 || tot.Packets == 0 ||
+		tot.Utterances < 4 || tot.Bytes <= 12*tot.Packets {
+		t.Fatalf("earshot load sent %+v, want at least 4 calls, all finished, no errors", tot)
+	}
+
+	t.Logf("earshot load sent %+v", tot)
+	ids, packets := map[string]bool{}, 0
+	timeout := time.After(30 * time.Second)
+	for len(ids) < tot.CallsStarted {
+		select {
+		case m := <-events:
+			var e msg.CallEvent
+			if err := msg.Unmarshal(m.Data, &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Kind != msg.CallEnded {
+				continue
+			}
+			if !strings.HasPrefix(e.CallID, "load-") || ids[e.CallID] || e.Reason != msg.EndBye {
+				t.Errorf("capture ended call %s (%s): want a fresh load-... call id, ended by BYE", e.CallID, e.Reason)
+			}
+			ids[e.CallID] = true
+			for _, s := range e.Streams {
+				packets += int(s.Received)
+			}
+		case <-timeout:
+			t.Fatalf("capture ended %d calls of the %d load started", len(ids), tot.CallsStarted)
+		}
+	}
+	if packets != tot.Packets {
+		t.Errorf("capture received %d packets, load says it sent %d", packets, tot.Packets)
+	}
+	// Nothing more: every call capture saw was counted.
+	if err := conn.NC.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for len(events) > 0 {
+		var e msg.CallEvent
+		if err := msg.Unmarshal((<-events).Data, &e); err == nil && e.Kind == msg.CallEnded {
+			t.Errorf("capture ended call %s beyond the %d load counted", e.CallID, tot.CallsStarted)
+		}
+	}
+}
+
+// TestLoadRampStopsAtDuration: a call slot whose turn on the ramp comes
+// after --duration does not start, nor keep earshot load waiting for it.
+func TestLoadRampStopsAtDuration(t *testing.T) {
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	code, out, errOut := captureRun(context.Background(), "load", "--to", sink.LocalAddr().String(), "--calls", "3",
+		"--ramp", "0.001", "--duration", "50ms", "--speed", "max", "--scripts", "../../examples/calls", "--json")
+	if code != 0 {
+		t.Fatalf("earshot load exited %d: %s %s", code, out, errOut)
+	}
+	var tot loadTotals
+	if err := json.Unmarshal([]byte(out), &tot); err != nil {
+		t.Fatalf("earshot load --json printed %q: %v", out, err)
+	}
+	if tot.CallsStarted < 1 || tot.CallsFinished != tot.CallsStarted {
+		t.Errorf("earshot load sent %+v, want the first slot's calls only, all finished", tot)
+	}
+}
+
+func TestLoadRefusesBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--calls", "0"}, "--calls"},
+		{[]string{"--calls", "100000"}, "--calls"},
+		{[]string{"--duration", "0s"}, "--duration"},
+		{[]string{"--duration", "1000h"}, "--duration"},
+		{[]string{"--ramp", "-1"}, "--ramp"},
+		{[]string{"--to", "nowhere"}, "--to"},
+		{[]string{"--speed", "0"}, "--speed"},
+		{[]string{"--scripts", t.TempDir()}, "--scripts"},
+		{[]string{"--announce", "ftp://x"}, "--announce"},
+		{[]string{"extra"}, "extra"},
+	} {
+		code, _, errOut := captureRun(context.Background(), append([]string{"load", "--scripts", "../../examples/calls"}, c.args...)...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("earshot load %v: exit %d, %q; want 2 naming %s", c.args, code, errOut, c.want)
+		}
+	}
+}
