@@ -29,7 +29,7 @@ import (
 // goroutine it started is left.
 func asrNoLeaks(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+	t.Cleanup(func() { goleak.VerifyNone(t, opt, natsJetStreamLeak) })
 }
 
 // asrServer is a real HTTP server speaking the OpenAI transcription API

@@ -99,7 +99,7 @@ func captureEspeakWAV(t *testing.T, dir, name, text string) string {
 func TestCaptureStageWithSendAndReplay(t *testing.T) {
 	// Registered first, so it runs after every other cleanup (the server's).
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	t.Cleanup(func() { goleak.VerifyNone(t, before, natsJetStreamLeak) })
 	srv, conn := bustest.Start(t)
 	dir := t.TempDir()
 	agent := captureEspeakWAV(t, dir, "agent", "Good morning, thank you for calling.")

@@ -32,7 +32,7 @@ func TestCharacteristicsEndToEnd(t *testing.T) {
 		t.Skip(synthcall.ErrNoTools)
 	}
 	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // after the server's own cleanup
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore, natsJetStreamLeak) }) // after the server's own cleanup
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

@@ -26,7 +26,7 @@ import (
 // on, not when it ends; the characteristics show the hold as it goes on.
 func TestNonTalkAlertWhileOnHold(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore, natsJetStreamLeak) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

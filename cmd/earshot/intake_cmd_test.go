@@ -27,7 +27,7 @@ import (
 func runCapture(t *testing.T, args ...string) <-chan *nats.Msg {
 	t.Helper()
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	t.Cleanup(func() { goleak.VerifyNone(t, before, natsJetStreamLeak) })
 	srv, conn := bustest.Start(t)
 	ev := make(chan *nats.Msg, 10000)
 	sub, err := conn.NC.ChanSubscribe("earshot.>", ev)

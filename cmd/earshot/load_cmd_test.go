@@ -51,7 +51,7 @@ func loadFreePortRange(t *testing.T, n int) string {
 // started, with exactly the RTP packets load says it sent.
 func TestLoadCountsWhatCaptureSees(t *testing.T) {
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	t.Cleanup(func() { goleak.VerifyNone(t, before, natsJetStreamLeak) })
 	srv, conn := bustest.Start(t)
 	rtp := loadFreePortRange(t, 4)
 	events := make(chan *nats.Msg, 10000)

@@ -141,7 +141,7 @@ func (s *sseStream) all() []string {
 // an admin asking for the original sees it.
 func TestNoCardNumberReachesNonAdmins(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore, natsJetStreamLeak) })
 	_, conn := bustest.Start(t)
 	dir := t.TempDir()
 

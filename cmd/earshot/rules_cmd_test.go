@@ -119,7 +119,7 @@ func TestRulesStageStart(t *testing.T) {
 	// Only this test's goroutines: an earlier test's leftovers (nats.go's
 	// ObjectStore.Put can leave one behind) are that test's to answer for.
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+	t.Cleanup(func() { goleak.VerifyNone(t, before, natsJetStreamLeak) })
 	_, conn := bustest.Start(t)
 	dir := t.TempDir()
 	ruleFile := rulesWrite(t, dir, "rules.yaml", rulesTestFile)

@@ -20,7 +20,7 @@ func TestSentimentStage(t *testing.T) {
 	// Only this test's goroutines: an earlier test's leftovers (nats.go's
 	// ObjectStore.Put can leave one behind) are that test's to answer for.
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) }) // first registered, so it runs last
+	t.Cleanup(func() { goleak.VerifyNone(t, before, natsJetStreamLeak) }) // first registered, so it runs last
 	_, conn := bustest.Start(t)
 	e := newEnv(slog.New(slog.DiscardHandler), conn, t.TempDir(), stdio{nil, io.Discard, io.Discard})
 

@@ -203,5 +203,5 @@ func storeIsUsage(err error) bool {
 // goroutine the test started is left.
 func storeNoLeaks(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+	t.Cleanup(func() { goleak.VerifyNone(t, opt, natsJetStreamLeak) })
 }

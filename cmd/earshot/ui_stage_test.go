@@ -35,7 +35,7 @@ func uiStageFlags(t *testing.T, args ...string) *uiStage {
 func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 	// Registered first, so it runs after the NATS server's cleanup.
 	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore, natsJetStreamLeak) })
 	_, conn := bustest.Start(t)
 	dir := t.TempDir()
 	var out bytes.Buffer
