@@ -386,8 +386,10 @@ type Characteristics struct {
 	NonTalk   []Span         `json:"non_talk,omitempty"`
 	// Open is the non-talk time still going on at AtMS, not in NonTalk
 	// or NonTalkMS: NonTalkAt counts it at any later time.
-	Open          []OpenSpan     `json:"open,omitempty"`
-	HoldMS        int64          `json:"hold_ms,omitempty"`
+	Open   []OpenSpan `json:"open,omitempty"`
+	HoldMS int64      `json:"hold_ms,omitempty"`
+	// Holds are the hold spans, in time order (the call view draws them).
+	Holds         []Span         `json:"holds,omitempty"`
 	Interruptions []Interruption `json:"interruptions,omitempty"`
 	// TalkSpeedWPM is words per minute: space-separated words, so for
 	// Korean, eojeol (a word with its particles and endings).

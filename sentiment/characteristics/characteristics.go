@@ -9,6 +9,7 @@
 package characteristics
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -201,6 +202,8 @@ func (c *Call) Snapshot(atMS, endMS int64, final bool) msg.Characteristics {
 	for _, h := range c.holds {
 		ch.HoldMS += h.EndMS - h.StartMS
 	}
+	ch.Holds = slices.Clone(c.holds)
+	slices.SortFunc(ch.Holds, func(a, b msg.Span) int { return cmp.Compare(a.StartMS, b.StartMS) })
 	ch.NonTalk = union(slices.Concat(c.nonTalk(talk, endMS), c.holds, c.quiet))
 	if endMS <= 0 && !final {
 		if c.openSilence >= 0 {

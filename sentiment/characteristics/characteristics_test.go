@@ -115,6 +115,9 @@ func TestHold(t *testing.T) {
 	if ch.HoldMS != 7000 {
 		t.Errorf("hold %d ms, want 7000", ch.HoldMS)
 	}
+	if len(ch.Holds) != 1 || ch.Holds[0] != (msg.Span{StartMS: 8000, EndMS: 15000}) {
+		t.Errorf("holds %v, want the one span 8000-15000, for the call view's timeline", ch.Holds)
+	}
 	want := []msg.Span{{StartMS: 8000, EndMS: 15000}, {StartMS: 21000, EndMS: 25000}}
 	if len(ch.NonTalk) != 2 || ch.NonTalk[0] != want[0] || ch.NonTalk[1] != want[1] {
 		t.Fatalf("non-talk spans %v, want %v", ch.NonTalk, want)
