@@ -183,6 +183,145 @@ function renderSentiment() {
   box.append(plot, legend, h("p", { class: "notice small" }, t("chart.scale")));
 }
 
+// spansMinus returns the parts of spans outside every span of cut.
+function spansMinus(spans, cut) {
+  let out = spans.map((s) => [s.start_ms, s.end_ms]);
+  for (const c of cut) {
+    const next = [];
+    for (const [a, b] of out) {
+      if (c.end_ms <= a || c.start_ms >= b) { next.push([a, b]); continue; }
+      if (c.start_ms > a) next.push([a, c.start_ms]);
+      if (c.end_ms < b) next.push([c.end_ms, b]);
+    }
+    out = next;
+  }
+  return out;
+}
+
+// TL is the timeline's width and its margins left (the lanes' labels)
+// and right, in its own units.
+const TL = { W: 960, L: 112, R: 14 };
+
+// renderTimeline draws a finished call on one time axis: each side's
+// talk, the overlaps (interruptions), silences and holds, the alerts and
+// each side's sentiment by quarter (dots: after each turn), with m:ss
+// ticks and a legend. A click anywhere on it plays from there.
+function renderTimeline() {
+  const box = clear($("timeline"));
+  $("timeline-card").hidden = !ended();
+  if (!ended()) return;
+  const ch = rec.characteristics || {};
+  const parts = (rec.sentiment && rec.sentiment.participants) || {};
+  const talk = [...segs.values()].filter((s) => !s.interim && s.end_ms > s.start_ms);
+  const holds = ch.holds || [];
+  const silences = spansMinus(ch.non_talk || [], holds);
+  const overlaps = ch.interruptions || [];
+  const alerts = rec.alerts || [];
+  const legs = ["agent", "customer"];
+  for (const s of talk) if (!legs.includes(s.leg)) legs.push(s.leg);
+  let total = Math.max(1000, rec.call.duration_ms || 0);
+  for (const s of talk.concat(holds, overlaps)) total = Math.max(total, s.end_ms);
+  for (const a of alerts) total = Math.max(total, alertAt(a));
+  // Lanes, top to bottom: [key, label, height].
+  const lanes = legs.map((l) => ["talk-" + l, legName(l), 20]).concat([
+    ["overlap", t("timeline.overlap"), 14], ["nontalk", t("timeline.nontalk"), 16],
+    ["alerts", t("timeline.alerts"), 18], ["sentiment", t("timeline.sentiment"), 76]]);
+  const { W, L, R } = TL, T = 6, GAP = 6, B = 34;
+  const pw = W - L - R;
+  const top = {};
+  let y = T;
+  for (const [key, , hl] of lanes) { top[key] = y; y += hl + GAP; }
+  const ph = y - GAP - T, H = y - GAP + B;
+  const step = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].map((x) => x * 1000).find((x) => total / x <= 10) || 3600000 * Math.ceil(total / 36000000);
+  const maxT = Math.ceil(total / step) * step;
+  const X = (ms) => L + (Math.max(0, Math.min(maxT, ms)) / maxT) * pw;
+  const plot = svg("svg", { class: "plot timeline", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": t("timeline.label") });
+  const titled = (el, s) => { const ti = svg("title", {}); ti.textContent = s; el.append(ti); plot.append(el); return el; };
+  const text = (x, yy, s, cls, anchor) => { const el = svg("text", { x, y: yy, class: cls, "text-anchor": anchor || "start" }); el.textContent = s; plot.append(el); };
+  for (const [key, label, hl] of lanes) {
+    plot.append(svg("rect", { x: L, y: top[key], width: pw, height: hl, class: "lane" }));
+    text(6, top[key] + (key === "sentiment" ? 12 : hl / 2 + 4), label, "lane-label");
+  }
+  for (let ms = 0; ms <= maxT; ms += step) {
+    plot.append(svg("line", { x1: X(ms), x2: X(ms), y1: T, y2: T + ph, class: "grid" }));
+    plot.append(svg("line", { x1: X(ms), x2: X(ms), y1: T + ph, y2: T + ph + 4, class: "axis" }));
+    text(X(ms), T + ph + 15, fmtMS(ms), "tick", ms === 0 ? "start" : ms === maxT ? "end" : "middle");
+  }
+  plot.append(svg("line", { x1: L, x2: W - R, y1: T + ph, y2: T + ph, class: "axis" }));
+  text(L + pw / 2, H - 3, t("chart.x"), "axis-title", "middle");
+  const bar = (cls, a, b, yy, hl, title, extra) => titled(svg("rect", Object.assign({ class: cls, x: X(a).toFixed(1), y: yy, width: Math.max(1.5, X(b) - X(a)).toFixed(1), height: hl, "data-start": a, "data-end": b }, extra || {})), title);
+  const span = (a, b) => fmtMS(a) + "–" + fmtMS(b);
+  for (const s of talk) {
+    const key = "talk-" + s.leg;
+    bar("talk " + s.leg, s.start_ms, s.end_ms, top[key] + 2, 16, t("timeline.talk_title", { who: legName(s.leg), span: span(s.start_ms, s.end_ms) }), { "data-leg": s.leg, "data-seg": s.id });
+  }
+  for (const o of overlaps) {
+    bar("overlap", o.start_ms, o.end_ms, top.overlap + 2, 10, t("timeline.overlap_title", { by: legName(o.by), of: legName(o.of), at: fmtMS(o.start_ms) }), { "data-by": o.by });
+    // The overlap shows on both talk lanes too, as a band across them.
+    const a = top["talk-" + legs[0]], b = top["talk-" + legs[1]] + 20;
+    plot.append(svg("rect", { class: "overlap-band", x: X(o.start_ms).toFixed(1), y: a, width: Math.max(1.5, X(o.end_ms) - X(o.start_ms)).toFixed(1), height: b - a }));
+  }
+  for (const [a, b] of silences) bar("silence", a, b, top.nontalk + 3, 10, t("timeline.silence_title", { span: span(a, b) }));
+  for (const hs of holds) bar("hold", hs.start_ms, hs.end_ms, top.nontalk + 1, 14, t("timeline.hold_title", { span: span(hs.start_ms, hs.end_ms) }));
+  for (const a of alerts) {
+    const x = X(alertAt(a)), yy = top.alerts + 2;
+    titled(svg("path", { class: "alert-mark " + sevClass(a.severity), d: `M${x.toFixed(1)} ${yy + 14} l-6 -12 h12 z`, "data-at": alertAt(a) }),
+      t("timeline.alert_title", { rule: a.rule_name, severity: sevName(a.severity), at: fmtMS(alertAt(a)) }));
+  }
+  // Sentiment: -5..+5 in its lane; each side's quarters as steps, its
+  // score after each turn as dots.
+  const st = top.sentiment + 6, sh = 64;
+  const SY = (v) => st + ((5 - Math.max(-5, Math.min(5, v))) / 10) * sh;
+  for (const v of [5, 0, -5]) {
+    plot.append(svg("line", { x1: L, x2: W - R, y1: SY(v), y2: SY(v), class: v === 0 ? "grid zero" : "grid" }));
+    text(L - 4, SY(v) + 3.5, fmtScore(v), "tick", "end");
+  }
+  const roles = Object.keys(parts).sort();
+  for (const role of roles) {
+    const p = parts[role], color = COLORS[role] || "#333", q = p.periods || [];
+    const pts = [];
+    q.forEach((v, i) => { pts.push([X((i * total) / q.length), SY(v)], [X(((i + 1) * total) / q.length), SY(v)]); });
+    if (pts.length) {
+      titled(svg("polyline", { class: "sent-quarters", stroke: color, "data-role": role, points: pts.map((x) => x[0].toFixed(1) + "," + x[1].toFixed(1)).join(" ") }),
+        t("timeline.quarters_title", { who: legName(role), scores: q.map(fmtScore).join(" · ") }));
+    }
+    for (const x of p.trend || []) plot.append(svg("circle", { class: "sent-turn", cx: X(x.at_ms).toFixed(1), cy: SY(x.score).toFixed(1), r: 2, fill: color, "data-role": role }));
+  }
+  const head = svg("line", { id: "timeline-head", class: "head", x1: L, x2: L, y1: T, y2: T + ph });
+  head.setAttribute("visibility", "hidden");
+  plot.append(head);
+  plot.dataset.maxMs = maxT;
+  plot.addEventListener("click", (ev) => {
+    if (!audio || audio.hidden) return;
+    const pt = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(plot.getScreenCTM().inverse());
+    if (pt.x < L || pt.x > W - R) return;
+    audio.currentTime = Math.min(total, ((pt.x - L) / pw) * maxT) / 1000;
+  });
+  const legend = h("ul", { class: "legend timeline-legend" });
+  const item = (cls, label, color) => {
+    const sw = h("span", { class: "swatch " + cls });
+    if (color) sw.style.background = color; // CSSOM, which the CSP allows
+    legend.append(h("li", {}, sw, label));
+  };
+  for (const l of legs) if (talk.some((s) => s.leg === l)) item("talk " + l, t("timeline.legend_talk", { who: legName(l) }), COLORS[l]);
+  item("overlap", t("timeline.legend_overlap"));
+  item("silence", t("timeline.legend_silence"));
+  item("hold", t("timeline.legend_hold"));
+  item("alert-mark", t("timeline.legend_alert"));
+  for (const role of roles) item("sent", t("timeline.legend_sentiment", { who: legName(role) }), COLORS[role]);
+  box.append(plot, legend, h("p", { class: "notice small" }, t("timeline.hint")));
+}
+
+// timelineHead moves the timeline's playhead to ms.
+function timelineHead(ms) {
+  const head = $("timeline-head");
+  if (!head) return;
+  const plot = head.ownerSVGElement, maxT = Number(plot.dataset.maxMs);
+  const x = TL.L + (Math.min(ms, maxT) / maxT) * (TL.W - TL.L - TL.R);
+  head.setAttribute("x1", x.toFixed(1)); head.setAttribute("x2", x.toFixed(1));
+  head.setAttribute("visibility", "visible");
+}
+
 function renderCharacteristics() {
   const dl = clear($("characteristics"));
   const ch = rec.characteristics;
@@ -262,6 +401,7 @@ function channels() {
 // heard highlights the turn at the player's time (the latest to start).
 function heard() {
   const ms = audio.currentTime * 1000;
+  timelineHead(ms);
   let cur = null;
   for (const li of $("transcript").children) {
     if (ms >= Number(li.dataset.start) && ms < Number(li.dataset.end)) cur = li;
@@ -276,7 +416,7 @@ function heard() {
 function renderAll() {
   segs.clear();
   for (const s of rec.segments || []) segs.set(s.id, s);
-  renderMeta(); renderTranscript(); renderAlerts(); renderSentiment(); renderCharacteristics(); renderDTMF();
+  renderMeta(); renderTranscript(); renderAlerts(); renderSentiment(); renderCharacteristics(); renderDTMF(); renderTimeline();
 }
 
 function follow(original) {
@@ -297,7 +437,7 @@ function follow(original) {
     rec.call.agent = r.agent; rec.call.queue = r.queue; rec.call.started_at = r.started_at;
     if (r.ended) {
       rec.call.duration_ms = r.duration_ms; rec.call.ended_at = new Date().toISOString(); $("live").hidden = true; es.close();
-      renderTranscript(); renderAlerts(); renderSentiment(); renderCharacteristics();
+      renderTranscript(); renderAlerts(); renderSentiment(); renderCharacteristics(); renderTimeline();
     }
     renderMeta();
   });
