@@ -25,7 +25,7 @@ const (
 var EventSubjects = []string{
 	msg.AllCalls, msg.AllTimeline, msg.AllDTMF, msg.AllTranscripts,
 	msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllRuleEvents,
-	msg.AllEvaluations,
+	msg.AllEvaluations, msg.AllRedactions,
 }
 
 // StreamConfigs returns the configuration of every stream.

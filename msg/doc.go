@@ -31,6 +31,7 @@
 //	earshot.category.<call>                  Categories      rules
 //	earshot.event.<call>                     RuleEvent       rules (the "publish" action)
 //	earshot.evaluation.<call>                Evaluation      evaluate (a scored form; the store keeps the newest per form)
+//	earshot.redaction.<call>                 AudioRedaction  store (once the call's analysis is final and stored)
 //	earshot.deadletter.<stage>               DeadLetter      any stage
 //	earshot.announce                         CallAnnounce    request/reply (AnnounceReply)
 //	earshot.rules.reload                     (empty)         request/reply (RulesReloadReply)
@@ -97,6 +98,19 @@
 // file names the gap between them (WAV LIST/INFO ICMT "gaps_ms=S-E,...").
 // Recording a leg's audio on the bus instead would double capture's
 // publishing for no reader but the recorder.
+//
+// The redacted recording is written beside the recorder, from what the
+// store says over the bus: once a call's final characteristics (which
+// follow every final segment) are committed, the store publishes the
+// call's AudioRedaction on earshot.redaction.<call>, read from what it
+// committed, so no segment of the call is left out. The recorder's side
+// (a durable consumer in the process that records) keeps the spans as
+//
+//	<call>/mask.json                    the AudioRedaction's spans
+//	<call>/redacted.wav                 the original with the spans masked
+//
+// and writes the redacted copy at once if the call is sealed, else when it
+// is sealed: the two may come in either order, in one process or two.
 //
 // # Redaction
 //

@@ -22,6 +22,7 @@ const (
 	AllCategories  = "earshot.category.>"
 	AllRuleEvents  = "earshot.event.>"
 	AllEvaluations = "earshot.evaluation.>"
+	AllRedactions  = "earshot.redaction.>"
 	AllDeadLetters = "earshot.deadletter.>"
 )
 
@@ -77,6 +78,9 @@ func SubjectAlert(call string) string { return "earshot.alert." + call }
 
 // SubjectCategories is where a call's categories go.
 func SubjectCategories(call string) string { return "earshot.category." + call }
+
+// SubjectRedaction is where a call's AudioRedaction goes.
+func SubjectRedaction(call string) string { return "earshot.redaction." + call }
 
 // SubjectEvaluation is where a call's evaluations (scored forms) go.
 func SubjectEvaluation(call string) string { return "earshot.evaluation." + call }

@@ -542,3 +542,17 @@ type RulesReloadReply struct {
 
 // Schema implements Message.
 func (RulesReloadReply) Schema() (string, int) { return "rules-reload-reply", 1 }
+
+// AudioRedaction is what a call's redacted recording masks, on the call
+// clock and not yet padded: every word the store redacted in the call's
+// final text (from the word timings) and every DTMF digit pressed, sorted
+// and merged. The store publishes it once the call's final analysis and
+// every segment before it are committed; the recorder's side masks the
+// recording with it, in whichever process records.
+type AudioRedaction struct {
+	CallID string `json:"call_id"`
+	Spans  []Span `json:"spans,omitempty"`
+}
+
+// Schema implements Message.
+func (AudioRedaction) Schema() (string, int) { return "audio-redaction", 1 }

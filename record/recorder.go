@@ -68,6 +68,9 @@ type RecorderConfig struct {
 	Now func() time.Time
 	// Sealed, when set, is called after a call's recording is sealed.
 	Sealed func(call string)
+	// Redactor, when set, writes the redacted recording of a call it has
+	// the spans of (its analysis was final first) once the call is sealed.
+	Redactor *Redactor
 }
 
 // Recorder keeps each call's two legs as one recording, written in parts
@@ -363,12 +366,9 @@ func (r *Recorder) seal(ctx context.Context, call string, session, end int64) er
 	if err != nil {
 		return err
 	}
-	if len(infos) == 0 {
-		return nil // sealed already (a retried seal) or nothing heard
-	}
 	parts, gaps := layout(infos)
 	if len(parts) == 0 {
-		return nil
+		return r.redactSealed(ctx, call) // sealed already (a retried seal) or nothing heard
 	}
 	frames := parts[len(parts)-1].end
 	if lp := parts[len(parts)-1]; end > 0 {
@@ -393,7 +393,16 @@ func (r *Recorder) seal(ctx context.Context, call string, session, end int64) er
 	if r.cfg.Sealed != nil {
 		r.cfg.Sealed(call)
 	}
-	return nil
+	return r.redactSealed(ctx, call)
+}
+
+// redactSealed writes a sealed call's redacted recording if the spans to
+// mask came before it was sealed.
+func (r *Recorder) redactSealed(ctx context.Context, call string) error {
+	if r.cfg.Redactor == nil {
+		return nil
+	}
+	return r.cfg.Redactor.sealed(ctx, call)
 }
 
 func (r *Recorder) writeSealed(ctx context.Context, w io.Writer, parts []part, gaps []Span, frames int64) error {

@@ -231,3 +231,48 @@ func TestParseWAVRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestSpansBeforeSeal: a call's spans to mask may come before its
+// recording is sealed (the store's final outran a slow recorder, or a
+// recorder in another process): they are kept, and the recording is
+// redacted when it is sealed, its original deleted under the redacted
+// policy. Spans that come again change nothing.
+func TestSpansBeforeSeal(t *testing.T) {
+	st := newDir(t)
+	done := make(chan string, 2)
+	red, err := record.NewRedactor(record.RedactorConfig{Store: st, Done: func(c string) { done <- c }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startRecorder(t, record.RecorderConfig{Store: st, Redactor: red})
+	ctx := context.Background()
+	s.rec.LegAudio("early", msg.RoleAgent, 0, tone(8000, 1))
+	s.rec.LegAudio("early", msg.RoleCustomer, 0, tone(8000, 2))
+	if err := red.Apply(ctx, msg.AudioRedaction{CallID: "early", Spans: []msg.Span{{StartMS: 400, EndMS: 500}}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(done) > 0 {
+		t.Fatal("redacted before the recording was sealed")
+	}
+	s.rec.CallEnded("early", 8000)
+	waitSealed(t, s, "early")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the recording sealed after its spans came is not redacted")
+	}
+	a, c, _ := readRecording(t, st, record.RedactedName("early"))
+	want0, want1 := tone(8000, 1), tone(8000, 2)
+	for i := range a {
+		masked := i >= 300*8 && i < 600*8 // 400-500 ms, padded 100 ms
+		if masked && (a[i] != 0 || c[i] != 0) || !masked && (a[i] != want0[i] || c[i] != want1[i]) {
+			t.Fatalf("sample %d: %d/%d (masked %v)", i, a[i], c[i], masked)
+		}
+	}
+	if _, err := st.Stat(ctx, record.OriginalName("early")); !errors.Is(err, record.ErrNotFound) {
+		t.Errorf("original kept under the redacted policy: %v", err)
+	}
+	if err := red.Apply(ctx, msg.AudioRedaction{CallID: "early", Spans: []msg.Span{{StartMS: 400, EndMS: 500}}}); err != nil {
+		t.Errorf("spans again: %v", err)
+	}
+}

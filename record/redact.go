@@ -1,13 +1,17 @@
 package record
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -18,33 +22,54 @@ import (
 // everyone but admins asking for originals hears.
 func RedactedName(call string) string { return call + "/redacted.wav" }
 
+// MaskName is the call's AudioRedaction spans (JSON), kept until the
+// call's recording is sealed and masked with them.
+func MaskName(call string) string { return call + "/mask.json" }
+
 // DefaultPad is how much before and after a masked word is masked too.
 const DefaultPad = 100 * time.Millisecond
 
-// MaskSpans returns the spans of a call's recording to mask, in samples,
-// sorted and merged: every redacted word of its stored segments (see
-// msg.Word.Redacted) and every DTMF digit, widened by pad on each side.
-func MaskSpans(rec *msg.CallRecord, pad time.Duration) []Span {
-	p := pad.Milliseconds()
-	var spans []Span
-	add := func(startMS, endMS int64) {
-		spans = append(spans, Span{max(0, startMS-p) * sampleRate / 1000, (endMS + p) * sampleRate / 1000})
-	}
+// Masked returns the spans of a call's recording to mask, in ms, sorted
+// and merged and not padded: every redacted word of its stored segments
+// (see msg.Word.Redacted) and every DTMF digit. The store publishes them
+// as the call's msg.AudioRedaction.
+func Masked(rec *msg.CallRecord) []msg.Span {
+	var spans []msg.Span
 	for _, s := range rec.Segments {
 		for _, w := range s.Words {
 			if w.Redacted {
-				add(w.StartMS, w.EndMS)
+				spans = append(spans, msg.Span{StartMS: w.StartMS, EndMS: w.EndMS})
 			}
 		}
 	}
 	for _, d := range rec.DTMF {
-		add(d.StartMS, d.StartMS+max(d.DurationMS, 40))
+		spans = append(spans, msg.Span{StartMS: d.StartMS, EndMS: d.StartMS + max(d.DurationMS, 40)})
 	}
-	slices.SortFunc(spans, func(a, b Span) int { return int(a.Start - b.Start) })
+	return merge(spans)
+}
+
+// MaskSpans returns spans widened by pad on each side, sorted and merged,
+// in samples.
+func MaskSpans(spans []msg.Span, pad time.Duration) []Span {
+	p := pad.Milliseconds()
+	padded := make([]msg.Span, len(spans))
+	for i, s := range spans {
+		padded[i] = msg.Span{StartMS: max(0, s.StartMS-p), EndMS: s.EndMS + p}
+	}
 	var out []Span
+	for _, s := range merge(padded) {
+		out = append(out, Span{s.StartMS * sampleRate / 1000, s.EndMS * sampleRate / 1000})
+	}
+	return out
+}
+
+// merge sorts spans and merges those that touch or overlap.
+func merge(spans []msg.Span) []msg.Span {
+	slices.SortFunc(spans, func(a, b msg.Span) int { return cmp.Compare(a.StartMS, b.StartMS) })
+	var out []msg.Span
 	for _, s := range spans {
-		if n := len(out); n > 0 && s.Start <= out[n-1].End {
-			out[n-1].End = max(out[n-1].End, s.End)
+		if n := len(out); n > 0 && s.StartMS <= out[n-1].EndMS {
+			out[n-1].EndMS = max(out[n-1].EndMS, s.EndMS)
 			continue
 		}
 		out = append(out, s)
@@ -107,48 +132,32 @@ func writeRedacted(w io.Writer, r io.Reader, rec Recording, spans []Span, tone b
 	return nil
 }
 
-// Calls reads a call's record (the store's Reader does).
-type Calls interface {
-	Call(ctx context.Context, callID string, original bool) (msg.CallRecord, error)
-}
-
 // RedactorConfig configures NewRedactor.
 type RedactorConfig struct {
 	Store Store
-	Calls Calls
 	// Policy says whether the original is kept once the redacted
 	// recording is written (PolicyRedactedAndOriginal) or deleted.
 	Policy Policy
 	// Tone masks with a tone rather than silence.
 	Tone bool
 	// Pad widens each masked span on both sides. Default DefaultPad.
-	Pad time.Duration
-	// Retry is the wait before another try of a call whose recording is
-	// not sealed yet or whose write failed; Attempts bounds the tries.
-	// Defaults 5 s and 60.
-	Retry    time.Duration
-	Attempts int
-	Logger   *slog.Logger
+	Pad    time.Duration
+	Logger *slog.Logger
 	// Done, when set, is called after a call's redacted recording is written.
 	Done func(call string)
 }
 
-// Redactor writes each call's redacted recording once its transcript is
-// final (Enqueue), from the stored segments' redacted words and DTMF.
+// Redactor writes each call's redacted recording from the call's
+// msg.AudioRedaction (Apply) and its sealed original, whichever comes
+// last: the recorder given it applies a kept mask when it seals.
 type Redactor struct {
-	cfg   RedactorConfig
-	queue chan redactJob
-}
-
-type redactJob struct {
-	call    string
-	attempt int
+	cfg RedactorConfig
 }
 
 // NewRedactor returns a Redactor.
 func NewRedactor(cfg RedactorConfig) (*Redactor, error) {
-	if cfg.Store == nil || cfg.Calls == nil {
-		return nil, errors.New("record: redactor needs a recording store and the calls")
+	if cfg.Store == nil {
+		return nil, errors.New("record: redactor needs a recording store")
 	}
 	if cfg.Policy == "" {
 		cfg.Policy = PolicyRedacted
@@ -156,85 +165,63 @@ func NewRedactor(cfg RedactorConfig) (*Redactor, error) {
 	if cfg.Pad == 0 {
 		cfg.Pad = DefaultPad
 	}
-	if cfg.Retry == 0 {
-		cfg.Retry = 5 * time.Second
-	}
-	if cfg.Attempts == 0 {
-		cfg.Attempts = 60
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Redactor{cfg: cfg, queue: make(chan redactJob, 1024)}, nil
+	return &Redactor{cfg: cfg}, nil
 }
 
-// Enqueue asks for call's redacted recording; it does not block (a full
-// queue drops the call, logged; its original stays for an admin).
-func (r *Redactor) Enqueue(call string) {
-	select {
-	case r.queue <- redactJob{call: call}:
-	default:
-		r.cfg.Logger.Error("record: redaction queue full, recording not redacted", "call", call)
+// Apply keeps a call's spans to mask (MaskName) and, if its recording is
+// sealed, writes the redacted recording now; else the recorder does when
+// it seals. An error is worth a retry.
+func (r *Redactor) Apply(ctx context.Context, a msg.AudioRedaction) error {
+	if CheckName(a.CallID) != nil || strings.Contains(a.CallID, "/") {
+		return nil // not a call id a recording is kept under
 	}
-}
-
-// Run redacts the calls enqueued until ctx ends.
-func (r *Redactor) Run(ctx context.Context) error {
-	retry := map[string]int{}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case j := <-r.queue:
-			if err := r.redact(ctx, j.call); err != nil {
-				retry[j.call] = max(retry[j.call], j.attempt) + 1
-				if retry[j.call] >= r.cfg.Attempts {
-					r.cfg.Logger.Error("record: recording not redacted, giving up", "call", j.call, "err", err)
-					delete(retry, j.call)
-				} else if len(retry) == 1 {
-					timer.Reset(r.cfg.Retry)
-				}
-				continue
-			}
-			delete(retry, j.call)
-		case <-timer.C:
-			for call, n := range retry {
-				select {
-				case r.queue <- redactJob{call: call, attempt: n}:
-				default:
-				}
-			}
-			if len(retry) > 0 {
-				timer.Reset(r.cfg.Retry)
-			}
-		}
-	}
-}
-
-func (r *Redactor) redact(ctx context.Context, call string) error {
-	if CheckName(call) != nil {
-		return nil
-	}
-	rec, err := r.cfg.Calls.Call(ctx, call, false)
+	b, err := json.Marshal(a.Spans)
 	if err != nil {
 		return err
 	}
-	if err := Redact(ctx, r.cfg.Store, call, MaskSpans(&rec, r.cfg.Pad), r.cfg.Tone); err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if _, err2 := r.cfg.Store.Stat(ctx, RedactedName(call)); err2 == nil {
-			return nil // done before, its original deleted
-		}
-		if parts, err2 := r.cfg.Store.List(ctx, partsPrefix(call)); err2 != nil || len(parts) > 0 {
-			return err // not sealed yet: tried again
-		}
-		return nil // nothing was recorded
+	if _, err := r.cfg.Store.Put(ctx, MaskName(a.CallID), bytes.NewReader(b)); err != nil {
+		return err
+	}
+	return r.redact(ctx, a.CallID, a.Spans)
+}
+
+// sealed writes the redacted recording of a call just sealed, if its
+// spans are kept already.
+func (r *Redactor) sealed(ctx context.Context, call string) error {
+	rc, _, err := r.cfg.Store.Open(ctx, MaskName(call), 0)
+	if errors.Is(err, ErrNotFound) {
+		return nil // the call's analysis is not final yet: Apply redacts
+	}
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	rc.Close()
+	if err != nil {
+		return err
+	}
+	var spans []msg.Span
+	if err := json.Unmarshal(b, &spans); err != nil {
+		r.cfg.Logger.Error("record: recording not redacted: its mask is unreadable", "call", call, "err", err)
+		return nil
+	}
+	return r.redact(ctx, call, spans)
+}
+
+// redact writes call's redacted recording from its original, if sealed.
+func (r *Redactor) redact(ctx context.Context, call string, spans []msg.Span) error {
+	err := Redact(ctx, r.cfg.Store, call, MaskSpans(spans, r.cfg.Pad), r.cfg.Tone)
+	if errors.Is(err, ErrNotFound) {
+		return nil // not sealed yet (sealing applies the mask), or redacted before and its original deleted
+	}
+	if err != nil {
+		return err
 	}
 	if r.cfg.Policy != PolicyRedactedAndOriginal {
-		if err := r.cfg.Store.Delete(ctx, OriginalName(call)); err != nil {
+		if err := r.cfg.Store.Delete(ctx, OriginalName(call)); err != nil && !errors.Is(err, ErrNotFound) {
 			r.cfg.Logger.Error("record: original recording not deleted", "call", call, "err", err)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// DeleteBefore deletes the sealed recordings (original and redacted)
-// written before cutoff and says how many it deleted.
+// DeleteBefore deletes the sealed recordings (original and redacted, and
+// the spans masked) written before cutoff and says how many it deleted.
 func DeleteBefore(ctx context.Context, st Store, cutoff time.Time) (int, error) {
 	infos, err := st.List(ctx, "")
 	if err != nil {
@@ -16,7 +16,8 @@ func DeleteBefore(ctx context.Context, st Store, cutoff time.Time) (int, error) 
 	}
 	n := 0
 	for _, in := range infos {
-		if !strings.HasSuffix(in.Name, "/original.wav") && !strings.HasSuffix(in.Name, "/redacted.wav") || !in.ModTime.Before(cutoff) {
+		sealed := strings.HasSuffix(in.Name, "/original.wav") || strings.HasSuffix(in.Name, "/redacted.wav") || strings.HasSuffix(in.Name, "/mask.json")
+		if !sealed || !in.ModTime.Before(cutoff) {
 			continue
 		}
 		if err := st.Delete(ctx, in.Name); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/record"
 	"github.com/earshot-dev/earshot/redact"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,10 +63,6 @@ type ArchiverConfig struct {
 	// OnStored, when set, is called after each message is stored (or
 	// skipped as nothing to keep), before it is acked.
 	OnStored func(subject string)
-	// OnFinal, when set, is called after a call's final characteristics
-	// are stored: the analysis has seen every final segment of the call.
-	// It must not block.
-	OnFinal func(call string)
 }
 
 // Archiver consumes call events from NATS, redacts them and writes them to a
@@ -74,6 +71,7 @@ type ArchiverConfig struct {
 type Archiver struct {
 	cfg ArchiverConfig
 	log *slog.Logger
+	js  jetstream.JetStream // set by Run: where audio redactions go
 
 	mu      sync.Mutex
 	pressed map[string]pressed // call -> DTMF digits pressed so far
@@ -142,14 +140,20 @@ func (a *Archiver) Run(ctx context.Context, js jetstream.JetStream) error {
 		Stream: bus.StreamEvents, Durable: a.cfg.Durable, Filter: ArchiverSubjects,
 		Workers: 1, Key: bus.ByCall, Batch: archiverBatch, AckWait: a.cfg.AckWait, Logger: a.log,
 	}
+	a.js = js
 	if b, ok := a.cfg.Store.(Batcher); ok {
 		cc.Together = func(ctx context.Context, each func(ctx context.Context) error) error {
-			var stored []string
-			if err := b.Batch(context.WithValue(ctx, storedKey{}, &stored), each); err != nil {
+			var p batched
+			if err := b.Batch(context.WithValue(ctx, batchKey{}, &p), each); err != nil {
 				return err
 			}
+			for _, call := range p.final {
+				if err := a.finished(ctx, call); err != nil {
+					return err // the batch is handled again, message by message
+				}
+			}
 			if a.cfg.OnStored != nil {
-				for _, s := range stored {
+				for _, s := range p.stored {
 					a.cfg.OnStored(s)
 				}
 			}
@@ -161,9 +165,15 @@ func (a *Archiver) Run(ctx context.Context, js jetstream.JetStream) error {
 	})
 }
 
-// storedKey is the context key of the subjects stored in a batch not yet
-// committed: OnStored is called for them after the commit.
-type storedKey struct{}
+// batchKey is the context key of what a batch not yet committed did
+// (batched): after the commit, OnStored is called for the subjects stored
+// and the final calls' audio redactions are published.
+type batchKey struct{}
+
+type batched struct {
+	stored []string
+	final  []string // calls
+}
 
 // Handle stores one message. Malformed messages are refused as permanent
 // (bus dead-letters them); store errors are returned for a retry.
@@ -188,8 +198,8 @@ func (a *Archiver) Handle(ctx context.Context, subject string, data []byte) erro
 	default:
 		a.handled.WithLabelValues(schema, "skipped").Inc()
 	}
-	if batch, ok := ctx.Value(storedKey{}).(*[]string); ok {
-		*batch = append(*batch, subject)
+	if p, ok := ctx.Value(batchKey{}).(*batched); ok {
+		p.stored = append(p.stored, subject)
 	} else if a.cfg.OnStored != nil {
 		a.cfg.OnStored(subject)
 	}
@@ -258,10 +268,14 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		if err := w.PutCharacteristics(ctx, c); err != nil {
 			return false, err
 		}
-		if c.Final && a.cfg.OnFinal != nil {
-			a.cfg.OnFinal(c.CallID)
+		if !c.Final {
+			return true, nil
 		}
-		return true, nil
+		if p, ok := ctx.Value(batchKey{}).(*batched); ok {
+			p.final = append(p.final, c.CallID) // once the batch is committed
+			return true, nil
+		}
+		return true, a.finished(ctx, c.CallID)
 	case "alert":
 		al, err := decode[msg.Alert](data)
 		if err != nil {
@@ -306,6 +320,30 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		return false, nil
 	}
 	return true, nil
+}
+
+// finished publishes a call whose final characteristics are committed:
+// its msg.AudioRedaction, read from the store, so that it covers every
+// segment stored before the final (the analysis saw them all first).
+// Without a bus (Handle alone) or a store that reads, there is no one to
+// tell.
+func (a *Archiver) finished(ctx context.Context, call string) error {
+	r, ok := a.cfg.Store.(Reader)
+	if a.js == nil || !ok {
+		return nil
+	}
+	rec, err := r.Call(ctx, call, false)
+	if err != nil {
+		return fmt.Errorf("store: reading call %s for its audio redaction: %w", call, err)
+	}
+	b, err := msg.Marshal(msg.AudioRedaction{CallID: call, Spans: record.Masked(&rec)})
+	if err != nil {
+		return err
+	}
+	if _, err := a.js.Publish(ctx, msg.SubjectRedaction(call), b); err != nil {
+		return fmt.Errorf("store: publishing the audio redaction of %s: %w", call, err)
+	}
+	return nil
 }
 
 // pressed is what a call's DTMF events pressed so far.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/capture"
 	"github.com/earshot-dev/earshot/capture/audiosocket"
 	"github.com/earshot-dev/earshot/capture/mediastream"
@@ -29,6 +30,7 @@ import (
 	"github.com/earshot-dev/earshot/record"
 	"github.com/earshot-dev/earshot/ui"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // captureStage is the capture stage.
@@ -48,10 +50,9 @@ type captureStage struct {
 	replicas                int
 	recordRetentionDays     int
 
-	// calls is the store, for the recordings' redaction (earshot run).
-	calls record.Calls
 	// recordings is where the recorder writes (nil under --record none),
-	// for the web view; audioRedactor redacts them (earshot run).
+	// for the web view; audioRedactor redacts them, from the store's
+	// audio redactions on the bus.
 	recordings    record.Store
 	audioRedactor *record.Redactor
 }
@@ -186,7 +187,7 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 		}
 		if s.audioRedactor != nil {
 			n++
-			go func() { recDone <- s.audioRedactor.Run(recCtx) }()
+			go func() { recDone <- s.redactRecordings(recCtx, e) }()
 		}
 		if rec != nil && s.recordRetentionDays > 0 {
 			n++
@@ -250,23 +251,37 @@ func (s *captureStage) recorder(ctx context.Context, e *env) (*record.Recorder, 
 	if err != nil {
 		return nil, err
 	}
-	rec, err := record.NewRecorder(record.RecorderConfig{Store: st, Metrics: e.metrics, Logger: e.log.With("stage", "record")})
+	log := e.log.With("stage", "record")
+	red, err := record.NewRedactor(record.RedactorConfig{Store: st, Policy: policy, Tone: s.recordMask == "tone", Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	s.recordings = st
-	if s.calls != nil {
-		s.audioRedactor, err = record.NewRedactor(record.RedactorConfig{
-			Store: st, Calls: s.calls, Policy: policy, Tone: s.recordMask == "tone", Logger: e.log.With("stage", "record"),
-		})
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		e.log.Warn("recordings are kept original only, for admins: their redaction runs beside the store (earshot run)")
+	rec, err := record.NewRecorder(record.RecorderConfig{Store: st, Redactor: red, Metrics: e.metrics, Logger: log})
+	if err != nil {
+		return nil, err
 	}
+	s.recordings, s.audioRedactor = st, red
 	e.log.Info("recording calls", "policy", policy, "store", where)
 	return rec, nil
+}
+
+// redactRecordings masks the recordings with the audio redactions the
+// store publishes once each call is final, until ctx ends: a durable
+// consumer, so that none is missed while capture is down, shared by every
+// capture that records into one store.
+func (s *captureStage) redactRecordings(ctx context.Context, e *env) error {
+	log := e.log.With("stage", "record")
+	cc := bus.ConsumerConfig{Stream: bus.StreamEvents, Durable: "record", Filter: []string{msg.AllRedactions}, Logger: log}
+	return bus.Consume(ctx, e.bus.JS, cc, func(ctx context.Context, m jetstream.Msg) error {
+		var red msg.AudioRedaction
+		if err := msg.Unmarshal(m.Data(), &red); err != nil {
+			return bus.Permanent(fmt.Errorf("record: %s: %w", m.Subject(), err))
+		}
+		if err := s.audioRedactor.Apply(ctx, red); err != nil {
+			return bus.Transient(fmt.Errorf("record: redacting the recording of %s: %w", red.CallID, err))
+		}
+		return nil
+	})
 }
 
 // intake opens an intake's listener on a capture; the runner it returns

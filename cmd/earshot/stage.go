@@ -63,14 +63,10 @@ func (p *pipeline) started(s stage) {
 		p.ui.store = p.store.st
 		p.analyze.rules.calls = p.store.st
 		p.analyze.rules.redactor = p.store.redactor
-		p.capture.calls = p.store.st
 		if p.capture.recordRetentionDays == 0 {
 			p.capture.recordRetentionDays = p.store.retentionDays
 		}
 	case stage(p.capture):
-		if r := p.capture.audioRedactor; r != nil {
-			p.store.onFinal = r.Enqueue
-		}
 		p.ui.recordings = p.capture.recordings
 	case stage(p.analyze):
 		p.ui.rules = p.analyze.rules.manager

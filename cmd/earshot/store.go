@@ -41,9 +41,6 @@ type storeStage struct {
 	redactor *redact.Redactor
 	// onStored, when set (tests), is called after each message is stored.
 	onStored func(subject string)
-	// onFinal is called when a call's analysis is final (set in earshot
-	// run, before the stages run: the recording's redaction).
-	onFinal func(call string)
 }
 
 func (*storeStage) name() string    { return "store" }
@@ -115,11 +112,6 @@ func (s *storeStage) start(ctx context.Context, e *env) (func(context.Context) e
 	log := e.log.With("stage", "store")
 	a, err := store.NewArchiver(store.ArchiverConfig{
 		Store: st, Redactor: r, Policy: policy, Logger: log, Metrics: e.metrics, OnStored: s.onStored,
-		OnFinal: func(call string) {
-			if s.onFinal != nil {
-				s.onFinal(call)
-			}
-		},
 	})
 	if err != nil {
 		st.Close()
