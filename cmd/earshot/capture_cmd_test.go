@@ -44,20 +44,7 @@ func captureRun(ctx context.Context, args ...string) (code int, stdout, stderr s
 // returns when it answers announces on nc.
 func captureStart(t *testing.T, nc *nats.Conn, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var stderr string
-	go func() {
-		var code int
-		code, _, stderr = captureRun(ctx, append([]string{"capture"}, args...)...)
-		done <- code
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("earshot capture exited %d: %s", code, stderr)
-		}
-	})
+	stageStart(t, append([]string{"capture"}, args...)...)
 	ready := time.After(10 * time.Second)
 	for {
 		m, err := nc.Request(msg.SubjectAnnounce, []byte(`{}`), time.Second)
