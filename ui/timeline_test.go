@@ -79,7 +79,7 @@ func TestTimeline(t *testing.T) {
 		const lanes = [...document.querySelectorAll('#timeline text.lane-label')].map((x) => x.textContent).join('|');
 		return ticks.includes('0:00') && ticks.includes('0:40') && ticks.includes('1:20') && lanes === 'agent|customer|overlap|silence · hold|alerts|sentiment'; })()`)
 	waitFor(t, ctx, "the hold's title", `document.querySelector('#timeline rect.hold title').textContent === 'On hold 0:22–0:38'`)
-	waitFor(t, ctx, "the player ready", `document.querySelector('#audio').readyState >= 1`)
+	waitFor(t, ctx, "the player ready, the timeline saying a click plays", `document.querySelector('#audio').readyState >= 1 && !document.querySelector('#timeline-hint').hidden`)
 	fullShot(t, ctx, "call-timeline")
 
 	do(t, ctx, "click the hold", chromedp.Click(`#timeline rect.hold`))

@@ -217,8 +217,9 @@ function renderTimeline() {
   const silences = spansMinus(ch.non_talk || [], holds);
   const overlaps = ch.interruptions || [];
   const alerts = rec.alerts || [];
-  const legs = ["agent", "customer"];
-  for (const s of talk) if (!legs.includes(s.leg)) legs.push(s.leg);
+  // Two lanes of talk: agent and customer, or legs a and b on calls
+  // whose roles were not known.
+  const legs = talk.some((s) => s.leg === "a" || s.leg === "b") && !talk.some((s) => s.leg === "agent" || s.leg === "customer") ? ["a", "b"] : ["agent", "customer"];
   let total = Math.max(1000, rec.call.duration_ms || 0);
   for (const s of talk.concat(holds, overlaps)) total = Math.max(total, s.end_ms);
   for (const a of alerts) total = Math.max(total, alertAt(a));
@@ -253,6 +254,7 @@ function renderTimeline() {
   const span = (a, b) => fmtMS(a) + "–" + fmtMS(b);
   for (const s of talk) {
     const key = "talk-" + s.leg;
+    if (!(key in top)) continue;
     bar("talk " + s.leg, s.start_ms, s.end_ms, top[key] + 2, 16, t("timeline.talk_title", { who: legName(s.leg), span: span(s.start_ms, s.end_ms) }), { "data-leg": s.leg, "data-seg": s.id });
   }
   for (const o of overlaps) {
@@ -309,7 +311,7 @@ function renderTimeline() {
   item("hold", t("timeline.legend_hold"));
   item("alert-mark", t("timeline.legend_alert"));
   for (const role of roles) item("sent", t("timeline.legend_sentiment", { who: legName(role) }), COLORS[role]);
-  box.append(plot, legend, h("p", { class: "notice small" }, t("timeline.hint")));
+  box.append(plot, legend, h("p", { class: "notice small", id: "timeline-hint", hidden: !audio || audio.readyState < 1 }, t("timeline.hint")));
 }
 
 // timelineHead moves the timeline's playhead to ms.
@@ -356,10 +358,12 @@ function setupPlayer(original) {
     audio.hidden = true;
     $("player-note").hidden = false;
     $("player-note").textContent = t("call.no_recording");
+    if ($("timeline-hint")) $("timeline-hint").hidden = true;
   });
   audio.addEventListener("loadedmetadata", () => {
     const target = $("target");
     if (target) audio.currentTime = Number(target.dataset.start) / 1000;
+    if ($("timeline-hint")) $("timeline-hint").hidden = false;
     heard();
   });
   audio.addEventListener("timeupdate", heard);
