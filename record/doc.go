@@ -10,6 +10,15 @@
 // range requests are served. Every implementation passes the one
 // conformance suite, recordtest.Run.
 //
+// # Redaction
+//
+// A [Redactor] writes a call's redacted recording from the spans the
+// store publishes once the call's analysis is final (msg.AudioRedaction,
+// applied with [Redactor.Apply]) and the sealed original, whichever comes
+// last: Apply keeps the spans (MaskName) and masks the recording if it is
+// sealed; a [Recorder] given the Redactor masks it when it seals. So the
+// two may run in one process or two, in either order.
+//
 // # Names
 //
 // Object names are paths of segments made of letters, digits, '.', '_' and
