@@ -52,7 +52,7 @@ type Server struct {
 
 // filter sees each UDP datagram before the SIP stack parses it: one that
 // does not parse is counted (reason "malformed") and dropped. (TCP and
-// TLS are streams read in chunks: their framing is the stack's.)
+// TLS are streams read in chunks, counted by countingListener.)
 func (s *Server) filter(p sip.TransportReadProps, data []byte) ([]byte, error) {
 	if p.Transport != "UDP" || len(bytes.Trim(data, "\r\n")) == 0 {
 		return data, nil
@@ -122,13 +122,13 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 
 // ServeTCP serves SIP on ln until ctx is done, then ends the sessions.
 func (s *Server) ServeTCP(ctx context.Context, ln net.Listener) error {
-	return s.serve(ctx, ln, func() error { return s.srv.ServeTCP(ln) })
+	return s.serve(ctx, ln, func() error { return s.srv.ServeTCP(countingListener{ln, s}) })
 }
 
 // ServeTLS serves SIP over TLS on ln (a listener of tls.NewListener)
 // until ctx is done.
 func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
-	return s.serve(ctx, ln, func() error { return s.srv.ServeTLS(ln) })
+	return s.serve(ctx, ln, func() error { return s.srv.ServeTLS(countingListener{ln, s}) })
 }
 
 func (s *Server) serve(ctx context.Context, l interface{ Close() error }, run func() error) error {

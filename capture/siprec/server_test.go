@@ -2,6 +2,7 @@ package siprec_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -321,5 +322,47 @@ func TestMalformedSIPCounted(t *testing.T) {
 	}
 	if n := r.Cap.IntakeRefused(msg.IntakeSIPREC, "malformed"); n != 2 {
 		t.Errorf("%d malformed counted, want 2", n)
+	}
+}
+
+// What the SIP stack cannot parse on a TCP connection is counted as over
+// UDP; the stack closes that connection, and a session on another one
+// goes on to its BYE.
+func TestMalformedSIPOverTCPCounted(t *testing.T) {
+	r := capturetest.Start(t, capture.Config{})
+	_, addr, _ := serve(t, r, siprec.Config{})
+	c := newSRC(t, "TCP", addr, "tcp-garbage@src")
+	if res := c.do(sip.INVITE, multipart, body(t, string(read(t, "offer.sdp")), read(t, "metadata.xml"))); res.StatusCode != 200 {
+		t.Fatalf("INVITE: %s", res.Short())
+	}
+	for i, b := range []string{
+		"hello, not SIP\r\n\r\n",
+		"INVITE sip:x SIP/2.0\r\nVia: \r\nCSeq: nope\r\nContent-Length: 0\r\n\r\n",
+		"\r\n\r\nOPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nContent-Length: zero\r\n\r\n",
+	} {
+		conn, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write([]byte(b)); err != nil {
+			t.Fatal(err)
+		}
+		// The stack closes the connection: the read ends.
+		if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := conn.Read(make([]byte, 1024)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("garbage %d: the connection stays open (read %d bytes, %v)", i, n, err)
+		}
+		conn.Close()
+		if n := r.Cap.IntakeRefused(msg.IntakeSIPREC, "malformed"); n != uint64(i+1) {
+			t.Errorf("after garbage %d: %d malformed counted, want %d", i, n, i+1)
+		}
+	}
+	if res := c.do(sip.BYE, "", nil); res.StatusCode != 200 {
+		t.Fatalf("BYE after garbage on other connections: %s", res.Short())
+	}
+	if call := r.WaitEnded(1, 30*time.Second)[siprec.CallID("tcp-garbage@src")]; call == nil || call.Ended.Reason != msg.EndHangup {
+		t.Errorf("the session's call did not end by its BYE: %+v", call)
 	}
 }
