@@ -166,6 +166,16 @@ func (h *Call) End() {
 	}
 }
 
+// EndTimeout ends the call (reason msg.EndTimeout): its intake heard
+// nothing of it for too long.
+func (h *Call) EndTimeout() {
+	h.c.mu.Lock()
+	defer h.c.mu.Unlock()
+	if !h.gone() {
+		h.c.endCall(h.cl, msg.EndTimeout)
+	}
+}
+
 // live reports whether the leg takes writes, and marks it written (under mu).
 func (f *Leg) live() bool {
 	if f.closed || f.c.calls[f.l.call.id] != f.l.call {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/earshot-dev/earshot/capture"
@@ -33,7 +34,15 @@ type Config struct {
 	// MaxSessions bounds the recording sessions held at once; past it an
 	// INVITE gets 503. Default 100.
 	MaxSessions int
-	Logger      *slog.Logger
+	// Idle ends a session that has had neither RTP nor a SIP request of
+	// its own (re-INVITE, UPDATE, OPTIONS with its Call-ID) for this long:
+	// an SRC that went away without a BYE. Its call ends (reason timeout),
+	// counted (reason "idle"). Default 60 s.
+	Idle time.Duration
+	// HeldIdle is Idle while the session is on hold (every stream
+	// inactive), when no RTP is due. Default 1 h.
+	HeldIdle time.Duration
+	Logger   *slog.Logger
 }
 
 // Server is the SIPREC user agent server.
@@ -79,6 +88,15 @@ func New(c *capture.Capture, cfg Config) (*Server, error) {
 	if cfg.MaxSessions < 0 {
 		return nil, fmt.Errorf("siprec: max sessions %d: want at least 1", cfg.MaxSessions)
 	}
+	if cfg.Idle == 0 {
+		cfg.Idle = 60 * time.Second
+	}
+	if cfg.HeldIdle == 0 {
+		cfg.HeldIdle = time.Hour
+	}
+	if cfg.Idle < 0 || cfg.HeldIdle < 0 {
+		return nil, fmt.Errorf("siprec: idle %s, held idle %s: want positive durations", cfg.Idle, cfg.HeldIdle)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -104,6 +122,9 @@ func New(c *capture.Capture, cfg Config) (*Server, error) {
 	srv.OnBye(s.bye)
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		if s.admit(req, tx) {
+			if ss := s.session(req); ss != nil {
+				ss.touch()
+			}
 			s.respond(req, tx, 200, "OK", nil)
 		}
 	})
@@ -149,7 +170,7 @@ func (s *Server) Close() {
 	s.sessions = map[string]*session{}
 	s.mu.Unlock()
 	for _, ss := range all {
-		ss.end()
+		ss.end(msg.EndHangup)
 	}
 	_ = s.srv.Close()
 	_ = s.ua.Close()
@@ -269,10 +290,8 @@ func (s *Server) offer(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
-	s.mu.Lock()
-	ss := s.sessions[cid.Value()]
-	s.mu.Unlock()
-	if ss != nil {
+	if ss := s.session(req); ss != nil {
+		ss.touch()
 		ss.change(offer, meta)
 		var answer []byte
 		if offer != nil {
@@ -325,8 +344,42 @@ func (s *Server) bye(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(req, tx, 481, "Call/Transaction Does Not Exist", "protocol", errors.New("BYE of no recording session"))
 		return
 	}
-	ss.end()
+	ss.end(msg.EndHangup)
 	s.respond(req, tx, 200, "OK", nil)
+}
+
+// session returns the session of a request's Call-ID, or nil.
+func (s *Server) session(req *sip.Request) *session {
+	cid := req.CallID()
+	if cid == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[cid.Value()]
+}
+
+// expire ends ss when it has been idle past its bound, and otherwise
+// looks again when it would be.
+func (s *Server) expire(ss *session) {
+	limit := s.cfg.Idle
+	if ss.onHold() {
+		limit = s.cfg.HeldIdle
+	}
+	s.mu.Lock() // open set ss.idle under it
+	if s.sessions[ss.sipID] != ss { // ended by BYE or Close
+		s.mu.Unlock()
+		return
+	}
+	if wait := limit - time.Since(time.Unix(0, ss.last.Load())); wait > 0 {
+		ss.idle.Reset(wait)
+		s.mu.Unlock()
+		return
+	}
+	delete(s.sessions, ss.sipID)
+	s.mu.Unlock()
+	s.cap.RefuseIntake(msg.IntakeSIPREC, "idle", ss.from, fmt.Sprintf("recording session %s: no RTP or SIP for %s", ss.call.ID(), limit))
+	ss.end(msg.EndTimeout)
 }
 
 // open makes a session: the call, a media port per stream.
@@ -349,7 +402,7 @@ func (s *Server) open(req *sip.Request, sipID string, offer *Offer, meta *Metada
 	for k, v := range meta.Extensions {
 		info.Attributes[k] = v
 	}
-	ss := &session{s: s, from: req.MessageData.Source(), meta: meta}
+	ss := &session{s: s, sipID: sipID, from: req.MessageData.Source(), meta: meta}
 	if err := ss.bind(offer); err != nil {
 		return nil, 500, err
 	}
@@ -363,6 +416,8 @@ func (s *Server) open(req *sip.Request, sipID string, offer *Offer, meta *Metada
 	}
 	ss.call = call
 	ss.mapLegs(offer)
+	ss.touch()
+	ss.idle = time.AfterFunc(s.cfg.Idle, func() { s.expire(ss) })
 	ss.start()
 	s.sessions[sipID] = ss
 	return ss, 200, nil
@@ -387,6 +442,7 @@ func CallID(sipID string) string {
 // session is one recording session: its call and media ports.
 type session struct {
 	s     *Server
+	sipID string
 	from  string
 	meta  *Metadata
 	call  *capture.Call
@@ -395,6 +451,17 @@ type session struct {
 	legs  []*capture.Leg // by m= line; nil for a stream without a role
 	wg    sync.WaitGroup
 	held  bool
+	last  atomic.Int64 // unix ns of the last RTP or SIP request
+	idle  *time.Timer  // runs expire
+}
+
+// touch marks the session active now.
+func (ss *session) touch() { ss.last.Store(time.Now().UnixNano()) }
+
+func (ss *session) onHold() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.held
 }
 
 // bind opens a UDP port for each audio stream.
@@ -473,6 +540,7 @@ func (ss *session) read(conn *net.UDPConn, leg *capture.Leg) {
 			}
 			return
 		}
+		ss.touch()
 		if leg == nil {
 			continue // a stream without a role: counted when mapped
 		}
@@ -518,10 +586,15 @@ func (ss *session) change(o *Offer, meta *Metadata) {
 	}
 }
 
-// end closes the media ports and the legs; the call ends.
-func (ss *session) end() {
+// end closes the media ports and the legs; the call ends for reason
+// (msg.EndHangup or msg.EndTimeout).
+func (ss *session) end(reason string) {
+	ss.idle.Stop()
 	ss.closeConns()
 	ss.wg.Wait()
+	if reason == msg.EndTimeout {
+		ss.call.EndTimeout()
+	}
 	for _, l := range ss.legs {
 		if l != nil {
 			l.Close()

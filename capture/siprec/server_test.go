@@ -366,3 +366,51 @@ func TestMalformedSIPOverTCPCounted(t *testing.T) {
 		t.Errorf("the session's call did not end by its BYE: %+v", call)
 	}
 }
+
+// A session that gets neither RTP nor SIP for Idle ends (reason timeout,
+// counted); one whose RTP goes on past Idle, and one on hold (HeldIdle),
+// do not, and end by their BYEs.
+func TestIdleSessionEnds(t *testing.T) {
+	r := capturetest.Start(t, capture.Config{})
+	srv, addr, _ := serve(t, r, siprec.Config{Idle: time.Second})
+	offer := string(read(t, "offer.sdp"))
+	meta := read(t, "metadata.xml")
+	srcs := map[string]*src{}
+	media := map[string]netip.AddrPort{}
+	for _, id := range []string{"quiet@src", "talking@src", "held@src"} {
+		srcs[id] = newSRC(t, "TCP", addr, id)
+		res := srcs[id].do(sip.INVITE, multipart, body(t, offer, meta))
+		if res.StatusCode != 200 {
+			t.Fatalf("INVITE %s: %s", id, res.Short())
+		}
+		media[id] = ports(t, res)["1"]
+	}
+	if res := srcs["held@src"].do(sip.INVITE, multipart, body(t, strings.ReplaceAll(offer, "sendonly", "inactive"), meta)); res.StatusCode != 200 {
+		t.Fatalf("hold re-INVITE: %s", res.Short())
+	}
+	speech := capturetest.ExampleLeg(t, "card-number", msg.RoleCustomer)[:2500*msg.SampleRate/1000]
+	if _, err := sender.Send(context.Background(), sender.SendConfig{To: media["talking@src"], Legs: []sender.Leg{{Role: msg.RoleA, PCM: speech}}, Speed: sender.Speed{Factor: 1}, NoBye: true}); err != nil {
+		t.Fatal(err)
+	}
+	quiet := r.WaitCall(func(e *msg.CallEvent) bool { return e.Kind == msg.CallEnded && e.CallID == siprec.CallID("quiet@src") }, 10*time.Second)
+	if quiet == nil || quiet.Reason != msg.EndTimeout {
+		t.Fatalf("the quiet session's call ended %+v, want reason timeout", quiet)
+	}
+	for _, id := range []string{"talking@src", "held@src"} {
+		if res := srcs[id].do(sip.BYE, "", nil); res.StatusCode != 200 {
+			t.Errorf("BYE %s after 2.5 s: %s (ended as idle?)", id, res.Short())
+		}
+	}
+	calls := r.WaitEnded(3, 10*time.Second) // the quiet one too
+	for _, id := range []string{"talking@src", "held@src"} {
+		if c := calls[siprec.CallID(id)]; c == nil || c.Ended.Reason != msg.EndHangup {
+			t.Errorf("call %s: %+v, want ended by hangup", id, c)
+		}
+	}
+	if n := r.Cap.IntakeRefused(msg.IntakeSIPREC, "idle"); n != 1 {
+		t.Errorf("%d idle sessions counted, want 1", n)
+	}
+	if srv.Sessions() != 0 {
+		t.Errorf("%d sessions left", srv.Sessions())
+	}
+}
