@@ -366,8 +366,9 @@ func (s *Server) expire(ss *session) {
 	if ss.onHold() {
 		limit = s.cfg.HeldIdle
 	}
-	s.mu.Lock() // open set ss.idle under it
-	if s.sessions[ss.sipID] != ss { // ended by BYE or Close
+	// open set ss.idle under mu; a session gone was ended by BYE or Close.
+	s.mu.Lock()
+	if s.sessions[ss.sipID] != ss {
 		s.mu.Unlock()
 		return
 	}
