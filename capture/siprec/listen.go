@@ -3,6 +3,7 @@ package siprec
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -30,4 +31,15 @@ func ParseEndpoints(s string) ([]Endpoint, error) {
 		out = append(out, Endpoint{Network: scheme, Addr: ap})
 	}
 	return out, nil
+}
+
+// ParsePorts reads a media port range "FIRST-LAST", e.g. "16384-32767".
+func ParsePorts(s string) ([2]uint16, error) {
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	hi, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !ok || err1 != nil || err2 != nil || lo == 0 || hi < lo+2*maxStreams-1 {
+		return [2]uint16{}, fmt.Errorf("media ports %q: want FIRST-LAST, at least %d ports above 0, e.g. 16384-32767", s, 2*maxStreams)
+	}
+	return [2]uint16{uint16(lo), uint16(hi)}, nil
 }

@@ -25,6 +25,13 @@ type Config struct {
 	// Host is the address the media ports are bound on and that the SDP
 	// answers give. Required: the address the SRC can reach.
 	Host netip.Addr
+	// MediaPorts is the UDP port range (first and last) media ports are
+	// taken from: a session's streams get consecutive even ports, stream i
+	// of the offer at base+2i (each odd port left for its RTCP, as media
+	// servers do), in the first block up from the last session's that no
+	// other socket holds. Default 16384-32767 (below Linux's ephemeral
+	// ports).
+	MediaPorts [2]uint16
 	// Agent, when set, makes a participant whose AoR or name matches it
 	// the agent (e.g. `sip:1\d{3}@`), and the others customers.
 	Agent *regexp.Regexp
@@ -57,6 +64,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session // by SIP Call-ID
 	closed   bool
+	nextPort int // where the next session's media ports are looked for
 }
 
 // filter sees each UDP datagram before the SIP stack parses it: one that
@@ -87,6 +95,12 @@ func New(c *capture.Capture, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxSessions < 0 {
 		return nil, fmt.Errorf("siprec: max sessions %d: want at least 1", cfg.MaxSessions)
+	}
+	if cfg.MediaPorts == [2]uint16{} {
+		cfg.MediaPorts = [2]uint16{16384, 32767}
+	}
+	if lo, hi := cfg.MediaPorts[0], cfg.MediaPorts[1]; lo == 0 || int(hi)-int(lo) < 2*maxStreams-1 {
+		return nil, fmt.Errorf("siprec: media ports %d-%d: want a range of at least %d ports above 0", lo, hi, 2*maxStreams)
 	}
 	if cfg.Idle == 0 {
 		cfg.Idle = 60 * time.Second
@@ -405,7 +419,7 @@ func (s *Server) open(req *sip.Request, sipID string, offer *Offer, meta *Metada
 	}
 	ss := &session{s: s, sipID: sipID, from: req.MessageData.Source(), meta: meta}
 	if err := ss.bind(offer); err != nil {
-		return nil, 500, err
+		return nil, 503, err // the media port range is full
 	}
 	call, err := s.cap.Open(msg.IntakeSIPREC, info)
 	if err != nil {
@@ -465,21 +479,47 @@ func (ss *session) onHold() bool {
 	return ss.held
 }
 
-// bind opens a UDP port for each audio stream.
+// bind opens a UDP port for each audio stream, stream i at base+2i of
+// the first block of the media port range, up from the last session's,
+// whose ports are free (under s.mu).
 func (ss *session) bind(o *Offer) error {
-	for _, st := range o.Streams {
-		var conn *net.UDPConn
-		if st.Audio {
-			c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ss.s.cfg.Host, 0)))
-			if err != nil {
-				ss.closeConns()
-				return fmt.Errorf("siprec: media port: %w", err)
-			}
-			conn = c
+	s := ss.s
+	lo, hi := int(s.cfg.MediaPorts[0]+1)&^1, int(s.cfg.MediaPorts[1]) // even bases
+	span := 2 * len(o.Streams)
+	blocks := (hi - lo + 1) / span
+	var err error
+	for try := 0; try < blocks; try++ {
+		if s.nextPort < lo || s.nextPort+span-1 > hi {
+			s.nextPort = lo
 		}
-		ss.conns = append(ss.conns, conn)
+		base := s.nextPort
+		s.nextPort += span
+		if ss.conns, err = bindBlock(s.cfg.Host, base, o); err == nil {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("siprec: media ports: no block of %d free in %d-%d: %w", span, lo, hi, err)
+}
+
+// bindBlock binds stream i's port at base+2i, or none.
+func bindBlock(host netip.Addr, base int, o *Offer) ([]*net.UDPConn, error) {
+	conns := make([]*net.UDPConn, len(o.Streams))
+	for i, st := range o.Streams {
+		if !st.Audio {
+			continue
+		}
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(host, uint16(base+2*i))))
+		if err != nil {
+			for _, c := range conns {
+				if c != nil {
+					_ = c.Close()
+				}
+			}
+			return nil, err
+		}
+		conns[i] = c
+	}
+	return conns, nil
 }
 
 // mapLegs opens a leg per stream whose participant has a role.

@@ -414,3 +414,48 @@ func TestIdleSessionEnds(t *testing.T) {
 		t.Errorf("%d sessions left", srv.Sessions())
 	}
 }
+
+// A session's streams get media ports two apart in the configured range,
+// skipping a port another socket holds; past the range's last free block
+// an INVITE gets 503.
+func TestMediaPortRange(t *testing.T) {
+	lo := uint16(freeUDPPort(t)) &^ 1
+	if lo > 65000 {
+		lo = 40000
+	}
+	taken, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(lo)})
+	if err != nil {
+		t.Skipf("port %d: %v", lo, err)
+	}
+	defer taken.Close()
+	r := capturetest.Start(t, capture.Config{})
+	_, addr, _ := serve(t, r, siprec.Config{MediaPorts: [2]uint16{lo, lo + 15}})
+	offer := string(read(t, "offer.sdp"))
+	meta := read(t, "metadata.xml")
+	got := 0
+	for i := 0; i < 4; i++ {
+		res := newSRC(t, "TCP", addr, "range-"+strconv.Itoa(i)).do(sip.INVITE, multipart, body(t, offer, meta))
+		if res.StatusCode == 503 {
+			break
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("INVITE %d: %s", i, res.Short())
+		}
+		got++
+		p := ports(t, res)
+		one, two := p["1"].Port(), p["2"].Port()
+		if two != one+2 || one == lo || one < lo || two > lo+15 {
+			t.Errorf("session %d: ports %d and %d, want two apart in %d-%d, not %d", i, one, two, lo, lo+15, lo)
+		}
+	}
+	if got == 0 || got > 3 {
+		t.Errorf("%d sessions in a range of 4 blocks with one port taken, want 1-3", got)
+	}
+	before := r.Cap.IntakeRefused(msg.IntakeSIPREC, "no_room")
+	if res := newSRC(t, "TCP", addr, "range-full").do(sip.INVITE, multipart, body(t, offer, meta)); res.StatusCode != 503 {
+		t.Errorf("INVITE past the port range: %s, want 503", res.Short())
+	}
+	if r.Cap.IntakeRefused(msg.IntakeSIPREC, "no_room") != before+1 {
+		t.Error("not counted as no_room")
+	}
+}

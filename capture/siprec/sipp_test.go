@@ -1,7 +1,9 @@
 package siprec_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"net"
 	"os"
 	"os/exec"
@@ -17,30 +19,37 @@ import (
 	"github.com/earshot-dev/earshot/capture/siprec"
 	"github.com/earshot-dev/earshot/internal/sharedtest"
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/zaf/g711"
 )
 
 // SIPp as the session recording client (testdata/siprec_src.xml) against
-// the server on real sockets: one call whose legs have the metadata's
-// roles, utterance jobs of the audio SIPp plays from a G.711 capture, the
-// DTMF digit of a SIPp capture, hold on the timeline, ended by BYE.
-// SIPp 3.6 plays one pcap per m= type, so the audio reaches the first
-// stream (the customer's); TestRecordingSession sends both legs.
+// the server on real sockets: one call whose two legs have the metadata's
+// roles, utterance jobs of each leg's audio, which SIPp plays from one
+// two-stream G.711 capture (SIPp sends each packet to the answered port
+// plus its offset in the capture from the lowest port, and the server
+// answers the streams with ports two apart), the DTMF digit of a SIPp
+// capture, hold on the timeline, ended by BYE.
 func TestSIPpRecordingClient(t *testing.T) {
 	sipp, err := exec.LookPath("sipp")
 	if err != nil {
 		t.Skip("sipp is not installed (Debian sip-tester): the SIPp SIPREC client is not run")
 	}
-	audio := sharedtest.Path(t, "data/pcaps/sipp/g711a.pcap")
+	dir := t.TempDir()
+	const speed = 8 // the capture plays 8 times real time
+	audio := filepath.Join(dir, "call.pcap")
+	played := writeTwoLegPcap(t, audio, speed,
+		capturetest.ExampleLeg(t, "card-number", msg.RoleCustomer), // label 1
+		capturetest.ExampleLeg(t, "card-number", msg.RoleAgent))    // label 2
 	dtmf := sharedtest.Path(t, "data/pcaps/sipp/dtmf_2833_5.pcap")
 	r := capturetest.Start(t, capture.Config{})
 	_, _, udp := serve(t, r, siprec.Config{Agent: regexp.MustCompile(`sip:1\d{3}@`)})
 
-	dir := t.TempDir()
 	scenario, err := os.ReadFile("testdata/siprec_src.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := strings.NewReplacer("PCAP_AUDIO", audio, "PCAP_DTMF", dtmf, "PAUSE_AUDIO", "7500").Replace(string(scenario))
+	pause := strconv.Itoa(int((played + 500*time.Millisecond).Milliseconds()))
+	sc := strings.NewReplacer("PCAP_AUDIO", audio, "PCAP_DTMF", dtmf, "PAUSE_AUDIO", pause).Replace(string(scenario))
 	file := filepath.Join(dir, "siprec_src.xml")
 	if err := os.WriteFile(file, []byte(sc), 0o644); err != nil {
 		t.Fatal(err)
@@ -73,8 +82,10 @@ func TestSIPpRecordingClient(t *testing.T) {
 		if c.Last().Agent != "Bob Agent" || c.Last().Attributes["queue"] != "payments" {
 			t.Errorf("call %s agent %q attributes %v", id, c.Last().Agent, c.Last().Attributes)
 		}
-		if n := len(c.Finals(msg.RoleCustomer)); n == 0 {
-			t.Errorf("call %s: no final utterance jobs of the customer (the audio SIPp played)", id)
+		for _, role := range []msg.Role{msg.RoleAgent, msg.RoleCustomer} {
+			if n := len(c.Finals(role)); n < 3 {
+				t.Errorf("call %s: %d final utterance jobs of the %s, want the example's sentences", id, n, role)
+			}
 		}
 		if len(c.DTMF) != 1 || c.DTMF[0].Digit != "5" || c.DTMF[0].Leg != msg.RoleCustomer {
 			t.Errorf("call %s DTMF %+v, want 5 on the customer leg", id, c.DTMF)
@@ -87,6 +98,73 @@ func TestSIPpRecordingClient(t *testing.T) {
 			t.Errorf("call %s: no hold on the timeline", id)
 		}
 	}
+}
+
+// writeTwoLegPcap writes a pcap (Ethernet, IPv4, UDP) of two PCMA RTP
+// streams of 20 ms packets, the first to port 40000 and the second to
+// 40002, speed times real time; it returns how long it plays.
+func writeTwoLegPcap(t *testing.T, name string, speed int, first, second []int16) time.Duration {
+	t.Helper()
+	var b bytes.Buffer
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr, 0xa1b2c3d4)
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 65535)
+	binary.LittleEndian.PutUint32(hdr[20:], 1) // Ethernet
+	b.Write(hdr)
+	gap := 20 * time.Millisecond / time.Duration(speed)
+	n := max(len(first), len(second)) / 160
+	for i := 0; i < n; i++ {
+		for leg, pcm := range [][]int16{first, second} {
+			frame := make([]int16, 160)
+			copy(frame, pcm[min(i*160, len(pcm)):min(i*160+160, len(pcm))])
+			lin := make([]byte, 320)
+			for k, v := range frame {
+				binary.LittleEndian.PutUint16(lin[2*k:], uint16(v))
+			}
+			rtp := make([]byte, 12, 12+160)
+			rtp[0], rtp[1] = 0x80, 8 // PCMA
+			binary.BigEndian.PutUint16(rtp[2:], uint16(i))
+			binary.BigEndian.PutUint32(rtp[4:], uint32(i*160))
+			binary.BigEndian.PutUint32(rtp[8:], uint32(0x5150+leg))
+			rtp = append(rtp, g711.EncodeAlaw(lin)...)
+			writePacket(&b, time.Duration(i)*gap, uint16(30000+2*leg), uint16(40000+2*leg), rtp)
+		}
+	}
+	if err := os.WriteFile(name, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(n) * gap
+}
+
+// writePacket writes one pcap record of a UDP datagram 127.0.0.1 to
+// 127.0.0.1 at offset at.
+func writePacket(b *bytes.Buffer, at time.Duration, from, to uint16, payload []byte) {
+	udp := make([]byte, 8, 8+len(payload))
+	binary.BigEndian.PutUint16(udp, from)
+	binary.BigEndian.PutUint16(udp[2:], to)
+	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(payload)))
+	udp = append(udp, payload...)
+	ip := []byte{0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1}
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(udp)))
+	var sum uint32
+	for k := 0; k < 20; k += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[k:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	eth := []byte{0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00}
+	frame := append(append(eth, ip...), udp...)
+	rec := make([]byte, 16)
+	binary.LittleEndian.PutUint32(rec, uint32(at/time.Second))
+	binary.LittleEndian.PutUint32(rec[4:], uint32(at%time.Second/time.Microsecond))
+	binary.LittleEndian.PutUint32(rec[8:], uint32(len(frame)))
+	binary.LittleEndian.PutUint32(rec[12:], uint32(len(frame)))
+	b.Write(rec)
+	b.Write(frame)
 }
 
 func freeUDPPort(t *testing.T) int {

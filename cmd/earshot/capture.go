@@ -60,6 +60,7 @@ type captureStage struct {
 // siprecFlags are the SIPREC intake's flags.
 type siprecFlags struct {
 	endpoints, agent, allow, mediaHost string
+	mediaPorts                         string
 	cert, key                          string
 	maxSessions                        int
 	idle, heldIdle                     time.Duration
@@ -107,6 +108,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.siprec.allow, "siprec-allow", "", "CIDRs (comma-separated) SIPREC requests are taken from; others get 403 (default: any)")
 	fs.StringVar(&s.siprec.mediaHost, "siprec-media-host", "", "address the SIPREC media ports are bound on and given in SDP answers (default: the --siprec host, when not 0.0.0.0)")
 	fs.IntVar(&s.siprec.maxSessions, "siprec-max-sessions", 100, "recording sessions held at once; past it an INVITE gets 503")
+	fs.StringVar(&s.siprec.mediaPorts, "siprec-media-ports", "16384-32767", "UDP port range FIRST-LAST of the SIPREC media ports (a session's streams get even ports two apart)")
 	fs.DurationVar(&s.siprec.idle, "siprec-idle", time.Minute, "end a SIPREC session that had no RTP and no SIP request of its own for this long (an SRC gone without a BYE)")
 	fs.DurationVar(&s.siprec.heldIdle, "siprec-held-idle", time.Hour, "--siprec-idle while a session is on hold (no RTP is due)")
 	fs.StringVar(&s.token, "capture-token", os.Getenv("EARSHOT_CAPTURE_TOKEN"), "earshot capture alone: the bearer token POST /api/calls/announce requires (without one the HTTP announce is off; NATS announces work regardless). In earshot run the web view's login guards it instead")
@@ -356,6 +358,9 @@ func (f siprecFlags) intake(e *env) (intake, error) {
 		return nil, badInputf("--siprec-idle %s, --siprec-held-idle %s: want positive durations", f.idle, f.heldIdle)
 	}
 	cfg.Idle, cfg.HeldIdle = f.idle, f.heldIdle
+	if cfg.MediaPorts, err = siprec.ParsePorts(f.mediaPorts); err != nil {
+		return nil, badInputf("--siprec-media-ports: %v", err)
+	}
 	if f.agent != "" {
 		if cfg.Agent, err = regexp.Compile(f.agent); err != nil {
 			return nil, badInputf("--siprec-agent: %v", err)

@@ -143,6 +143,7 @@ func TestCaptureSIPRECFlagsRefused(t *testing.T) {
 		{"--siprec", "udp://127.0.0.1:5060", "--siprec-allow", "10.0.0.0/99"},
 		{"--siprec", "tcp://127.0.0.1:5060", "--siprec-max-sessions", "0"},
 		{"--siprec", "tcp://127.0.0.1:5060", "--siprec-idle", "0s"},
+		{"--siprec", "tcp://127.0.0.1:5060", "--siprec-media-ports", "20000-20003"},
 		{"--siprec", "tls://127.0.0.1:5061"},
 	} {
 		code, _, stderr := captureRun(context.Background(), append([]string{"capture", "--nats", srv.ClientURL(), "--rtp", captureFreePort(t)}, args...)...)
