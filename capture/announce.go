@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/earshot-dev/earshot/msg"
 )
@@ -75,6 +76,9 @@ func (c *Capture) announce(a *msg.CallAnnounce) error {
 		}
 		cl = c.newCall(a.CallID, now)
 		cl.announced = true
+		if byID(a.Legs) {
+			cl.intake = msg.IntakeAudioSocket
+		}
 	}
 	cl.last = now
 	cl.agent, cl.queue = a.Agent, a.Queue
@@ -100,6 +104,9 @@ func (c *Capture) announce(a *msg.CallAnnounce) error {
 		if srcs[i].addr.IsValid() {
 			c.wantSource[srcs[i].addr] = want
 		}
+		if l.ID != "" {
+			c.wantID[strings.ToLower(l.ID)] = want
+		}
 	}
 	if a.Hold != nil {
 		cl.hold(*a.Hold, now)
@@ -110,6 +117,30 @@ func (c *Capture) announce(a *msg.CallAnnounce) error {
 		c.updated(cl)
 	}
 	return nil
+}
+
+// byID reports whether every leg is named by an id only, as the legs of
+// AudioSocket (the one intake whose legs have ids) are.
+func byID(legs []msg.LegSpec) bool {
+	for _, l := range legs {
+		if l.ID == "" || l.SSRC != 0 || l.Source != "" {
+			return false
+		}
+	}
+	return len(legs) > 0
+}
+
+// AnnouncedLeg looks up a leg an announce named by id (LegSpec.ID: an
+// AudioSocket connection's UUID), case-insensitively: the call it belongs
+// to and its role, while that call goes on.
+func (c *Capture) AnnouncedLeg(id string) (callID string, role msg.Role, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.wantID[strings.ToLower(id)]
+	if !ok {
+		return "", "", false
+	}
+	return a.call.id, a.role, true
 }
 
 // AnnounceRequest answers a NATS announce request: data is a

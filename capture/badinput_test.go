@@ -125,7 +125,7 @@ func TestBadAnnouncesRefusedWithTheFieldNamed(t *testing.T) {
 		{"bad call id", `{"call_id":"a b","legs":[{"role":"agent","ssrc":1}]}`, "call_id", 400},
 		{"no legs", `{"call_id":"c1"}`, "legs", 400},
 		{"bad role", `{"call_id":"c1","legs":[{"role":"boss","ssrc":1}]}`, "legs[0].role", 400},
-		{"no ssrc or source", `{"call_id":"c1","legs":[{"role":"agent"}]}`, "legs[0] needs ssrc or source", 400},
+		{"no ssrc or source", `{"call_id":"c1","legs":[{"role":"agent"}]}`, "legs[0] needs ssrc, source or id", 400},
 		{"bad source", `{"call_id":"c1","legs":[{"role":"agent","source":"nowhere"}]}`, "legs[0].source", 400},
 		{"not json", `{"call_id":`, "malformed", 400},
 		{"end of unknown call", `{"call_id":"nope","end":true}`, "no such call", 404},

@@ -43,6 +43,7 @@ type Capture struct {
 	bySource   map[netip.AddrPort]*leg // legs by the source of their streams
 	wantSSRC   map[uint32]announcedLeg // announced legs not yet seen, by SSRC
 	wantSource map[netip.AddrPort]announcedLeg
+	wantID     map[string]announcedLeg // announced legs of other intakes, by lower-case id
 	limits     map[netip.AddrPort]*bucket
 	logged     map[string]time.Time
 	seq        uint64
@@ -78,7 +79,7 @@ func New(cfg Config, pub Publisher) (*Capture, error) {
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, vad: cfg.vadParams(), tables: newDecodeTables(),
 		calls: map[string]*call{}, undeclared: map[netip.AddrPort]*call{},
 		streams: map[streamKey]*stream{}, gone: map[streamKey]time.Time{}, bySource: map[netip.AddrPort]*leg{},
-		wantSSRC: map[uint32]announcedLeg{}, wantSource: map[netip.AddrPort]announcedLeg{},
+		wantSSRC: map[uint32]announcedLeg{}, wantSource: map[netip.AddrPort]announcedLeg{}, wantID: map[string]announcedLeg{},
 		limits: map[netip.AddrPort]*bucket{}, logged: map[string]time.Time{},
 		refused: map[string]uint64{}, intakeRefused: map[intakeReason]uint64{}, intakeCalls: map[string]uint64{},
 		minSilenceMS: cfg.MinSilence.Milliseconds(),
@@ -415,6 +416,11 @@ func (c *Capture) endCall(cl *call, reason string) {
 	for k, a := range c.wantSource {
 		if a.call == cl {
 			delete(c.wantSource, k)
+		}
+	}
+	for k, a := range c.wantID {
+		if a.call == cl {
+			delete(c.wantID, k)
 		}
 	}
 	if c.undeclared[cl.local] == cl {

@@ -57,6 +57,12 @@
 //     mediastream, audiosocket, siprec); downstream a call looks the same
 //     whichever it came by. A call its intake hung up (a WebSocket stop, an
 //     AudioSocket hangup, a SIP BYE) ends with reason EndHangup.
+//   - An announce (CallAnnounce, on earshot.announce or over HTTP) declares a
+//     call's agent, queue, attributes and legs for whichever intake brings
+//     the audio: an RTP leg by its SSRC or source address, an AudioSocket
+//     leg by its connection's UUID (LegSpec.ID), so that a leg that connects
+//     with an announced id joins the announced call in the announced role.
+//     An announce whose legs are all named by id carries no RTP details.
 //   - Non-talk time is seen while it goes on, with one message more per
 //     silence or hold, not a tick: capture publishes an Open TimelineEvent
 //     when a hold begins and when a silence has lasted its minimum (1 s),

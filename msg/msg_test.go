@@ -132,7 +132,10 @@ func TestCallAnnounceValidate(t *testing.T) {
 		"no legs":   {CallAnnounce{CallID: "c"}, "legs"},
 		"bad role":  {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: "boss", SSRC: 1}}}, "legs[0].role"},
 		"twice":     {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: RoleAgent, SSRC: 1}, {Role: RoleAgent, SSRC: 2}}}, "given twice"},
-		"no source": {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: RoleAgent}}}, "ssrc or source"},
+		"no source": {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: RoleAgent}}}, "ssrc, source or id"},
+		"by id":     {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: RoleAgent, ID: "0a0b0c0d-0000-4000-8000-00000000000a"}}}, ""},
+		"bad id":    {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: RoleAgent, ID: "a b"}}}, "legs[0].id"},
+		"long id":   {CallAnnounce{CallID: "c", Legs: []LegSpec{{Role: RoleAgent, ID: strings.Repeat("a", MaxLegIDLen+1)}}}, "legs[0].id"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -35,13 +36,19 @@ const MaxJobDuration = 30 * time.Second
 // SampleRate is the sample rate of utterance audio (G.711 narrowband).
 const SampleRate = 8000
 
-// LegSpec declares one leg of an announced call. The leg is recognised by
-// its SSRC, or by its source address (ip:port) when SSRC is zero.
+// LegSpec declares one leg of an announced call. An RTP leg is recognised
+// by its SSRC, or by its source address (ip:port) when SSRC is zero; a leg
+// that comes by another intake by the id it gives itself there: an
+// AudioSocket connection's UUID (its text form, any case).
 type LegSpec struct {
 	Role   Role   `json:"role"`
 	SSRC   uint32 `json:"ssrc,omitempty"`
 	Source string `json:"source,omitempty"`
+	ID     string `json:"id,omitempty"`
 }
+
+// MaxLegIDLen bounds LegSpec.ID.
+const MaxLegIDLen = 64
 
 // CallAnnounce declares a call before (or while) its RTP arrives, or ends it.
 // It is accepted as a NATS request on SubjectAnnounce and over HTTP.
@@ -82,8 +89,11 @@ func (a *CallAnnounce) Validate() error {
 			return fmt.Errorf("announce %s: %w: legs[%d].role %q given twice", a.CallID, ErrInvalidField, i, l.Role)
 		}
 		seen[l.Role] = true
-		if l.SSRC == 0 && l.Source == "" {
-			return fmt.Errorf("announce %s: %w: legs[%d] needs ssrc or source", a.CallID, ErrInvalidField, i)
+		if l.SSRC == 0 && l.Source == "" && l.ID == "" {
+			return fmt.Errorf("announce %s: %w: legs[%d] needs ssrc, source or id", a.CallID, ErrInvalidField, i)
+		}
+		if len(l.ID) > MaxLegIDLen || strings.ContainsFunc(l.ID, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return fmt.Errorf("announce %s: %w: legs[%d].id: up to %d printable ASCII characters, no spaces", a.CallID, ErrInvalidField, i, MaxLegIDLen)
 		}
 	}
 	return nil

@@ -4,11 +4,14 @@
 // big-endian payload length and the payload.
 //
 // The first frame is the UUID (kind 0x01, 16 bytes). It names the call
-// and the leg: the call id is the UUID in its text form with its last hex
-// digit set to 0, and that last digit is the leg's role: a for the agent,
-// c for the customer, any other for legs a and b in the order they
-// connect. So a dialplan gives both legs of a call one UUID that differs
-// only in its last digit. Audio is signed linear 16-bit little-endian mono
+// and the leg. When an announce (msg.CallAnnounce, over NATS or HTTP)
+// named a leg by this UUID (msg.LegSpec.ID), the leg joins that call in
+// the announced role, and the call has the announce's agent, queue and
+// attributes. Otherwise a convention: the call id is the UUID in its text
+// form with its last hex digit set to 0, and that last digit is the leg's
+// role: a for the agent, c for the customer, any other for legs a and b
+// in the order they connect. So a dialplan gives both legs of a call one
+// UUID that differs only in its last digit. Audio is signed linear 16-bit little-endian mono
 // at 8 kHz (kind 0x10) or 16 kHz (0x12, low-pass filtered and decimated to
 // 8 kHz); DTMF (0x03) is one ASCII digit; a hangup (0x00) or the
 // connection closing ends the leg, and the call ends once all its legs

@@ -196,9 +196,19 @@ func (s *Server) serve(conn net.Conn) {
 	}
 }
 
-// open opens the call and leg a UUID names.
+// open opens the call and leg a UUID names: those an announce gave the
+// UUID (LegSpec.ID), else by the role suffix convention.
 func (s *Server) open(uuid []byte, from string) (*capture.Leg, error) {
-	id := []byte(uuidText(uuid))
+	text := uuidText(uuid)
+	source := "audiosocket:" + from
+	if callID, role, ok := s.cap.AnnouncedLeg(text); ok {
+		call, err := s.cap.Open(msg.IntakeAudioSocket, capture.CallInfo{ID: callID})
+		if err != nil {
+			return nil, err
+		}
+		return call.Leg(role, source)
+	}
+	id := []byte(text)
 	id[len(id)-1] = '0'
 	call, err := s.cap.Open(msg.IntakeAudioSocket, capture.CallInfo{ID: string(id)})
 	if err != nil {
@@ -206,11 +216,11 @@ func (s *Server) open(uuid []byte, from string) (*capture.Leg, error) {
 	}
 	role := legRole(uuid)
 	if role != "" {
-		return call.Leg(role, "audiosocket:"+from)
+		return call.Leg(role, source)
 	}
-	l, err := call.Leg(msg.RoleA, "audiosocket:"+from)
+	l, err := call.Leg(msg.RoleA, source)
 	if errors.Is(err, capture.ErrLegTaken) {
-		return call.Leg(msg.RoleB, "audiosocket:"+from)
+		return call.Leg(msg.RoleB, source)
 	}
 	return l, err
 }

@@ -2,11 +2,15 @@ package audiosocket_test
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,4 +266,58 @@ func TestConnectionsPastTheBoundAreClosed(t *testing.T) {
 	if n := r.Cap.IntakeRefused(msg.IntakeAudioSocket, "no_room"); n != 1 {
 		t.Errorf("%d refused for room, want 1", n)
 	}
+}
+
+// An announce that names the legs by their AudioSocket UUIDs gives the
+// call its id, agent, queue and attributes and each leg its role, over
+// the suffix convention (the agent's UUID here ends in c, the customer's
+// in a); the UUIDs match whatever their case.
+func TestAnnouncedUUIDsNameTheLegs(t *testing.T) {
+	r := capturetest.Start(t, capture.Config{})
+	addr := serve(t, r, audiosocket.Config{})
+	agentID, customerID := uuid(5, 0xc), uuid(6, 0xa)
+	announce := `{"call_id":"asterisk-1700-42","agent":"anna","queue":"billing","attributes":{"account":"gold"},"legs":[` +
+		`{"role":"agent","id":"` + strings.ToUpper(uuidString(agentID)) + `"},{"role":"customer","id":"` + uuidString(customerID) + `"}]}`
+	hs := httptest.NewServer(r.Cap.AnnounceHandler())
+	defer hs.Close()
+	res, err := http.Post(hs.URL, "application/json", strings.NewReader(announce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("announce: %s", res.Status)
+	}
+	agent := capturetest.ExampleLeg(t, "card-number", msg.RoleAgent)[:12*8000]
+	customer := capturetest.ExampleLeg(t, "card-number", msg.RoleCustomer)[:12*8000]
+	asterisk(t, r, addr, leg{agentID, audiosocket.KindSlin, agent, 8000 * 5}, leg{customerID, audiosocket.KindSlin, customer, 0})
+	calls := r.WaitEnded(1, 30*time.Second)
+	c := calls["asterisk-1700-42"]
+	if c == nil || len(calls) != 1 {
+		t.Fatalf("calls %v, want the announced one only", calls)
+	}
+	last := c.Last()
+	if c.Started.Intake != msg.IntakeAudioSocket || last.Agent != "anna" || last.Queue != "billing" || last.Attributes["account"] != "gold" {
+		t.Errorf("call: started %+v, last %+v", c.Started, last)
+	}
+	if c.Ended.Reason != msg.EndHangup {
+		t.Errorf("ended %+v", c.Ended)
+	}
+	for _, role := range []msg.Role{msg.RoleAgent, msg.RoleCustomer} {
+		if len(c.Finals(role)) == 0 {
+			t.Errorf("no final jobs of the %s", role)
+		}
+	}
+	if len(c.DTMF) != 1 || c.DTMF[0].Leg != msg.RoleAgent {
+		t.Errorf("DTMF %+v: want # on the agent leg (the UUID ending in c)", c.DTMF)
+	}
+	if n := r.Cap.IntakeRefused(msg.IntakeAudioSocket, "protocol"); n != 0 {
+		t.Errorf("%d refused", n)
+	}
+}
+
+// uuidString is a UUID's text form.
+func uuidString(u []byte) string {
+	h := hex.EncodeToString(u)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
