@@ -32,7 +32,10 @@
 // over TCP carry no loss, so they have no jitter buffer. Call events name
 // the intake (msg.CallEvent.Intake) and the metric
 // earshot_capture_intake_calls_total counts calls by it; what an intake
-// refuses is counted by [Capture.RefuseIntake].
+// refuses is counted by [Capture.RefuseIntake]. An announce can name a leg
+// of another intake by the id it gives itself there (msg.LegSpec.ID, an
+// AudioSocket UUID): [Capture.AnnouncedLeg] tells that intake the leg's
+// call and role.
 //
 // # Per stream
 //
