@@ -372,7 +372,7 @@ func TestMalformedSIPOverTCPCounted(t *testing.T) {
 // do not, and end by their BYEs.
 func TestIdleSessionEnds(t *testing.T) {
 	r := capturetest.Start(t, capture.Config{})
-	srv, addr, _ := serve(t, r, siprec.Config{Idle: time.Second})
+	srv, addr, _ := serve(t, r, siprec.Config{Idle: 2 * time.Second})
 	offer := string(read(t, "offer.sdp"))
 	meta := read(t, "metadata.xml")
 	srcs := map[string]*src{}
@@ -388,7 +388,7 @@ func TestIdleSessionEnds(t *testing.T) {
 	if res := srcs["held@src"].do(sip.INVITE, multipart, body(t, strings.ReplaceAll(offer, "sendonly", "inactive"), meta)); res.StatusCode != 200 {
 		t.Fatalf("hold re-INVITE: %s", res.Short())
 	}
-	speech := capturetest.ExampleLeg(t, "card-number", msg.RoleCustomer)[:2500*msg.SampleRate/1000]
+	speech := capturetest.ExampleLeg(t, "card-number", msg.RoleCustomer)[:4500*msg.SampleRate/1000]
 	if _, err := sender.Send(context.Background(), sender.SendConfig{To: media["talking@src"], Legs: []sender.Leg{{Role: msg.RoleA, PCM: speech}}, Speed: sender.Speed{Factor: 1}, NoBye: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +398,7 @@ func TestIdleSessionEnds(t *testing.T) {
 	}
 	for _, id := range []string{"talking@src", "held@src"} {
 		if res := srcs[id].do(sip.BYE, "", nil); res.StatusCode != 200 {
-			t.Errorf("BYE %s after 2.5 s: %s (ended as idle?)", id, res.Short())
+			t.Errorf("BYE %s after 4.5 s: %s (ended as idle?)", id, res.Short())
 		}
 	}
 	calls := r.WaitEnded(3, 10*time.Second) // the quiet one too
