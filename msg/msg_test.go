@@ -193,6 +193,11 @@ func FuzzAnnounce(f *testing.F) {
 		if !a.End && len(a.Legs) == 0 {
 			t.Fatal("valid announce without legs")
 		}
+		for _, l := range a.Legs {
+			if len(l.ID) > MaxLegIDLen || strings.ContainsAny(l.ID, " \t\r\n") {
+				t.Fatalf("valid announce with a leg id %q", l.ID)
+			}
+		}
 	})
 }
 
