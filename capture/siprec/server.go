@@ -307,6 +307,9 @@ func (s *Server) offer(req *sip.Request, tx sip.ServerTransaction) {
 	if ss := s.session(req); ss != nil {
 		ss.touch()
 		ss.change(offer, meta)
+		if offer != nil && !offer.Held() {
+			s.rearm(ss) // off hold: the bound is Idle again, not HeldIdle
+		}
 		var answer []byte
 		if offer != nil {
 			if answer, err = ss.answer(offer); err != nil {
@@ -395,6 +398,15 @@ func (s *Server) expire(ss *session) {
 	s.mu.Unlock()
 	s.cap.RefuseIntake(msg.IntakeSIPREC, "idle", ss.from, fmt.Sprintf("recording session %s: no RTP or SIP for %s", ss.call.ID(), limit))
 	ss.end(msg.EndTimeout)
+}
+
+// rearm makes ss's idle check come after Idle.
+func (s *Server) rearm(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[ss.sipID] == ss {
+		ss.idle.Reset(s.cfg.Idle)
+	}
 }
 
 // open makes a session: the call, a media port per stream.

@@ -368,8 +368,9 @@ func TestMalformedSIPOverTCPCounted(t *testing.T) {
 }
 
 // A session that gets neither RTP nor SIP for Idle ends (reason timeout,
-// counted); one whose RTP goes on past Idle, and one on hold (HeldIdle),
-// do not, and end by their BYEs.
+// counted), as does one held past Idle and then resumed and silent; one
+// whose RTP goes on past Idle, and one on hold (HeldIdle), do not, and end
+// by their BYEs.
 func TestIdleSessionEnds(t *testing.T) {
 	r := capturetest.Start(t, capture.Config{})
 	srv, addr, _ := serve(t, r, siprec.Config{Idle: 2 * time.Second})
@@ -377,7 +378,7 @@ func TestIdleSessionEnds(t *testing.T) {
 	meta := read(t, "metadata.xml")
 	srcs := map[string]*src{}
 	media := map[string]netip.AddrPort{}
-	for _, id := range []string{"quiet@src", "talking@src", "held@src"} {
+	for _, id := range []string{"quiet@src", "talking@src", "held@src", "resumed@src"} {
 		srcs[id] = newSRC(t, "TCP", addr, id)
 		res := srcs[id].do(sip.INVITE, multipart, body(t, offer, meta))
 		if res.StatusCode != 200 {
@@ -385,8 +386,10 @@ func TestIdleSessionEnds(t *testing.T) {
 		}
 		media[id] = ports(t, res)["1"]
 	}
-	if res := srcs["held@src"].do(sip.INVITE, multipart, body(t, strings.ReplaceAll(offer, "sendonly", "inactive"), meta)); res.StatusCode != 200 {
-		t.Fatalf("hold re-INVITE: %s", res.Short())
+	for _, id := range []string{"held@src", "resumed@src"} {
+		if res := srcs[id].do(sip.INVITE, multipart, body(t, strings.ReplaceAll(offer, "sendonly", "inactive"), meta)); res.StatusCode != 200 {
+			t.Fatalf("hold re-INVITE %s: %s", id, res.Short())
+		}
 	}
 	speech := capturetest.ExampleLeg(t, "card-number", msg.RoleCustomer)[:4500*msg.SampleRate/1000]
 	if _, err := sender.Send(context.Background(), sender.SendConfig{To: media["talking@src"], Legs: []sender.Leg{{Role: msg.RoleA, PCM: speech}}, Speed: sender.Speed{Factor: 1}, NoBye: true}); err != nil {
@@ -401,14 +404,24 @@ func TestIdleSessionEnds(t *testing.T) {
 			t.Errorf("BYE %s after 4.5 s: %s (ended as idle?)", id, res.Short())
 		}
 	}
-	calls := r.WaitEnded(3, 10*time.Second) // the quiet one too
+	// Held past Idle, then resumed and silent: Idle is its bound again.
+	if res := srcs["resumed@src"].do(sip.INVITE, multipart, body(t, offer, meta)); res.StatusCode != 200 {
+		t.Fatalf("resume re-INVITE: %s", res.Short())
+	}
+	resumed := r.WaitCall(func(e *msg.CallEvent) bool {
+		return e.Kind == msg.CallEnded && e.CallID == siprec.CallID("resumed@src")
+	}, 10*time.Second)
+	if resumed.Reason != msg.EndTimeout {
+		t.Fatalf("the resumed session's call ended %+v, want reason timeout", resumed)
+	}
+	calls := r.WaitEnded(4, 10*time.Second) // the quiet and resumed ones too
 	for _, id := range []string{"talking@src", "held@src"} {
 		if c := calls[siprec.CallID(id)]; c == nil || c.Ended.Reason != msg.EndHangup {
 			t.Errorf("call %s: %+v, want ended by hangup", id, c)
 		}
 	}
-	if n := r.Cap.IntakeRefused(msg.IntakeSIPREC, "idle"); n != 1 {
-		t.Errorf("%d idle sessions counted, want 1", n)
+	if n := r.Cap.IntakeRefused(msg.IntakeSIPREC, "idle"); n != 2 {
+		t.Errorf("%d idle sessions counted, want 2", n)
 	}
 	if srv.Sessions() != 0 {
 		t.Errorf("%d sessions left", srv.Sessions())
