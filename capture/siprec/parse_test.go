@@ -96,3 +96,14 @@ func TestCallID(t *testing.T) {
 		t.Errorf("CallID: %q", got)
 	}
 }
+
+func TestParsePorts(t *testing.T) {
+	if got, err := siprec.ParsePorts("16384-32767"); err != nil || got != [2]uint16{16384, 32767} {
+		t.Errorf("16384-32767: %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "16384", "0-100", "20000-20003", "30000-20000", "1-70000", "a-b"} {
+		if _, err := siprec.ParsePorts(bad); err == nil || !strings.Contains(err.Error(), "media ports") {
+			t.Errorf("%q: %v, want an error naming the media ports", bad, err)
+		}
+	}
+}
