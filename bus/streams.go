@@ -25,7 +25,7 @@ const (
 var EventSubjects = []string{
 	msg.AllCalls, msg.AllTimeline, msg.AllDTMF, msg.AllTranscripts,
 	msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllRuleEvents,
-	msg.AllEvaluations, msg.AllRedactions,
+	msg.AllEvaluations, msg.AllRedactions, msg.AllStored,
 }
 
 // StreamConfigs returns the configuration of every stream.

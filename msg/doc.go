@@ -30,8 +30,9 @@
 //	earshot.alert.<call>                     Alert           rules
 //	earshot.category.<call>                  Categories      rules
 //	earshot.event.<call>                     RuleEvent       rules (the "publish" action)
-//	earshot.evaluation.<call>                Evaluation      evaluate (a scored form; the store keeps the newest per form)
+//	earshot.evaluation.<call>                Evaluation      anyone (a scored form; the store keeps the newest per form)
 //	earshot.redaction.<call>                 AudioRedaction  store (once the call's analysis is final and stored)
+//	earshot.stored.<call>                    CallStored      store (its final categories, and so all its analysis, are stored)
 //	earshot.deadletter.<stage>               DeadLetter      any stage
 //	earshot.announce                         CallAnnounce    request/reply (AnnounceReply)
 //	earshot.rules.reload                     (empty)         request/reply (RulesReloadReply)
@@ -82,6 +83,17 @@
 //     query's clock; its shares are fractions of the row's calls (or, for
 //     non-talk and talk, of the time of the calls with characteristics),
 //     and a figure nothing was measured for is null, never 0.
+//   - The store publishes one CallStored per call (message id
+//     "stored/<call>") once it has committed the call's final Categories:
+//     the rules publish those last, after everything else of the call, and
+//     the store keeps the stream's order per call, so the stored record is
+//     then complete. The evaluate stage consumes it and scores the call with
+//     each form's version in force when the call ended (the newest saved by
+//     EndedAt); it reads the record from the store and writes the
+//     Evaluation there itself (with FormRevision set), as it does for an
+//     analyst's changed answers and for re-scoring. An analyst's answer
+//     (By set) is kept when the call is scored again, while the form still
+//     allows it; Auto is always the automatic answer.
 //   - Characteristics.TalkSpeedWPM counts space-separated words, which for
 //     Korean are eojeol; TalkSpeedSPM counts Hangul syllables per minute over
 //     the turns that have them.

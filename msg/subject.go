@@ -23,6 +23,7 @@ const (
 	AllRuleEvents  = "earshot.event.>"
 	AllEvaluations = "earshot.evaluation.>"
 	AllRedactions  = "earshot.redaction.>"
+	AllStored      = "earshot.stored.>"
 	AllDeadLetters = "earshot.deadletter.>"
 )
 
@@ -84,6 +85,9 @@ func SubjectRedaction(call string) string { return "earshot.redaction." + call }
 
 // SubjectEvaluation is where a call's evaluations (scored forms) go.
 func SubjectEvaluation(call string) string { return "earshot.evaluation." + call }
+
+// SubjectStored is where the store says it keeps all of a call's analysis.
+func SubjectStored(call string) string { return "earshot.stored." + call }
 
 // SubjectRuleEvent is where a rule's "publish" action goes by default.
 func SubjectRuleEvent(call string) string { return "earshot.event." + call }

@@ -152,6 +152,9 @@ func (a *Archiver) Run(ctx context.Context, js jetstream.JetStream) error {
 					return err // the batch is handled again, message by message
 				}
 			}
+			if err := a.announce(ctx, p.complete); err != nil {
+				return err
+			}
 			if a.cfg.OnStored != nil {
 				for _, s := range p.stored {
 					a.cfg.OnStored(s)
@@ -166,13 +169,38 @@ func (a *Archiver) Run(ctx context.Context, js jetstream.JetStream) error {
 }
 
 // batchKey is the context key of what a batch not yet committed did
-// (batched): after the commit, OnStored is called for the subjects stored
-// and the final calls' audio redactions are published.
+// (batched): after the commit, OnStored is called for the subjects stored,
+// the final calls' audio redactions are published and the complete calls
+// are announced.
 type batchKey struct{}
 
 type batched struct {
-	stored []string
-	final  []string // calls
+	stored   []string
+	final    []string // calls whose final characteristics the batch stored
+	complete []string // calls whose final categories the batch stored
+}
+
+// announce publishes a CallStored for each call, once the writes that
+// complete them are committed: the rules publish a call's final
+// categories after everything else of it, and the archiver keeps the
+// stream's order. A failure returns the error, so that the messages are
+// handled again (their writes are idempotent, and the message id keeps
+// the announcement single). Without a bus (Handle alone) there is no one
+// to tell.
+func (a *Archiver) announce(ctx context.Context, calls []string) error {
+	if a.js == nil {
+		return nil
+	}
+	for _, call := range calls {
+		b, err := msg.Marshal(msg.CallStored{CallID: call})
+		if err != nil {
+			return err
+		}
+		if _, err := a.js.Publish(ctx, msg.SubjectStored(call), b, jetstream.WithMsgID("stored/"+call)); err != nil {
+			return fmt.Errorf("store: announcing that %s is stored: %w", call, err)
+		}
+	}
+	return nil
 }
 
 // Handle stores one message. Malformed messages are refused as permanent
@@ -293,7 +321,14 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 		for i := range c.Categories {
 			a.redactMatches(c.CallID, c.Categories[i].Matches)
 		}
-		return true, w.PutCategories(ctx, c)
+		if err := w.PutCategories(ctx, c); err != nil || !c.Final {
+			return true, err
+		}
+		if p, ok := ctx.Value(batchKey{}).(*batched); ok {
+			p.complete = append(p.complete, c.CallID) // once the batch is committed
+			return true, nil
+		}
+		return true, a.announce(ctx, []string{c.CallID})
 	case "dtmf":
 		ev, err := decode[msg.DTMFEvent](data)
 		if err != nil {

@@ -22,6 +22,23 @@ type Reader interface {
 	// query the user must fix is an error wrapping msg.ErrBadQuery
 	// (CheckDashboardQuery).
 	Dashboard(ctx context.Context, q msg.DashboardQuery) (msg.Dashboard, error)
+	// EndedCalls returns the ids of at most limit ended calls that
+	// started in [from, to), in id order, after the id after ("" from the
+	// first): re-scoring walks a time range with it.
+	EndedCalls(ctx context.Context, from, to time.Time, after string, limit int) ([]string, error)
+}
+
+// Forms keeps every saved version of the evaluation forms.
+type Forms interface {
+	// SaveForm keeps f as its form's next version (1 for the first) and
+	// returns it with Version set.
+	SaveForm(ctx context.Context, f msg.SavedForm) (msg.SavedForm, error)
+	// FormVersions returns a form's versions, newest first; none is an
+	// error wrapping msg.ErrNotFound.
+	FormVersions(ctx context.Context, form string) ([]msg.SavedForm, error)
+	// FormsAt returns, for every form, its newest version saved at or
+	// before at, ordered by form id.
+	FormsAt(ctx context.Context, at time.Time) ([]msg.SavedForm, error)
 }
 
 // Writer is what the archiver writes. Every method is idempotent: writing the
@@ -66,6 +83,7 @@ type Batcher interface {
 type Store interface {
 	Reader
 	Writer
+	Forms
 	// Close releases the store; it is safe to call more than once.
 	Close() error
 }

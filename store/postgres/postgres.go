@@ -192,5 +192,11 @@ var dialect = sqlstore.Dialect{
 				value text NOT NULL, PRIMARY KEY (call_id, form, question))`,
 			`CREATE INDEX evaluation_answers_value ON evaluation_answers (question, value)`,
 		},
+	}, {
+		// Evaluation forms: every saved version of each.
+		Stmts: []string{
+			`CREATE TABLE forms (form text NOT NULL, version integer NOT NULL, name text NOT NULL, hash text NOT NULL,
+				text text NOT NULL, saved_by text NOT NULL, saved_at bigint NOT NULL, PRIMARY KEY (form, version))`,
+		},
 	}},
 }

@@ -236,5 +236,11 @@ var dialect = sqlstore.Dialect{
 				value TEXT NOT NULL, PRIMARY KEY (call_id, form, question))`,
 			`CREATE INDEX evaluation_answers_value ON evaluation_answers (question, value)`,
 		},
+	}, {
+		// Evaluation forms: every saved version of each.
+		Stmts: []string{
+			`CREATE TABLE forms (form TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL,
+				text TEXT NOT NULL, saved_by TEXT NOT NULL, saved_at INTEGER NOT NULL, PRIMARY KEY (form, version))`,
+		},
 	}},
 }

@@ -38,6 +38,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Retention", testRetention},
 		{"Dashboard", testDashboard},
 		{"Evaluations", testEvaluations},
+		{"Forms", testForms},
+		{"EndedCalls", testEndedCalls},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -829,3 +829,96 @@ func FirstSchema(ctx context.Context, driver, dsn string, d Dialect) (*sql.DB, e
 	}
 	return s.DB(), nil
 }
+
+// EndedCalls implements store.Reader.
+func (s *Store) EndedCalls(ctx context.Context, from, to time.Time, after string, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id FROM calls WHERE started_at >= ? AND started_at < ? AND ended_at IS NOT NULL AND id > ?
+		ORDER BY id LIMIT ?`), from.UnixMilli(), to.UnixMilli(), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s store: ended calls: %w", s.d.Name, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("%s store: ended calls: %w", s.d.Name, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// SaveForm implements store.Forms. Two saves of one form at once may read
+// the same newest version; the one whose insert conflicts tries again.
+func (s *Store) SaveForm(ctx context.Context, f msg.SavedForm) (msg.SavedForm, error) {
+	saved := false
+	var err error
+	for try := 0; try < 5 && err == nil && !saved; try++ {
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(version), 0) + 1 FROM forms WHERE form = ?`), f.Form).Scan(&f.Version); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO forms (form, version, name, hash, text, saved_by, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (form, version) DO NOTHING`),
+				f.Form, f.Version, f.Name, f.Hash, f.Text, f.SavedBy, f.SavedAt.UnixMilli())
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			saved = n == 1
+			return err
+		})
+	}
+	if err == nil && !saved {
+		err = errors.New("other saves of the form kept taking its next version")
+	}
+	if err != nil {
+		return f, fmt.Errorf("%s store: save form %s: %w", s.d.Name, f.Form, err)
+	}
+	f.SavedAt = time.UnixMilli(f.SavedAt.UnixMilli()).UTC()
+	return f, nil
+}
+
+const formColumns = `form, version, name, hash, text, saved_by, saved_at`
+
+func (s *Store) forms(ctx context.Context, query string, args ...any) ([]msg.SavedForm, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []msg.SavedForm
+	for rows.Next() {
+		var f msg.SavedForm
+		var at int64
+		if err := rows.Scan(&f.Form, &f.Version, &f.Name, &f.Hash, &f.Text, &f.SavedBy, &at); err != nil {
+			return nil, err
+		}
+		f.SavedAt = time.UnixMilli(at).UTC()
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// FormVersions implements store.Forms.
+func (s *Store) FormVersions(ctx context.Context, form string) ([]msg.SavedForm, error) {
+	fs, err := s.forms(ctx, `SELECT `+formColumns+` FROM forms WHERE form = ? ORDER BY version DESC`, form)
+	if err == nil && len(fs) == 0 {
+		err = msg.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s store: form %q: %w", s.d.Name, form, err)
+	}
+	return fs, nil
+}
+
+// FormsAt implements store.Forms.
+func (s *Store) FormsAt(ctx context.Context, at time.Time) ([]msg.SavedForm, error) {
+	fs, err := s.forms(ctx, `SELECT `+formColumns+` FROM forms f WHERE version = (SELECT MAX(version) FROM forms g
+		WHERE g.form = f.form AND g.saved_at <= ?) ORDER BY form`, at.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("%s store: forms at %s: %w", s.d.Name, at.Format(time.RFC3339), err)
+	}
+	return fs, nil
+}
