@@ -7,16 +7,16 @@ import "time"
 // the totals in percent. A total is nil while none of its questions is
 // answered.
 type Evaluation struct {
-	CallID      string            `json:"call_id"`
-	Form        string            `json:"form"`         // the form's id
-	FormVersion string            `json:"form_version"` // a hash of its text
+	CallID      string `json:"call_id"`
+	Form        string `json:"form"`         // the form's id
+	FormVersion string `json:"form_version"` // a hash of its text
 	// FormRevision is the saved version of the form (1, 2, ...) it was
 	// scored with; 0 for a form scored from a file (earshot forms score).
-	FormRevision int `json:"form_revision,omitempty"`
-	ScoredAt    time.Time         `json:"scored_at"`
-	Score       *float64          `json:"score"` // 0..100
-	Sections    []SectionScore    `json:"sections"`
-	Answers     []EvaluatedAnswer `json:"answers"`
+	FormRevision int               `json:"form_revision,omitempty"`
+	ScoredAt     time.Time         `json:"scored_at"`
+	Score        *float64          `json:"score"` // 0..100
+	Sections     []SectionScore    `json:"sections"`
+	Answers      []EvaluatedAnswer `json:"answers"`
 }
 
 // Schema implements Message.
