@@ -18,6 +18,7 @@ import (
 	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/store/sqlite"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
 )
 
@@ -461,5 +462,53 @@ func TestArchiverDTMFHandledTwice(t *testing.T) {
 	}
 	if len(rec.Segments) != 1 || strings.Contains(rec.Segments[0].Text, "7") {
 		t.Fatalf("segments %+v; want the pressed digits masked", rec.Segments)
+	}
+}
+
+// TestArchiverAnnouncesStoredCall: once a call's final categories are
+// committed, and only then, the archiver says the call is stored, once,
+// even when the final categories come again.
+func TestArchiverAnnouncesStoredCall(t *testing.T) {
+	_, c := bustest.Start(t)
+	s := openSQLite(t)
+	stored := make(chan string, 100)
+	a, err := store.NewArchiver(store.ArchiverConfig{Store: s, OnStored: func(sub string) { stored <- sub }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.NC.SubscribeSync(msg.AllStored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	stop := runArchiver(t, a, c)
+	defer stop()
+	publish(t, c, msg.SubjectCall("k2"), msg.CallEvent{CallID: "k2", Kind: msg.CallStarted, Time: t0, StartedAt: t0})
+	publish(t, c, msg.SubjectCategories("k2"), msg.Categories{CallID: "k2", Categories: []msg.Category{{Name: "live"}}})
+	publish(t, c, msg.SubjectCall("k2"), msg.CallEvent{CallID: "k2", Kind: msg.CallEnded, Time: t0.Add(time.Minute), StartedAt: t0, DurationMS: 60000})
+	final := msg.Categories{CallID: "k2", Final: true, Categories: []msg.Category{{Name: "live"}, {Name: "after"}}}
+	publish(t, c, msg.SubjectCategories("k2"), final)
+	publish(t, c, msg.SubjectCategories("k2"), final) // a redelivery, as the archiver sees it
+	publish(t, c, msg.SubjectCall("k3"), msg.CallEvent{CallID: "k3", Kind: msg.CallStarted, Time: t0, StartedAt: t0})
+	waitFor(t, stored, msg.SubjectCall("k3"))
+	m, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs msg.CallStored
+	if err := msg.Unmarshal(m.Data, &cs); err != nil || m.Subject != msg.SubjectStored("k2") || cs.CallID != "k2" {
+		t.Fatalf("announced %s %+v %v", m.Subject, cs, err)
+	}
+	rec, err := s.Call(context.Background(), "k2", false)
+	if err != nil || len(rec.Categories) != 2 {
+		t.Fatalf("announced before the final categories were stored: %+v %v", rec.Categories, err)
+	}
+	st, err := c.JS.Stream(context.Background(), bus.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(msg.AllStored))
+	if err != nil || info.State.Subjects[msg.SubjectStored("k2")] != 1 {
+		t.Fatalf("announcements kept: %v %v, want one", info.State.Subjects, err)
 	}
 }
