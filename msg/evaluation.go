@@ -108,8 +108,9 @@ type RescoreRequest struct {
 
 // RescoreResult is what a re-scoring did, or would do on a dry run. Calls
 // counts the ended calls in range; Changed those whose total would move
-// (Scored of them had no total before), Unchanged the rest. The deltas
-// are new total minus old over the calls scored both times.
+// (Scored of them had no total before), Unchanged the rest. Up, Down and
+// the deltas (new total minus old, in points) are over the changed calls
+// that had a total before and have one after.
 type RescoreResult struct {
 	Form      string   `json:"form"`
 	Version   int      `json:"version"`
