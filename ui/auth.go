@@ -26,13 +26,15 @@ const (
 	permUsers                // manage users and tokens
 	permOriginal             // unredacted text
 	permDash                 // dashboards (agents: their own)
+	permForms                // read, check, save evaluation forms and re-score calls
+	permAnswers              // change the answers of a call's evaluation
 )
 
 var rolePerms = map[Role][]perm{
 	RoleAgent:      {permBoard, permCall, permSearch, permDash},
 	RoleSupervisor: {permBoard, permCall, permSearch, permDash},
-	RoleAnalyst:    {permCall, permSearch, permRules, permDash},
-	RoleAdmin:      {permBoard, permCall, permSearch, permRules, permUsers, permOriginal, permDash},
+	RoleAnalyst:    {permCall, permSearch, permRules, permDash, permForms, permAnswers},
+	RoleAdmin:      {permBoard, permCall, permSearch, permRules, permUsers, permOriginal, permDash, permForms, permAnswers},
 }
 
 func (r Role) can(p perm) bool {

@@ -37,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /search", s.page(permSearch, s.servePage("search.html")))
 	mux.Handle("GET /dashboard", s.page(permDash, s.servePage("dashboard.html")))
 	mux.Handle("GET /rules", s.page(permRules, s.servePage("rules.html")))
+	mux.Handle("GET /forms", s.page(permForms, s.servePage("forms.html")))
 	mux.Handle("GET /users", s.page(permUsers, s.servePage("users.html")))
 
 	// API.
@@ -55,6 +56,13 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /api/ui/rules/check", s.api(permRules, s.handleRulesCheck))
 	mux.Handle("POST /api/ui/rules/dryrun", s.api(permRules, s.handleRulesDryRun))
 	mux.Handle("POST /api/ui/rules/activate", s.api(permRules, s.handleRulesActivate))
+	mux.Handle("GET /api/ui/forms", s.api(permForms, s.handleForms))
+	mux.Handle("GET /api/ui/forms/{form}", s.api(permForms, s.handleFormVersions))
+	mux.Handle("POST /api/ui/forms/check", s.api(permForms, s.handleFormCheck))
+	mux.Handle("POST /api/ui/forms", s.api(permForms, s.handleFormSave))
+	mux.Handle("POST /api/ui/forms/rescore", s.api(permForms, s.handleRescore))
+	mux.Handle("GET /api/ui/calls/{id}/evaluations", s.api(permCall, s.handleEvaluations))
+	mux.Handle("POST /api/ui/calls/{id}/evaluations/{form}", s.api(permAnswers, s.handleAmend))
 	mux.Handle("GET /api/ui/users", s.api(permUsers, s.handleUsers))
 	mux.Handle("POST /api/ui/users", s.api(permUsers, s.handleUserCreate))
 	mux.Handle("PUT /api/ui/users/{name}", s.api(permUsers, s.handleUserUpdate))
@@ -216,8 +224,9 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 			"board": p.Role.can(permBoard), "search": p.Role.can(permSearch),
 			"rules": p.Role.can(permRules), "users": p.Role.can(permUsers),
 			"original": p.Role.can(permOriginal), "dashboard": p.Role.can(permDash),
+			"forms": p.Role.can(permForms), "answers": p.Role.can(permAnswers),
 		},
-		"store": s.cfg.Store != nil, "rules": s.cfg.Rules != nil, "live": s.cfg.JS != nil,
+		"store": s.cfg.Store != nil, "rules": s.cfg.Rules != nil, "live": s.cfg.JS != nil, "forms": s.cfg.Forms != nil,
 	})
 }
 

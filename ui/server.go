@@ -42,6 +42,19 @@ type Rules interface {
 	History(ctx context.Context) ([]msg.RuleChange, error)
 }
 
+// Forms is the evaluation forms as the forms page and the call view use
+// them; the evaluate stage implements it. Errors wrap msg.ErrBadQuery for
+// a request to fix and msg.ErrNotFound for what is not there.
+type Forms interface {
+	Forms(ctx context.Context) ([]msg.SavedForm, error)
+	Versions(ctx context.Context, form string) ([]msg.SavedForm, error)
+	Check(text []byte) []msg.Problem
+	Save(ctx context.Context, text []byte, who string) (msg.SavedForm, []msg.Problem, error)
+	Spec(ctx context.Context, form string, version int) (msg.FormSpec, error)
+	Amend(ctx context.Context, callID, form string, changes []msg.AnswerChange, who string) (msg.Evaluation, error)
+	Rescore(ctx context.Context, req msg.RescoreRequest) (msg.RescoreResult, error)
+}
+
 // Config configures a Server. The zero value serves the pages with no live
 // data, no search and no rules, and keeps users in memory only.
 type Config struct {
@@ -51,6 +64,9 @@ type Config struct {
 	Store Store
 	// Rules serves the rules page; nil: not available.
 	Rules Rules
+	// Forms serves the forms page and the call view's evaluations; nil:
+	// not available.
+	Forms Forms
 	// UsersFile keeps users and API tokens (JSON, mode 0600); empty: in
 	// memory only.
 	UsersFile string

@@ -36,31 +36,35 @@ type stage interface {
 
 // pipeline is the stages earshot run starts, in one process.
 type pipeline struct {
-	store   *storeStage
-	analyze *analyzeStage
+	store    *storeStage
+	evaluate *evaluateStage
+	analyze  *analyzeStage
 	asr     *asrStage
 	capture *captureStage
 	ui      *uiStage
 }
 
 func newPipeline() *pipeline {
-	return &pipeline{&storeStage{}, &analyzeStage{}, &asrStage{}, &captureStage{}, &uiStage{}}
+	return &pipeline{&storeStage{}, &evaluateStage{}, &analyzeStage{}, &asrStage{}, &captureStage{}, &uiStage{}}
 }
 
 // stages lists the stages in the order earshot run starts them: each is
 // started after those whose products it uses.
 func (p *pipeline) stages() []stage {
-	return []stage{p.store, p.analyze, p.asr, p.capture, p.ui}
+	return []stage{p.store, p.evaluate, p.analyze, p.asr, p.capture, p.ui}
 }
 
 // started hands what a stage opened to the stages started after it: the
-// store to the web view (search, call view) and to the rules' dry runs, its
-// redactor to the rules, the rules in force to the web view's rules page.
+// store to the web view (search, call view), to the evaluation forms and to
+// the rules' dry runs, its redactor to the rules and the forms (analysts'
+// comments), the rules in force to the web view's rules page, the forms to
+// its forms page and call view.
 // Stages never import each other; this is where they meet.
 func (p *pipeline) started(s stage) {
 	switch s {
 	case stage(p.store):
 		p.ui.store = p.store.st
+		p.evaluate.st, p.evaluate.redactor = p.store.st, p.store.redactor
 		p.analyze.rules.calls = p.store.st
 		p.analyze.rules.redactor = p.store.redactor
 		if p.capture.recordRetentionDays == 0 {
@@ -68,6 +72,8 @@ func (p *pipeline) started(s stage) {
 		}
 	case stage(p.capture):
 		p.ui.recordings = p.capture.recordings
+	case stage(p.evaluate):
+		p.ui.forms = p.evaluate.manager
 	case stage(p.analyze):
 		p.ui.rules = p.analyze.rules.manager
 	case stage(p.asr):

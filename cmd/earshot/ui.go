@@ -28,6 +28,9 @@ type uiStage struct {
 	// say search and rules are not available).
 	store ui.Store
 	rules ui.Rules
+	// forms is the evaluate stage's (earshot run); earshot ui alone
+	// makes its own on the store it reads.
+	forms ui.Forms
 	// recordings is the capture stage's recording store (earshot run);
 	// recordingsAt is --ui-recordings (earshot ui alone).
 	recordings   record.Store
@@ -109,6 +112,10 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 			return nil, err
 		}
 		own, s.store = st, st
+		if s.forms, err = formsManager(st, nil, cfg.Logger); err != nil {
+			st.Close()
+			return nil, err
+		}
 		e.protect = s.require
 		if err := mountStoreAPI(e, st, cfg.Logger); err != nil {
 			st.Close()
@@ -137,6 +144,9 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 	}
 	if s.rules != nil {
 		cfg.Rules = s.rules
+	}
+	if s.forms != nil {
+		cfg.Forms = s.forms
 	}
 	if s.recordings != nil {
 		cfg.Recordings = s.recordings
