@@ -39,9 +39,9 @@ type pipeline struct {
 	store    *storeStage
 	evaluate *evaluateStage
 	analyze  *analyzeStage
-	asr     *asrStage
-	capture *captureStage
-	ui      *uiStage
+	asr      *asrStage
+	capture  *captureStage
+	ui       *uiStage
 }
 
 func newPipeline() *pipeline {
