@@ -73,6 +73,7 @@ func TestAccess(t *testing.T) {
 		{"GET", "/search", nil, all, 200},
 		{"GET", "/dashboard", nil, all, 200},
 		{"GET", "/rules", nil, rules, 200},
+		{"GET", "/forms", nil, rules, 200},
 		{"GET", "/users", nil, admin, 200},
 		{"GET", "/api/ui/nope", nil, all, 404},
 		{"GET", "/api/ui/me", nil, all, 200},
@@ -98,6 +99,21 @@ func TestAccess(t *testing.T) {
 		{"POST", "/api/ui/rules/check", func() any { return map[string]string{"text": "rule x"} }, rules, 200},
 		{"POST", "/api/ui/rules/dryrun", func() any { return map[string]string{"text": "rule x"} }, rules, 200},
 		{"POST", "/api/ui/rules/activate", func() any { return map[string]string{"text": "rule x"} }, rules, 200},
+		{"GET", "/api/ui/forms", nil, rules, 200},
+		{"POST", "/api/ui/forms", func() any { return map[string]string{"text": "form: qa"} }, rules, 201},
+		{"GET", "/api/ui/forms/qa", nil, rules, 200},
+		{"POST", "/api/ui/forms/check", func() any { return map[string]string{"text": "form: qa"} }, rules, 200},
+		{"POST", "/api/ui/forms/rescore", func() any {
+			return map[string]any{"form": "qa", "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "dry_run": true}
+		}, rules, 200},
+		{"GET", "/api/ui/calls/own-1/evaluations", nil, all, 200},
+		{"GET", "/api/ui/calls/other-1/evaluations", nil, notAgent, 200},
+		{"POST", "/api/ui/calls/own-1/evaluations/qa", func() any {
+			return map[string]any{"changes": []map[string]string{{"question": "q", "value": "yes", "comment": "heard it"}}}
+		}, rules, 200},
+		{"POST", "/api/ui/calls/other-1/evaluations/qa", func() any {
+			return map[string]any{"changes": []map[string]string{{"question": "q", "value": "yes", "comment": "heard it"}}}
+		}, rules, 200},
 		{"GET", "/api/ui/users", nil, admin, 200},
 		{"POST", "/api/ui/users", func() any {
 			return map[string]string{"name": uniq(), "password": testPassword, "role": "agent"}
@@ -226,7 +242,7 @@ func TestAccess(t *testing.T) {
 
 	// Every route the server has is in the table.
 	for _, r := range []string{
-		"GET /login", "GET /", "GET /calls/own-1", "GET /search", "GET /dashboard", "GET /rules", "GET /users",
+		"GET /login", "GET /", "GET /calls/own-1", "GET /search", "GET /dashboard", "GET /rules", "GET /forms", "GET /users",
 		"POST /api/ui/logout", "GET /api/ui/me", "POST /api/ui/me/password", "GET /api/ui/live",
 		"GET /api/ui/calls/own-1", "GET /api/ui/calls/live-own/events", "GET /api/ui/search", "GET /api/ui/dashboard",
 		"GET /api/ui/calls/own-1", "GET /api/ui/calls/live-own/events", "GET /api/calls/own-1/recording", "GET /api/ui/search",
@@ -234,6 +250,8 @@ func TestAccess(t *testing.T) {
 		"POST /api/ui/rules/dryrun", "POST /api/ui/rules/activate", "GET /api/ui/users",
 		"POST /api/ui/users", "PUT /api/ui/users/ann", "DELETE /api/ui/users/nobody",
 		"POST /api/ui/users/quinn/tokens", "DELETE /api/ui/users/quinn/tokens/nope",
+		"GET /api/ui/forms", "POST /api/ui/forms", "GET /api/ui/forms/qa", "POST /api/ui/forms/check", "POST /api/ui/forms/rescore",
+		"GET /api/ui/calls/own-1/evaluations", "POST /api/ui/calls/own-1/evaluations/qa",
 	} {
 		method, path, _ := strings.Cut(r, " ")
 		if !covered[r] && !coveredPattern(covered, method, path) {

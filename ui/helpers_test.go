@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -192,6 +193,9 @@ func startTestServer(t testing.TB, cfg Config, recs ...msg.CallRecord) *testServ
 	}
 	if cfg.Rules == nil {
 		cfg.Rules = rl
+	}
+	if cfg.Forms == nil {
+		cfg.Forms = &memForms{}
 	}
 	cfg.BcryptCost = bcrypt.MinCost
 	if cfg.Out == nil {
@@ -396,4 +400,70 @@ func (ts *testServer) inject(t *testing.T, subject string, m msg.Message) {
 		t.Fatal(err)
 	}
 	ts.take(subject, b, time.Now())
+}
+
+// memForms is the forms interface over one form held in memory, for the
+// access table: every call has its evaluation of form "qa", whose one
+// question takes yes or no. The real one (package evaluate over a store)
+// drives the browser test.
+type memForms struct {
+	mu    sync.Mutex
+	saved []msg.SavedForm
+}
+
+func (f *memForms) Forms(context.Context) ([]msg.SavedForm, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.saved) == 0 {
+		return []msg.SavedForm{}, nil
+	}
+	return f.saved[len(f.saved)-1:], nil
+}
+
+func (f *memForms) Versions(_ context.Context, form string) ([]msg.SavedForm, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if form != "qa" || len(f.saved) == 0 {
+		return nil, msg.ErrNotFound
+	}
+	return slices.Clone(f.saved), nil
+}
+
+func (f *memForms) Check(text []byte) []msg.Problem {
+	if strings.Contains(string(text), "bad") {
+		return []msg.Problem{{Line: 1, Column: 1, Message: "bad form"}}
+	}
+	return nil
+}
+
+func (f *memForms) Save(_ context.Context, text []byte, who string) (msg.SavedForm, []msg.Problem, error) {
+	if ps := f.Check(text); len(ps) > 0 {
+		return msg.SavedForm{}, ps, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sf := msg.SavedForm{Form: "qa", Version: len(f.saved) + 1, Name: "QA", Text: string(text), SavedBy: who, SavedAt: time.Now()}
+	f.saved = append(f.saved, sf)
+	return sf, nil, nil
+}
+
+func (f *memForms) Spec(_ context.Context, form string, version int) (msg.FormSpec, error) {
+	return msg.FormSpec{Form: form, Version: version, Name: "QA", Sections: []msg.SectionSpec{{ID: "s", Name: "S",
+		Questions: []msg.QuestionSpec{{ID: "q", Text: "Greeted?", Type: "yes_no", Answers: []string{"yes", "no"}, Auto: true}}}}}, nil
+}
+
+func (f *memForms) Amend(_ context.Context, callID, form string, changes []msg.AnswerChange, who string) (msg.Evaluation, error) {
+	if form != "qa" || len(changes) != 1 || changes[0].Question != "q" {
+		return msg.Evaluation{}, msg.ErrBadQuery
+	}
+	now := time.Now()
+	return msg.Evaluation{CallID: callID, Form: form, FormRevision: 1, Answers: []msg.EvaluatedAnswer{
+		{Question: "q", Section: "s", Value: changes[0].Value, Auto: "no", By: who, At: &now, Comment: changes[0].Comment}}}, nil
+}
+
+func (f *memForms) Rescore(_ context.Context, req msg.RescoreRequest) (msg.RescoreResult, error) {
+	if req.Form == "" {
+		return msg.RescoreResult{}, msg.ErrBadQuery
+	}
+	return msg.RescoreResult{Form: req.Form, Version: 1, DryRun: req.DryRun, Examples: []msg.RescoreChange{}}, nil
 }

@@ -93,6 +93,7 @@ async function start(main) {
   if (ME.can.search) nav.append(link("/search", t("nav.search")));
   if (ME.can.dashboard) nav.append(link("/dashboard", t("nav.dashboard")));
   if (ME.can.rules) nav.append(link("/rules", t("nav.rules")));
+  if (ME.can.forms) nav.append(link("/forms", t("nav.forms")));
   if (ME.can.users) nav.append(link("/users", t("nav.users")));
   nav.append(h("span", { class: "who" }, t("nav.who", { name: ME.name, role: roleName(ME.role) })));
   nav.append(languageSelect(ME.language, async (lang) => {
@@ -179,6 +180,9 @@ function sentClass(score) { return score > 0.5 ? "pos" : score < -0.5 ? "neg" : 
 
 const SCORE_FMT = new Intl.NumberFormat(LANG, { minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
 function fmtScore(x) { return SCORE_FMT.format(Number(x || 0)); }
+const PCT_FMT = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
+// pctText is an evaluation's total (0..100), or says there is none.
+function pctText(v) { return v === null || v === undefined ? t("forms.unscored") : t("forms.pct", { pct: PCT_FMT.format(v) }); }
 
 // Alert severities, least to most severe; each has a colour (app.css
 // .sev-*) and a name in the catalogue.
@@ -232,4 +236,22 @@ function localToISO(v) {
   if (!v) return "";
   const d = new Date(v);
   return isNaN(d) ? "" : d.toISOString();
+}
+
+// showProblems lists a YAML file's problems (rules, forms) under the
+// textarea #text, each at its line and column; a click selects the line.
+function showProblems(problems) {
+  const ul = clear($("problems"));
+  for (const p of problems || []) {
+    ul.append(h("li", { onclick: () => goLine(p.line) }, p.column ? t("rules.problem_at_col", { line: p.line, column: p.column, message: p.message }) : t("rules.problem_at", { line: p.line, message: p.message })));
+  }
+}
+
+function goLine(n) {
+  const ta = $("text");
+  const lines = ta.value.split("\n");
+  let pos = 0;
+  for (let i = 0; i < n - 1 && i < lines.length; i++) pos += lines[i].length + 1;
+  ta.focus();
+  ta.setSelectionRange(pos, pos + (lines[n - 1] || "").length);
 }

@@ -471,6 +471,7 @@ start(async () => {
   renderAll();
   if (d.live) follow(original);
   else setupPlayer(original);
+  if (ME.forms && !d.live) await loadEvaluations(callID);
   setInterval(() => {
     for (const el of document.querySelectorAll(".duration")) el.textContent = fmtDur(Date.now() - new Date(el.dataset.started));
   }, 1000);

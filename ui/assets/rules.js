@@ -1,20 +1,5 @@
 "use strict";
 // Rules: edit, validate, dry-run and activate the rule file; history.
-function showProblems(problems) {
-  const ul = clear($("problems"));
-  for (const p of problems || []) {
-    ul.append(h("li", { onclick: () => goLine(p.line) }, p.column ? t("rules.problem_at_col", { line: p.line, column: p.column, message: p.message }) : t("rules.problem_at", { line: p.line, message: p.message })));
-  }
-}
-
-function goLine(n) {
-  const ta = $("text");
-  const lines = ta.value.split("\n");
-  let pos = 0;
-  for (let i = 0; i < n - 1 && i < lines.length; i++) pos += lines[i].length + 1;
-  ta.focus();
-  ta.setSelectionRange(pos, pos + (lines[n - 1] || "").length);
-}
 
 async function load() {
   const src = await api("/api/ui/rules");
