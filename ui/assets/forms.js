@@ -82,11 +82,10 @@ start(async () => {
     const r = await api("/api/ui/forms", { method: "POST", body: { text: $("text").value }, allowStatus: true });
     if (r.status === 201) {
       const f = r.data.form;
-      $("status").textContent = t("forms.saved", { form: f.form, version: f.version });
-      showProblems([]);
       await load();
       edit(f);
       await showVersions(f.form);
+      $("status").textContent = t("forms.saved", { form: f.form, version: f.version });
       return;
     }
     $("status").textContent = r.data && r.data.error ? errText({ data: r.data, message: r.data.error }) : t("forms.not_saved");
