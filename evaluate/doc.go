@@ -38,4 +38,14 @@
 // number says at_least and/or at_most (an attribute may say equals); not:
 // true turns the answer round. A number question takes the number itself.
 // Choice questions are answered by an analyst.
+//
+// # The stage
+//
+// A Manager keeps the forms in the store, each save a new version, and the
+// calls' evaluations: ScoreCall scores a call with each form's version in
+// force when the call ended, Amend takes an analyst's changed answers (with
+// a comment, who and when; the automatic answer is kept), Rescore scores a
+// time range again with a version, or says what that would change. The
+// Stage scores each call the store announces as stored (msg.CallStored).
+// Analysts' answers survive scoring again while the form allows them.
 package evaluate
