@@ -80,14 +80,17 @@ func putCall(t *testing.T, s *sqlite.Store, id string, start time.Time, interrup
 	must(s.PutCall(ctx, msg.CallEvent{CallID: id, Kind: msg.CallEnded, Time: start.Add(time.Minute), StartedAt: start, DurationMS: 60000}))
 }
 
-func newManager(t *testing.T, s *sqlite.Store, c *clock) *evaluate.Manager {
+// setup is a manager on a new store, on a clock at t0.
+func setup(t *testing.T) (*sqlite.Store, *clock, *evaluate.Manager) {
 	t.Helper()
+	s := openStore(t)
+	c := &clock{now: t0}
 	m, err := evaluate.NewManager(evaluate.Config{Store: s, Now: c.Now,
 		Redact: func(s string) string { return strings.ReplaceAll(s, "4111", "[PII]") }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return s, c, m
 }
 
 func evaluation(t *testing.T, s *sqlite.Store, call, form string) *msg.Evaluation {
@@ -119,9 +122,7 @@ func answer(ev *msg.Evaluation, q string) msg.EvaluatedAnswer {
 // when no form was saved by then.
 func TestSaveVersionsAndScoreInForce(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
-	c := &clock{now: t0}
-	m := newManager(t, s, c)
+	s, c, m := setup(t)
 	text := formText(t)
 
 	bad := strings.Replace(string(text), "type: choice", "type: colour", 1)
@@ -188,9 +189,7 @@ func TestSaveVersionsAndScoreInForce(t *testing.T) {
 // answer.
 func TestAmend(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
-	c := &clock{now: t0}
-	m := newManager(t, s, c)
+	s, c, m := setup(t)
 	if _, _, err := m.Save(ctx, formText(t), "ann"); err != nil {
 		t.Fatal(err)
 	}
@@ -252,9 +251,7 @@ func TestAmend(t *testing.T) {
 // answers; a dry run after it finds nothing to change.
 func TestRescore(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
-	c := &clock{now: t0}
-	m := newManager(t, s, c)
+	s, c, m := setup(t)
 	text := formText(t)
 	if _, _, err := m.Save(ctx, text, "ann"); err != nil {
 		t.Fatal(err)
@@ -328,9 +325,7 @@ func TestRescore(t *testing.T) {
 func TestStageScoresStoredCalls(t *testing.T) {
 	ctx := context.Background()
 	_, conn := bustest.Start(t)
-	s := openStore(t)
-	c := &clock{now: t0}
-	m := newManager(t, s, c)
+	s, _, m := setup(t)
 	if _, _, err := m.Save(ctx, formText(t), "ann"); err != nil {
 		t.Fatal(err)
 	}
