@@ -181,9 +181,9 @@ func (m *Manager) Spec(ctx context.Context, form string, version int) (msg.FormS
 }
 
 // ScoreCall scores a stored call that has ended with the version of every
-// form in force when it ended, keeps the evaluations and returns them. An
-// analyst's answers already given are kept. A call that has not ended is
-// not scored.
+// form in force when it ended (or the newer one it was re-scored with),
+// keeps the evaluations and returns them. An analyst's answers already
+// given are kept. A call that has not ended is not scored.
 func (m *Manager) ScoreCall(ctx context.Context, callID string) ([]msg.Evaluation, error) {
 	rec, err := m.cfg.Store.Call(ctx, callID, true)
 	if err != nil {
@@ -198,6 +198,12 @@ func (m *Manager) ScoreCall(ctx context.Context, callID string) ([]msg.Evaluatio
 	}
 	var evs []msg.Evaluation
 	for _, sf := range forms {
+		// A call re-scored with a newer version keeps it when scored again.
+		if old := evaluationOf(rec, sf.Form); old != nil && old.FormRevision > sf.Version {
+			if sf, _, err = m.version(ctx, sf.Form, old.FormRevision); err != nil {
+				return evs, err
+			}
+		}
 		f, err := m.parse(sf)
 		if err != nil {
 			return evs, err

@@ -299,6 +299,12 @@ func TestRescore(t *testing.T) {
 		answer(r2, "resolved").Value != "Partly" || answer(r2, "resolved").By != "quinn" {
 		t.Errorf("r2 re-scored: %+v", r2)
 	}
+	if _, err := m.ScoreCall(ctx, "r2"); err != nil { // announced again
+		t.Fatal(err)
+	}
+	if ev := evaluation(t, s, "r2", "service-qa"); ev.FormRevision != 2 {
+		t.Errorf("scored again after re-scoring: version %d, want 2", ev.FormRevision)
+	}
 	if ev := evaluation(t, s, "outside", "service-qa"); ev != nil {
 		t.Errorf("a call outside the range was scored: %+v", ev)
 	}
