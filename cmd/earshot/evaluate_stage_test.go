@@ -15,15 +15,22 @@ import (
 )
 
 // TestEvaluateStage starts the store and evaluate stages as earshot run
-// wires them, on a real embedded NATS: a call whose analysis ends is
-// stored, announced and scored with the form version in force when it
-// ended, with no other step.
+// wires them, and each alone (earshot store, earshot evaluate: two
+// handles on one SQLite store), on a real embedded NATS: a call whose
+// analysis ends is stored, announced and scored with the form version in
+// force when it ended, with no other step.
 func TestEvaluateStage(t *testing.T) {
+	for _, allIn := range []bool{true, false} {
+		t.Run(map[bool]string{true: "run", false: "alone"}[allIn], func(t *testing.T) { testEvaluateStage(t, allIn) })
+	}
+}
+
+func testEvaluateStage(t *testing.T, allIn bool) {
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, before, natsJetStreamLeak) })
 	_, conn := bustest.Start(t)
 	e := newEnv(slog.New(slog.DiscardHandler), conn, t.TempDir(), stdio{nil, io.Discard, io.Discard})
-	e.allIn = true
+	e.allIn = allIn
 	p := newPipeline()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	p.store.flags(fs)
@@ -44,11 +51,16 @@ func TestEvaluateStage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.started(s)
+		if allIn {
+			p.started(s)
+		}
 		runners = append(runners, r)
 	}
-	if p.ui.forms == nil || p.evaluate.st != p.store.st {
+	if allIn && (p.ui.forms == nil || p.evaluate.st != p.store.st) {
 		t.Fatal("earshot run did not hand the store to the evaluate stage and the forms to the web view")
+	}
+	if !allIn && p.evaluate.st == p.store.st {
+		t.Fatal("earshot evaluate alone did not open its own store")
 	}
 	done := make(chan error, len(runners))
 	for _, r := range runners {
