@@ -471,8 +471,8 @@ start(async () => {
   renderAll();
   if (d.live) follow(original);
   else setupPlayer(original);
-  if (ME.forms && !d.live) await loadEvaluations(callID);
   setInterval(() => {
     for (const el of document.querySelectorAll(".duration")) el.textContent = fmtDur(Date.now() - new Date(el.dataset.started));
   }, 1000);
+  if (ME.forms && !d.live) await loadEvaluations(callID);
 });
