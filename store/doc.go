@@ -2,8 +2,10 @@
 // again: the Store interface (implemented by store/sqlite, the embedded
 // default, and store/postgres, for scaled-out deployments; both pass
 // store/storetest), the Archiver that consumes call events from NATS, redacts
-// them (redact) and writes them idempotently, the search query syntax,
-// retention, and the HTTP JSON API over search and call records.
+// them (redact) and writes them idempotently and announces each call whose
+// analysis is all stored (msg.CallStored), the saved versions of evaluation
+// forms (Forms), the search query syntax, retention, and the HTTP JSON API
+// over search and call records.
 //
 // # Query syntax
 //
