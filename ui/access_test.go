@@ -3,12 +3,9 @@ package ui
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -281,7 +278,7 @@ func TestCSRFRefusedChangesNothing(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("status %d, want 403", resp.StatusCode)
 	}
-	if _, err := ts.users.get("mallory"); err == nil {
+	if _, err := ts.users.get(context.Background(), "mallory"); err == nil {
 		t.Fatal("user created despite the wrong CSRF token")
 	}
 	if len(ts.rules.history) != 0 {
@@ -423,55 +420,11 @@ func TestChangeOwnPassword(t *testing.T) {
 			t.Errorf("%s -> %s: %d %s, want %d", tc.old, tc.new, resp.StatusCode, b, tc.want)
 		}
 	}
-	if _, err := ts.users.check("ann", "a-new-password"); err != nil {
+	if _, err := ts.users.check(context.Background(), "ann", "a-new-password"); err != nil {
 		t.Fatalf("new password: %v", err)
 	}
-	if _, err := ts.users.check("ann", testPassword); err == nil {
+	if _, err := ts.users.check(context.Background(), "ann", testPassword); err == nil {
 		t.Fatal("old password still works")
-	}
-}
-
-// TestUsersFilePersists: users and tokens survive a restart; the file is
-// private and holds no plain password or token.
-func TestUsersFilePersists(t *testing.T) {
-	path := t.TempDir() + "/users.json"
-	var out strings.Builder
-	s1, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s1.FirstStart("http://127.0.0.1:8080"); err != nil {
-		t.Fatal(err)
-	}
-	pw := strings.Fields(out.String()[strings.Index(out.String(), "password ")+len("password "):])[0]
-	tok, err := s1.NewToken("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(path)
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("users file mode %v (%v), want 0600", st.Mode(), err)
-	}
-	raw, _ := os.ReadFile(path)
-	if strings.Contains(string(raw), pw) || strings.Contains(string(raw), tok) {
-		t.Fatal("users file holds a plain password or token")
-	}
-	var out2 strings.Builder
-	s2, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s2.FirstStart("http://127.0.0.1:8080"); err != nil {
-		t.Fatal(err)
-	}
-	if out2.Len() != 0 {
-		t.Fatalf("second start printed %q", out2.String())
-	}
-	if _, err := s2.users.check("admin", pw); err != nil {
-		t.Fatalf("printed password: %v", err)
-	}
-	if u, _, ok := s2.users.byToken(tok); !ok || u.Name != "admin" {
-		t.Fatal("token lost")
 	}
 }
 
@@ -542,14 +495,13 @@ func TestFirstStartOnlyOnceServed(t *testing.T) {
 		{"", "http://127.0.0.1:9123", "log in at http://127.0.0.1:9123 as"},
 		{"https://earshot.example", "http://127.0.0.1:9123", "log in at https://earshot.example as"},
 	} {
-		path := filepath.Join(t.TempDir(), "users.json")
 		var out strings.Builder
-		s, err := New(Config{UsersFile: path, BcryptCost: 4, Out: &out, URL: tc.cfgURL})
+		s, err := New(Config{BcryptCost: 4, Out: &out, URL: tc.cfgURL})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) || out.Len() != 0 {
-			t.Fatalf("New wrote the users file (%v) or printed %q before the web view is served", err, out.String())
+		if !s.users.empty() || out.Len() != 0 {
+			t.Fatalf("New made a user or printed %q before the web view is served", out.String())
 		}
 		if err := s.FirstStart(tc.served); err != nil {
 			t.Fatal(err)
@@ -557,52 +509,8 @@ func TestFirstStartOnlyOnceServed(t *testing.T) {
 		if !strings.Contains(out.String(), tc.want) {
 			t.Errorf("Config.URL %q, served at %s: printed %q, want %q", tc.cfgURL, tc.served, out.String(), tc.want)
 		}
-		if _, err := os.Stat(path); err != nil {
-			t.Errorf("users file after the first start: %v", err)
+		if s.users.empty() {
+			t.Error("no user after the first start")
 		}
-	}
-}
-
-// TestResetPassword: an operator who lost the admin's password gets a new
-// one; the old one stops working, the user keeps their role and tokens.
-func TestResetPassword(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "users.json")
-	db, err := openUserDB(path, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.add("admin", testPassword, RoleAdmin, ""); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := db.newToken("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw, err := ResetPassword(path, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := openUserDB(path, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := after.check("admin", testPassword); err == nil {
-		t.Error("the old password still works")
-	}
-	if u, err := after.check("admin", pw); err != nil || u.Role != RoleAdmin {
-		t.Errorf("the new password: %v (role %q)", err, u.Role)
-	}
-	if _, _, ok := after.byToken(tok); !ok {
-		t.Error("the reset lost the admin's API token")
-	}
-	if _, err := ResetPassword(path, "nobody"); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
-		t.Errorf("unknown user: %v", err)
-	}
-	missing := filepath.Join(t.TempDir(), "users.json")
-	if _, err := ResetPassword(missing, "admin"); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), missing) {
-		t.Errorf("no users file: %v", err)
-	}
-	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the reset created %s", missing)
 	}
 }

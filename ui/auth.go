@@ -2,11 +2,17 @@ package ui
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // sessionCookie names the browser session cookie.
@@ -46,60 +52,86 @@ func (r Role) can(p perm) bool {
 	return false
 }
 
-// session is one browser login.
+// session is one browser login. It is kept under the SHA-256 of its ID
+// (the cookie), so what the sessions bucket holds logs nobody in.
 type session struct {
-	user    string
-	csrf    string
-	expires time.Time
+	User    string    `json:"user"`
+	Gen     string    `json:"gen"` // the user's generation it was made under
+	CSRF    string    `json:"csrf"`
+	Expires time.Time `json:"expires"`
 }
 
+// sessions keeps logins: in memory only, or in a NATS KV bucket every ui
+// process shares (kv set), whose age limit drops them when they expire.
 type sessions struct {
-	mu  sync.Mutex
 	ttl time.Duration
-	m   map[string]*session
+	kv  jetstream.KeyValue // nil: in memory only
+	mu  sync.Mutex         // guards m
+	m   map[string]session // by key, when in memory
 }
 
-func (s *sessions) create(user string) (id string, sess session) {
+// sessionKey is where the session with cookie id is kept.
+func sessionKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *sessions) create(ctx context.Context, u User) (id string, sess session, err error) {
 	id = randomString(32)
-	sess = session{user: user, csrf: randomString(24), expires: time.Now().Add(s.ttl)}
+	sess = session{User: u.Name, Gen: u.Gen, CSRF: randomString(24), Expires: time.Now().Add(s.ttl)}
+	if s.kv != nil {
+		b, err := json.Marshal(sess)
+		if err != nil {
+			return "", session{}, err
+		}
+		if _, err := s.kv.Create(ctx, sessionKey(id), b); err != nil {
+			return "", session{}, fmt.Errorf("ui: sessions bucket: %w", err)
+		}
+		return id, sess, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	for k, v := range s.m { // drop expired ones as we go; logins are rare
-		if now.After(v.expires) {
+		if now.After(v.Expires) {
 			delete(s.m, k)
 		}
 	}
-	s.m[id] = &sess
-	return id, sess
+	s.m[sessionKey(id)] = sess
+	return id, sess, nil
 }
 
-func (s *sessions) get(id string) (session, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[id]
-	if !ok || time.Now().After(v.expires) {
-		delete(s.m, id)
-		return session{}, false
-	}
-	return *v, true
-}
-
-func (s *sessions) drop(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, id)
-}
-
-// dropUser ends every session of user (deleted, or role changed).
-func (s *sessions) dropUser(user string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.m {
-		if v.user == user {
-			delete(s.m, k)
+// get returns the session kept under key, if it has not expired.
+func (s *sessions) get(ctx context.Context, key string) (session, bool) {
+	var sess session
+	if s.kv != nil {
+		e, err := s.kv.Get(ctx, key)
+		if err != nil || json.Unmarshal(e.Value(), &sess) != nil {
+			return session{}, false
 		}
+	} else {
+		s.mu.Lock()
+		v, ok := s.m[key]
+		s.mu.Unlock()
+		if !ok {
+			return session{}, false
+		}
+		sess = v
 	}
+	return sess, time.Now().Before(sess.Expires)
+}
+
+func (s *sessions) drop(ctx context.Context, key string) error {
+	if s.kv != nil {
+		if err := s.kv.Delete(ctx, key); err != nil {
+			return fmt.Errorf("ui: sessions bucket: %w", err)
+		}
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
 }
 
 // principal is who made a request, and how.
@@ -107,7 +139,7 @@ type principal struct {
 	User
 	csrf   string // the session's; empty for bearer tokens
 	bearer bool
-	cred   string // the session ID, or the API token's ID when bearer
+	cred   string // the session's key, or the API token's ID when bearer
 }
 
 type principalKey struct{}
@@ -134,15 +166,31 @@ func (s *Server) authenticate(r *http.Request) (principal, bool) {
 	if err != nil {
 		return principal{}, false
 	}
-	sess, ok := s.sessions.get(c.Value)
+	key := sessionKey(c.Value)
+	u, sess, ok := s.session(r.Context(), key)
 	if !ok {
 		return principal{}, false
 	}
-	u, err := s.users.get(sess.user)
-	if err != nil {
-		return principal{}, false
+	return principal{User: u, csrf: sess.CSRF, cred: key}, true
+}
+
+// session returns the session kept under key and its user, if it stands:
+// not expired, and made under the user's generation. A generation the copy
+// of the users kept here does not know may be one another process made a
+// moment ago: the user is read again before the session is refused.
+func (s *Server) session(ctx context.Context, key string) (User, session, bool) {
+	sess, ok := s.sessions.get(ctx, key)
+	if !ok {
+		return User{}, session{}, false
 	}
-	return principal{User: u, csrf: sess.csrf, cred: c.Value}, true
+	u, err := s.users.get(ctx, sess.User)
+	if err == nil && u.Gen != sess.Gen {
+		u, err = s.users.fresh(ctx, sess.User)
+	}
+	if err != nil || u.Gen != sess.Gen {
+		return User{}, session{}, false
+	}
+	return u, sess, true
 }
 
 // safeMethod: requests that change nothing and need no CSRF token.

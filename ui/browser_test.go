@@ -246,7 +246,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(`#create button[type=submit]`),
 	)
 	waitFor(t, ctx, "the new user", `(() => { const r = document.querySelector('tr[data-user="dana"]'); return !!r && r.querySelector('select').value === 'analyst'; })()`)
-	if u, err := ts.users.get("dana"); err != nil || u.Role != RoleAnalyst {
+	if u, err := ts.users.get(context.Background(), "dana"); err != nil || u.Role != RoleAnalyst {
 		t.Fatalf("dana: %+v %v", u, err)
 	}
 	do(t, ctx, "new token", chromedp.Click(`tr[data-user="dana"] button:nth-of-type(3)`))

@@ -180,22 +180,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeErrorKey(w, http.StatusTooManyRequests, "err.throttled", map[string]any{"seconds": secs}, fmt.Sprintf("too many wrong passwords: try again in %d s", secs))
 		return
 	}
-	u, err := s.users.check(in.Name, in.Password)
+	u, err := s.users.check(r.Context(), in.Name, in.Password)
 	if err != nil {
-		s.throttle.failed(in.Name, s.users.has(in.Name), addr, now)
+		s.throttle.failed(in.Name, s.users.has(r.Context(), in.Name), addr, now)
 		s.log.Info("login failed", "user", in.Name, "remote", r.RemoteAddr)
 		writeErrorKey(w, http.StatusUnauthorized, "err.bad_credentials", nil, ErrBadCredentials.Error())
 		return
 	}
 	s.throttle.succeeded(in.Name, addr)
-	id, sess := s.sessions.create(u.Name)
+	id, sess, err := s.sessions.create(r.Context(), u)
+	if err != nil {
+		s.log.Error("login: session not kept", "user", u.Name, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the login could not be kept; try again")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		Secure: s.cfg.SecureCookies || r.TLS != nil, SameSite: http.SameSiteStrictMode,
-		Expires: sess.expires,
+		Expires: sess.Expires,
 	})
 	s.log.Info("login", "user", u.Name, "role", u.Role)
-	writeJSON(w, http.StatusOK, map[string]string{"name": u.Name, "role": string(u.Role), "csrf": sess.csrf, "home": homeOf(u.Role)})
+	writeJSON(w, http.StatusOK, map[string]string{"name": u.Name, "role": string(u.Role), "csrf": sess.CSRF, "home": homeOf(u.Role)})
 }
 
 // safeName is a user name fit for a log line even when it was not valid.
@@ -208,8 +213,13 @@ func safeName(n string) string {
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		s.sessions.drop(c.Value)
-		s.endStreams(me(r).Name, c.Value)
+		key := sessionKey(c.Value)
+		if err := s.sessions.drop(r.Context(), key); err != nil {
+			s.log.Error("logout: session not dropped", "user", me(r).Name, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "the logout could not be kept; try again")
+			return
+		}
+		s.endStreams(me(r).Name, key)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -239,11 +249,11 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := me(r)
-	if _, err := s.users.check(p.Name, in.Old); err != nil {
+	if _, err := s.users.check(r.Context(), p.Name, in.Old); err != nil {
 		writeErrorKey(w, http.StatusForbidden, "err.wrong_password", nil, "the current password is wrong")
 		return
 	}
-	if err := s.users.update(p.Name, "", nil, in.New); err != nil {
+	if err := s.users.update(r.Context(), p.Name, "", nil, in.New, false); err != nil {
 		writeUserError(w, err)
 		return
 	}
@@ -258,7 +268,7 @@ func (s *Server) handleLanguage(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	if err := s.users.setLanguage(me(r).Name, in.Language); err != nil {
+	if err := s.users.setLanguage(r.Context(), me(r).Name, in.Language); err != nil {
 		writeUserError(w, err)
 		return
 	}
@@ -279,7 +289,7 @@ func (s *Server) handleBoardEvents(w http.ResponseWriter, r *http.Request) {
 	p := me(r)
 	sub := &subscriber{agent: agentFilter(p), ch: make(chan []byte, subBuffer)}
 	s.mu.Lock()
-	if !s.subscribe(p, sub) {
+	if !s.subscribe(r.Context(), p, sub) {
 		s.mu.Unlock()
 		writeError(w, http.StatusUnauthorized, errRevoked)
 		return
@@ -381,7 +391,7 @@ func (s *Server) handleCallEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := &subscriber{callID: id, agent: agentFilter(p), original: original, ch: make(chan []byte, subBuffer)}
-	if !s.subscribe(p, sub) {
+	if !s.subscribe(r.Context(), p, sub) {
 		s.mu.Unlock()
 		writeError(w, http.StatusUnauthorized, errRevoked)
 		return
@@ -668,11 +678,11 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request) {
 		writeUserError(w, fmt.Errorf("%w: %q", errBadLanguage, in.Language))
 		return
 	}
-	if err := s.users.add(in.Name, in.Password, in.Role, in.Agent); err != nil {
+	if err := s.users.add(r.Context(), in.Name, in.Password, in.Role, in.Agent); err != nil {
 		writeUserError(w, err)
 		return
 	}
-	if err := s.users.setLanguage(in.Name, in.Language); err != nil {
+	if err := s.users.setLanguage(r.Context(), in.Name, in.Language); err != nil {
 		writeUserError(w, err)
 		return
 	}
@@ -695,19 +705,18 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
 		writeUserError(w, fmt.Errorf("%w: %q", errBadLanguage, *in.Language))
 		return
 	}
-	if err := s.users.update(name, in.Role, in.Agent, in.Password); err != nil {
+	revoke := in.Role != "" || in.Password != ""
+	if err := s.users.update(r.Context(), name, in.Role, in.Agent, in.Password, revoke); err != nil {
 		writeUserError(w, err)
 		return
 	}
 	if in.Language != nil {
-		if err := s.users.setLanguage(name, *in.Language); err != nil {
+		if err := s.users.setLanguage(r.Context(), name, *in.Language); err != nil {
 			writeUserError(w, err)
 			return
 		}
 	}
-	if in.Role != "" || in.Password != "" {
-		s.revoke(name)
-	} else if in.Agent != nil {
+	if revoke || in.Agent != nil {
 		s.endStreams(name, "") // they reopen with the new agent's calls
 	}
 	s.log.Info("user changed", "user", safeName(name), "by", me(r).Name)
@@ -716,17 +725,17 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if err := s.users.remove(name); err != nil {
+	if err := s.users.remove(r.Context(), name); err != nil {
 		writeUserError(w, err)
 		return
 	}
-	s.revoke(name)
+	s.endStreams(name, "")
 	s.log.Info("user deleted", "user", safeName(name), "by", me(r).Name)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request) {
-	secret, tok, err := s.users.newToken(r.PathValue("name"))
+	secret, tok, err := s.users.newToken(r.Context(), r.PathValue("name"))
 	if err != nil {
 		writeUserError(w, err)
 		return
@@ -736,7 +745,7 @@ func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleTokenDelete(w http.ResponseWriter, r *http.Request) {
 	name, id := r.PathValue("name"), r.PathValue("id")
-	if err := s.users.revokeToken(name, id); err != nil {
+	if err := s.users.revokeToken(r.Context(), name, id); err != nil {
 		writeUserError(w, err)
 		return
 	}

@@ -209,7 +209,8 @@ func startTestServer(t testing.TB, cfg Config, recs ...msg.CallRecord) *testServ
 		t.Fatal(err)
 	}
 	for role, name := range testUsers {
-		if err := srv.AddUser(name, testPassword, role, ""); err != nil {
+		// With shared accounts another test server may have added them.
+		if err := srv.AddUser(name, testPassword, role, ""); err != nil && !(cfg.Accounts != nil && errors.Is(err, ErrUserExists)) {
 			t.Fatal(err)
 		}
 	}

@@ -60,6 +60,15 @@ func (h *hub) end(user, cred string) {
 	}
 }
 
+// endCred removes the subscribers opened with the session or API token cred.
+func (h *hub) endCred(cred string) {
+	for s := range h.subs {
+		if s.cred == cred {
+			h.remove(s)
+		}
+	}
+}
+
 // send queues a frame for s, dropping s if it has fallen too far behind.
 func (h *hub) send(s *subscriber, frame []byte) {
 	select {

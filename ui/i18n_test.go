@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -191,7 +192,7 @@ func TestPageLanguage(t *testing.T) {
 		t.Fatalf("admin clears sue's language: %d %s", resp.StatusCode, body)
 	}
 	check(page(sue, "/search", "en-US"), "en", "Said by")
-	if u, _ := ts.users.get("sue"); u.Language != "" {
+	if u, _ := ts.users.get(context.Background(), "sue"); u.Language != "" {
 		t.Errorf("sue's language %q, want empty", u.Language)
 	}
 }

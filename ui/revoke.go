@@ -1,21 +1,48 @@
 package ui
 
+import (
+	"context"
+	"slices"
+)
+
 // Revocation: deleting a user, changing their role, agent name or password,
 // revoking an API token or logging out takes effect on the event streams
-// already open, not only on the next request. The change is made first
-// (users file, sessions), then the streams are ended under Server.mu; a
-// stream is only added under Server.mu after subscribe has checked its
-// login still stands, so none opened during a revocation survives it.
+// already open, not only on the next request, in every ui process. The
+// change is made first (users, sessions), then the streams are ended under
+// Server.mu; a stream is only added under Server.mu after subscribe has
+// checked its login still stands, so none opened during a revocation
+// survives it. A user's sessions end together by a new generation (User.Gen)
+// written with the change: a session made under another generation is
+// over, wherever it is used. Other processes see the change in the users
+// and sessions buckets they watch and end their own streams (userChanged,
+// sessionDropped).
 
 // errRevoked answers a stream whose login was revoked while it opened.
 const errRevoked = "log in again: your login was revoked"
 
-// revoke ends every session and open stream of user (deleted, or their
-// role or password changed). Their API tokens go with a deleted user;
-// after a role change they stand for the new role.
-func (s *Server) revoke(user string) {
-	s.sessions.dropUser(user)
-	s.endStreams(user, "")
+// userChanged ends the open streams a change of user made elsewhere
+// revoked: all of the user's when they were deleted or their sessions,
+// role or agent name changed, else those of each API token taken away.
+func (s *Server) userChanged(old, cur *User) {
+	if old == nil {
+		return
+	}
+	if cur == nil || cur.Gen != old.Gen || cur.Role != old.Role || cur.agentName() != old.agentName() {
+		s.endStreams(old.Name, "")
+		return
+	}
+	for _, t := range old.Tokens {
+		if !slices.ContainsFunc(cur.Tokens, func(c Token) bool { return c.ID == t.ID }) {
+			s.endStreams(old.Name, t.ID)
+		}
+	}
+}
+
+// sessionDropped ends the open streams of a session logged out elsewhere.
+func (s *Server) sessionDropped(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hub.endCred(key)
 }
 
 // endStreams ends user's open event streams: all of them when cred is
@@ -29,8 +56,8 @@ func (s *Server) endStreams(user, cred string) {
 // subscribe adds sub, opened by p, to the hub if p's login still stands:
 // the user exists with the same role and agent name, and the session or
 // API token is still valid. The caller holds s.mu.
-func (s *Server) subscribe(p principal, sub *subscriber) bool {
-	u, err := s.users.get(p.Name)
+func (s *Server) subscribe(ctx context.Context, p principal, sub *subscriber) bool {
+	u, err := s.users.get(ctx, p.Name)
 	if err != nil || u.Role != p.Role || u.agentName() != p.agentName() {
 		return false
 	}
@@ -40,7 +67,9 @@ func (s *Server) subscribe(p principal, sub *subscriber) bool {
 			ok = ok || t.ID == p.cred
 		}
 	} else {
-		_, ok = s.sessions.get(p.cred)
+		var su User
+		su, _, ok = s.session(ctx, p.cred)
+		ok = ok && su.Name == p.Name
 	}
 	if ok {
 		sub.user, sub.cred = p.Name, p.cred

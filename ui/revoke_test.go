@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestTokenRevocationEndsItsStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := ts.users.get("sue")
+	u, err := ts.users.get(context.Background(), "sue")
 	if err != nil || len(u.Tokens) != 1 {
 		t.Fatalf("sue's tokens: %+v %v", u.Tokens, err)
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"github.com/earshot-dev/earshot/record"
 	"io"
@@ -67,9 +68,10 @@ type Config struct {
 	// Forms serves the forms page and the call view's evaluations; nil:
 	// not available.
 	Forms Forms
-	// UsersFile keeps users and API tokens (JSON, mode 0600); empty: in
-	// memory only.
-	UsersFile string
+	// Accounts keeps users, API tokens and sessions where every ui process
+	// sees them (OpenAccounts); nil: in this process's memory only. The
+	// caller closes it after Run.
+	Accounts *Accounts
 	// FirstAdmin is the name of the admin FirstStart creates when there
 	// are no users (default "admin"). Its random password is printed once
 	// to Out.
@@ -82,7 +84,8 @@ type Config struct {
 	// SecureCookies marks the session cookie Secure even without TLS here
 	// (behind a TLS-terminating proxy).
 	SecureCookies bool
-	// SessionTTL is how long a login lasts (default 12h).
+	// SessionTTL is how long a login lasts (default 12h); with Accounts,
+	// AccountsConfig.SessionTTL is.
 	SessionTTL time.Duration
 	// Lookback is how far back the live state rebuilds from on start
 	// (default 4h): calls older than that are not shown live.
@@ -96,7 +99,8 @@ type Config struct {
 	// Metrics receives the ui's collectors; nil: none.
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
-	// BcryptCost is the password hash cost (default bcrypt.DefaultCost).
+	// BcryptCost is the password hash cost (default bcrypt.DefaultCost);
+	// with Accounts, AccountsConfig.BcryptCost is.
 	BcryptCost int
 	// NoTranscription says no transcription engine runs here (earshot run
 	// --engine none): the call view then says why a call has no transcript.
@@ -142,8 +146,8 @@ type metrics struct {
 //go:embed assets
 var assets embed.FS
 
-// New checks cfg and opens the users file. It creates no user: once the web
-// view is served, FirstStart does that on the first start.
+// New checks cfg. It creates no user: once the web view is served,
+// FirstStart does that on the first start.
 func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -183,16 +187,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	users, err := openUserDB(cfg.UsersFile, cfg.BcryptCost)
-	if err != nil {
-		return nil, err
+	acc := cfg.Accounts
+	if acc == nil {
+		if acc, err = memoryAccounts(cfg.BcryptCost, cfg.SessionTTL); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, users: users, catalogues: cats, pages: pg,
-		sessions: &sessions{ttl: cfg.SessionTTL, m: map[string]*session{}},
-		live:     liveState{calls: map[string]*liveCall{}},
-		ready:    make(chan struct{}),
-		closing:  make(chan struct{}),
+		cfg: cfg, log: cfg.Logger, users: acc.users, sessions: acc.sessions, catalogues: cats, pages: pg,
+		live:    liveState{calls: map[string]*liveCall{}},
+		ready:   make(chan struct{}),
+		closing: make(chan struct{}),
 	}
 	s.initMetrics()
 	if cfg.Metrics != nil {
@@ -206,6 +211,7 @@ func New(cfg Config) (*Server, error) {
 		s.markReady()
 	}
 	s.handler = s.routes()
+	acc.listen(s.userChanged, s.sessionDropped)
 	return s, nil
 }
 
@@ -236,12 +242,20 @@ func (s *Server) register(reg prometheus.Registerer) error {
 // Config.Out, once: the password is not kept. With users, it does nothing.
 // Creating the admin only now means a start that fails earlier leaves no
 // admin whose password nobody saw.
+// With shared Accounts, only the ui process that creates the admin prints
+// its password; the others find it there.
 func (s *Server) FirstStart(url string) error {
 	if !s.users.empty() {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
 	pw := randomString(15)
-	if err := s.users.add(s.cfg.FirstAdmin, pw, RoleAdmin, ""); err != nil {
+	err := s.users.add(ctx, s.cfg.FirstAdmin, pw, RoleAdmin, "")
+	if errors.Is(err, ErrUserExists) {
+		return nil // another ui process made it a moment ago
+	}
+	if err != nil {
 		return fmt.Errorf("ui: first admin: %w", err)
 	}
 	if s.cfg.URL != "" {
@@ -254,15 +268,23 @@ func (s *Server) FirstStart(url string) error {
 	return nil
 }
 
+// setupTimeout bounds the set-up calls that take no context (FirstStart,
+// AddUser, NewToken) when accounts live in NATS KV.
+const setupTimeout = 10 * time.Second
+
 // AddUser creates a user (for set-up and tests; admins use the Users page).
 func (s *Server) AddUser(name, password string, role Role, agent string) error {
-	return s.users.add(name, password, role, agent)
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	return s.users.add(ctx, name, password, role, agent)
 }
 
 // NewToken creates an API token for user and returns its secret, which is
 // not kept.
 func (s *Server) NewToken(user string) (string, error) {
-	secret, _, err := s.users.newToken(user)
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	secret, _, err := s.users.newToken(ctx, user)
 	return secret, err
 }
 

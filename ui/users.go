@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,12 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -73,10 +75,13 @@ type User struct {
 	Agent string `json:"agent,omitempty"`
 	// Language is the web view's language for this user (en, ko); empty
 	// follows the browser's Accept-Language.
-	Language string    `json:"language,omitempty"`
-	Hash     string    `json:"hash"`
-	Tokens   []Token   `json:"tokens,omitempty"`
-	Created  time.Time `json:"created"`
+	Language string `json:"language,omitempty"`
+	Hash     string `json:"hash"`
+	// Gen is the generation of the user's sessions: a session made under
+	// another one is over (a new one is drawn to revoke them all).
+	Gen     string    `json:"gen,omitempty"`
+	Tokens  []Token   `json:"tokens,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 // Token is a machine's API token; only its SHA-256 is kept.
@@ -94,12 +99,19 @@ func (u *User) agentName() string {
 	return u.Name
 }
 
-// userDB keeps users in a JSON file (or only in memory when path is empty).
+// userDB keeps users: in memory only, or in a NATS KV bucket every ui
+// process shares (kv set). With the bucket, users holds a copy kept up to
+// date by watching it (accounts.go); every change is written to the bucket
+// first, with the revision it was made on, so two processes changing one
+// user at once never lose either change.
 type userDB struct {
-	path string
-	mu   sync.Mutex
+	mu sync.Mutex // guards users and revs; held across bucket writes
 	// users by name
 	users map[string]*User
+	// revs is each name's last bucket revision seen (also after a delete)
+	revs map[string]uint64
+	// kv is the users bucket; nil: in memory only
+	kv jetstream.KeyValue
 	// bcrypt cost; lowered by tests
 	cost int
 	// dummy is a hash checked for unknown names, so that a wrong name
@@ -107,23 +119,28 @@ type userDB struct {
 	dummy []byte
 }
 
+// errStale: another process changed the user since this one read it.
+var errStale = errors.New("user changed meanwhile")
+
+// changeTries bounds how often a change is retried on errStale.
+const changeTries = 5
+
 type userFile struct {
 	Users []*User `json:"users"`
 }
 
-func openUserDB(path string, cost int) (*userDB, error) {
+func newUserDB(kv jetstream.KeyValue, cost int) (*userDB, error) {
 	dummy, err := bcrypt.GenerateFromPassword([]byte(randomString(12)), cost)
 	if err != nil {
 		return nil, fmt.Errorf("ui: bcrypt: %w", err)
 	}
-	db := &userDB{path: path, users: map[string]*User{}, cost: cost, dummy: dummy}
-	if path == "" {
-		return db, nil
-	}
+	return &userDB{users: map[string]*User{}, revs: map[string]uint64{}, kv: kv, cost: cost, dummy: dummy}, nil
+}
+
+// readUsersFile reads the users file of an earlier earshot (before users
+// lived in NATS KV).
+func readUsersFile(path string) ([]*User, error) {
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return db, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("ui: users file: %w", err)
 	}
@@ -135,9 +152,8 @@ func openUserDB(path string, cost int) (*userDB, error) {
 		if u == nil || validName(u.Name) != nil || !u.Role.Valid() || u.Hash == "" {
 			return nil, fmt.Errorf("ui: users file %s: user %d: %w: needs a valid name, role and password hash", path, i+1, ErrBadUser)
 		}
-		db.users[u.Name] = u
 	}
-	return db, nil
+	return f.Users, nil
 }
 
 func validName(name string) error {
@@ -152,31 +168,113 @@ func validName(name string) error {
 	return nil
 }
 
-// save writes the users atomically; the caller holds mu.
-func (db *userDB) save() error {
-	if db.path == "" {
+// userKey is name's key in the users bucket: hex, since names may hold
+// characters (@, +) that keys may not.
+func userKey(name string) string { return hex.EncodeToString([]byte(name)) }
+
+// keyUser is userKey's inverse; ok is false for a key that is none of ours.
+func keyUser(key string) (string, bool) {
+	b, err := hex.DecodeString(key)
+	return string(b), err == nil && validName(string(b)) == nil
+}
+
+// clone copies u with its own token slice.
+func (u *User) clone() *User {
+	c := *u
+	c.Tokens = slices.Clone(u.Tokens)
+	return &c
+}
+
+// store keeps u, in the bucket first when there is one: created when
+// create (ErrUserExists if a user has the name), else over the revision
+// last seen (errStale if another process changed it since). The caller
+// holds mu.
+func (db *userDB) store(ctx context.Context, u *User, create bool) error {
+	if db.kv != nil {
+		b, err := json.Marshal(u)
+		if err != nil {
+			return err
+		}
+		var rev uint64
+		if create {
+			rev, err = db.kv.Create(ctx, userKey(u.Name), b)
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				return fmt.Errorf("%w: %s", ErrUserExists, u.Name)
+			}
+		} else {
+			rev, err = db.kv.Update(ctx, userKey(u.Name), b, db.revs[u.Name])
+			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+				return errStale
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("ui: users bucket: %w", err)
+		}
+		db.revs[u.Name] = max(db.revs[u.Name], rev)
+	}
+	db.users[u.Name] = u
+	return nil
+}
+
+// refresh reads user name from the bucket into users (or drops it when
+// the bucket has none). The caller holds mu.
+func (db *userDB) refresh(ctx context.Context, name string) error {
+	if db.kv == nil {
 		return nil
 	}
-	f := userFile{}
-	for _, u := range db.users {
-		f.Users = append(f.Users, u)
+	e, err := db.kv.Get(ctx, userKey(name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		delete(db.users, name)
+		return nil
 	}
-	sort.Slice(f.Users, func(i, j int) bool { return f.Users[i].Name < f.Users[j].Name })
-	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("ui: users bucket: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(db.path), 0o750); err != nil {
-		return fmt.Errorf("ui: users file: %w", err)
+	u, err := decodeUser(e.Value())
+	if err != nil || u.Name != name {
+		return fmt.Errorf("ui: users bucket: key %s: %w", e.Key(), errors.Join(ErrBadUser, err))
 	}
-	tmp := db.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("ui: users file: %w", err)
-	}
-	if err := os.Rename(tmp, db.path); err != nil {
-		return fmt.Errorf("ui: users file: %w", err)
-	}
+	db.users[name], db.revs[name] = u, e.Revision()
 	return nil
+}
+
+func decodeUser(b []byte) (*User, error) {
+	var u User
+	if err := json.Unmarshal(b, &u); err != nil {
+		return nil, err
+	}
+	if validName(u.Name) != nil || !u.Role.Valid() || u.Hash == "" {
+		return nil, fmt.Errorf("%w: needs a valid name, role and password hash", ErrBadUser)
+	}
+	return &u, nil
+}
+
+// change runs f on a copy of user name and keeps the result. When another
+// process changed the user meanwhile, it reads the user again and runs f
+// again, so f's checks see what is kept.
+func (db *userDB) change(ctx context.Context, name string, f func(u *User) error) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for try := 1; ; try++ {
+		u, ok := db.users[name]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNoUser, name)
+		}
+		c := u.clone()
+		if err := f(c); err != nil {
+			return err
+		}
+		err := db.store(ctx, c, false)
+		if !errors.Is(err, errStale) {
+			return err
+		}
+		if try == changeTries {
+			return fmt.Errorf("ui: user %s: %w %d times; try again", name, errStale, try)
+		}
+		if err := db.refresh(ctx, name); err != nil {
+			return err
+		}
+	}
 }
 
 func (db *userDB) empty() bool {
@@ -199,7 +297,7 @@ func (db *userDB) hash(password string) (string, error) {
 	return string(h), nil
 }
 
-func (db *userDB) add(name, password string, role Role, agent string) error {
+func (db *userDB) add(ctx context.Context, name, password string, role Role, agent string) error {
 	if err := validName(name); err != nil {
 		return err
 	}
@@ -215,12 +313,12 @@ func (db *userDB) add(name, password string, role Role, agent string) error {
 	if _, ok := db.users[name]; ok {
 		return fmt.Errorf("%w: %s", ErrUserExists, name)
 	}
-	db.users[name] = &User{Name: name, Role: role, Agent: agent, Hash: h, Created: time.Now().UTC()}
-	return db.save()
+	return db.store(ctx, &User{Name: name, Role: role, Agent: agent, Hash: h, Gen: randomString(9), Created: time.Now().UTC()}, true)
 }
 
-// update changes what is non-empty among role, agent and password.
-func (db *userDB) update(name string, role Role, agent *string, password string) error {
+// update changes what is non-empty among role, agent and password. With
+// revoke, the user's sessions end (see revoke.go).
+func (db *userDB) update(ctx context.Context, name string, role Role, agent *string, password string, revoke bool) error {
 	if role != "" && !role.Valid() {
 		return fmt.Errorf("%w: role %q (want agent, supervisor, analyst or admin)", errBadRole, role)
 	}
@@ -231,42 +329,35 @@ func (db *userDB) update(name string, role Role, agent *string, password string)
 			return err
 		}
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	u, ok := db.users[name]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoUser, name)
-	}
-	if role != "" && role != RoleAdmin && u.Role == RoleAdmin && db.admins() == 1 {
-		return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
-	}
-	if role != "" {
-		u.Role = role
-	}
-	if agent != nil {
-		u.Agent = *agent
-	}
-	if h != "" {
-		u.Hash = h
-	}
-	return db.save()
+	return db.change(ctx, name, func(u *User) error {
+		if role != "" && role != RoleAdmin && u.Role == RoleAdmin && db.admins() == 1 {
+			return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
+		}
+		if role != "" {
+			u.Role = role
+		}
+		if agent != nil {
+			u.Agent = *agent
+		}
+		if h != "" {
+			u.Hash = h
+		}
+		if revoke {
+			u.Gen = randomString(9)
+		}
+		return nil
+	})
 }
 
 // setLanguage sets the web view's language for name (empty: the browser's).
-func (db *userDB) setLanguage(name, lang string) error {
+func (db *userDB) setLanguage(ctx context.Context, name, lang string) error {
 	if !validLanguage(lang) {
 		return fmt.Errorf("%w: language %q (want %s, or empty for the browser's)", errBadLanguage, lang, strings.Join(languages, ", "))
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	u, ok := db.users[name]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoUser, name)
-	}
-	u.Language = lang
-	return db.save()
+	return db.change(ctx, name, func(u *User) error { u.Language = lang; return nil })
 }
 
+// admins counts the admins; the caller holds mu.
 func (db *userDB) admins() int {
 	n := 0
 	for _, u := range db.users {
@@ -277,53 +368,86 @@ func (db *userDB) admins() int {
 	return n
 }
 
-func (db *userDB) remove(name string) error {
+func (db *userDB) remove(ctx context.Context, name string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	u, ok := db.users[name]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoUser, name)
+	for try := 1; ; try++ {
+		u, ok := db.users[name]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNoUser, name)
+		}
+		if u.Role == RoleAdmin && db.admins() == 1 {
+			return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
+		}
+		if db.kv == nil {
+			delete(db.users, name)
+			return nil
+		}
+		err := db.kv.Delete(ctx, userKey(name), jetstream.LastRevision(db.revs[name]))
+		if err == nil {
+			delete(db.users, name)
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return fmt.Errorf("ui: users bucket: %w", err)
+		}
+		if try == changeTries {
+			return fmt.Errorf("ui: user %s: %w %d times; try again", name, errStale, try)
+		}
+		if err := db.refresh(ctx, name); err != nil {
+			return err
+		}
 	}
-	if u.Role == RoleAdmin && db.admins() == 1 {
-		return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
-	}
-	delete(db.users, name)
-	return db.save()
 }
 
 // check returns a copy of the user if password is theirs.
-func (db *userDB) check(name, password string) (User, error) {
-	db.mu.Lock()
-	u, ok := db.users[name]
+func (db *userDB) check(ctx context.Context, name, password string) (User, error) {
+	u, err := db.get(ctx, name)
 	hash := db.dummy
-	if ok {
+	if err == nil {
 		hash = []byte(u.Hash)
 	}
-	db.mu.Unlock()
-	if err := bcrypt.CompareHashAndPassword(hash, []byte(password)); err != nil || !ok {
+	if cerr := bcrypt.CompareHashAndPassword(hash, []byte(password)); cerr != nil || err != nil {
 		return User{}, ErrBadCredentials
 	}
-	return db.get(name)
+	return u, nil
 }
 
 // has reports whether a user is called name.
-func (db *userDB) has(name string) bool {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	_, ok := db.users[name]
-	return ok
+func (db *userDB) has(ctx context.Context, name string) bool {
+	_, err := db.get(ctx, name)
+	return err == nil
 }
 
-func (db *userDB) get(name string) (User, error) {
+// get returns a copy of user name. A name not in the copy kept here is
+// looked up in the bucket: it may have been created by another process a
+// moment ago.
+func (db *userDB) get(ctx context.Context, name string) (User, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	u, ok := db.users[name]
+	if !ok && db.kv != nil && validName(name) == nil {
+		if err := db.refresh(ctx, name); err != nil {
+			return User{}, err
+		}
+		u, ok = db.users[name]
+	}
 	if !ok {
 		return User{}, fmt.Errorf("%w: %s", ErrNoUser, name)
 	}
-	c := *u
-	c.Tokens = append([]Token(nil), u.Tokens...)
-	return c, nil
+	return *u.clone(), nil
+}
+
+// fresh returns user name as the bucket has it now, for a session whose
+// generation the copy kept here does not know yet.
+func (db *userDB) fresh(ctx context.Context, name string) (User, error) {
+	db.mu.Lock()
+	err := db.refresh(ctx, name)
+	db.mu.Unlock()
+	if err != nil {
+		return User{}, err
+	}
+	return db.get(ctx, name)
 }
 
 func (db *userDB) list() []User {
@@ -331,9 +455,8 @@ func (db *userDB) list() []User {
 	defer db.mu.Unlock()
 	out := make([]User, 0, len(db.users))
 	for _, u := range db.users {
-		c := *u
-		c.Hash = ""
-		c.Tokens = append([]Token(nil), u.Tokens...)
+		c := *u.clone()
+		c.Hash, c.Gen = "", ""
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -343,34 +466,27 @@ func (db *userDB) list() []User {
 // tokenPrefix starts every API token, so one found in a log is recognisable.
 const tokenPrefix = "est_"
 
-func (db *userDB) newToken(name string) (secret string, tok Token, err error) {
+func (db *userDB) newToken(ctx context.Context, name string) (secret string, tok Token, err error) {
 	secret = tokenPrefix + randomString(32)
 	sum := sha256.Sum256([]byte(secret))
 	tok = Token{ID: randomString(6), SHA256: hex.EncodeToString(sum[:]), Created: time.Now().UTC()}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	u, ok := db.users[name]
-	if !ok {
-		return "", Token{}, fmt.Errorf("%w: %s", ErrNoUser, name)
+	err = db.change(ctx, name, func(u *User) error { u.Tokens = append(u.Tokens, tok); return nil })
+	if err != nil {
+		return "", Token{}, err
 	}
-	u.Tokens = append(u.Tokens, tok)
-	return secret, tok, db.save()
+	return secret, tok, nil
 }
 
-func (db *userDB) revokeToken(name, id string) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	u, ok := db.users[name]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoUser, name)
-	}
-	for i, t := range u.Tokens {
-		if t.ID == id {
-			u.Tokens = append(u.Tokens[:i], u.Tokens[i+1:]...)
-			return db.save()
+func (db *userDB) revokeToken(ctx context.Context, name, id string) error {
+	return db.change(ctx, name, func(u *User) error {
+		for i, t := range u.Tokens {
+			if t.ID == id {
+				u.Tokens = slices.Delete(u.Tokens, i, i+1)
+				return nil
+			}
 		}
-	}
-	return fmt.Errorf("%w: token %s of %s", ErrNoUser, id, name)
+		return fmt.Errorf("%w: token %s of %s", ErrNoUser, id, name)
+	})
 }
 
 // byToken finds the user who owns secret, and the token's ID.
@@ -385,8 +501,7 @@ func (db *userDB) byToken(secret string) (User, string, bool) {
 	for _, u := range db.users {
 		for _, t := range u.Tokens {
 			if subtle.ConstantTimeCompare([]byte(t.SHA256), []byte(want)) == 1 {
-				c := *u
-				return c, t.ID, true
+				return *u.clone(), t.ID, true
 			}
 		}
 	}
@@ -398,27 +513,4 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// ResetPassword gives the user name in the users file at path a new random
-// password and returns it (it is not kept: show it once). It is for an
-// operator who lost the admin's password; run it while earshot is stopped,
-// since a running web view keeps the users it read at start and writes them
-// all back on its next change.
-func ResetPassword(path, name string) (string, error) {
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("ui: users file %s: %w: none there (earshot creates it on its first start)", path, ErrNoUser)
-		}
-		return "", fmt.Errorf("ui: users file: %w", err)
-	}
-	db, err := openUserDB(path, bcrypt.DefaultCost)
-	if err != nil {
-		return "", err
-	}
-	pw := randomString(15)
-	if err := db.update(name, "", nil, pw); err != nil {
-		return "", fmt.Errorf("ui: users file %s: %w", path, err)
-	}
-	return pw, nil
 }

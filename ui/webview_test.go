@@ -126,11 +126,11 @@ func TestBrowserKorean(t *testing.T) {
 		if err := ts.AddUser(u.name, testPassword, RoleSupervisor, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := ts.users.setLanguage(u.name, u.lang); err != nil {
+		if err := ts.users.setLanguage(context.Background(), u.name, u.lang); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := ts.users.setLanguage("root", "ko"); err != nil {
+	if err := ts.users.setLanguage(context.Background(), "root", "ko"); err != nil {
 		t.Fatal(err)
 	}
 	allowed := []string{"minji", "jiho", "root", "kr-1", "kr-live"}
@@ -193,7 +193,7 @@ func TestBrowserKorean(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "the search page in English", `document.documentElement.lang === 'en' && document.querySelector('h1').textContent === 'Search'`)
-	if u, _ := ts.users.get("minji"); u.Language != "" {
+	if u, _ := ts.users.get(context.Background(), "minji"); u.Language != "" {
 		t.Errorf("minji's language %q after picking the browser's", u.Language)
 	}
 
@@ -220,7 +220,7 @@ func TestBrowserKorean(t *testing.T) {
 	waitFor(t, ctx, "the Korean users page", `(() => { const r = document.querySelector('tr[data-user="minji"]'); return !!r && r.querySelector('select.role').selectedOptions[0].textContent === '감독자'; })()`)
 	do(t, ctx, "set jiho's language to English", chromedp.SetValue(`tr[data-user="jiho"] [data-testid=user-language]`, "en"), chromedp.Click(`tr[data-user="jiho"] td.actions button`))
 	waitFor(t, ctx, "saved", `document.querySelector('#status').textContent === '완료했습니다.'`)
-	if u, _ := ts.users.get("jiho"); u.Language != "en" {
+	if u, _ := ts.users.get(context.Background(), "jiho"); u.Language != "en" {
 		t.Errorf("jiho's language %q, want en", u.Language)
 	}
 	fullShot(t, ctx, "ko-users")

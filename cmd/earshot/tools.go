@@ -15,7 +15,7 @@ func tools() map[string]command {
 		"redact":      {"[--language ko|en|auto] mask personal data in lines of text on stdin, one JSON line each", redactCmd},
 		"search":      {"[--data DIR | --server URL] QUERY [filters] [--json]: search past calls", searchCmd},
 		"deadletters": {"list | replay (SEQ... | --all) [--stage S]: what the stages gave up on, and sending it again", deadLettersCmd},
-		"users":       {"reset-password NAME [--data DIR]: give a web view user (the admin) a new one-time password", usersCmd},
+		"users":       {"reset-password NAME [--nats URL | --data DIR]: give a web view user (the admin) a new one-time password", usersCmd},
 		"version":     {"the release, the Go that built it, and whether the whisper engine is in", versionCmd},
 	}
 }

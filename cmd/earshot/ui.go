@@ -60,7 +60,7 @@ func (*uiStage) summary() string     { return "the web view, search and rules pa
 func (*uiStage) defaultHTTP() string { return "127.0.0.1:8080" }
 
 func (s *uiStage) flags(fs *flag.FlagSet) {
-	fs.StringVar(&s.usersFile, "ui-users", "", "web view users and API tokens (default DATA/ui-users.json)")
+	fs.StringVar(&s.usersFile, "ui-users", "", "a users file of an earlier earshot, imported once into NATS KV at start and renamed FILE.imported (default DATA/ui-users.json)")
 	fs.StringVar(&s.url, "ui-url", "", "the web view's address as people reach it, for the first login message (default: http:// and the --http address; give it behind a proxy)")
 	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
 	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
@@ -82,13 +82,11 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 		users = filepath.Join(e.dataDir, "ui-users.json")
 	}
 	cfg := ui.Config{
-		UsersFile: users, Out: e.std.out, URL: s.url, SecureCookies: s.secureCookies,
+		Out: e.std.out, URL: s.url, SecureCookies: s.secureCookies,
 		Lookback: s.lookback, SessionTTL: s.sessionTTL,
 		Metrics: e.metrics, Logger: e.log.With("stage", "ui"),
 		NoTranscription: s.noTranscription,
-	}
-	if e.bus != nil {
-		cfg.JS = e.bus.JS
+		JS:              e.bus.JS,
 	}
 	var own store.Store // opened here when the ui runs alone
 	if e.allIn {
@@ -133,7 +131,22 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 			s.rules = m
 		}
 	}
+	// Users, API tokens and sessions live in NATS KV, shared by every ui.
+	acc, err := ui.OpenAccounts(ctx, e.bus.JS, ui.AccountsConfig{
+		SessionTTL: s.sessionTTL, ImportFile: users, Logger: cfg.Logger,
+	})
+	if err != nil {
+		if own != nil {
+			err = errors.Join(err, own.Close())
+		}
+		if errors.Is(err, ui.ErrBadUser) {
+			return nil, badInput(err)
+		}
+		return nil, err
+	}
+	cfg.Accounts = acc
 	closeOwn := func() error {
+		acc.Close()
 		if own != nil {
 			return own.Close()
 		}

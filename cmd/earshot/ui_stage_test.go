@@ -67,8 +67,16 @@ func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 	}()
 
 	// Started but not yet served: no admin, no login printed.
-	if _, err := os.Stat(filepath.Join(dir, "ui-users.json")); !os.IsNotExist(err) || out.Len() != 0 {
-		t.Fatalf("before serving: users file %v, printed %q", err, out.String())
+	users := func() []string {
+		kv, err := conn.JS.KeyValue(ctx, ui.UsersBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, _ := kv.Keys(ctx) // none: an error saying so
+		return keys
+	}
+	if keys := users(); len(keys) != 0 || out.Len() != 0 {
+		t.Fatalf("before serving: users %v, printed %q", keys, out.String())
 	}
 	if err := e.served(hs.URL); err != nil {
 		t.Fatal(err)
@@ -76,8 +84,8 @@ func TestUIStageStartsWithoutStoreOrRules(t *testing.T) {
 	if !strings.Contains(out.String(), `log in at http://earshot.example:8080 as "admin" with password `) {
 		t.Fatalf("first start printed %q", out.String())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "ui-users.json")); err != nil {
-		t.Fatalf("users file: %v", err)
+	if keys := users(); len(keys) != 1 {
+		t.Fatalf("users after the first start: %v, want the admin", keys)
 	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noFollow.Get(hs.URL + "/")

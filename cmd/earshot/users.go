@@ -5,19 +5,27 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/ui"
+	"github.com/nats-io/nats.go"
 )
+
+const usersUsage = "usage: earshot users reset-password NAME [--nats URL | --data DIR] [--ui-users FILE]"
 
 // usersCmd is earshot users: the web view's users, from the command line.
 func usersCmd(ctx context.Context, args []string, std stdio) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprintln(std.err, "usage: earshot users reset-password NAME [--data DIR | --ui-users FILE]")
+		fmt.Fprintln(std.err, usersUsage)
+		fmt.Fprintln(std.err, "\nUsers live in NATS KV: give --nats for a running NATS (earshot ui, or earshot run's --nats-listen),\n"+
+			"or --data for earshot run's embedded one while earshot is stopped.")
 		return flag.ErrHelp
 	}
 	if len(args) == 0 || args[0] != "reset-password" {
-		fmt.Fprintln(std.err, "usage: earshot users reset-password NAME [--data DIR | --ui-users FILE]")
+		fmt.Fprintln(std.err, usersUsage)
 		if len(args) == 0 {
 			return badInputf("no subcommand")
 		}
@@ -25,8 +33,9 @@ func usersCmd(ctx context.Context, args []string, std stdio) error {
 	}
 	fs := flag.NewFlagSet("earshot users reset-password", flag.ContinueOnError)
 	fs.SetOutput(std.err)
-	data := fs.String("data", "earshot-data", "data directory of the earshot whose users these are")
-	file := fs.String("ui-users", "", "the users file (default DATA/ui-users.json)")
+	natsURL := fs.String("nats", "", "NATS server or cluster URL the web view uses (default: earshot run's embedded NATS in --data, which must be stopped)")
+	data := fs.String("data", defaultDataDir, "data directory of the earshot whose users these are")
+	file := fs.String("ui-users", "", "a users file of an earlier earshot, imported first as earshot ui does (default DATA/ui-users.json)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
@@ -38,13 +47,41 @@ func usersCmd(ctx context.Context, args []string, std stdio) error {
 	if path == "" {
 		path = filepath.Join(*data, "ui-users.json")
 	}
-	pw, err := ui.ResetPassword(path, pos[0])
+	url := *natsURL
+	var opts []nats.Option
+	if url == "" {
+		if _, err := os.Stat(filepath.Join(*data, "nats")); err != nil {
+			if _, ferr := os.Stat(path); ferr != nil {
+				return badInputf("%s holds no earshot NATS store (%v): give the --data of an earshot run, or --nats URL", *data, err)
+			}
+		}
+		srv, err := bus.StartServer(bus.ServerConfig{DataDir: *data, NoListen: true})
+		if err != nil {
+			return fmt.Errorf("the embedded NATS in %s (is earshot still running? then give --nats): %w", *data, err)
+		}
+		defer srv.Close()
+		url, opts = srv.ClientURL(), append(opts, srv.InProcess())
+	}
+	conn, err := bus.Connect(ctx, url, "earshot-users", slog.New(slog.DiscardHandler), opts...)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	acc, err := ui.OpenAccounts(ctx, conn.JS, ui.AccountsConfig{ImportFile: path})
+	if err != nil {
+		if errors.Is(err, ui.ErrBadUser) {
+			return badInput(err)
+		}
+		return err
+	}
+	defer acc.Close()
+	pw, err := acc.ResetPassword(ctx, pos[0])
 	if err != nil {
 		if errors.Is(err, ui.ErrNoUser) || errors.Is(err, ui.ErrBadUser) {
 			return badInput(err)
 		}
 		return err
 	}
-	fmt.Fprintf(std.out, "earshot: new password for %q: %s (shown once; earshot uses it from its next start; change it under Users)\n", pos[0], pw)
+	fmt.Fprintf(std.out, "earshot: new password for %q: %s (shown once; the user's sessions are over; change it under Users)\n", pos[0], pw)
 	return nil
 }

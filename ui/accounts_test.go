@@ -1,0 +1,331 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	neturl "net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/msg"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// openTestAccounts opens the accounts on c's NATS, closed when t ends.
+func openTestAccounts(t *testing.T, c *bus.Conn, cfg AccountsConfig) *Accounts {
+	t.Helper()
+	cfg.BcryptCost = bcrypt.MinCost
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := OpenAccounts(ctx, c.JS, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a
+}
+
+// sharedServer is a ui process of its own (its own NATS connection and
+// accounts) on srv's NATS.
+func sharedServer(t *testing.T, srv *bus.Server) *testServer {
+	t.Helper()
+	return startTestServer(t, Config{Accounts: openTestAccounts(t, bustest.Connect(t, srv), AccountsConfig{})})
+}
+
+// on is c, with its cookies, sending its requests to ts.
+func (c *client) on(ts *testServer) *client {
+	o := *c
+	o.base = ts.http.URL
+	return &o
+}
+
+// eventually waits until cond holds, or fails saying what.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5 s", what)
+		}
+		<-tick.C
+	}
+}
+
+// whoAmI is the name and role /api/ui/me answers c with, or the status.
+func whoAmI(t *testing.T, c *client) (string, int) {
+	t.Helper()
+	resp, b := c.do("GET", "/api/ui/me", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		return "", resp.StatusCode
+	}
+	var me struct{ Name, Role string }
+	if err := json.Unmarshal(b, &me); err != nil {
+		t.Fatal(err)
+	}
+	return me.Name + "/" + me.Role, resp.StatusCode
+}
+
+// TestAccountsShared: two ui processes on one NATS serve the same users:
+// a login on one is a login on the other; a role change, a deletion, a
+// revoked token or a logout on one ends the sessions and open streams it
+// should on the other too; a ui process started again finds the sessions.
+func TestAccountsShared(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	a, b := sharedServer(t, srv), sharedServer(t, srv)
+	liveCalls(t, a)
+	liveCalls(t, b)
+
+	sueA := a.login(t, "sue")
+	sueB := sueA.on(b)
+	if who, code := whoAmI(t, sueB); who != "sue/supervisor" {
+		t.Fatalf("a's session on b: %q (%d), want sue/supervisor", who, code)
+	}
+	rootA := a.login(t, "root")
+	if resp, body := rootA.do("POST", "/api/ui/users", map[string]string{"name": "sam", "password": testPassword, "role": "supervisor"}, nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create sam on a: %d %s", resp.StatusCode, body)
+	}
+	samB := b.login(t, "sam") // made on a a moment ago
+	resp, body := rootA.do("POST", "/api/ui/users/quinn/tokens", map[string]string{}, nil)
+	var tok struct{ ID, Token string }
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &tok) != nil {
+		t.Fatalf("token for quinn on a: %d %s", resp.StatusCode, body)
+	}
+	quinnB := b.withToken(t, tok.Token)
+	eventually(t, "a's new token taken on b", func() bool { _, code := whoAmI(t, quinnB); return code == http.StatusOK })
+	annA := a.login(t, "ann")
+
+	revoked := map[string]<-chan sseEvent{
+		"demoted sue's board on b":  sueB.opened(t, "/api/ui/live"),
+		"deleted sam's board on b":  samB.opened(t, "/api/ui/live"),
+		"revoked token's call on b": quinnB.opened(t, "/api/ui/calls/live-other/events"),
+		"logged-out ann's board":    annA.on(b).opened(t, "/api/ui/live"),
+	}
+	others := rootA.on(b).opened(t, "/api/ui/live")
+
+	for _, step := range []struct{ method, path string }{
+		{"PUT", "/api/ui/users/sue"}, {"DELETE", "/api/ui/users/sam"},
+		{"DELETE", "/api/ui/users/quinn/tokens/" + tok.ID},
+	} {
+		body := map[string]string{}
+		if step.method == "PUT" {
+			body["role"] = "agent"
+		}
+		if resp, b := rootA.do(step.method, step.path, body, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s on a: %d %s", step.method, step.path, resp.StatusCode, b)
+		}
+	}
+	if resp, b := annA.do("POST", "/api/ui/logout", map[string]string{}, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("ann's logout on a: %d %s", resp.StatusCode, b)
+	}
+	const after = "after-change"
+	b.inject(t, msg.SubjectCall(after), msg.CallEvent{CallID: after, Kind: msg.CallStarted, StartedAt: time.Now(), Agent: "bob", Queue: "q"})
+	if ev := next(t, others, "row", within); !strings.Contains(ev.data, after) {
+		t.Fatalf("the admin's board on b: row %s, want %s", ev.data, after)
+	}
+	for name, evs := range revoked {
+		endsWithout(t, name, evs, after)
+	}
+	for name, c := range map[string]*client{"sue's old session": sueB, "sam's session": samB, "the revoked token": quinnB, "ann's logged-out session": annA.on(b)} {
+		if who, code := whoAmI(t, c); code != http.StatusUnauthorized {
+			t.Errorf("%s on b after the change on a: %q %d, want 401", name, who, code)
+		}
+	}
+	sueB = b.login(t, "sue")
+	if who, _ := whoAmI(t, sueB); who != "sue/agent" {
+		t.Errorf("sue logged in on b after a demoted her: %q, want sue/agent", who)
+	}
+	if u, err := b.users.get(context.Background(), "sue"); err != nil || u.Role != RoleAgent {
+		t.Errorf("b's copy of sue: %+v %v, want role agent", u, err)
+	}
+
+	// A ui process started again (a third, like b restarted) finds the
+	// logins made before.
+	c := sharedServer(t, srv)
+	if who, code := whoAmI(t, sueB.on(c)); who != "sue/agent" {
+		t.Errorf("sue's session on a ui started later: %q (%d)", who, code)
+	}
+	if who, code := whoAmI(t, rootA.on(c)); who != "root/admin" {
+		t.Errorf("root's session on a ui started later: %q (%d)", who, code)
+	}
+}
+
+// TestAccountsKeepNoSecret: what the buckets hold logs nobody in: no
+// password, token or session cookie in plain.
+func TestAccountsKeepNoSecret(t *testing.T) {
+	srv, conn := bustest.Start(t)
+	ts := sharedServer(t, srv)
+	tok, err := ts.NewToken("sue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ts.login(t, "sue")
+	u, err := neturl.Parse(ts.http.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cookie string
+	for _, k := range c.hc.Jar.Cookies(u) {
+		if k.Name == sessionCookie {
+			cookie = k.Value
+		}
+	}
+	if cookie == "" {
+		t.Fatal("no session cookie")
+	}
+	ctx := context.Background()
+	for _, bucket := range []string{UsersBucket, SessionsBucket} {
+		kv, err := conn.JS.KeyValue(ctx, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := kv.Keys(ctx)
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("%s: keys %v %v", bucket, keys, err)
+		}
+		for _, k := range keys {
+			e, err := kv.Get(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for what, secret := range map[string]string{"password": testPassword, "token": tok, "session cookie": cookie} {
+				if strings.Contains(k+string(e.Value()), secret) {
+					t.Errorf("%s key %s holds a %s in plain", bucket, k, what)
+				}
+			}
+		}
+	}
+}
+
+// TestAccountsImportFile: the users file of an earlier earshot is added to
+// the bucket once, at start, and renamed; a name the bucket has is kept.
+func TestAccountsImportFile(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	hash, _ := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	path := filepath.Join(t.TempDir(), "ui-users.json")
+	f := userFile{Users: []*User{
+		{Name: "old-admin", Role: RoleAdmin, Hash: string(hash), Tokens: []Token{{ID: "t1", SHA256: strings.Repeat("ab", 32)}}},
+		{Name: "kim@example.com", Role: RoleAgent, Agent: "kim", Hash: string(hash)},
+	}}
+	b, _ := json.Marshal(f)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A user of one of the file's names is in the bucket already.
+	first := openTestAccounts(t, bustest.Connect(t, srv), AccountsConfig{})
+	if err := first.users.add(context.Background(), "kim@example.com", "another-password", RoleSupervisor, ""); err != nil {
+		t.Fatal(err)
+	}
+	a := openTestAccounts(t, bustest.Connect(t, srv), AccountsConfig{ImportFile: path})
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the users file is still there after the import: %v", err)
+	}
+	if _, err := os.Stat(path + ".imported"); err != nil {
+		t.Errorf("the users file was not renamed: %v", err)
+	}
+	ctx := context.Background()
+	u, err := a.users.check(ctx, "old-admin", testPassword)
+	if err != nil || u.Role != RoleAdmin || len(u.Tokens) != 1 {
+		t.Errorf("imported admin: %+v %v", u, err)
+	}
+	if u, err := a.users.get(ctx, "kim@example.com"); err != nil || u.Role != RoleSupervisor {
+		t.Errorf("a user the bucket had: %+v %v, want kept as the bucket had it (supervisor)", u, err)
+	}
+	eventually(t, "the import seen by another process", func() bool { return first.users.has(ctx, "old-admin") })
+
+	// A broken file is refused with its name, and nothing is imported.
+	bad := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(bad, []byte(`{"users": [{"name": "x"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenAccounts(ctx, bustest.Connect(t, srv).JS, AccountsConfig{ImportFile: bad})
+	if !errors.Is(err, ErrBadUser) || !strings.Contains(err.Error(), bad) {
+		t.Errorf("broken users file: %v, want ErrBadUser naming it", err)
+	}
+}
+
+// TestResetPassword: an operator who lost the admin's password gets a new
+// one (from another process, as earshot users reset-password); the old one
+// stops working and the admin's sessions end everywhere; the role and API
+// tokens stay.
+func TestResetPassword(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	ts := sharedServer(t, srv)
+	tok, err := ts.NewToken("root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := ts.login(t, "root")
+	op := openTestAccounts(t, bustest.Connect(t, srv), AccountsConfig{})
+	ctx := context.Background()
+	pw, err := op.ResetPassword(ctx, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new password taken by the web view", func() bool {
+		_, err := ts.users.check(ctx, "root", pw)
+		return err == nil
+	})
+	if _, err := ts.users.check(ctx, "root", testPassword); err == nil {
+		t.Error("the old password still works")
+	}
+	if _, code := whoAmI(t, root); code != http.StatusUnauthorized {
+		t.Errorf("root's session after the reset: %d, want 401", code)
+	}
+	if u, _, ok := ts.users.byToken(tok); !ok || u.Role != RoleAdmin {
+		t.Errorf("after the reset: token %v, role %q", ok, u.Role)
+	}
+	if _, err := op.ResetPassword(ctx, "nobody"); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
+		t.Errorf("unknown user: %v", err)
+	}
+}
+
+// TestAccountsConcurrentChange: a process whose copy of a user is behind
+// another's change does not undo it: its write is refused, it reads the
+// user again and makes its change on that.
+func TestAccountsConcurrentChange(t *testing.T) {
+	srv, conn := bustest.Start(t)
+	a := openTestAccounts(t, conn, AccountsConfig{})
+	ctx := context.Background()
+	if err := a.users.add(ctx, "sue", testPassword, RoleSupervisor, ""); err != nil {
+		t.Fatal(err)
+	}
+	// behind reads the bucket but does not watch it: its copy stays old.
+	kv, err := bustest.Connect(t, srv).JS.KeyValue(ctx, UsersBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind, err := newUserDB(kv, bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := behind.get(ctx, "sue"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.users.setLanguage(ctx, "sue", "ko"); err != nil {
+		t.Fatal(err)
+	}
+	agent := "sue-agent"
+	if err := behind.update(ctx, "sue", "", &agent, "", false); err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, userKey("sue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := decodeUser(e.Value()); err != nil || u.Language != "ko" || u.Agent != agent {
+		t.Errorf("the bucket has %+v %v, want both changes", u, err)
+	}
+	eventually(t, "both changes seen by a", func() bool {
+		u, err := a.users.get(ctx, "sue")
+		return err == nil && u.Language == "ko" && u.Agent == agent
+	})
+}
