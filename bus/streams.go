@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -69,4 +70,40 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 		}
 	}
 	return nil
+}
+
+// KeyValue opens the bucket cfg names, creating it when it is missing. An
+// existing bucket is updated to cfg, but keeps its replica count when
+// cfg.Replicas is 0, so a process that does not know the deployment's
+// replica count never scales a bucket down.
+func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) { // another process made it meanwhile
+			kv, err = js.KeyValue(ctx, cfg.Bucket)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bus: bucket %s: %w", cfg.Bucket, err)
+		}
+		return kv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bus: bucket %s: %w", cfg.Bucket, err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bus: bucket %s: %w", cfg.Bucket, err)
+	}
+	have := st.Config()
+	if cfg.Replicas == 0 {
+		cfg.Replicas = have.Replicas
+	}
+	if have.History == cfg.History && have.TTL == cfg.TTL && have.Replicas == cfg.Replicas && have.Description == cfg.Description {
+		return kv, nil
+	}
+	if kv, err = js.UpdateKeyValue(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("bus: bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
 }

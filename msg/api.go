@@ -125,3 +125,7 @@ type RuleChange struct {
 	Rules   int       `json:"rules"`
 	Text    string    `json:"text"`
 }
+
+// Schema implements Message: a RuleChange is the value of the rules in
+// force in the BucketRules bucket.
+func (RuleChange) Schema() (string, int) { return "rule-change", 1 }

@@ -37,6 +37,20 @@
 //	earshot.announce                         CallAnnounce    request/reply (AnnounceReply)
 //	earshot.rules.reload                     (empty)         request/reply (RulesReloadReply)
 //
+// # Buckets
+//
+// State that any process of a stage may need lives in NATS KV, so the
+// processes are interchangeable:
+//
+//	EARSHOT_RULES        in-force                 RuleChange  the rules in force (validated before put; 64 versions kept),
+//	                                                          written by earshot rules push and the rules page, watched by every analyze
+//	EARSHOT_UI_USERS     <hex of the user name>   ui.User     the web view's users and API tokens (ui's own)
+//	EARSHOT_UI_SESSIONS  <hex SHA-256 of cookie>  session     the web view's logins; the bucket's age limit is their lifetime (ui's own)
+//
+// The rules bucket's value is a RuleChange in the envelope; its history is
+// who put which rules in force when. An analyze process refuses a value
+// whose rules do not parse, and its rules in force stay.
+//
 // # Contracts between stages
 //
 //   - Capture publishes exactly one final UtteranceJob per finished turn part

@@ -27,6 +27,15 @@ const (
 	AllDeadLetters = "earshot.deadletter.>"
 )
 
+// The NATS KV bucket the rules in force live in, and its key: every
+// analyze process watches it; the web view's rules page and earshot rules
+// push write it. Its value is a RuleChange; its history is the record of
+// who put which rules in force when.
+const (
+	BucketRules     = "EARSHOT_RULES"
+	KeyRulesInForce = "in-force"
+)
+
 // MaxCallIDLen bounds call ids so subjects and database keys stay small.
 const MaxCallIDLen = 128
 

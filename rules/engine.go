@@ -156,7 +156,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 
 // Run consumes events until ctx is done, and returns after everything it
 // started has stopped. It also answers reload requests on
-// msg.SubjectRulesReload and reloads the rules file when it changes.
+// msg.SubjectRulesReload, reloads the rules file when it changes and, when
+// the rules in force are shared, swaps them when another version is put
+// in the bucket.
 func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -168,10 +170,22 @@ func (e *Engine) Run(ctx context.Context) error {
 	for range e.cfg.WebhookWorkers {
 		wg.Go(func() { e.webhookWorker(ctx) })
 	}
-	if w, err := e.cfg.Rules.watcher(); err != nil {
-		e.log.Warn("rules file not watched; reload with a request on "+msg.SubjectRulesReload, "err", err)
-	} else {
-		wg.Go(func() { e.cfg.Rules.watch(ctx, w) })
+	if e.cfg.Rules.Shared() {
+		w, err := e.cfg.Rules.sharedWatcher(ctx)
+		if err != nil {
+			cancel()
+			_ = sub.Unsubscribe()
+			wg.Wait()
+			return err
+		}
+		wg.Go(func() { e.cfg.Rules.watchShared(ctx, w) })
+	}
+	if e.cfg.Rules.Path() != "" { // else the rules come from the bucket alone
+		if w, err := e.cfg.Rules.watcher(); err != nil {
+			e.log.Warn("rules file not watched; reload with a request on "+msg.SubjectRulesReload, "err", err)
+		} else {
+			wg.Go(func() { e.cfg.Rules.watch(ctx, w) })
+		}
 	}
 	wg.Go(func() { e.sweeper(ctx) })
 	close(e.ready)

@@ -75,7 +75,7 @@ func startEngine(t *testing.T, rulesText string, grace time.Duration, client *ht
 	if err := os.WriteFile(path, []byte(rulesText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := NewManager(ManagerConfig{Path: path, OnReload: func(_ *RuleSet, err error) { h.reloads <- err }})
+	mgr, err := NewManager(context.Background(), ManagerConfig{Path: path, OnReload: func(_ *RuleSet, err error) { h.reloads <- err }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestRestartMidCall(t *testing.T) {
 		defer s.Unsubscribe()
 	}
 	startOne := func() func() {
-		mgr, err := NewManager(ManagerConfig{Path: path})
+		mgr, err := NewManager(context.Background(), ManagerConfig{Path: path})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/earshot-dev/earshot/msg"
 )
@@ -30,13 +31,24 @@ type CallReader interface {
 // ErrNoCalls: a dry run was asked for but no call store is configured.
 var ErrNoCalls = errors.New("rules: no call store to dry-run against")
 
-// ManagerConfig configures a Manager. Path or DataDir is required.
+// ManagerConfig configures a Manager. KV, Path or DataDir is required.
 type ManagerConfig struct {
-	// Path is the rules file; default DataDir/rules.yaml. A missing file is
-	// an empty rule set; an invalid one is refused at start.
+	// KV is the bucket the rules in force live in (OpenBucket), shared by
+	// every process; nil: the rules file alone holds them. With KV, the
+	// rules file is optional: the one there is is pushed at start (see
+	// PushFile) and whenever it changes, and every version put in force
+	// is written to it.
+	KV jetstream.KeyValue
+	// PushFile pushes the rules file at start even when the bucket has
+	// other rules in force (a file given on the command line); without it
+	// the file is pushed only when the bucket has none yet.
+	PushFile bool
+	// Path is the rules file; default DataDir/rules.yaml (none with KV and
+	// no DataDir). A missing file is an empty rule set; an invalid one is
+	// refused at start.
 	Path string
-	// DataDir holds the history of activations (rules-history.jsonl);
-	// default the directory of Path.
+	// DataDir holds the history of activations (rules-history.jsonl)
+	// without KV; default the directory of Path.
 	DataDir string
 	// Calls is read by DryRun (see also SetCalls); nil makes DryRun fail
 	// with ErrNoCalls.
@@ -50,10 +62,11 @@ type ManagerConfig struct {
 	Logger   *slog.Logger
 }
 
-// Manager owns the rule set in force: it loads the rules file, reloads it
-// when it changes or when asked, activates new text from the web view
-// (validate, write atomically, swap, record who), and runs dry runs.
-// An invalid file never replaces the rules in force.
+// Manager owns the rule set in force: it loads the rules file (or the
+// shared rules in force, shared.go), reloads it when it changes or when
+// asked, activates new text from the web view (validate, write atomically
+// or push, swap, record who), and runs dry runs. An invalid file never
+// replaces the rules in force.
 type Manager struct {
 	cfg     ManagerConfig
 	log     *slog.Logger
@@ -62,15 +75,16 @@ type Manager struct {
 	mu      sync.Mutex // serialises reloads, activations and history
 }
 
-// NewManager loads the rules file and returns its manager.
-func NewManager(cfg ManagerConfig) (*Manager, error) {
-	if cfg.Path == "" && cfg.DataDir == "" {
-		return nil, errors.New("rules: a rules file or a data directory is required")
+// NewManager loads the rules in force (from cfg.KV, or the rules file) and
+// returns their manager.
+func NewManager(ctx context.Context, cfg ManagerConfig) (*Manager, error) {
+	if cfg.Path == "" && cfg.DataDir == "" && cfg.KV == nil {
+		return nil, errors.New("rules: a rules bucket, a rules file or a data directory is required")
 	}
-	if cfg.Path == "" {
+	if cfg.Path == "" && cfg.DataDir != "" {
 		cfg.Path = filepath.Join(cfg.DataDir, "rules.yaml")
 	}
-	if cfg.DataDir == "" {
+	if cfg.DataDir == "" && cfg.Path != "" {
 		cfg.DataDir = filepath.Dir(cfg.Path)
 	}
 	if cfg.MaxDryRunCalls <= 0 {
@@ -83,7 +97,13 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	if cfg.Calls != nil {
 		m.SetCalls(cfg.Calls)
 	}
-	rs, err := m.load(true)
+	var rs *RuleSet
+	var err error
+	if cfg.KV != nil {
+		rs, err = m.share(ctx)
+	} else {
+		rs, err = m.load(true)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +115,10 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 // starts after the manager.
 func (m *Manager) SetCalls(c CallReader) { m.calls.Store(&c) }
 
-// Path is the rules file the manager watches and writes.
+// Shared reports whether the rules in force live in the bucket.
+func (m *Manager) Shared() bool { return m.cfg.KV != nil }
+
+// Path is the rules file the manager watches and writes ("" for none).
 func (m *Manager) Path() string { return m.cfg.Path }
 
 // Current is the rule set in force.
@@ -124,18 +147,22 @@ func (m *Manager) load(start bool) (*RuleSet, error) {
 }
 
 // Reload reads the rules file again and puts it in force if it is valid
-// and changed. On error the rules in force stay.
+// and changed (pushing it, with KV; without a file it reads the bucket
+// again). On error the rules in force stay.
 func (m *Manager) Reload(ctx context.Context) (*RuleSet, error) {
-	rs, err := m.reload()
+	rs, err := m.reload(ctx)
 	if m.cfg.OnReload != nil {
 		m.cfg.OnReload(rs, err)
 	}
 	return rs, err
 }
 
-func (m *Manager) reload() (*RuleSet, error) {
+func (m *Manager) reload(ctx context.Context) (*RuleSet, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.cfg.KV != nil {
+		return m.reloadShared(ctx)
+	}
 	rs, err := m.load(false)
 	if err != nil {
 		m.log.Warn("rules file not reloaded; the rules in force stay", "file", m.cfg.Path, "err", err)
@@ -214,9 +241,19 @@ func (m *Manager) watch(ctx context.Context, w *fsnotify.Watcher) {
 	}
 }
 
-// Source returns the text and version of the rule set in force.
+// Source returns the text and version of the rule set in force: with KV,
+// as the bucket has it now (this process may not watch it).
 func (m *Manager) Source(ctx context.Context) ([]byte, string, error) {
 	rs := m.Current()
+	if m.cfg.KV != nil {
+		in, err := m.fetch(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		if in != nil {
+			rs = in
+		}
+	}
 	return bytes.Clone(rs.text), rs.Version, nil
 }
 
@@ -224,23 +261,25 @@ func (m *Manager) Source(ctx context.Context) ([]byte, string, error) {
 func (m *Manager) Check(text []byte) []msg.Problem { return Check(text) }
 
 // Activate validates text and, if it is valid, writes it to the rules file
-// atomically, puts it in force and records who did it. Problems mean
-// nothing changed. An empty text is a problem, as an empty file is to
-// Reload: removing every rule takes "rules: []".
+// atomically (with KV: pushes it, for every process), puts it in force and
+// records who did it. Problems mean nothing changed. An empty text is a
+// problem, as an empty file is to Reload: removing every rule takes
+// "rules: []".
 func (m *Manager) Activate(ctx context.Context, text []byte, who string) ([]msg.Problem, error) {
-	if emptyFile(text) {
-		return []msg.Problem{{Line: 1, Column: 1, Message: `the rule text is empty; the rules in force stay (activate "rules: []" to remove them all)`}}, nil
-	}
-	rs, err := Parse(text)
-	var pe *ProblemsError
-	if errors.As(err, &pe) {
-		return pe.Problems, nil
-	}
-	if err != nil {
-		return nil, err
+	rs, probs, err := validate(text)
+	if rs == nil {
+		return probs, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.cfg.KV != nil {
+		if err := put(ctx, m.cfg.KV, rs, who); err != nil {
+			return nil, err
+		}
+		m.take(rs)
+		m.log.Info("rules pushed", "by", who, "version", rs.Version, "rules", rs.Len())
+		return nil, nil
+	}
 	if err := writeAtomic(m.cfg.Path, text); err != nil {
 		return nil, err
 	}
@@ -301,8 +340,12 @@ func (m *Manager) record(c msg.RuleChange) error {
 	return err
 }
 
-// History lists the activations and reloads of the rules, newest first.
+// History lists the activations and reloads of the rules, newest first
+// (with KV: the versions the bucket keeps).
 func (m *Manager) History(ctx context.Context) ([]msg.RuleChange, error) {
+	if m.cfg.KV != nil {
+		return m.sharedHistory(ctx)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f, err := os.Open(m.historyPath())

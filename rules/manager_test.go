@@ -66,7 +66,7 @@ func TestDryRun(t *testing.T) {
 		calls.recs = append(calls.recs, storedCall("call-"+string(rune('a'+i/26))+string(rune('a'+i%26)), "billing", seg(customer, 1, 4, text)))
 	}
 	calls.recs = append(calls.recs, storedCall("sales-1", "sales", seg(customer, 1, 4, "cancel it")))
-	m, err := NewManager(ManagerConfig{DataDir: t.TempDir(), Calls: calls})
+	m, err := NewManager(context.Background(), ManagerConfig{DataDir: t.TempDir(), Calls: calls})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestDryRun(t *testing.T) {
 	if _, err := m.DryRun(context.Background(), []byte("rules: [{id: x}]"), msg.SearchQuery{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("err %v, want ErrInvalid", err)
 	}
-	m2, _ := NewManager(ManagerConfig{DataDir: t.TempDir()})
+	m2, _ := NewManager(context.Background(), ManagerConfig{DataDir: t.TempDir()})
 	if _, err := m2.DryRun(context.Background(), text, msg.SearchQuery{}); !errors.Is(err, ErrNoCalls) {
 		t.Fatalf("err %v, want ErrNoCalls", err)
 	}
@@ -126,7 +126,7 @@ func TestDryRunIsPostCall(t *testing.T) {
 func TestActivateAndHistory(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
-	m, err := NewManager(ManagerConfig{Path: path})
+	m, err := NewManager(context.Background(), ManagerConfig{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestActivateAndHistory(t *testing.T) {
 	if err := os.WriteFile(path, bad, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewManager(ManagerConfig{Path: path}); !errors.Is(err, ErrInvalid) {
+	if _, err := NewManager(context.Background(), ManagerConfig{Path: path}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("err %v, want ErrInvalid", err)
 	}
 	// ...and a running one keeps its rules, also when the file is gone.
@@ -198,7 +198,7 @@ func TestActivateEmptyRefused(t *testing.T) {
 	if err := os.WriteFile(path, good, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewManager(ManagerConfig{Path: path})
+	m, err := NewManager(context.Background(), ManagerConfig{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -28,7 +29,8 @@ type AccountsConfig struct {
 	// SessionTTL is how long a login lasts (default 12h); it is the
 	// sessions bucket's age limit, so give every ui process the same.
 	SessionTTL time.Duration
-	// Replicas is the buckets' replica count on a NATS cluster (default 1).
+	// Replicas is the buckets' replica count on a NATS cluster; 0 keeps
+	// an existing bucket's (a new one gets 1).
 	Replicas int
 	// ImportFile is the users file of an earlier earshot (users and API
 	// tokens as JSON). When it exists, its users are added to the bucket
@@ -76,9 +78,6 @@ func OpenAccounts(ctx context.Context, js jetstream.JetStream, cfg AccountsConfi
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
-	if cfg.Replicas <= 0 {
-		cfg.Replicas = 1
-	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
@@ -88,19 +87,19 @@ func OpenAccounts(ctx context.Context, js jetstream.JetStream, cfg AccountsConfi
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ukv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	ukv, err := bus.KeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket: UsersBucket, Description: "Earshot web view users and API tokens",
 		History: 1, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ui: bucket %s: %w", UsersBucket, err)
+		return nil, fmt.Errorf("ui: %w", err)
 	}
-	skv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	skv, err := bus.KeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket: SessionsBucket, Description: "Earshot web view logins",
 		History: 1, TTL: cfg.SessionTTL, Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ui: bucket %s: %w", SessionsBucket, err)
+		return nil, fmt.Errorf("ui: %w", err)
 	}
 	users, err := newUserDB(ukv, cfg.BcryptCost)
 	if err != nil {

@@ -57,7 +57,7 @@ rules:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := rules.NewManager(rules.ManagerConfig{Path: path})
+	mgr, err := rules.NewManager(context.Background(), rules.ManagerConfig{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/redact"
 	"github.com/earshot-dev/earshot/rules"
@@ -37,7 +39,7 @@ type rulesOptions struct {
 }
 
 func (o *rulesOptions) flags(fs *flag.FlagSet) {
-	fs.StringVar(&o.file, "rules", "", "rules file (YAML), reloaded when it changes (default: DATA/rules.yaml)")
+	fs.StringVar(&o.file, "rules", "", "rules file (YAML), put in force at start and whenever it changes, for every analyze on this NATS (default: DATA/rules.yaml, put in force only when NATS has no rules yet)")
 	fs.DurationVar(&o.grace, "rules-grace", 30*time.Second, "after a call ends, how long to wait for its final sentiment and characteristics before the post-call rules")
 }
 
@@ -51,7 +53,13 @@ func (o *rulesOptions) start(ctx context.Context, e *env) (func(context.Context)
 		}
 	}
 	log := e.log.With("stage", "rules")
-	m, err := rules.NewManager(rules.ManagerConfig{Path: o.file, DataDir: e.dataDir, Calls: o.calls, Logger: log})
+	kv, err := rules.OpenBucket(ctx, e.bus.JS)
+	if err != nil {
+		return nil, err
+	}
+	m, err := rules.NewManager(ctx, rules.ManagerConfig{
+		KV: kv, PushFile: o.file != "", Path: o.file, DataDir: e.dataDir, Calls: o.calls, Logger: log,
+	})
 	if err != nil {
 		if errors.Is(err, rules.ErrInvalid) {
 			return nil, badInput(err)
@@ -65,7 +73,7 @@ func (o *rulesOptions) start(ctx context.Context, e *env) (func(context.Context)
 		return nil, err
 	}
 	o.manager = m
-	log.Info("rules loaded", "file", m.Path(), "rules", m.Current().Len(), "version", m.Current().Version)
+	log.Info("rules in force", "bucket", msg.BucketRules, "file", m.Path(), "rules", m.Current().Len(), "version", m.Current().Version)
 	return eng.Run, nil
 }
 
@@ -74,20 +82,79 @@ const rulesDryRunUsage = "dryrun RULES.yaml (--data DIR | --db DSN | --calls PAT
 
 func rulesCmd(ctx context.Context, args []string, std stdio) error {
 	if len(args) == 0 {
-		return badInputf("want a subcommand: check FILE... | %s", rulesDryRunUsage)
+		return badInputf("want a subcommand: check FILE... | %s | %s", rulesPushUsage, rulesDryRunUsage)
 	}
 	switch args[0] {
 	case "check":
 		return rulesCheck(args[1:], std)
+	case "push":
+		return rulesPush(ctx, args[1:], std)
 	case "dryrun", "dry-run":
 		return rulesDryRun(ctx, args[1:], std)
 	case "-h", "--help", "help":
-		fmt.Fprintf(std.err, "usage: earshot rules check FILE...\n       earshot rules %s\n\n"+
+		fmt.Fprintf(std.err, "usage: earshot rules check FILE...\n       earshot rules %s\n       earshot rules %s\n\n"+
+			"push validates a rules file and puts it in force for every analyze process on the NATS (and the web view's rules page).\n"+
 			"The dry run reads the calls of an earshot store (--data DIR: SQLite, as earshot search; --db DSN: PostgreSQL),\n"+
-			"most recent first, or exported call records (--calls: JSON as the store's API returns it, JSONL, or directories of them).\n", rulesDryRunUsage)
+			"most recent first, or exported call records (--calls: JSON as the store's API returns it, JSONL, or directories of them).\n", rulesPushUsage, rulesDryRunUsage)
 		return flag.ErrHelp
 	}
-	return badInputf("unknown subcommand %q (want check or dryrun)", args[0])
+	return badInputf("unknown subcommand %q (want check, push or dryrun)", args[0])
+}
+
+// rulesPushUsage is the push's command line.
+const rulesPushUsage = "push FILE [--nats URL] [--by NAME]"
+
+// rulesPush validates a rules file and puts it in force in NATS KV, where
+// every analyze process takes it at once. Problems are printed as
+// FILE:LINE:COLUMN: message, and nothing changes.
+func rulesPush(ctx context.Context, args []string, std stdio) error {
+	fs := flag.NewFlagSet("earshot rules push", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS server or cluster URL")
+	by := fs.String("by", "", "who pushes, for the rules history (default USER@HOST)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return badInputf("push: want one rules file, got %d: %s", len(pos), rulesPushUsage)
+	}
+	path := pos[0]
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return badInput(err)
+	}
+	if probs := rules.Check(text); len(probs) > 0 {
+		for _, p := range probs {
+			fmt.Fprintf(std.err, "%s:%d:%d: %s\n", path, p.Line, p.Column, p.Message)
+		}
+		return badInputf("%s: invalid rules; the rules in force stay", path)
+	}
+	who := *by
+	if who == "" {
+		who = os.Getenv("USER")
+		if host, err := os.Hostname(); err == nil {
+			who += "@" + host
+		}
+	}
+	conn, err := bus.Connect(ctx, *natsURL, "earshot-rules-push", slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	kv, err := rules.OpenBucket(ctx, conn.JS)
+	if err != nil {
+		return err
+	}
+	rs, probs, err := rules.Push(ctx, kv, text, who)
+	if err != nil {
+		return err
+	}
+	if len(probs) > 0 { // Check found none; Push validates the same way
+		return badInputf("%s: invalid rules: %s", path, probs[0].Message)
+	}
+	fmt.Fprintf(std.out, "%s: %d rules in force (version %s), pushed by %s\n", path, rs.Len(), rs.Version, who)
+	return nil
 }
 
 // rulesCheck validates rule files and prints each problem as FILE:LINE:COLUMN: message.

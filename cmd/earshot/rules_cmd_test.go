@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -184,7 +185,7 @@ func TestRulesStageStart(t *testing.T) {
 	// An invalid rules file refuses to start, as bad input.
 	bad := rulesWrite(t, dir, "bad.yaml", "rules: [{id: x}]")
 	o2 := rulesOptions{file: bad, grace: time.Second}
-	if _, err := o2.start(ctx, e); err == nil || !strings.Contains(err.Error(), "match is required") {
+	if _, err := o2.start(context.Background(), e); err == nil || !strings.Contains(err.Error(), "match is required") {
 		t.Fatalf("start with an invalid file: %v", err)
 	}
 }
@@ -252,5 +253,74 @@ func TestRulesCheckEmptyFile(t *testing.T) {
 	code, out, errs := rulesRun(t, "rules", "check", empty)
 	if code != 2 || strings.Contains(out, "valid") || !strings.Contains(errs, empty+":1:1: the file is empty") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+}
+
+// TestRulesPushCommand: earshot rules push puts a rules file in force for
+// a running analyze stage at once; a bad file is refused with
+// FILE:LINE:COLUMN and exit 2, and the rules in force stay.
+func TestRulesPushCommand(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before, natsJetStreamLeak) })
+	srv, conn := bustest.Start(t)
+	dir := t.TempDir()
+	var o rulesOptions
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	o.flags(fs)
+	if err := fs.Parse([]string{"--rules", rulesWrite(t, dir, "rules.yaml", rulesTestFile), "--rules-grace", "1s"}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &e2eLines{seen: make(chan struct{}, 1)}
+	e := &env{log: slog.New(slog.NewTextHandler(logs, nil)), bus: conn, dataDir: dir, metrics: prometheus.NewRegistry()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runner, err := o.start(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- runner(ctx) }()
+	inForce := o.manager.Current().Version
+
+	bad := rulesWrite(t, t.TempDir(), "bad.yaml", "rules:\n  - id: x\n    match: [{wordz: refund}]\n    actions: {category: R}\n")
+	code, _, stderr := rulesRun(t, "rules", "push", bad, "--nats", srv.ClientURL())
+	if code != 2 || !strings.Contains(stderr, bad+":3:14: ") || !strings.Contains(stderr, "the rules in force stay") {
+		t.Fatalf("push of a bad file: exit %d, stderr %q; want 2 with FILE:3:14", code, stderr)
+	}
+	if o.manager.Current().Version != inForce {
+		t.Fatal("a refused push changed the rules in force")
+	}
+	good := rulesWrite(t, t.TempDir(), "new.yaml", "rules:\n  - id: refund\n    match: [{words: refund}]\n    actions: {alert: {severity: warning, message: refund}}\n")
+	code, stdout, stderr := rulesRun(t, "rules", "push", good, "--nats", srv.ClientURL(), "--by", "ana")
+	if code != 0 || !strings.Contains(stdout, "1 rules in force") || !strings.Contains(stdout, "by ana") {
+		t.Fatalf("push: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	alerts := make(chan msg.Alert, 4)
+	sub, err := conn.NC.Subscribe(msg.AllAlerts, func(m *nats.Msg) {
+		var a msg.Alert
+		if msg.Unmarshal(m.Data, &a) == nil {
+			alerts <- a
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	logs.waitWithin(t, regexp.MustCompile(`rules in force changed.* by=ana`), 10*time.Second)
+	publishMsg(t, conn, msg.SubjectScoredSegment("c1"), msg.ScoredSegment{Segment: msg.Segment{ID: "c1/customer/1/0", CallID: "c1", Leg: msg.RoleCustomer, EndMS: 1000, Text: "i want a refund"}})
+	select {
+	case a := <-alerts:
+		if a.RuleID != "refund" {
+			t.Fatalf("alert %+v, want the pushed rule's", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pushed rule raised no alert")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "rules.yaml")); !strings.Contains(string(b), "id: refund") {
+		t.Errorf("the --rules file does not say what is in force: %q", b)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"sync/atomic"
@@ -23,7 +24,6 @@ type uiStage struct {
 	lookback      time.Duration
 	sessionTTL    time.Duration
 	storeDSN      string
-	rulesFile     string
 	// store and rules are wired by earshot run (or left nil: the pages then
 	// say search and rules are not available).
 	store ui.Store
@@ -65,7 +65,6 @@ func (s *uiStage) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
 	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
 	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts")
-	fs.StringVar(&s.rulesFile, "ui-rules", "", "earshot ui alone: the rules file the analyze stage watches (same machine or a shared disk), for the rules page; earshot run uses the analyze stage's")
 	fs.StringVar(&s.recordingsAt, "ui-recordings", "", "earshot ui alone: where the recordings are, nats (the JetStream object store) or dir (under --data); empty: no player. earshot run plays the capture stage's")
 	fs.StringVar(&s.storeDSN, "ui-store", "", "earshot ui alone: the store to read, a postgres:// DSN (default: the SQLite store in --data); earshot run reads the store stage's")
 }
@@ -90,8 +89,8 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 	}
 	var own store.Store // opened here when the ui runs alone
 	if e.allIn {
-		if s.storeDSN != "" || s.rulesFile != "" || s.recordingsAt != "" {
-			return nil, badInputf("--ui-store, --ui-rules and --ui-recordings are for earshot ui alone; earshot run uses the store, rules and recordings of its own stages (--db, --rules, --record-store)")
+		if s.storeDSN != "" || s.recordingsAt != "" {
+			return nil, badInputf("--ui-store and --ui-recordings are for earshot ui alone; earshot run uses the store and recordings of its own stages (--db, --record-store)")
 		}
 	} else {
 		if s.recordingsAt != "" {
@@ -119,17 +118,14 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 			st.Close()
 			return nil, err
 		}
-		if s.rulesFile != "" {
-			m, err := rules.NewManager(rules.ManagerConfig{Path: s.rulesFile, DataDir: e.dataDir, Calls: st, Logger: cfg.Logger})
-			if err != nil {
-				st.Close()
-				if errors.Is(err, rules.ErrInvalid) {
-					return nil, badInput(err)
-				}
-				return nil, err
-			}
-			s.rules = m
+		// The rules page edits the rules in force in NATS KV, which every
+		// analyze process watches.
+		m, err := sharedRules(ctx, e, st, cfg.Logger)
+		if err != nil {
+			st.Close()
+			return nil, err
 		}
+		s.rules = m
 	}
 	// Users, API tokens and sessions live in NATS KV, shared by every ui.
 	acc, err := ui.OpenAccounts(ctx, e.bus.JS, ui.AccountsConfig{
@@ -178,4 +174,18 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 	return func(ctx context.Context) error {
 		return errors.Join(srv.Run(ctx), closeOwn())
 	}, nil
+}
+
+// sharedRules is the rules in force in NATS KV, for the rules page of
+// earshot ui alone (dry runs read st).
+func sharedRules(ctx context.Context, e *env, st rules.CallReader, log *slog.Logger) (*rules.Manager, error) {
+	kv, err := rules.OpenBucket(ctx, e.bus.JS)
+	if err != nil {
+		return nil, err
+	}
+	m, err := rules.NewManager(ctx, rules.ManagerConfig{KV: kv, Calls: st, Logger: log})
+	if errors.Is(err, rules.ErrInvalid) { // put there past validation: push valid ones
+		return nil, badInput(err)
+	}
+	return m, err
 }
