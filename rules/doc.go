@@ -10,6 +10,14 @@
 // Groups are ANDed, the lines inside a group ORed, and any line negated.
 // See README.md ("Rules") for the language, and testdata/ for examples.
 //
+// # Rules in force
+//
+// The rules in force live in the NATS KV bucket msg.BucketRules (shared.go):
+// [Push] (earshot rules push) and [Manager.Activate] (the web view) put
+// validated text there, and every engine's manager watches it and swaps its
+// rules live. A rules file, when given, is pushed at start and when it
+// changes, and kept up to date with what is in force.
+//
 // # Text
 //
 // Transcript text and rule phrases go through the same normalisation
@@ -21,6 +29,7 @@
 //
 // A rule set is immutable once built. Each call pins the rule set in force
 // when its first event arrives and evaluates every later event, and its
-// post-call evaluation, against that same set; a reload (file change, NATS
-// request or web view activation) applies to calls that start afterwards.
+// post-call evaluation, against that same set; a reload (a push, file
+// change, NATS request or web view activation) applies to calls that start
+// afterwards.
 package rules

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/msg"
@@ -328,4 +329,36 @@ func TestAccountsConcurrentChange(t *testing.T) {
 		u, err := a.users.get(ctx, "sue")
 		return err == nil && u.Language == "ko" && u.Agent == agent
 	})
+}
+
+// TestBrowserSharedAccounts: in headless Chromium, a login on one ui is a
+// login on another (the cookie is the host's, whatever the port); a user
+// the admin creates on one is there on the other; a ui started later
+// knows the login.
+func TestBrowserSharedAccounts(t *testing.T) {
+	ctx := browser(t)
+	srv, _ := bustest.Start(t)
+	a, b := sharedServer(t, srv), sharedServer(t, srv)
+	do(t, ctx, "open the login page on a", chromedp.Navigate(a.http.URL+"/login?next=/users"), chromedp.WaitVisible("#name"))
+	screenshot(t, ctx, "shared-login")
+	do(t, ctx, "log in on a",
+		chromedp.SendKeys("#name", "root"),
+		chromedp.SendKeys("#password", testPassword),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#create"),
+	)
+	do(t, ctx, "the users page on b", chromedp.Navigate(b.http.URL+"/users"))
+	waitFor(t, ctx, "b's users page, logged in", `location.pathname === '/users' && document.querySelector('tr[data-user="sue"]') !== null`)
+	do(t, ctx, "create a user on b",
+		chromedp.SendKeys("#new-name", "dana"),
+		chromedp.SetValue("#new-role", "analyst"),
+		chromedp.SendKeys("#new-password", "dana-password-1"),
+		chromedp.Click(`#create button[type=submit]`),
+	)
+	waitFor(t, ctx, "the new user on b", `document.querySelector('tr[data-user="dana"]') !== null`)
+	eventually(t, "dana on a", func() bool { _, err := a.users.get(context.Background(), "dana"); return err == nil })
+	c := sharedServer(t, srv)
+	do(t, ctx, "the users page on a ui started later", chromedp.Navigate(c.http.URL+"/users"))
+	waitFor(t, ctx, "c's users page, logged in, with dana", `location.pathname === '/users' && document.querySelector('tr[data-user="dana"] select')?.value === 'analyst'`)
+	screenshot(t, ctx, "shared-users")
 }

@@ -24,6 +24,12 @@
 // step, group_by, agent, queue, tz_offset_minutes; format=csv for the table
 // behind the charts); an agent's is always of their own calls.
 //
+// Users, API tokens and sessions live in NATS KV ([OpenAccounts]: the
+// buckets [UsersBucket] and [SessionsBucket]), so any number of ui
+// processes serve the same users and a restart logs nobody out; each keeps
+// a copy of the users by watching their bucket. Without [Config.Accounts]
+// they are in the process's memory only.
+//
 // Browsers log in with a password (bcrypt) and get a session cookie
 // (HttpOnly, SameSite=Strict, Secure under TLS or [Config.SecureCookies});
 // every state-changing request from a session carries its CSRF token in the
@@ -32,7 +38,7 @@
 // handlers behind the same login. Wrong passwords are throttled per user
 // name and per source address, in bounded memory; deleting a user, changing
 // their role, agent name or password, revoking a token or logging out ends
-// the event streams already open with it.
+// the event streams already open with it, in every ui process (revoke.go).
 //
 // # Languages
 //

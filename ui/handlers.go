@@ -717,7 +717,9 @@ func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if revoke || in.Agent != nil {
-		s.endStreams(name, "") // they reopen with the new agent's calls
+		// Their sessions ended with the new generation (revoke); streams
+		// opened after an agent change reopen with the new agent's calls.
+		s.endStreams(name, "")
 	}
 	s.log.Info("user changed", "user", safeName(name), "by", me(r).Name)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
