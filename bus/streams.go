@@ -107,3 +107,21 @@ func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 	}
 	return kv, nil
 }
+
+// Watch runs f on every entry w delivers (nil marks the end of the values
+// the bucket had when the watch began) until ctx is done or w ends, and
+// then stops w.
+func Watch(ctx context.Context, w jetstream.KeyWatcher, f func(jetstream.KeyValueEntry)) {
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			f(e)
+		}
+	}
+}

@@ -224,39 +224,33 @@ func (m *Manager) sharedWatcher(ctx context.Context) (jetstream.KeyWatcher, erro
 // (written by something that did not validate it) leaves the rules in
 // force as they are.
 func (m *Manager) watchShared(ctx context.Context, w jetstream.KeyWatcher) {
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil {
-				continue
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				m.log.Warn("the rules in force were deleted from the bucket; the rules in force here stay", "bucket", msg.BucketRules)
-				continue
-			}
-			m.mu.Lock()
-			rs, c, err := decodeChange(e)
-			changed := err == nil && m.take(rs)
-			cur := m.Current()
-			m.mu.Unlock()
-			switch {
-			case err != nil:
-				m.log.Warn("rules in the bucket refused; the rules in force stay", "err", err)
-			case changed:
-				m.log.Info("rules in force changed", "version", rs.Version, "rules", rs.Len(), "by", c.By)
-			default:
-				continue
-			}
-			if m.cfg.OnReload != nil {
-				m.cfg.OnReload(cur, err)
-			}
-		}
+	bus.Watch(ctx, w, m.takeShared)
+}
+
+// takeShared takes one version of the rules in force from the bucket.
+func (m *Manager) takeShared(e jetstream.KeyValueEntry) {
+	if e == nil {
+		return
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		m.log.Warn("the rules in force were deleted from the bucket; the rules in force here stay", "bucket", msg.BucketRules)
+		return
+	}
+	m.mu.Lock()
+	rs, c, err := decodeChange(e)
+	changed := err == nil && m.take(rs)
+	cur := m.Current()
+	m.mu.Unlock()
+	switch {
+	case err != nil:
+		m.log.Warn("rules in the bucket refused; the rules in force stay", "err", err)
+	case changed:
+		m.log.Info("rules in force changed", "version", rs.Version, "rules", rs.Len(), "by", c.By)
+	default:
+		return
+	}
+	if m.cfg.OnReload != nil {
+		m.cfg.OnReload(cur, err)
 	}
 }
 

@@ -127,8 +127,8 @@ func OpenAccounts(ctx context.Context, js jetstream.JetStream, cfg AccountsConfi
 	}
 	a.stop = stop
 	loaded := make(chan struct{})
-	a.wg.Go(func() { a.watchUsers(wctx, uw, loaded) })
-	a.wg.Go(func() { a.watchSessions(wctx, sw) })
+	a.wg.Go(func() { bus.Watch(wctx, uw, func(e jetstream.KeyValueEntry) { a.userChanged(e, loaded) }) })
+	a.wg.Go(func() { bus.Watch(wctx, sw, a.sessionChanged) })
 	select {
 	case <-loaded:
 		return a, nil
@@ -153,54 +153,37 @@ func (a *Accounts) listen(onUser func(old, cur *User), onSession func(key string
 	a.onUser, a.onSession = onUser, onSession
 }
 
-func (a *Accounts) watchUsers(ctx context.Context, w jetstream.KeyWatcher, loaded chan<- struct{}) {
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil { // the users there were when the watch began are in
-				close(loaded)
-				continue
-			}
-			old, cur, changed := a.users.apply(e)
-			if !changed {
-				continue
-			}
-			a.mu.Lock()
-			f := a.onUser
-			a.mu.Unlock()
-			if f != nil {
-				f(old, cur)
-			}
-		}
+// userChanged takes a change of the users bucket (nil: the users there
+// were when the watch began are in, and loaded is closed) and tells the
+// server of a change another process made.
+func (a *Accounts) userChanged(e jetstream.KeyValueEntry, loaded chan<- struct{}) {
+	if e == nil {
+		close(loaded)
+		return
+	}
+	old, cur, changed := a.users.apply(e)
+	if !changed {
+		return
+	}
+	a.mu.Lock()
+	f := a.onUser
+	a.mu.Unlock()
+	if f != nil {
+		f(old, cur)
 	}
 }
 
-func (a *Accounts) watchSessions(ctx context.Context, w jetstream.KeyWatcher) {
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil || e.Operation() == jetstream.KeyValuePut {
-				continue
-			}
-			a.mu.Lock()
-			f := a.onSession
-			a.mu.Unlock()
-			if f != nil {
-				f(e.Key())
-			}
-		}
+// sessionChanged tells the server of a session dropped (a logout) by
+// another process.
+func (a *Accounts) sessionChanged(e jetstream.KeyValueEntry) {
+	if e == nil || e.Operation() == jetstream.KeyValuePut {
+		return
+	}
+	a.mu.Lock()
+	f := a.onSession
+	a.mu.Unlock()
+	if f != nil {
+		f(e.Key())
 	}
 }
 

@@ -249,10 +249,10 @@ func decodeUser(b []byte) (*User, error) {
 	return &u, nil
 }
 
-// change runs f on a copy of user name and keeps the result. When another
-// process changed the user meanwhile, it reads the user again and runs f
-// again, so f's checks see what is kept.
-func (db *userDB) change(ctx context.Context, name string, f func(u *User) error) error {
+// edit runs do on user name as kept here. When do finds that another
+// process changed the user meanwhile (errStale), it reads the user again
+// and runs do again, so do's checks see what is kept.
+func (db *userDB) edit(ctx context.Context, name string, do func(u *User) error) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	for try := 1; ; try++ {
@@ -260,11 +260,7 @@ func (db *userDB) change(ctx context.Context, name string, f func(u *User) error
 		if !ok {
 			return fmt.Errorf("%w: %s", ErrNoUser, name)
 		}
-		c := u.clone()
-		if err := f(c); err != nil {
-			return err
-		}
-		err := db.store(ctx, c, false)
+		err := do(u)
 		if !errors.Is(err, errStale) {
 			return err
 		}
@@ -275,6 +271,17 @@ func (db *userDB) change(ctx context.Context, name string, f func(u *User) error
 			return err
 		}
 	}
+}
+
+// change runs f on a copy of user name and keeps the result (see edit).
+func (db *userDB) change(ctx context.Context, name string, f func(u *User) error) error {
+	return db.edit(ctx, name, func(u *User) error {
+		c := u.clone()
+		if err := f(c); err != nil {
+			return err
+		}
+		return db.store(ctx, c, false)
+	})
 }
 
 func (db *userDB) empty() bool {
@@ -369,35 +376,22 @@ func (db *userDB) admins() int {
 }
 
 func (db *userDB) remove(ctx context.Context, name string) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	for try := 1; ; try++ {
-		u, ok := db.users[name]
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrNoUser, name)
-		}
+	return db.edit(ctx, name, func(u *User) error {
 		if u.Role == RoleAdmin && db.admins() == 1 {
 			return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
 		}
-		if db.kv == nil {
-			delete(db.users, name)
-			return nil
+		if db.kv != nil {
+			err := db.kv.Delete(ctx, userKey(name), jetstream.LastRevision(db.revs[name]))
+			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+				return errStale
+			}
+			if err != nil {
+				return fmt.Errorf("ui: users bucket: %w", err)
+			}
 		}
-		err := db.kv.Delete(ctx, userKey(name), jetstream.LastRevision(db.revs[name]))
-		if err == nil {
-			delete(db.users, name)
-			return nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return fmt.Errorf("ui: users bucket: %w", err)
-		}
-		if try == changeTries {
-			return fmt.Errorf("ui: user %s: %w %d times; try again", name, errStale, try)
-		}
-		if err := db.refresh(ctx, name); err != nil {
-			return err
-		}
-	}
+		delete(db.users, name)
+		return nil
+	})
 }
 
 // check returns a copy of the user if password is theirs.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/msg"
 )
@@ -140,17 +141,7 @@ func TestRulesStageStart(t *testing.T) {
 	if o.manager == nil || o.manager.Current().Len() != 1 {
 		t.Fatal("start did not keep the rules manager for the web view")
 	}
-	alerts := make(chan msg.Alert, 4)
-	sub, err := conn.NC.Subscribe(msg.AllAlerts, func(m *nats.Msg) {
-		var a msg.Alert
-		if msg.Unmarshal(m.Data, &a) == nil {
-			alerts <- a
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	alerts := rulesAlerts(t, conn)
 	done := make(chan error, 1)
 	go func() { done <- runner(ctx) }()
 	publishMsg(t, conn, msg.SubjectScoredSegment("c1"), msg.ScoredSegment{Segment: msg.Segment{ID: "c1/customer/1/0", CallID: "c1", Leg: msg.RoleCustomer, EndMS: 1000, Text: "supervisor"}})
@@ -188,6 +179,23 @@ func TestRulesStageStart(t *testing.T) {
 	if _, err := o2.start(context.Background(), e); err == nil || !strings.Contains(err.Error(), "match is required") {
 		t.Fatalf("start with an invalid file: %v", err)
 	}
+}
+
+// rulesAlerts delivers the alerts published on conn's NATS until the test ends.
+func rulesAlerts(t *testing.T, conn *bus.Conn) <-chan msg.Alert {
+	t.Helper()
+	alerts := make(chan msg.Alert, 4)
+	sub, err := conn.NC.Subscribe(msg.AllAlerts, func(m *nats.Msg) {
+		var a msg.Alert
+		if msg.Unmarshal(m.Data, &a) == nil {
+			alerts <- a
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return alerts
 }
 
 func rulesGatherCounter(reg *prometheus.Registry, name string) (float64, error) {
@@ -295,17 +303,7 @@ func TestRulesPushCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "1 rules in force") || !strings.Contains(stdout, "by ana") {
 		t.Fatalf("push: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	alerts := make(chan msg.Alert, 4)
-	sub, err := conn.NC.Subscribe(msg.AllAlerts, func(m *nats.Msg) {
-		var a msg.Alert
-		if msg.Unmarshal(m.Data, &a) == nil {
-			alerts <- a
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
+	alerts := rulesAlerts(t, conn)
 	logs.waitWithin(t, regexp.MustCompile(`rules in force changed.* by=ana`), 10*time.Second)
 	publishMsg(t, conn, msg.SubjectScoredSegment("c1"), msg.ScoredSegment{Segment: msg.Segment{ID: "c1/customer/1/0", CallID: "c1", Leg: msg.RoleCustomer, EndMS: 1000, Text: "i want a refund"}})
 	select {
