@@ -168,10 +168,13 @@ func (r *memRules) Activate(_ context.Context, text []byte, who string) ([]msg.P
 	return nil, nil
 }
 
+// History lists the activations newest first, as the rules stage does.
 func (r *memRules) History(context.Context) ([]msg.RuleChange, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]msg.RuleChange(nil), r.history...), nil
+	h := slices.Clone(r.history)
+	slices.Reverse(h)
+	return h, nil
 }
 
 // testServer is a Server on httptest with a user per role.

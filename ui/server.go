@@ -40,6 +40,7 @@ type Rules interface {
 	Check(text []byte) []msg.Problem
 	DryRun(ctx context.Context, text []byte, q msg.SearchQuery) ([]msg.DryRunMatch, error)
 	Activate(ctx context.Context, text []byte, who string) ([]msg.Problem, error)
+	// History lists the rule sets put in force, newest first.
 	History(ctx context.Context) ([]msg.RuleChange, error)
 }
 

@@ -7,7 +7,7 @@ async function load() {
   $("version").textContent = src.version ? t("rules.version_is", { version: src.version.slice(0, 12) }) : "";
   const hist = await api("/api/ui/rules/history");
   const tb = clear($("history"));
-  for (const c of hist.changes.slice().reverse()) {
+  for (const c of hist.changes) { // newest first
     const pre = h("pre", { hidden: true }, c.text);
     tb.append(h("tr", {}, h("td", {}, fmtTime(c.at)), h("td", {}, c.by), h("td", {}, String(c.rules)),
       h("td", {}, (c.version || "").slice(0, 12)),
