@@ -362,3 +362,24 @@ func TestBrowserSharedAccounts(t *testing.T) {
 	waitFor(t, ctx, "c's users page, logged in, with dana", `location.pathname === '/users' && document.querySelector('tr[data-user="dana"] select')?.value === 'analyst'`)
 	screenshot(t, ctx, "shared-users")
 }
+
+// FuzzUsersBucket: whatever a users bucket key or value holds (anything
+// with NATS access may write one), it is a user with a valid name, role and
+// hash, or refused; a valid name's key gives the name back.
+func FuzzUsersBucket(f *testing.F) {
+	f.Add("616e6e", []byte(`{"name":"ann","role":"agent","hash":"$2a$04$abc","gen":"g"}`))
+	f.Add("zz", []byte(`{"name":"x","role":"root","hash":""}`))
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		if u, err := decodeUser(value); err == nil {
+			if validName(u.Name) != nil || !u.Role.Valid() || u.Hash == "" {
+				t.Fatalf("taken: %+v", u)
+			}
+			if name, ok := keyUser(userKey(u.Name)); !ok || name != u.Name {
+				t.Fatalf("key of %q gives %q %v", u.Name, name, ok)
+			}
+		}
+		if name, ok := keyUser(key); ok && (validName(name) != nil || userKey(name) != strings.ToLower(key)) {
+			t.Fatalf("key %q taken as %q", key, name)
+		}
+	})
+}
