@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -92,7 +93,7 @@ func TestTimeline(t *testing.T) {
 	waitFor(t, ctx, "that turn highlighted", `(document.querySelector('#transcript li.playing') || {dataset: {}}).dataset.seg === `+jsString(rec.Segments[7].ID))
 
 	// In Korean.
-	if err := ts.users.setLanguage("sue", "ko"); err != nil {
+	if err := ts.users.setLanguage(context.Background(), "sue", "ko"); err != nil {
 		t.Fatal(err)
 	}
 	do(t, ctx, "open the call in Korean", chromedp.Navigate(ts.http.URL+"/calls/tl-1"), chromedp.WaitVisible("#timeline svg"))
