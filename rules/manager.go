@@ -73,6 +73,9 @@ type Manager struct {
 	current atomic.Pointer[RuleSet]
 	calls   atomic.Pointer[CallReader]
 	mu      sync.Mutex // serialises reloads, activations and history
+	// fileVersion is the version of the rules file as this manager last
+	// read or wrote it (with KV): only a file changed since is pushed.
+	fileVersion string
 }
 
 // NewManager loads the rules in force (from cfg.KV, or the rules file) and

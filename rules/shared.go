@@ -133,6 +133,7 @@ func (m *Manager) share(ctx context.Context) (*RuleSet, error) {
 			if file, err = Parse(text); err != nil {
 				return nil, fmt.Errorf("rules: %s: %w", m.cfg.Path, err)
 			}
+			m.fileVersion = file.Version
 		}
 	}
 	if file != nil && (m.cfg.PushFile || inForce == nil) {
@@ -173,32 +174,40 @@ func (m *Manager) mirror(rs *RuleSet) {
 		return
 	}
 	if have, err := os.ReadFile(m.cfg.Path); err == nil && bytes.Equal(have, rs.text) {
+		m.fileVersion = rs.Version
 		return
 	}
 	if err := writeAtomic(m.cfg.Path, rs.text); err != nil {
 		m.log.Warn("rules in force not written to the rules file", "file", m.cfg.Path, "err", err)
+		return
 	}
+	m.fileVersion = rs.Version
 }
 
 // reloadShared reads the rules file, if there is one, and pushes it when
-// it differs from the rules in force; without one it reads the bucket
-// again. The caller holds mu.
+// it changed since this manager last read or wrote it (a file left behind,
+// one the manager could not write, is never pushed over newer rules);
+// otherwise it reads the bucket again. The caller holds mu.
 func (m *Manager) reloadShared(ctx context.Context) (*RuleSet, error) {
-	if m.cfg.Path == "" {
-		rs, err := m.fetch(ctx)
+	var rs *RuleSet
+	if m.cfg.Path != "" {
+		var err error
+		if rs, err = m.load(false); err != nil {
+			m.log.Warn("rules file not pushed; the rules in force stay", "file", m.cfg.Path, "err", err)
+			return m.Current(), err
+		}
+	}
+	if rs == nil || rs.Version == m.fileVersion {
+		in, err := m.fetch(ctx)
 		if err != nil {
 			return m.Current(), err
 		}
-		if rs != nil {
-			m.take(rs)
+		if in != nil {
+			m.take(in)
 		}
 		return m.Current(), nil
 	}
-	rs, err := m.load(false)
-	if err != nil {
-		m.log.Warn("rules file not pushed; the rules in force stay", "file", m.cfg.Path, "err", err)
-		return m.Current(), err
-	}
+	m.fileVersion = rs.Version
 	if rs.Version == m.Current().Version {
 		return rs, nil
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // Revocation: deleting a user, changing their role, agent name or password,
@@ -16,6 +17,9 @@ import (
 // over, wherever it is used. Other processes see the change in the users
 // and sessions buckets they watch and end their own streams (userChanged,
 // sessionDropped).
+
+// subscribeCheck bounds how long subscribe may take to check a login.
+const subscribeCheck = 2 * time.Second
 
 // errRevoked answers a stream whose login was revoked while it opened.
 const errRevoked = "log in again: your login was revoked"
@@ -57,6 +61,9 @@ func (s *Server) endStreams(user, cred string) {
 // the user exists with the same role and agent name, and the session or
 // API token is still valid. The caller holds s.mu.
 func (s *Server) subscribe(ctx context.Context, p principal, sub *subscriber) bool {
+	// The check may read the buckets while s.mu holds the live view up.
+	ctx, cancel := context.WithTimeout(ctx, subscribeCheck)
+	defer cancel()
 	u, err := s.users.get(ctx, p.Name)
 	if err != nil || u.Role != p.Role || u.agentName() != p.agentName() {
 		return false
