@@ -64,7 +64,7 @@ func (s *uiStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.url, "ui-url", "", "the web view's address as people reach it, for the first login message (default: http:// and the --http address; give it behind a proxy)")
 	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
 	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
-	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts")
+	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts (the sessions bucket's age limit in NATS KV: give every earshot ui the same)")
 	fs.StringVar(&s.recordingsAt, "ui-recordings", "", "earshot ui alone: where the recordings are, nats (the JetStream object store) or dir (under --data); empty: no player. earshot run plays the capture stage's")
 	fs.StringVar(&s.storeDSN, "ui-store", "", "earshot ui alone: the store to read, a postgres:// DSN (default: the SQLite store in --data); earshot run reads the store stage's")
 }
