@@ -142,7 +142,7 @@ func TestBrowserForms(t *testing.T) {
 	browsertestFull(t, ctx, "forms")
 
 	// The same pages in Korean.
-	if err := ts.users.setLanguage("quinn", "ko"); err != nil {
+	if err := ts.users.setLanguage(context.Background(), "quinn", "ko"); err != nil {
 		t.Fatal(err)
 	}
 	do(t, ctx, "forms in Korean", chromedp.Navigate(base+"/forms"))
@@ -155,7 +155,7 @@ func TestBrowserForms(t *testing.T) {
 	browsertestFull(t, ctx, "call-evaluation-ko")
 
 	// An agent reads the scores of their own calls only, and changes none.
-	if err := ts.users.update("ann", "", ptrTo("bob"), ""); err != nil {
+	if err := ts.users.update(context.Background(), "ann", "", ptrTo("bob"), "", false); err != nil {
 		t.Fatal(err)
 	}
 	do(t, ctx, "log in as the call's agent",
