@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -31,8 +33,11 @@ type Capture struct {
 	vad    vadParams
 	tables *decodeTables
 	out    *outbox
-	conns  []*net.UDPConn
+	addrs  []netip.AddrPort // one per listen address
+	conns  []*net.UDPConn   // Config.Readers per listen address
 	closed sync.Once
+
+	datagrams atomic.Uint64 // read from conns
 
 	mu         sync.Mutex
 	pkt        rtp.Packet
@@ -86,13 +91,13 @@ func New(cfg Config, pub Publisher) (*Capture, error) {
 	}
 	c.out = newOutbox(pub, cfg.Logger)
 	for _, a := range cfg.Listen {
-		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(a))
+		conns, err := listenUDP(a, cfg.Readers)
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("capture: listen on udp %s: %w", a, err)
 		}
-		_ = conn.SetReadBuffer(4 << 20)
-		c.conns = append(c.conns, conn)
+		c.addrs = append(c.addrs, conns[0].LocalAddr().(*net.UDPAddr).AddrPort())
+		c.conns = append(c.conns, conns...)
 	}
 	if cfg.Metrics != nil {
 		if err := cfg.Metrics.Register(&collector{c}); err != nil {
@@ -103,13 +108,10 @@ func New(cfg Config, pub Publisher) (*Capture, error) {
 	return c, nil
 }
 
-// Addrs returns the addresses the sockets are bound to.
+// Addrs returns the addresses the sockets are bound to, one per
+// Config.Listen address.
 func (c *Capture) Addrs() []netip.AddrPort {
-	out := make([]netip.AddrPort, len(c.conns))
-	for i, conn := range c.conns {
-		out[i] = conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	}
-	return out
+	return slices.Clone(c.addrs)
 }
 
 // Close closes the sockets; Run does it when it returns. It is safe to call
@@ -178,29 +180,26 @@ func (c *Capture) Run(ctx context.Context) error {
 	return nil
 }
 
-func (c *Capture) read(conn *net.UDPConn) {
-	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	buf := make([]byte, 2048)
-	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			c.log.Warn("capture: udp read", "addr", local, "err", err)
-			continue
-		}
-		c.Handle(buf[:n], from, local)
-	}
-}
-
 // Handle takes one datagram from a source to a capture address. The
 // sockets call it; tests and benchmarks call it directly.
 func (c *Capture) Handle(b []byte, from, local netip.AddrPort) {
-	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.handle(b, from, local, c.now())
+}
+
+// handleBatch takes the datagrams of one read, in order, under one lock.
+func (c *Capture) handleBatch(ds []datagram, local netip.AddrPort) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
+	for _, d := range ds {
+		c.handle(d.b, d.from, local, now)
+	}
+}
+
+func (c *Capture) handle(b []byte, from, local netip.AddrPort, now time.Time) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	if !c.allow(from, now) {
 		c.refuse(ErrRateLimited, from, fmt.Sprintf("more than %g packets/s", c.cfg.RateLimit))
 		return

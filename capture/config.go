@@ -19,6 +19,16 @@ type Config struct {
 	// Listen is where RTP is taken, one UDP socket per address
 	// (see ParseListen). Default 127.0.0.1:40000.
 	Listen []netip.AddrPort
+	// Readers is how many sockets take each Listen address, each read by
+	// a goroutine of its own a batch of datagrams at a time (recvmmsg on
+	// Linux). More than one share the port with SO_REUSEPORT (Linux only):
+	// the kernel hashes each source address to one of them, so each
+	// source's packets stay in order, but not the order between sources:
+	// one leg's packets may be taken a little before or after the other's
+	// (which moves where a leg starts in a replay faster than real time,
+	// and a call whose streams all said BYE ends without what of its other
+	// leg still waits in another socket). Default 1; at most MaxReaders.
+	Readers int
 	// AgentNets says which sources of undeclared calls are the agent.
 	AgentNets []netip.Prefix
 
@@ -141,6 +151,16 @@ func ParseNets(spec string) ([]netip.Prefix, error) {
 func (c *Config) defaults() error {
 	if len(c.Listen) == 0 {
 		c.Listen = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:40000")}
+	}
+	if c.Readers == 0 {
+		c.Readers = 1
+	}
+	if c.Readers < 1 || c.Readers > MaxReaders || (c.Readers > 1 && !reusePort) {
+		most := MaxReaders
+		if !reusePort {
+			most = 1
+		}
+		return fmt.Errorf("capture: %d readers per listen address: want 1 to %d", c.Readers, most)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
