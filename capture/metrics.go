@@ -21,6 +21,10 @@ var (
 	descPublishErrs = prometheus.NewDesc("earshot_capture_publish_errors_total", "Failed publish attempts (each is retried).", nil, nil)
 	descIntakeCalls = prometheus.NewDesc("earshot_capture_intake_calls_total",
 		"Calls started, by the intake they came by (rtp, mediastream, audiosocket, siprec).", []string{"intake"}, nil)
+	descDatagrams = prometheus.NewDesc("earshot_capture_socket_datagrams_total",
+		"Datagrams read from the RTP sockets.", nil, nil)
+	descDrops = prometheus.NewDesc("earshot_capture_socket_drops_total",
+		"Datagrams the kernel dropped because an RTP socket's receive buffer was full (Linux: SO_MEMINFO, as /proc/net/udp drops).", nil, nil)
 	descIntakeRefused = prometheus.NewDesc("earshot_capture_intake_refused_total",
 		"Input refused by an intake other than the RTP sockets, by intake and reason.", []string{"intake", "reason"}, nil)
 )
@@ -32,7 +36,7 @@ type collector struct{ c *Capture }
 var _ prometheus.Collector = (*collector)(nil)
 
 func (m *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descRefused, descCalls, descCallsTotal, descJobs, descDTMF, descAnnounces, descPending, descPublished, descPublishErrs, descIntakeCalls, descIntakeRefused} {
+	for _, d := range []*prometheus.Desc{descPackets, descRefused, descCalls, descCallsTotal, descJobs, descDTMF, descAnnounces, descPending, descPublished, descPublishErrs, descIntakeCalls, descIntakeRefused, descDatagrams, descDrops} {
 		ch <- d
 	}
 }
@@ -59,6 +63,7 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	intakeRefused := maps.Clone(c.intakeRefused)
 	c.mu.Unlock()
 	pending, sent, errs := c.out.stats()
+	sock := c.SocketStats()
 
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
@@ -81,6 +86,8 @@ func (m *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(pending))
 	counter(descPublished, sent)
 	counter(descPublishErrs, errs)
+	counter(descDatagrams, sock.Datagrams)
+	counter(descDrops, sock.Drops)
 	for intake, n := range intakeCalls {
 		counter(descIntakeCalls, n, intake)
 	}
