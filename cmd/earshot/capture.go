@@ -41,6 +41,7 @@ type captureStage struct {
 	threshold, margin       float64
 	jitterMin, jitterMax    time.Duration
 	rateLimit               float64
+	readers                 int
 	token                   string
 	mediaWS                 mediaWSFlags
 	audioSocket             string
@@ -87,6 +88,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&s.margin, "vad-margin", 12, "how far above the noise floor speech must be, dB")
 	fs.DurationVar(&s.jitterMin, "jitter-min", 60*time.Millisecond, "least the jitter buffer waits for a missing packet (it adapts to the measured jitter)")
 	fs.DurationVar(&s.jitterMax, "jitter-max", 300*time.Millisecond, "most the jitter buffer waits for a missing packet (at most 1s)")
+	fs.IntVar(&s.readers, "rtp-readers", 1, "sockets sharing each --rtp port (SO_REUSEPORT, Linux), each read by its own goroutine in batches; more take more packets/s but keep only each source's order, not the order between a call's legs (1-64)")
 	fs.Float64Var(&s.rateLimit, "rtp-rate-limit", 5000, "packets per second one source address may send (negative: no limit)")
 	fs.StringVar(&s.language, "capture-language", "", "language hint put on utterance jobs (e.g. en, ko; empty: detect)")
 	fs.StringVar(&s.mediaWS.addr, "media-ws", "", "serve WebSocket media streams (Twilio's message set) on HOST:PORT; needs --media-ws-token or --media-ws-hmac")
@@ -119,6 +121,9 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 	if err != nil {
 		return nil, badInputf("--rtp: %v", err)
 	}
+	if s.readers < 1 || s.readers > capture.MaxReaders {
+		return nil, badInputf("--rtp-readers %d: want 1 to %d", s.readers, capture.MaxReaders)
+	}
 	nets, err := capture.ParseNets(s.agentNet)
 	if err != nil {
 		return nil, badInputf("--agent-net: %v", err)
@@ -134,7 +139,7 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 	cfg := capture.Config{
 		Listen: listen, AgentNets: nets, CallTimeout: s.callTimeout, Endpoint: s.endpoint,
 		InterimEvery: s.interim, VADThresholdDBFS: s.threshold, VADMarginDB: s.margin,
-		JitterMin: s.jitterMin, JitterMax: s.jitterMax, RateLimit: s.rateLimit, Language: s.language,
+		JitterMin: s.jitterMin, JitterMax: s.jitterMax, RateLimit: s.rateLimit, Readers: s.readers, Language: s.language,
 		Metrics: e.metrics, Logger: e.log.With("stage", "capture"),
 	}
 	if rec != nil {

@@ -258,6 +258,7 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 		{[]string{"send", "--agent", mono, "--attr", "novalue"}, "KEY=VALUE"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "nowhere"}, "--rtp"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--agent-net", "10.0.0.0/99"}, "--agent-net"},
+		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp-readers", "65"}, "--rtp-readers"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--media-ws", "127.0.0.1:0"}, "--media-ws-token"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--media-ws", "127.0.0.1:0", "--media-ws-token", "t", "--media-ws-inbound", "boss"}, "--media-ws-inbound"},
 	} {
