@@ -17,6 +17,17 @@
 // of the call, or after Config.CallTimeout without packets (a call an
 // intake still feeds is ended by its intake instead).
 //
+// # Sockets
+//
+// Each listen address is read a batch of datagrams at a time (recvmmsg on
+// Linux), each batch handled under one lock. [Config.Readers] sockets can
+// share a port (SO_REUSEPORT): the kernel hashes each source to one of
+// them and one goroutine reads each, so a source's packets stay in order,
+// but not the order between sources. The kernel's drops at the sockets (a
+// full receive buffer) and the datagrams read are in [Capture.SocketStats]
+// and the metrics earshot_capture_socket_drops_total and
+// earshot_capture_socket_datagrams_total.
+//
 // # Intakes
 //
 // RTP to capture's sockets is one intake. The others live in sub-packages
