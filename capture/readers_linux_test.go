@@ -1,7 +1,6 @@
 package capture_test
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -95,15 +94,7 @@ func startAfter(t *testing.T, cfg capture.Config, pub capture.Publisher, before 
 		t.Fatal(err)
 	}
 	before(c)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("capture run: %v", err)
-		}
-	})
+	capturetest.RunCapture(t, c)
 	return c
 }
 

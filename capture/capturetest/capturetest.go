@@ -51,12 +51,12 @@ func Start(t testing.TB, cfg capture.Config) *Rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Unsubscribe() }) // registered first: runs after the capture stopped
-	run(t, c)
+	RunCapture(t, c)
 	return r
 }
 
-// run runs c until the test ends.
-func run(t testing.TB, c *capture.Capture) {
+// RunCapture runs c until the test ends (and fails it if Run fails).
+func RunCapture(t testing.TB, c *capture.Capture) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -103,7 +103,7 @@ func Run(t testing.TB, cfg capture.Config) *capture.Capture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, c)
+	RunCapture(t, c)
 	return c
 }
 
