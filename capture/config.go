@@ -16,7 +16,7 @@ import (
 // Config configures a Capture. The zero value listens on 127.0.0.1:40000
 // with the defaults documented on each field.
 type Config struct {
-	// Listen is where RTP is taken, one UDP socket per address
+	// Listen is where RTP is taken, Readers UDP sockets per address
 	// (see ParseListen). Default 127.0.0.1:40000.
 	Listen []netip.AddrPort
 	// Readers is how many sockets take each Listen address, each read by
