@@ -47,6 +47,8 @@ type CallRecord struct {
 	DTMF            []DTMFEvent      `json:"dtmf,omitempty"`
 	// Evaluations are the call's scored forms, one per form.
 	Evaluations []Evaluation `json:"evaluations,omitempty"`
+	// Surveys are the call's post-call survey answers, one result per survey.
+	Surveys []SurveyResult `json:"surveys,omitempty"`
 }
 
 // SearchQuery is a search over past (and live) calls. Text is in the query

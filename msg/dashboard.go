@@ -68,4 +68,12 @@ type DashboardRow struct {
 	// names with no call in the row are left out.
 	Categories map[string]float64 `json:"categories,omitempty"`
 	Alerts     map[string]float64 `json:"alerts,omitempty"`
+	// CSAT is the share of the answers to 1–5 survey questions that are 4
+	// or 5, over CSATAnswers answers; NPS is the percentage of promoters
+	// (9–10) minus that of detractors (0–6) among the NPSAnswers answers
+	// to 0–10 questions (-100..100). Nil without answers.
+	CSAT        *float64 `json:"csat"`
+	CSATAnswers int      `json:"csat_answers"`
+	NPS         *float64 `json:"nps"`
+	NPSAnswers  int      `json:"nps_answers"`
 }

@@ -67,6 +67,9 @@ type Writer interface {
 	// PutEvaluation keeps a call's evaluation, keyed by call and form;
 	// an older one (by ScoredAt) never replaces a newer.
 	PutEvaluation(ctx context.Context, ev msg.Evaluation) error
+	// PutSurvey keeps a call's survey answers, replacing those of the
+	// same survey kept before.
+	PutSurvey(ctx context.Context, r msg.SurveyResult) error
 	// DeleteBefore deletes every call that started before cutoff, with
 	// everything kept about it, and returns how many calls it deleted.
 	DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)

@@ -142,10 +142,10 @@ func BenchmarkSearchWorst(b *testing.B) {
 }
 
 // BenchmarkDashboard is store/sqlite's benchmark on PostgreSQL (schema
-// earshot_dashboard_v2_<calls>, built through the store's own writes).
+// earshot_dashboard_v3_<calls>, built through the store's own writes).
 func BenchmarkDashboard(b *testing.B) {
 	c := storetest.DashboardCorpus(b)
-	s := benchSchema(b, fmt.Sprintf("earshot_dashboard_v2_%d", c.Calls), func(s *postgres.Store) {
+	s := benchSchema(b, fmt.Sprintf("earshot_dashboard_v3_%d", c.Calls), func(s *postgres.Store) {
 		ctx := context.Background()
 		start := time.Now()
 		if err := storetest.PutDashboardCalls(ctx, s, c); err != nil {

@@ -71,6 +71,8 @@ var dialect = sqlstore.Dialect{
 		JOIN segments s ON s.call_id = cand.id CROSS JOIN to_tsquery('simple', ?) tq WHERE s.tsv @@ tq`,
 	MatchWithinScore: `ts_rank(s.tsv, tq)`,
 	RidList:          `string_agg(CAST(m.rid AS text), ',')`,
+	ForUpdate:        " FOR UPDATE",
+	LockOffsets:      "LOCK TABLE dashboard_offsets IN SHARE MODE",
 	Compile:          (*store.Query).TSQuery,
 	Migrations: []sqlstore.Migration{{Stmts: []string{
 		`CREATE TABLE calls (
@@ -198,5 +200,26 @@ var dialect = sqlstore.Dialect{
 			`CREATE TABLE forms (form text NOT NULL, version integer NOT NULL, name text NOT NULL, hash text NOT NULL,
 				text text NOT NULL, saved_by text NOT NULL, saved_at bigint NOT NULL, PRIMARY KEY (form, version))`,
 		},
+	}, {
+		// Post-call survey answers (SurveyResult), and what dashboards
+		// aggregate of them as columns of calls: the answers to 1-5
+		// questions and those of 4-5 (CSAT), the answers to 0-10
+		// questions, promoters (9-10) and detractors (0-6) (NPS).
+		Stmts: []string{
+			`CREATE TABLE survey_answers (call_id text NOT NULL, survey text NOT NULL, question text NOT NULL,
+				prompt text NOT NULL, scale text NOT NULL, value integer NOT NULL, at_ms bigint NOT NULL,
+				PRIMARY KEY (call_id, survey, question))`,
+			`CREATE INDEX survey_answers_value ON survey_answers (scale, value)`,
+			`ALTER TABLE calls ADD COLUMN csat_n integer NOT NULL DEFAULT 0,
+				ADD COLUMN csat_good integer NOT NULL DEFAULT 0,
+				ADD COLUMN nps_n integer NOT NULL DEFAULT 0,
+				ADD COLUMN nps_prom integer NOT NULL DEFAULT 0,
+				ADD COLUMN nps_det integer NOT NULL DEFAULT 0`,
+		},
+	}, {
+		// Daily rollups of what dashboards aggregate (see
+		// sqlstore.RollupStmts), filled from the calls kept before.
+		Stmts: sqlstore.RollupStmts("bigint", "double precision"),
+		Then:  sqlstore.FillRollups,
 	}},
 }

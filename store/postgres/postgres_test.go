@@ -74,7 +74,7 @@ func TestConformance(t *testing.T) {
 // Two processes starting at once both migrate safely, and a restart
 // finds the schema current.
 // migrations is how many migrations the dialect has.
-const migrations = 5
+const migrations = 7
 
 func TestMigrationsConcurrentAndOnce(t *testing.T) {
 	dsn := testDSN(t)
@@ -134,6 +134,17 @@ func TestSearchTimeLimit(t *testing.T) {
 func TestDashboardBackfill(t *testing.T) {
 	dsn := testDSN(t)
 	storetest.DashboardBackfill(t, 3, func(t *testing.T) (store.Store, *sql.DB) {
+		s, err := postgres.Open(context.Background(), postgres.Config{DSN: dsn, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, s.DB()
+	})
+}
+
+func TestRollupBackfill(t *testing.T) {
+	dsn := testDSN(t)
+	storetest.RollupBackfill(t, 6, func(t *testing.T) (store.Store, *sql.DB) {
 		s, err := postgres.Open(context.Background(), postgres.Config{DSN: dsn, MaxConns: 4})
 		if err != nil {
 			t.Fatal(err)

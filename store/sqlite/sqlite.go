@@ -91,6 +91,8 @@ var dialect = sqlstore.Dialect{
 	MatchWithinScore: `1.0`,
 	MatchScore:       `-segments_fts.rank`,
 	RidList:          `group_concat(m.rid)`,
+	ForUpdate:        "",
+	LockOffsets:      "",
 	Compile:          (*store.Query).FTS5,
 	Migrations: []sqlstore.Migration{{Stmts: []string{
 		`CREATE TABLE calls (
@@ -242,5 +244,26 @@ var dialect = sqlstore.Dialect{
 			`CREATE TABLE forms (form TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL,
 				text TEXT NOT NULL, saved_by TEXT NOT NULL, saved_at INTEGER NOT NULL, PRIMARY KEY (form, version))`,
 		},
+	}, {
+		// Post-call survey answers (SurveyResult), and what dashboards
+		// aggregate of them as columns of calls: the answers to 1-5
+		// questions and those of 4-5 (CSAT), the answers to 0-10
+		// questions, promoters (9-10) and detractors (0-6) (NPS).
+		Stmts: []string{
+			`CREATE TABLE survey_answers (call_id text NOT NULL, survey text NOT NULL, question text NOT NULL,
+				prompt text NOT NULL, scale text NOT NULL, value integer NOT NULL, at_ms INTEGER NOT NULL,
+				PRIMARY KEY (call_id, survey, question))`,
+			`CREATE INDEX survey_answers_value ON survey_answers (scale, value)`,
+			`ALTER TABLE calls ADD COLUMN csat_n INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE calls ADD COLUMN csat_good INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE calls ADD COLUMN nps_n INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE calls ADD COLUMN nps_prom INTEGER NOT NULL DEFAULT 0`,
+			`ALTER TABLE calls ADD COLUMN nps_det INTEGER NOT NULL DEFAULT 0`,
+		},
+	}, {
+		// Daily rollups of what dashboards aggregate (see
+		// sqlstore.RollupStmts), filled from the calls kept before.
+		Stmts: sqlstore.RollupStmts("INTEGER", "REAL"),
+		Then:  sqlstore.FillRollups,
 	}},
 }

@@ -71,6 +71,17 @@ func TestDashboardBackfill(t *testing.T) {
 	})
 }
 
+func TestRollupBackfill(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.FileName)
+	storetest.RollupBackfill(t, 6, func(t *testing.T) (store.Store, *sql.DB) {
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, s.DB()
+	})
+}
+
 func TestMigrationKeepsKoreanSearch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), sqlite.FileName)
 	storetest.KoreanKeptBefore(t, sqlite.FirstSchema(t, path), func() store.Store {

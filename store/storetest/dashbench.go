@@ -36,19 +36,47 @@ var (
 )
 
 // PutDashboardCalls writes every call of c as the archiver would, through
-// the store's own writes: its start and end, the final sentiment and
-// characteristics, up to two categories and up to two alerts.
+// the store's own writes, 500 calls to a transaction when w is a
+// store.Batcher: its start and end, the final sentiment and
+// characteristics, up to two categories and up to two alerts, and survey
+// answers (1-5 and 0-10) for half of them.
 func PutDashboardCalls(ctx context.Context, w store.Writer, c Corpus) error {
+	bw, ok := w.(store.Batcher)
+	if !ok {
+		return putDashboardCalls(ctx, w, c, 0, c.Calls)
+	}
+	for first := 0; first < c.Calls; first += 500 {
+		if err := bw.Batch(ctx, func(ctx context.Context) error {
+			return putDashboardCalls(ctx, w, c, first, min(first+500, c.Calls))
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putDashboardCalls writes calls [first, end) of c.
+func putDashboardCalls(ctx context.Context, w store.Writer, c Corpus, first, end int) error {
 	rng := rand.New(rand.NewPCG(c.Seed, 17))
+	i := -1
 	return c.Each(func(ev msg.CallEvent, _ []msg.StoredSegment) error {
+		// Every call draws its figures, so a call's are the same whichever
+		// batch writes it.
+		i++
+		dur := int64(60000 + rng.IntN(600000))
+		agentPct, custPct, nInts := int64(30+rng.IntN(40)), int64(50+rng.IntN(40)), rng.IntN(5)
+		seed := rng.Uint64()
+		if i < first || i >= end {
+			return nil
+		}
+		rng := rand.New(rand.NewPCG(seed, 17))
 		if err := w.PutCall(ctx, ev); err != nil {
 			return err
 		}
-		dur := int64(60000 + rng.IntN(600000))
-		agentTalk := dur * int64(30+rng.IntN(40)) / 100
-		customerTalk := (dur - agentTalk) * int64(50+rng.IntN(40)) / 100
+		agentTalk := dur * agentPct / 100
+		customerTalk := (dur - agentTalk) * custPct / 100
 		var ints []msg.Interruption
-		for i := range rng.IntN(5) {
+		for i := range nInts {
 			by, of := msg.RoleAgent, msg.RoleCustomer
 			if rng.IntN(2) == 0 {
 				by, of = of, by
@@ -83,8 +111,16 @@ func PutDashboardCalls(ctx context.Context, w store.Writer, c Corpus) error {
 				return err
 			}
 		}
-		return w.PutCall(ctx, msg.CallEvent{CallID: ev.CallID, Kind: msg.CallEnded, Time: ev.StartedAt.Add(time.Duration(dur) * time.Millisecond),
-			StartedAt: ev.StartedAt, DurationMS: dur, Reason: msg.EndBye})
+		if err := w.PutCall(ctx, msg.CallEvent{CallID: ev.CallID, Kind: msg.CallEnded, Time: ev.StartedAt.Add(time.Duration(dur) * time.Millisecond),
+			StartedAt: ev.StartedAt, DurationMS: dur, Reason: msg.EndBye}); err != nil {
+			return err
+		}
+		if rng.IntN(2) == 0 {
+			return nil
+		}
+		return w.PutSurvey(ctx, msg.SurveyResult{CallID: ev.CallID, Survey: "post-call", Answers: []msg.SurveyAnswer{
+			{Question: "satisfied", Scale: msg.ScaleCSAT, Value: 1 + rng.IntN(5), AtMS: dur},
+			{Question: "recommend", Scale: msg.ScaleNPS, Value: rng.IntN(11), AtMS: dur + 5000}}})
 	})
 }
 

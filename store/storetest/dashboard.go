@@ -22,6 +22,7 @@ import (
 //	d2 ann/support  Mon 11:00  200 s  customer -1 (shift -3) talk a90 c30 s, non-talk 80 s                        130 wpm  refund escalation
 //	d3 bob/billing  Tue 10:00   60 s  (no sentiment, no characteristics)                                                                  angry
 //	d4 bob/billing  Mon+7 09:00 300 s customer 4 (shift 2)   talk a100 c100 s, non-talk 100 s, interruptions a
+//	survey answers (1-5, 0-10): d1 5, 9; d2 2, 6; d4 4; live 1, 0
 //	live ann/billing Mon 12:00, not ended; early ann/billing Sun 09:00, before the range
 func dashboardFixture(t *testing.T, s store.Store) {
 	t.Helper()
@@ -33,6 +34,7 @@ func dashboardFixture(t *testing.T, s store.Store) {
 		sent             *[2]float64
 		chars            *msg.Characteristics
 		cats, alerts     []string
+		survey           []int // a 1-5 answer, then a 0-10 one
 	}
 	ints := func(by ...msg.Role) []msg.Interruption {
 		var out []msg.Interruption
@@ -45,18 +47,18 @@ func dashboardFixture(t *testing.T, s store.Store) {
 		{"d1", "ann", "billing", t0, 100 * time.Second, &[2]float64{2, 1},
 			&msg.Characteristics{TalkMS: map[msg.Role]int64{msg.RoleAgent: 40000, msg.RoleCustomer: 40000}, NonTalkMS: 20000,
 				Interruptions: ints(msg.RoleAgent, msg.RoleAgent, msg.RoleCustomer), TalkSpeedWPM: map[msg.Role]float64{msg.RoleAgent: 150, msg.RoleCustomer: 90}},
-			[]string{"refund"}, []string{"angry", "angry"}},
+			[]string{"refund"}, []string{"angry", "angry"}, []int{5, 9}},
 		{"d2", "ann", "support", t0.Add(2 * time.Hour), 200 * time.Second, &[2]float64{-1, -3},
 			&msg.Characteristics{TalkMS: map[msg.Role]int64{msg.RoleAgent: 90000, msg.RoleCustomer: 30000}, NonTalkMS: 80000,
 				TalkSpeedWPM: map[msg.Role]float64{msg.RoleAgent: 130}},
-			[]string{"refund", "escalation"}, nil},
-		{"d3", "bob", "billing", t0.Add(25 * time.Hour), 60 * time.Second, nil, nil, nil, []string{"angry"}},
+			[]string{"refund", "escalation"}, nil, []int{2, 6}},
+		{"d3", "bob", "billing", t0.Add(25 * time.Hour), 60 * time.Second, nil, nil, nil, []string{"angry"}, nil},
 		{"d4", "bob", "billing", t0.Add(7 * 24 * time.Hour), 300 * time.Second, &[2]float64{4, 2},
 			&msg.Characteristics{TalkMS: map[msg.Role]int64{msg.RoleAgent: 100000, msg.RoleCustomer: 100000}, NonTalkMS: 100000,
 				Interruptions: ints(msg.RoleAgent)},
-			nil, nil},
-		{"live", "ann", "billing", t0.Add(3 * time.Hour), 0, &[2]float64{-5, -5}, nil, []string{"refund"}, []string{"angry"}},
-		{"early", "ann", "billing", t0.Add(-24 * time.Hour), time.Minute, &[2]float64{-5, -5}, nil, []string{"refund"}, []string{"angry"}},
+			nil, nil, []int{4}},
+		{"live", "ann", "billing", t0.Add(3 * time.Hour), 0, &[2]float64{-5, -5}, nil, []string{"refund"}, []string{"angry"}, []int{1, 0}},
+		{"early", "ann", "billing", t0.Add(-24 * time.Hour), time.Minute, &[2]float64{-5, -5}, nil, []string{"refund"}, []string{"angry"}, nil},
 	}
 	for _, c := range calls {
 		// Categories and alerts first: the call's start, agent and queue
@@ -85,6 +87,16 @@ func dashboardFixture(t *testing.T, s store.Store) {
 		if c.dur > 0 {
 			endCall(t, s, c.id, c.at, c.dur)
 		}
+		if c.survey != nil {
+			r := msg.SurveyResult{CallID: c.id, Survey: "post-call"}
+			for i, v := range c.survey {
+				r.Answers = append(r.Answers, msg.SurveyAnswer{Question: []string{"satisfied", "recommend"}[i],
+					Scale: []string{msg.ScaleCSAT, msg.ScaleNPS}[i], Value: v, AtMS: c.dur.Milliseconds() + int64(i)*5000})
+			}
+			// A first, partial result is replaced by the whole one.
+			must(t, s.PutSurvey(ctx, msg.SurveyResult{CallID: c.id, Survey: "post-call", Answers: r.Answers[:1]}))
+			must(t, s.PutSurvey(ctx, r))
+		}
 	}
 }
 
@@ -106,10 +118,10 @@ func dashboardLines(d msg.Dashboard) []string {
 	}
 	var out []string
 	for _, r := range d.Rows {
-		out = append(out, fmt.Sprintf("%s %q calls=%d aht=%.4g sent=%s shift=%s nontalk=%s agenttalk=%s int=%s agentint=%s wpm=%s cat[%s] alert[%s]",
+		out = append(out, fmt.Sprintf("%s %q calls=%d aht=%.4g sent=%s shift=%s nontalk=%s agenttalk=%s int=%s agentint=%s wpm=%s cat[%s] alert[%s] csat=%s/%d nps=%s/%d",
 			r.Bucket.UTC().Format("2006-01-02T15"), r.Group, r.Calls, r.AvgHandleMS, f(r.CustomerSentiment), f(r.CustomerShift),
 			f(r.NonTalkShare), f(r.AgentTalkShare), f(r.InterruptionsPerCall), f(r.AgentInterruptionsPerCall), f(r.AgentTalkSpeedWPM),
-			m(r.Categories), m(r.Alerts)))
+			m(r.Categories), m(r.Alerts), f(r.CSAT), r.CSATAnswers, f(r.NPS), r.NPSAnswers))
 	}
 	return out
 }
@@ -119,10 +131,10 @@ func testDashboard(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	from, to := t0.Truncate(24*time.Hour), t0.Truncate(24*time.Hour).Add(14*24*time.Hour)
 	const (
-		mon2  = `2026-11-02T00 "" calls=2 aht=1.5e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation=0.5 refund=1] alert[angry=0.5]`
-		tue3  = `2026-11-03T00 "" calls=1 aht=6e+04 sent=- shift=- nontalk=- agenttalk=- int=- agentint=- wpm=- cat[] alert[angry=1]`
-		mon9  = `2026-11-09T00 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[]`
-		week2 = `2026-11-02T00 "" calls=3 aht=1.2e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation=0.3333 refund=0.6667] alert[angry=0.6667]`
+		mon2  = `2026-11-02T00 "" calls=2 aht=1.5e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation=0.5 refund=1] alert[angry=0.5] csat=0.5/2 nps=0/2`
+		tue3  = `2026-11-03T00 "" calls=1 aht=6e+04 sent=- shift=- nontalk=- agenttalk=- int=- agentint=- wpm=- cat[] alert[angry=1] csat=-/0 nps=-/0`
+		mon9  = `2026-11-09T00 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[] csat=1/1 nps=-/0`
+		week2 = `2026-11-02T00 "" calls=3 aht=1.2e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation=0.3333 refund=0.6667] alert[angry=0.6667] csat=0.5/2 nps=0/2`
 	)
 	for _, tc := range []struct {
 		name       string
@@ -142,14 +154,20 @@ func testDashboard(t *testing.T, s store.Store) {
 			strings.Replace(mon9, `""`, `"billing"`, 1),
 		}, []string{}, []string{"angry"}},
 		{"support queue by day", msg.DashboardQuery{From: from, To: to, GroupBy: msg.GroupQueue, Queue: "support"}, []string{
-			`2026-11-02T00 "support" calls=1 aht=2e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=1 refund=1] alert[]`,
+			`2026-11-02T00 "support" calls=1 aht=2e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=1 refund=1] alert[] csat=0/1 nps=-100/1`,
 		}, []string{"escalation", "refund"}, []string{}},
 		// Eleven hours west of UTC: d1 falls on Sunday the 1st, d2 (at
 		// local midnight) and d3 on Monday the 2nd, d4 on Sunday the 8th.
 		{"days eleven hours west", msg.DashboardQuery{From: from, To: to, TZOffsetMinutes: -660}, []string{
-			`2026-11-01T11 "" calls=1 aht=1e+05 sent=2 shift=1 nontalk=0.2 agenttalk=0.5 int=3 agentint=2 wpm=150 cat[refund=1] alert[angry=1]`,
-			`2026-11-02T11 "" calls=2 aht=1.3e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=0.5 refund=0.5] alert[angry=0.5]`,
-			`2026-11-08T11 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[]`,
+			`2026-11-01T11 "" calls=1 aht=1e+05 sent=2 shift=1 nontalk=0.2 agenttalk=0.5 int=3 agentint=2 wpm=150 cat[refund=1] alert[angry=1] csat=1/1 nps=100/1`,
+			`2026-11-02T11 "" calls=2 aht=1.3e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=0.5 refund=0.5] alert[angry=0.5] csat=0/1 nps=-100/1`,
+			`2026-11-08T11 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[] csat=1/1 nps=-/0`,
+		}, []string{"escalation", "refund"}, []string{"angry"}},
+		// The same from local midnight: d2 and d3 on Monday the 2nd, d4 on
+		// Sunday the 8th (from the rollups, the offset's first time).
+		{"days eleven hours west from midnight", msg.DashboardQuery{From: from.Add(11 * time.Hour), To: to.Add(11 * time.Hour), TZOffsetMinutes: -660}, []string{
+			`2026-11-02T11 "" calls=2 aht=1.3e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=0.5 refund=0.5] alert[angry=0.5] csat=0/1 nps=-100/1`,
+			`2026-11-08T11 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[] csat=1/1 nps=-/0`,
 		}, []string{"escalation", "refund"}, []string{"angry"}},
 		{"a range with no calls", msg.DashboardQuery{From: to, To: to.Add(24 * time.Hour), GroupBy: msg.GroupAgent}, nil, []string{}, []string{}},
 	} {
@@ -167,6 +185,22 @@ func testDashboard(t *testing.T, s store.Store) {
 			}
 		})
 	}
+	rec, err := s.Call(ctx, "d1", false)
+	must(t, err)
+	if len(rec.Surveys) != 1 || fmt.Sprint(rec.Surveys[0].Answers) != "[{satisfied  1-5 5 100000} {recommend  0-10 9 105000}]" {
+		t.Errorf("d1's surveys: %+v", rec.Surveys)
+	}
+	dashboardsAgree(t, s, from, to, "as stored")
+	// Ended calls change: an alert, a survey and the sentiment come late.
+	must(t, s.PutAlert(ctx, msg.Alert{ID: "d4/late", CallID: "d4", RuleID: "late-rule", RuleName: "late", Severity: "warning",
+		AtMS: 1000, Time: t0.Add(7 * 24 * time.Hour)}))
+	must(t, s.PutSurvey(ctx, msg.SurveyResult{CallID: "d3", Survey: "post-call", Answers: []msg.SurveyAnswer{{Question: "recommend", Scale: msg.ScaleNPS, Value: 10}}}))
+	must(t, s.PutCallSentiment(ctx, msg.CallSentiment{CallID: "d1", AtMS: 2, Final: true, Participants: participants([2]float64{0, 0}, [2]float64{3, 3})}))
+	must(t, s.PutCall(ctx, msg.CallEvent{CallID: "d2", Kind: msg.CallUpdated, Time: t0, Queue: "sales"}))
+	dashboardsAgree(t, s, from, to, "after late writes")
+	_, err = s.DeleteBefore(ctx, t0.Add(3*time.Hour))
+	must(t, err)
+	dashboardsAgree(t, s, from, to, "after retention")
 	for _, q := range []msg.DashboardQuery{
 		{From: from, To: to, Step: "month"},
 		{From: from, To: to, GroupBy: "team"},
@@ -184,25 +218,68 @@ func testDashboard(t *testing.T, s store.Store) {
 	}
 }
 
+// dashboardsAgree checks that the rollups (a range from midnight to
+// midnight) and the per-call query (the same range from a millisecond
+// before) give the same figures.
+func dashboardsAgree(t *testing.T, s store.Store, from, to time.Time, when string) {
+	t.Helper()
+	for _, q := range []msg.DashboardQuery{
+		{From: from, To: to},
+		{From: from, To: to, Step: msg.StepWeek, GroupBy: msg.GroupAgent},
+		{From: from, To: to, GroupBy: msg.GroupQueue},
+		{From: from, To: to, Agent: "bob"},
+		{From: from, To: to, GroupBy: msg.GroupAgent, Queue: "billing"},
+		{From: from.Add(11 * time.Hour), To: to.Add(11 * time.Hour), TZOffsetMinutes: -660},
+	} {
+		rolled, err := s.Dashboard(context.Background(), q)
+		must(t, err)
+		q.From = q.From.Add(-time.Millisecond)
+		each, err := s.Dashboard(context.Background(), q)
+		must(t, err)
+		got, want := dashboardLines(rolled), dashboardLines(each)
+		if !slices.Equal(got, want) || len(got) == 0 || !slices.Equal(rolled.Categories, each.Categories) || !slices.Equal(rolled.Alerts, each.Alerts) {
+			t.Errorf("%s, %+v: from the rollups\n%s\n%q %q\nper call\n%s\n%q %q", when, q, strings.Join(got, "\n"), rolled.Categories, rolled.Alerts,
+				strings.Join(want, "\n"), each.Categories, each.Alerts)
+		}
+	}
+}
+
 // DashboardBackfill checks that the migration numbered version, which
 // added what dashboards aggregate, fills it from what was kept before it:
 // it stores the dashboard's calls, takes the migration's columns, index,
 // table and record away, and opens the database again. open opens
 // the same database each time it is called.
 func DashboardBackfill(t *testing.T, version int, open func(t *testing.T) (store.Store, *sql.DB)) {
-	ctx := context.Background()
-	s, db := open(t)
-	dashboardFixture(t, s)
-	q := msg.DashboardQuery{From: t0.Truncate(24 * time.Hour), To: t0.Add(14 * 24 * time.Hour)}
-	before, err := s.Dashboard(ctx, q)
-	must(t, err)
 	undo := []string{`DROP INDEX calls_dashboard`, `DROP TABLE call_tags`}
 	for _, col := range []string{"agent_talk_ms", "customer_talk_ms", "interruptions", "agent_interruptions", "agent_wpm", "customer_sentiment", "customer_shift"} {
 		undo = append(undo, `ALTER TABLE calls DROP COLUMN `+col)
 	}
-	for _, stmt := range append(undo,
-		fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, version),
-	) {
+	backfill(t, version, undo, open)
+}
+
+// RollupBackfill checks that the migration numbered version, which added
+// the dashboards' daily rollups, rolls up the calls kept before it, as
+// DashboardBackfill does.
+func RollupBackfill(t *testing.T, version int, open func(t *testing.T) (store.Store, *sql.DB)) {
+	backfill(t, version, []string{`DROP TABLE dashboard_days`, `DROP TABLE dashboard_day_tags`, `DROP TABLE dashboard_offsets`}, open)
+}
+
+func backfill(t *testing.T, version int, undo []string, open func(t *testing.T) (store.Store, *sql.DB)) {
+	ctx := context.Background()
+	s, db := open(t)
+	dashboardFixture(t, s)
+	from := t0.Truncate(24 * time.Hour)
+	qs := []msg.DashboardQuery{
+		{From: from, To: from.Add(14 * 24 * time.Hour)},
+		{From: from, To: from.Add(14 * 24 * time.Hour), Step: msg.StepWeek, GroupBy: msg.GroupAgent},
+	}
+	var before [][]string
+	for _, q := range qs {
+		d, err := s.Dashboard(ctx, q)
+		must(t, err)
+		before = append(before, dashboardLines(d))
+	}
+	for _, stmt := range append(undo, fmt.Sprintf(`DELETE FROM schema_migrations WHERE version = %d`, version)) {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -210,10 +287,12 @@ func DashboardBackfill(t *testing.T, version int, open func(t *testing.T) (store
 	must(t, s.Close())
 	s, _ = open(t)
 	defer s.Close()
-	after, err := s.Dashboard(ctx, q)
-	must(t, err)
-	if got, want := dashboardLines(after), dashboardLines(before); !slices.Equal(got, want) {
-		t.Errorf("after the migration again:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	for i, q := range qs {
+		after, err := s.Dashboard(ctx, q)
+		must(t, err)
+		if got := dashboardLines(after); !slices.Equal(got, before[i]) {
+			t.Errorf("after the migration again:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(before[i], "\n"))
+		}
 	}
 }
 

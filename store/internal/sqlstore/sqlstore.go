@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -52,6 +53,13 @@ type Dialect struct {
 	RidList string
 	// Compile turns a parsed query into the parameter of MatchFrom.
 	Compile func(*store.Query) string
+	// ForUpdate ends a SELECT of one call that locks its row until the
+	// transaction ends (PostgreSQL: " FOR UPDATE"; SQLite has one writer).
+	ForUpdate string
+	// LockOffsets, when set, runs before a write changes the dashboard
+	// rollups: it holds back a new offset's rollup until the write is
+	// committed (PostgreSQL: LOCK TABLE dashboard_offsets IN SHARE MODE).
+	LockOffsets string
 }
 
 // Migration is one step of the schema: its statements, then, when set, Then
@@ -111,6 +119,9 @@ type Store struct {
 	db            *sql.DB
 	d             Dialect
 	searchTimeout time.Duration
+
+	mu      sync.Mutex
+	offsets map[int]bool // whether each time zone offset asked for is rolled up
 }
 
 var (
@@ -273,8 +284,22 @@ func (s *Store) write(ctx context.Context, what, callID string, f func(tx *sql.T
 	return nil
 }
 
+// writeRolled is write for a change to what the call contributes to the
+// dashboard rollups (but not its end).
+func (s *Store) writeRolled(ctx context.Context, what, callID string, f func(tx *sql.Tx) error) error {
+	return s.write(ctx, what, callID, func(tx *sql.Tx) error {
+		return s.rolled(ctx, tx, callID, false, func() error { return f(tx) })
+	})
+}
+
 // PutCall implements store.Writer.
 func (s *Store) PutCall(ctx context.Context, ev msg.CallEvent) error {
+	return s.write(ctx, "call "+string(ev.Kind), ev.CallID, func(tx *sql.Tx) error {
+		return s.rolled(ctx, tx, ev.CallID, ev.Kind == msg.CallEnded, func() error { return s.putCall(ctx, tx, ev) })
+	})
+}
+
+func (s *Store) putCall(ctx context.Context, tx *sql.Tx, ev msg.CallEvent) error {
 	attrs := "{}"
 	if len(ev.Attributes) > 0 {
 		attrs = jsonText(ev.Attributes)
@@ -292,41 +317,39 @@ func (s *Store) PutCall(ctx context.Context, ev msg.CallEvent) error {
 	if !ev.StartedAt.IsZero() {
 		seen, started = 1, ev.StartedAt.UnixMilli()
 	}
-	return s.write(ctx, "call "+string(ev.Kind), ev.CallID, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET
-			agent = CASE WHEN ? <> '' THEN ? ELSE agent END,
-			queue = CASE WHEN ? <> '' THEN ? ELSE queue END,
-			attributes = CASE WHEN ? <> '{}' THEN ? ELSE attributes END,
-			legs = CASE WHEN ? <> '[]' THEN ? ELSE legs END,
-			started_at = CASE WHEN ? = 1 THEN ? ELSE started_at END,
-			seen_start = CASE WHEN ? = 1 THEN 1 ELSE seen_start END,
-			ended_at = COALESCE(?, ended_at),
-			duration_ms = CASE WHEN ? = 1 THEN ? ELSE duration_ms END,
-			end_reason = CASE WHEN ? = 1 THEN ? ELSE end_reason END
-			WHERE id = ?`),
-			ev.Agent, ev.Agent, ev.Queue, ev.Queue, attrs, attrs, legs, legs,
-			seen, started, seen, ended, b2i(ended.Valid), ev.DurationMS, b2i(ended.Valid), ev.Reason, ev.CallID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE call_tags SET (started_at, ended, agent, queue) =
-			(SELECT started_at, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, agent, queue FROM calls WHERE id = ?)
-			WHERE call_id = ?`), ev.CallID, ev.CallID); err != nil {
-			return err
-		}
-		if len(ev.Attributes) == 0 {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM call_attributes WHERE call_id = ?`), ev.CallID); err != nil {
-			return err
-		}
-		for _, k := range slices.Sorted(maps.Keys(ev.Attributes)) {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO call_attributes (call_id, key, value) VALUES (?, ?, ?)`), ev.CallID, k, ev.Attributes[k]); err != nil {
-				return err
-			}
-		}
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET
+		agent = CASE WHEN ? <> '' THEN ? ELSE agent END,
+		queue = CASE WHEN ? <> '' THEN ? ELSE queue END,
+		attributes = CASE WHEN ? <> '{}' THEN ? ELSE attributes END,
+		legs = CASE WHEN ? <> '[]' THEN ? ELSE legs END,
+		started_at = CASE WHEN ? = 1 THEN ? ELSE started_at END,
+		seen_start = CASE WHEN ? = 1 THEN 1 ELSE seen_start END,
+		ended_at = COALESCE(?, ended_at),
+		duration_ms = CASE WHEN ? = 1 THEN ? ELSE duration_ms END,
+		end_reason = CASE WHEN ? = 1 THEN ? ELSE end_reason END
+		WHERE id = ?`),
+		ev.Agent, ev.Agent, ev.Queue, ev.Queue, attrs, attrs, legs, legs,
+		seen, started, seen, ended, b2i(ended.Valid), ev.DurationMS, b2i(ended.Valid), ev.Reason, ev.CallID)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE call_tags SET (started_at, ended, agent, queue) =
+		(SELECT started_at, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, agent, queue FROM calls WHERE id = ?)
+		WHERE call_id = ?`), ev.CallID, ev.CallID); err != nil {
+		return err
+	}
+	if len(ev.Attributes) == 0 {
 		return nil
-	})
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM call_attributes WHERE call_id = ?`), ev.CallID); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(ev.Attributes)) {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO call_attributes (call_id, key, value) VALUES (?, ?, ?)`), ev.CallID, k, ev.Attributes[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func b2i(b bool) int {
@@ -371,7 +394,7 @@ func (s *Store) PutSegment(ctx context.Context, seg msg.StoredSegment) error {
 
 // PutAlert implements store.Writer.
 func (s *Store) PutAlert(ctx context.Context, a msg.Alert) error {
-	return s.write(ctx, "alert "+a.ID, a.CallID, func(tx *sql.Tx) error {
+	return s.writeRolled(ctx, "alert "+a.ID, a.CallID, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO alerts
 			(id, call_id, rule_id, rule_name, severity, message, matches, at_ms, time, post_call)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -389,7 +412,7 @@ func (s *Store) PutAlert(ctx context.Context, a msg.Alert) error {
 
 // PutCategories implements store.Writer.
 func (s *Store) PutCategories(ctx context.Context, c msg.Categories) error {
-	return s.write(ctx, "categories", c.CallID, func(tx *sql.Tx) error {
+	return s.writeRolled(ctx, "categories", c.CallID, func(tx *sql.Tx) error {
 		for _, k := range c.Categories {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO categories (call_id, name, rule_id, matches) VALUES (?, ?, ?, ?)
 				ON CONFLICT (call_id, name) DO UPDATE SET rule_id = excluded.rule_id, matches = excluded.matches`),
@@ -416,7 +439,7 @@ func (s *Store) tag(ctx context.Context, tx *sql.Tx, callID, kind, name string) 
 
 // PutCallSentiment implements store.Writer.
 func (s *Store) PutCallSentiment(ctx context.Context, cs msg.CallSentiment) error {
-	return s.write(ctx, "sentiment", cs.CallID, func(tx *sql.Tx) error {
+	return s.writeRolled(ctx, "sentiment", cs.CallID, func(tx *sql.Tx) error {
 		var overall, shift sql.NullFloat64
 		if p, ok := cs.Participants[msg.RoleCustomer]; ok {
 			overall, shift = sql.NullFloat64{Float64: p.Overall, Valid: true}, sql.NullFloat64{Float64: p.Shift, Valid: true}
@@ -457,7 +480,7 @@ func (s *Store) PutCharacteristics(ctx context.Context, c msg.Characteristics) e
 	if v, ok := c.TalkSpeedWPM[msg.RoleAgent]; ok {
 		wpm = sql.NullFloat64{Float64: v, Valid: true}
 	}
-	return s.write(ctx, "characteristics", c.CallID, func(tx *sql.Tx) error {
+	return s.writeRolled(ctx, "characteristics", c.CallID, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET characteristics = ?, characteristics_at = ?, characteristics_final = ?, non_talk_ms = ?,
 			agent_talk_ms = ?, customer_talk_ms = ?, interruptions = ?, agent_interruptions = ?, agent_wpm = ?
 			WHERE id = ? AND (? = 1 OR (characteristics_final = 0 AND characteristics_at <= ?))`),
@@ -512,15 +535,72 @@ func (s *Store) PutEvaluation(ctx context.Context, ev msg.Evaluation) error {
 	})
 }
 
+// PutSurvey implements store.Writer.
+func (s *Store) PutSurvey(ctx context.Context, r msg.SurveyResult) error {
+	return s.writeRolled(ctx, "survey "+r.Survey, r.CallID, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM survey_answers WHERE call_id = ? AND survey = ?`), r.CallID, r.Survey); err != nil {
+			return err
+		}
+		for _, a := range r.Answers {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO survey_answers (call_id, survey, question, prompt, scale, value, at_ms)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, survey, question) DO UPDATE SET
+				prompt = excluded.prompt, scale = excluded.scale, value = excluded.value, at_ms = excluded.at_ms`),
+				r.CallID, r.Survey, a.Question, a.Prompt, a.Scale, a.Value, a.AtMS); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET
+			csat_n = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ?),
+			csat_good = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ? AND a.value >= 4),
+			nps_n = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ?),
+			nps_prom = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ? AND a.value >= 9),
+			nps_det = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ? AND a.value <= 6)
+			WHERE id = ?`), msg.ScaleCSAT, msg.ScaleCSAT, msg.ScaleNPS, msg.ScaleNPS, msg.ScaleNPS, r.CallID)
+		return err
+	})
+}
+
+// surveys returns a call's survey results, by survey, answers in the
+// order given.
+func (s *Store) surveys(ctx context.Context, callID string) ([]msg.SurveyResult, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT survey, question, prompt, scale, value, at_ms FROM survey_answers
+		WHERE call_id = ? ORDER BY survey, at_ms, question`), callID)
+	if err != nil {
+		return nil, fmt.Errorf("surveys: %w", err)
+	}
+	defer rows.Close()
+	var out []msg.SurveyResult
+	for rows.Next() {
+		var name string
+		var a msg.SurveyAnswer
+		if err := rows.Scan(&name, &a.Question, &a.Prompt, &a.Scale, &a.Value, &a.AtMS); err != nil {
+			return nil, fmt.Errorf("surveys: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Survey != name {
+			out = append(out, msg.SurveyResult{CallID: callID, Survey: name})
+		}
+		out[len(out)-1].Answers = append(out[len(out)-1].Answers, a)
+	}
+	return out, rows.Err()
+}
+
 // perCall are the tables keyed by call_id, deleted with their call.
 var perCall = []string{"segment_originals", "segments", "alerts", "categories", "call_tags", "call_sentiment", "call_attributes", "dtmf",
-	"evaluations", "evaluation_answers"}
+	"evaluations", "evaluation_answers", "survey_answers"}
 
 // DeleteBefore implements store.Writer.
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error) {
 	var n int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		c := cutoff.UnixMilli()
+		if s.d.LockOffsets != "" {
+			if _, err := tx.ExecContext(ctx, s.d.LockOffsets); err != nil {
+				return err
+			}
+		}
+		if err := rollup(ctx, tx, s.q, -1, `c.started_at < ?`, c); err != nil {
+			return err
+		}
 		for _, t := range perCall {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+t+` WHERE call_id IN (SELECT id FROM calls WHERE started_at < ?)`), c); err != nil {
 				return fmt.Errorf("%s: %w", t, err)
@@ -791,6 +871,9 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return rec, err
+	}
+	if rec.Surveys, err = s.surveys(ctx, callID); err != nil {
 		return rec, err
 	}
 	rows, err = s.db.QueryContext(ctx, s.q(`SELECT leg, start_ms, duration_ms, digit, original FROM dtmf WHERE call_id = ? ORDER BY start_ms, leg`), callID)
