@@ -85,9 +85,9 @@ func TestRecorder(t *testing.T) {
 	for _, tc := range []struct{ keys, want string }{
 		{"5 9 3", "satisfied=5 recommend=9 again=3"},
 		{"7 0 4 1 0 1 #", "satisfied=4 recommend=10 again=1"}, // 7 and the first 0 are off the 1-5 scale
-		{"2 1 8", "satisfied=2 recommend=1 again=8"},              // 1 then another digit: 1, and the digit answers the next
-		{"3 1", "satisfied=3 recommend=1"},                        // the call ended on a pending 1
-		{"3 1 * 6", "satisfied=3 recommend=6"},                    // * takes the 1 back
+		{"2 1 8", "satisfied=2 recommend=1 again=8"},          // 1 then another digit: 1, and the digit answers the next
+		{"3 1", "satisfied=3 recommend=1"},                    // the call ended on a pending 1
+		{"3 1 * 6", "satisfied=3 recommend=6"},                // * takes the 1 back
 		{"# *", ""},
 	} {
 		r := survey.NewRecorder(s, "c1")
