@@ -26,7 +26,7 @@ const (
 var EventSubjects = []string{
 	msg.AllCalls, msg.AllTimeline, msg.AllDTMF, msg.AllTranscripts,
 	msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllRuleEvents,
-	msg.AllEvaluations, msg.AllRedactions, msg.AllStored,
+	msg.AllEvaluations, msg.AllRedactions, msg.AllStored, msg.AllSurveys,
 }
 
 // StreamConfigs returns the configuration of every stream.

@@ -46,6 +46,18 @@ func (c *Capture) announce(a *msg.CallAnnounce) error {
 		c.endCall(cl, msg.EndAnnounce)
 		return nil
 	}
+	if a.Survey != "" && len(a.Legs) == 0 {
+		if cl == nil {
+			return fmt.Errorf("announce survey %s: %w: no such call is going on", a.CallID, msg.ErrNotFound)
+		}
+		s := c.cfg.Surveys.Named(a.Survey)
+		if s == nil {
+			return fmt.Errorf("announce survey %s: %w: survey %q is not configured", a.CallID, msg.ErrInvalidField, a.Survey)
+		}
+		cl.last = now
+		cl.startSurvey(s)
+		return nil
+	}
 	if a.Hold != nil && len(a.Legs) == 0 {
 		if cl == nil {
 			return fmt.Errorf("announce hold %s: %w: no such call is going on", a.CallID, msg.ErrNotFound)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/survey"
 )
 
 // maxFill is the longest timestamp gap filled with silence (5 s at 8 kHz);
@@ -73,6 +74,9 @@ type call struct {
 	lastTalkEnd int64
 	silenceOpen bool  // the silence since lastTalkEnd was published open
 	holdFrom    int64 // call-clock ms the call went on hold; -1 when not on hold
+
+	survey   *survey.Recorder // the post-call survey going on, or nil
+	surveyed bool             // its result was published
 }
 
 // clockMS is where the call clock is at wall time now: the wall clock since
@@ -252,6 +256,7 @@ func (cl *call) dtmf(l *leg, digit string, pos, durMS int64) {
 	cl.c.out.add(cl.id, msg.SubjectDTMF(cl.id), &msg.DTMFEvent{
 		CallID: cl.id, Leg: l.role, Digit: digit, StartMS: l.callMS(pos), DurationMS: durMS,
 	})
+	cl.surveyKey(l, digit, l.callMS(pos))
 }
 
 // job implements legSink.

@@ -375,6 +375,7 @@ func (c *Capture) endCall(cl *call, reason string) {
 	}
 	now := c.now()
 	cl.hold(false, now)
+	cl.publishSurvey()
 	ev := cl.event(msg.CallEnded, now)
 	ev.Reason = reason
 	ev.DurationMS = cl.clockMS(now)
@@ -471,12 +472,15 @@ func (c *Capture) rtcp(b []byte, from netip.AddrPort) {
 		}
 		s.bye = true
 		cl := s.leg.call
-		all := true
+		all, agent := true, s.leg.role == msg.RoleAgent
 		for _, o := range cl.streams {
 			all = all && o.bye
+			agent = agent && (o.bye || o.leg.role != msg.RoleAgent)
 		}
 		if all {
 			c.endCall(cl, msg.EndBye)
+		} else if agent {
+			cl.agentLeft()
 		}
 	}
 }

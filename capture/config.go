@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/earshot-dev/earshot/survey"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -74,6 +75,14 @@ type Config struct {
 	// FlushTimeout bounds how long Run waits, on shutdown, for the events
 	// still queued to be published. Default 5 s.
 	FlushTimeout time.Duration
+
+	// Surveys, when set, are the post-call surveys recognised: the one
+	// that starts when the agent leg ends (RTCP BYE from every agent
+	// stream, or an intake closing the agent leg) while the call goes on,
+	// and those an announce starts by name (msg.CallAnnounce.Survey). The
+	// customer's digits then answer it; the answers are published as a
+	// msg.SurveyResult when every question is answered or the call ends.
+	Surveys *survey.Config
 
 	// Recorder, when set, gets every leg's audio on the call clock and
 	// each call's end (see AudioSink).

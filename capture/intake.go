@@ -336,6 +336,8 @@ func (f *Leg) Close() {
 	f.l.finish()
 	if !cl.fed() && len(cl.streams) == 0 {
 		f.c.endCall(cl, msg.EndHangup)
+	} else if f.l.role == msg.RoleAgent {
+		cl.agentLeft()
 	}
 }
 

@@ -24,6 +24,7 @@ const (
 	AllEvaluations = "earshot.evaluation.>"
 	AllRedactions  = "earshot.redaction.>"
 	AllStored      = "earshot.stored.>"
+	AllSurveys     = "earshot.survey.>"
 	AllDeadLetters = "earshot.deadletter.>"
 )
 
@@ -91,6 +92,8 @@ func SubjectCategories(call string) string { return "earshot.category." + call }
 
 // SubjectRedaction is where a call's AudioRedaction goes.
 func SubjectRedaction(call string) string { return "earshot.redaction." + call }
+// SubjectSurvey is where a call's post-call survey results go.
+func SubjectSurvey(call string) string { return "earshot.survey." + call }
 
 // SubjectEvaluation is where a call's evaluations (scored forms) go.
 func SubjectEvaluation(call string) string { return "earshot.evaluation." + call }

@@ -64,6 +64,10 @@ type CallAnnounce struct {
 	// it off hold (false), as the PBX knows it; such an announce needs no
 	// legs and changes nothing else.
 	Hold *bool `json:"hold,omitempty"`
+	// Survey, when set, says the post-call survey of that name (configured
+	// in capture) started on a call that is going on: the customer's DTMF
+	// digits from now on are its answers. Such an announce needs no legs.
+	Survey string `json:"survey,omitempty"`
 }
 
 // Schema implements Message.
@@ -74,7 +78,7 @@ func (a *CallAnnounce) Validate() error {
 	if err := ValidateCallID(a.CallID); err != nil {
 		return fmt.Errorf("announce: call_id: %w", err)
 	}
-	if a.End || a.Hold != nil && len(a.Legs) == 0 {
+	if a.End || (a.Hold != nil || a.Survey != "") && len(a.Legs) == 0 {
 		return nil
 	}
 	if len(a.Legs) == 0 {

@@ -42,7 +42,7 @@ func ParsePolicy(s string) (Policy, error) {
 }
 
 // ArchiverSubjects are the subjects the archiver consumes.
-var ArchiverSubjects = []string{msg.AllCalls, msg.AllDTMF, msg.AllTranscripts, msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllEvaluations}
+var ArchiverSubjects = []string{msg.AllCalls, msg.AllDTMF, msg.AllTranscripts, msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllEvaluations, msg.AllSurveys}
 
 // ArchiverConfig configures an Archiver. Store is required; the rest has
 // defaults.
@@ -350,6 +350,15 @@ func (a *Archiver) handle(ctx context.Context, schema string, data []byte) (bool
 			ev.Answers[i].Comment = a.redactText(ev.CallID, ev.Answers[i].Comment, "")
 		}
 		return true, w.PutEvaluation(ctx, ev)
+	case "survey":
+		r, err := decode[msg.SurveyResult](data)
+		if err != nil {
+			return false, err
+		}
+		if err := r.Validate(); err != nil {
+			return false, err
+		}
+		return true, w.PutSurvey(ctx, r)
 	default:
 		// Timeline spans and rule events: nothing the store keeps.
 		return false, nil

@@ -62,8 +62,11 @@ type Question struct {
 	Scale      string // msg.ScaleCSAT or msg.ScaleNPS
 }
 
-// Named returns the survey called name, or nil.
+// Named returns the survey called name, or nil (also when c is nil).
 func (c *Config) Named(name string) *Survey {
+	if c == nil {
+		return nil
+	}
 	for i := range c.Surveys {
 		if c.Surveys[i].Name == name {
 			return &c.Surveys[i]
@@ -73,8 +76,11 @@ func (c *Config) Named(name string) *Survey {
 }
 
 // OnAgentLeft returns the survey that starts when the agent leg ends, or
-// nil.
+// nil (also when c is nil).
 func (c *Config) OnAgentLeft() *Survey {
+	if c == nil {
+		return nil
+	}
 	for i := range c.Surveys {
 		if c.Surveys[i].Start == StartAgentLeft {
 			return &c.Surveys[i]
