@@ -28,6 +28,7 @@ import (
 	"github.com/earshot-dev/earshot/internal/synthcall"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/record"
+	"github.com/earshot-dev/earshot/survey"
 	"github.com/earshot-dev/earshot/ui"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -35,6 +36,7 @@ import (
 
 // captureStage is the capture stage.
 type captureStage struct {
+	surveys                 string
 	rtp, agentNet, language string
 	callTimeout, endpoint   time.Duration
 	interim                 time.Duration
@@ -113,6 +115,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.siprec.mediaPorts, "siprec-media-ports", "16384-32767", "UDP port range FIRST-LAST of the SIPREC media ports (a session's streams get even ports two apart)")
 	fs.DurationVar(&s.siprec.idle, "siprec-idle", time.Minute, "end a SIPREC session that had no RTP and no SIP request of its own for this long (an SRC gone without a BYE)")
 	fs.DurationVar(&s.siprec.heldIdle, "siprec-held-idle", time.Hour, "--siprec-idle while a session is on hold (no RTP is due)")
+	fs.StringVar(&s.surveys, "surveys", "", "post-call surveys file (YAML): which question each prompt asks, its scale (1-5 or 0-10) and how the survey starts (the agent leg ends, or an announce names it)")
 	fs.StringVar(&s.token, "capture-token", os.Getenv("EARSHOT_CAPTURE_TOKEN"), "earshot capture alone: the bearer token POST /api/calls/announce requires (without one the HTTP announce is off; NATS announces work regardless). In earshot run the web view's login guards it instead")
 }
 
@@ -144,6 +147,15 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 	}
 	if rec != nil {
 		cfg.Recorder = rec
+	}
+	if s.surveys != "" {
+		text, err := os.ReadFile(s.surveys)
+		if err != nil {
+			return nil, badInputf("--surveys: %v", err)
+		}
+		if cfg.Surveys, err = survey.Parse(text); err != nil {
+			return nil, badInputf("--surveys %s: %v", s.surveys, err)
+		}
 	}
 	c, err := capture.New(cfg, e.bus)
 	if err != nil {
