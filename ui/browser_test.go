@@ -85,6 +85,9 @@ func searchRecord() msg.CallRecord {
 		Call:     msg.CallSummary{CallID: "past-1", Agent: "bob", Queue: "returns", StartedAt: start, EndedAt: &end, DurationMS: 240000, AlertCount: 1},
 		Segments: segs,
 		Alerts:   []msg.Alert{{ID: "x", CallID: "past-1", RuleName: hostileImg, Severity: "warning", Message: hostileScript}},
+		Surveys: []msg.SurveyResult{{CallID: "past-1", Survey: "post-call", Answers: []msg.SurveyAnswer{
+			{Question: "satisfied", Prompt: "How satisfied were you with the agent?", Scale: msg.ScaleCSAT, Value: 4, AtMS: 241000},
+			{Question: "recommend", Prompt: hostileImg, Scale: msg.ScaleNPS, Value: 10, AtMS: 246000}}}},
 	}
 }
 
@@ -206,7 +209,9 @@ func TestBrowser(t *testing.T) {
 	do(t, ctx, "open the hit", chromedp.Click("#hits .snippet"), chromedp.WaitVisible("#transcript"))
 	waitFor(t, ctx, "the moment in the call", `(() => { const li = document.querySelector('#transcript li.target'); return !!li && li.querySelector('mark') !== null && li.textContent.includes('broken kettle'); })()`)
 	waitFor(t, ctx, "the stored alert", `document.querySelector('#alerts').textContent.includes(`+jsString(hostileImg)+`)`)
+	waitFor(t, ctx, "the survey answers", `(() => { const tds = [...document.querySelectorAll('#survey td')].map((td) => td.textContent); return tds.join('|') === 'How satisfied were you with the agent?|4 / 1–5|4:01|'+`+jsString(hostileImg)+`+'|10 / 0–10|4:06'; })()`)
 	notPwned(t, ctx, "finished call view")
+	do(t, ctx, "scroll to the survey", chromedp.ScrollIntoView("#survey"))
 	screenshot(t, ctx, "call-finished")
 
 	// Rules (as the analyst): problems, and a dry run whose rule name is hostile.

@@ -106,7 +106,8 @@ func writeDashboardCSV(w http.ResponseWriter, d msg.Dashboard) {
 	w.Header().Set("Content-Disposition", `attachment; filename="earshot-dashboard.csv"`)
 	cw := csv.NewWriter(w)
 	head := []string{"bucket", "group", "calls", "avg_handle_s", "customer_sentiment", "customer_shift", "non_talk_share",
-		"agent_talk_share", "interruptions_per_call", "agent_interruptions_per_call", "agent_talk_speed_wpm"}
+		"agent_talk_share", "interruptions_per_call", "agent_interruptions_per_call", "agent_talk_speed_wpm",
+		"csat", "csat_answers", "nps", "nps_answers"}
 	for _, k := range d.Categories {
 		head = append(head, "category:"+k)
 	}
@@ -124,7 +125,8 @@ func writeDashboardCSV(w http.ResponseWriter, d msg.Dashboard) {
 	for _, row := range d.Rows {
 		line := []string{row.Bucket.Format(time.RFC3339), csvSafe(row.Group), strconv.Itoa(row.Calls), num(row.AvgHandleMS / 1000),
 			opt(row.CustomerSentiment), opt(row.CustomerShift), opt(row.NonTalkShare), opt(row.AgentTalkShare),
-			opt(row.InterruptionsPerCall), opt(row.AgentInterruptionsPerCall), opt(row.AgentTalkSpeedWPM)}
+			opt(row.InterruptionsPerCall), opt(row.AgentInterruptionsPerCall), opt(row.AgentTalkSpeedWPM),
+			opt(row.CSAT), strconv.Itoa(row.CSATAnswers), opt(row.NPS), strconv.Itoa(row.NPSAnswers)}
 		for _, k := range d.Categories {
 			line = append(line, num(row.Categories[k]))
 		}

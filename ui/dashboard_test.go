@@ -90,7 +90,8 @@ func (s dashStore) Dashboard(_ context.Context, q msg.DashboardQuery) (msg.Dashb
 			d.Rows = append(d.Rows, msg.DashboardRow{Bucket: day.AddDate(0, 0, i), Group: agent, Calls: 20 + 3*k + i%4,
 				AvgHandleMS: 240000 + 30000*float64(k) + 5000*x, CustomerSentiment: f(0.8 - 0.6*float64(k) + 0.05*x), CustomerShift: f(0.3),
 				NonTalkShare: f(0.1 + 0.03*float64(k)), AgentTalkShare: f(0.55), InterruptionsPerCall: f(1.2), AgentInterruptionsPerCall: f(0.4 + 0.2*float64(k)),
-				AgentTalkSpeedWPM: f(140 + 10*float64(k)), Categories: map[string]float64{"refund": 0.2}, Alerts: map[string]float64{"angry customer": 0.05 * float64(k+1)}})
+				AgentTalkSpeedWPM: f(140 + 10*float64(k)), Categories: map[string]float64{"refund": 0.2}, Alerts: map[string]float64{"angry customer": 0.05 * float64(k+1)},
+				CSAT: f(0.9 - 0.15*float64(k) - 0.01*x), CSATAnswers: 10 + i%3, NPS: f(40 - 25*float64(k) + x), NPSAnswers: 8 + k})
 		}
 	}
 	return d, nil
@@ -114,6 +115,14 @@ func TestBrowserDashboard(t *testing.T) {
 	waitFor(t, ctx, "chen ranked first in minutes", `document.querySelector('#ranked-table tbody td:nth-child(2)').textContent === 'chen' && [...document.querySelectorAll('#ranked .axis-label')].some(e => e.textContent === 'Average handle time (minutes)')`)
 	waitFor(t, ctx, "category and alert shares offered", `[...document.querySelectorAll('#metric option')].some(o => o.value === 'alert:angry customer')`)
 	fullShot(t, ctx, "dashboard-handle-time")
+	do(t, ctx, "rank by CSAT", chromedp.SetValue("#metric", "csat"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#metric').dispatchEvent(new Event('change'))`))
+	waitFor(t, ctx, "ann ranked first in CSAT, in percent", `document.querySelector('#ranked-table tbody td:nth-child(2)').textContent === 'ann' && document.querySelector('#ranked-table tbody td:nth-child(4)').textContent === '83.5' && [...document.querySelectorAll('#ranked .axis-label')].some(e => e.textContent === 'CSAT (answers of 4–5 on 1–5) (% of answers)')`)
+	fullShot(t, ctx, "dashboard-csat")
+	do(t, ctx, "rank by NPS", chromedp.SetValue("#metric", "nps"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#metric').dispatchEvent(new Event('change'))`))
+	waitFor(t, ctx, "chen last in NPS, below zero", `document.querySelector('#ranked-table tbody tr:last-child td:nth-child(2)').textContent === 'chen' && document.querySelector('#ranked-table tbody tr:last-child td:nth-child(4)').textContent.startsWith('-')`)
+	fullShot(t, ctx, "dashboard-nps")
 
 	// An agent's dashboard is theirs.
 	browserLogin(t, ctx, base, "ann", "/search")

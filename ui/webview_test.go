@@ -114,6 +114,8 @@ func koreanRecord() msg.CallRecord {
 		}},
 		Characteristics: &msg.Characteristics{CallID: "kr-1", Final: true, NonTalkMS: 14000,
 			TalkMS: map[msg.Role]int64{msg.RoleAgent: 70000, msg.RoleCustomer: 65000}, TalkSpeedWPM: map[msg.Role]float64{msg.RoleAgent: 120, msg.RoleCustomer: 95}},
+		Surveys: []msg.SurveyResult{{CallID: "kr-1", Survey: "만족도", Answers: []msg.SurveyAnswer{
+			{Question: "satisfied", Prompt: "상담원에게 얼마나 만족하셨습니까?", Scale: msg.ScaleCSAT, Value: 5, AtMS: 193000}}}},
 	}
 }
 
@@ -178,8 +180,14 @@ func TestBrowserKorean(t *testing.T) {
 	do(t, ctx, "open the stored call", chromedp.Navigate(base+"/calls/kr-1"), chromedp.WaitVisible("#transcript"))
 	waitFor(t, ctx, "the finished Korean call", `(() => { const m = document.querySelector('#meta').textContent; return m.includes('전화를 끊음') && m.includes('3분 12초') && document.querySelectorAll('#transcript li').length === 4 && document.querySelector('#sentiment').textContent.includes('종료 시'); })()`)
 	waitFor(t, ctx, "Korean characteristics", `document.querySelector('#characteristics').textContent.includes('분당 120단어') && document.querySelector('#dtmf').textContent === '없음'`)
+	waitFor(t, ctx, "the Korean survey", `document.querySelector('#survey').textContent === '설문 만족도상담원에게 얼마나 만족하셨습니까?5 / 1–53:13'`)
 	noEnglish("finished call")
 	fullShot(t, ctx, "ko-call")
+
+	// The dashboard's survey figures.
+	do(t, ctx, "open the dashboard", chromedp.Navigate(base+"/dashboard?metric=csat"), chromedp.WaitVisible("#metric"))
+	waitFor(t, ctx, "CSAT in Korean", `[...document.querySelectorAll('#metric option')].some((o) => o.value === 'nps' && o.textContent.startsWith('순추천지수')) && document.querySelector('#metric option:checked').textContent.startsWith('고객 만족도')`)
+	fullShot(t, ctx, "ko-dashboard")
 
 	// Search.
 	browserSearch(t, ctx, base, "환불")

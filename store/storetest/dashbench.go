@@ -39,7 +39,7 @@ var (
 // the store's own writes, 500 calls to a transaction when w is a
 // store.Batcher: its start and end, the final sentiment and
 // characteristics, up to two categories and up to two alerts, and survey
-// answers (1-5 and 0-10) for half of them.
+// answers (1-5 and 0-10, before the end) for half of them.
 func PutDashboardCalls(ctx context.Context, w store.Writer, c Corpus) error {
 	bw, ok := w.(store.Batcher)
 	if !ok {
@@ -111,16 +111,16 @@ func putDashboardCalls(ctx context.Context, w store.Writer, c Corpus, first, end
 				return err
 			}
 		}
-		if err := w.PutCall(ctx, msg.CallEvent{CallID: ev.CallID, Kind: msg.CallEnded, Time: ev.StartedAt.Add(time.Duration(dur) * time.Millisecond),
-			StartedAt: ev.StartedAt, DurationMS: dur, Reason: msg.EndBye}); err != nil {
-			return err
-		}
+		// Capture publishes a survey's answers before the call's end.
 		if rng.IntN(2) == 0 {
-			return nil
+			if err := w.PutSurvey(ctx, msg.SurveyResult{CallID: ev.CallID, Survey: "post-call", Answers: []msg.SurveyAnswer{
+				{Question: "satisfied", Scale: msg.ScaleCSAT, Value: 1 + rng.IntN(5), AtMS: dur - 10000},
+				{Question: "recommend", Scale: msg.ScaleNPS, Value: rng.IntN(11), AtMS: dur - 5000}}}); err != nil {
+				return err
+			}
 		}
-		return w.PutSurvey(ctx, msg.SurveyResult{CallID: ev.CallID, Survey: "post-call", Answers: []msg.SurveyAnswer{
-			{Question: "satisfied", Scale: msg.ScaleCSAT, Value: 1 + rng.IntN(5), AtMS: dur},
-			{Question: "recommend", Scale: msg.ScaleNPS, Value: rng.IntN(11), AtMS: dur + 5000}}})
+		return w.PutCall(ctx, msg.CallEvent{CallID: ev.CallID, Kind: msg.CallEnded, Time: ev.StartedAt.Add(time.Duration(dur) * time.Millisecond),
+			StartedAt: ev.StartedAt, DurationMS: dur, Reason: msg.EndBye})
 	})
 }
 

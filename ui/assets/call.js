@@ -346,6 +346,20 @@ function renderDTMF() {
   if (!ul.children.length) ul.append(h("li", { class: "notice" }, t("call.none")));
 }
 
+// renderSurvey shows the customer's post-call survey answers: each
+// question, the answer on its scale, and when it was given.
+function renderSurvey() {
+  const box = clear($("survey"));
+  for (const s of rec.surveys || []) {
+    box.append(h("p", { class: "notice" }, t("call.survey_name", { name: s.survey })));
+    box.append(h("table", { class: "survey" }, h("tbody", {}, s.answers.map((a) => h("tr", {},
+      h("td", {}, a.prompt || a.question),
+      h("td", { class: "num" }, h("b", {}, String(a.value)), " / " + a.scale.replace("-", "–")),
+      h("td", { class: "num" }, fmtMS(a.at_ms)))))));
+  }
+  if (!box.children.length) box.append(h("p", { class: "notice" }, t("call.none")));
+}
+
 // The player: a finished call's recording, as 16-bit PCM WAV so every
 // browser plays it; the turn heard is highlighted and a click on a turn
 // seeks to it. A search hit (?seg=, ?at=) starts the player at its turn.
@@ -420,7 +434,7 @@ function heard() {
 function renderAll() {
   segs.clear();
   for (const s of rec.segments || []) segs.set(s.id, s);
-  renderMeta(); renderTranscript(); renderAlerts(); renderSentiment(); renderCharacteristics(); renderDTMF(); renderTimeline();
+  renderMeta(); renderTranscript(); renderAlerts(); renderSentiment(); renderCharacteristics(); renderDTMF(); renderSurvey(); renderTimeline();
 }
 
 function follow(original) {

@@ -17,6 +17,9 @@ const METRICS = [
   { f: "interruptions_per_call", key: "dash.m_interruptions", unit: "dash.u_per_call", fmt: (v) => v.toFixed(2) },
   { f: "agent_interruptions_per_call", key: "dash.m_agent_interruptions", unit: "dash.u_per_call", fmt: (v) => v.toFixed(2) },
   { f: "agent_talk_speed_wpm", key: "dash.m_wpm", unit: "dash.u_wpm", fmt: (v) => v.toFixed(0) },
+  // Survey figures weigh by their answers, not by calls.
+  { f: "csat", key: "dash.m_csat", unit: "dash.u_percent_answers", fmt: pct, scale: 100, w: "csat_answers" },
+  { f: "nps", key: "dash.m_nps", unit: "dash.u_nps", fmt: (v) => v.toFixed(0), w: "nps_answers" },
 ];
 const COLORS = ["#2563eb", "#d97706", "#059669", "#dc2626", "#7c3aed", "#0891b2", "#65a30d", "#db2777"];
 const MAX_LINES = 8, MAX_BARS = 15;
@@ -118,7 +121,8 @@ function drawRanked(d, m) {
     const v = value(r, m);
     const a = acc[r.group] || (acc[r.group] = { sum: 0, w: 0, calls: 0 });
     a.calls += r.calls;
-    if (v !== null) { a.sum += m.sum ? v : v * r.calls; a.w += m.sum ? 1 : r.calls; }
+    const w = m.w ? r[m.w] : r.calls;
+    if (v !== null) { a.sum += m.sum ? v : v * w; a.w += m.sum ? 1 : w; }
   }
   const ranked = Object.entries(acc).filter(([, a]) => a.w > 0)
     .map(([g, a]) => ({ g, v: m.sum ? a.sum : a.sum / a.w, calls: a.calls }))
