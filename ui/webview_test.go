@@ -122,7 +122,7 @@ func koreanRecord() msg.CallRecord {
 // TestBrowserKorean: a supervisor whose setting is Korean, and one whose
 // browser asks for Korean, see the board, a call and search all in Korean.
 func TestBrowserKorean(t *testing.T) {
-	ctx, ts, conn := liveBrowser(t, Config{}, koreanRecord())
+	ctx, ts, conn := liveBrowser(t, Config{Store: dashStore{newMemStore(koreanRecord())}}, koreanRecord())
 	base := ts.http.URL
 	for _, u := range []struct{ name, lang string }{{"minji", "ko"}, {"jiho", ""}} {
 		if err := ts.AddUser(u.name, testPassword, RoleSupervisor, ""); err != nil {
@@ -185,8 +185,10 @@ func TestBrowserKorean(t *testing.T) {
 	fullShot(t, ctx, "ko-call")
 
 	// The dashboard's survey figures.
-	do(t, ctx, "open the dashboard", chromedp.Navigate(base+"/dashboard?metric=csat"), chromedp.WaitVisible("#metric"))
-	waitFor(t, ctx, "CSAT in Korean", `[...document.querySelectorAll('#metric option')].some((o) => o.value === 'nps' && o.textContent.startsWith('순추천지수')) && document.querySelector('#metric option:checked').textContent.startsWith('고객 만족도')`)
+	do(t, ctx, "open the dashboard", chromedp.Navigate(base+"/dashboard?group_by=agent&from=2026-11-16&to=2026-11-29&metric=csat"), chromedp.WaitVisible("#metric"))
+	waitFor(t, ctx, "CSAT in Korean", `[...document.querySelectorAll('#metric option')].some((o) => o.value === 'nps' && o.textContent.startsWith('순추천지수')) && document.querySelector('#metric option:checked').textContent.startsWith('고객 만족도')
+		&& [...document.querySelectorAll('#ranked .axis-label')].some((e) => e.textContent === '고객 만족도 CSAT (1–5 중 4–5 응답) (응답 중 %)')`)
+	do(t, ctx, "open the tables", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details').forEach(d => d.open = true)`))
 	fullShot(t, ctx, "ko-dashboard")
 
 	// Search.

@@ -85,6 +85,7 @@ function drawTrend(d, m) {
   const groups = Object.keys(calls).sort((a, b) => calls[b] - calls[a] || a.localeCompare(b)).slice(0, MAX_LINES);
   const W = 860, H = 300, pad = { l: 64, r: 16, t: 16, b: 40 };
   const vals = d.rows.filter((r) => groups.includes(r.group)).map((r) => value(r, m)).filter((v) => v !== null).map((v) => v * (m.scale || 1));
+  if (!vals.length) { box.append(h("p", { class: "notice" }, t("dash.no_figure"))); return; }
   const lo = Math.min(0, ...vals), hi = Math.max(...vals, lo + 1e-9);
   const s = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": t("dash.trend") + ": " + label(m) });
   const y = axes(s, W, H, pad, lo, hi, m);
@@ -127,7 +128,7 @@ function drawRanked(d, m) {
   const ranked = Object.entries(acc).filter(([, a]) => a.w > 0)
     .map(([g, a]) => ({ g, v: m.sum ? a.sum : a.sum / a.w, calls: a.calls }))
     .sort((a, b) => b.v - a.v || a.g.localeCompare(b.g));
-  if (!ranked.length) { box.append(h("p", { class: "notice" }, t("dash.none"))); return; }
+  if (!ranked.length) { box.append(h("p", { class: "notice" }, t(d.rows.length ? "dash.no_figure" : "dash.none"))); return; }
   const top = ranked.slice(0, MAX_BARS), rowH = 22;
   const W = 860, pad = { l: 150, r: 70, t: 8, b: 34 }, H = pad.t + pad.b + top.length * rowH;
   const lo = Math.min(0, ...top.map((r) => r.v * (m.scale || 1))), hi = Math.max(...top.map((r) => r.v * (m.scale || 1)), lo + 1e-9);
