@@ -33,6 +33,7 @@
 //	earshot.evaluation.<call>                Evaluation      anyone (a scored form; the store keeps the newest per form)
 //	earshot.redaction.<call>                 AudioRedaction  store (once the call's analysis is final and stored)
 //	earshot.stored.<call>                    CallStored      store (its final categories, and so all its analysis, are stored)
+//	earshot.survey.<call>                    SurveyResult    capture (post-call survey answers; the store keeps the newest per survey)
 //	earshot.deadletter.<stage>               DeadLetter      any stage
 //	earshot.announce                         CallAnnounce    request/reply (AnnounceReply)
 //	earshot.rules.reload                     (empty)         request/reply (RulesReloadReply)
@@ -108,6 +109,18 @@
 //     analyst's changed answers and for re-scoring. An analyst's answer
 //     (By set) is kept when the call is scored again, while the form still
 //     allows it; Auto is always the automatic answer.
+//   - Post-call survey answers are never transcript text: capture, given
+//     survey definitions, starts a call's survey when its agent leg ends
+//     (RTCP BYE from every agent stream, or the intake closing that leg)
+//     while the call goes on, or when a CallAnnounce with Survey names it;
+//     from then on the customer leg's DTMF digits answer its questions in
+//     order (on a 0-10 scale a 1 waits for the next key: 0 makes 10), and
+//     capture publishes one SurveyResult when every question is answered
+//     or the call ends, before its ended CallEvent. The digits still go out
+//     as DTMFEvents (which the store masks). A Dashboard's CSAT is the
+//     share of 4-5 among the answers to 1-5 questions, its NPS the percent
+//     of 9-10 minus the percent of 0-6 among the answers to 0-10
+//     questions, over the row's calls; null without answers.
 //   - Characteristics.TalkSpeedWPM counts space-separated words, which for
 //     Korean are eojeol; TalkSpeedSPM counts Hangul syllables per minute over
 //     the turns that have them.
