@@ -75,8 +75,11 @@ type SearchQuery struct {
 	MinScore *float64          `json:"min_score,omitempty"`
 	MaxScore *float64          `json:"max_score,omitempty"`
 	Answers  map[string]string `json:"answers,omitempty"`
-	Limit    int               `json:"limit,omitempty"`  // default 20, at most 100
-	Offset   int               `json:"offset,omitempty"` // for pagination
+	// CSAT keeps the calls whose customer answered a 1-5 survey question
+	// with this value.
+	CSAT   *int `json:"csat,omitempty"`
+	Limit  int  `json:"limit,omitempty"`  // default 20, at most 100
+	Offset int  `json:"offset,omitempty"` // for pagination
 }
 
 // SearchResults is one page of results, best first.

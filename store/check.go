@@ -43,6 +43,9 @@ func CheckQuery(q *msg.SearchQuery) error {
 	if q.MinScore != nil && q.MaxScore != nil && *q.MinScore > *q.MaxScore {
 		return bad("min_score %g is above max_score %g", *q.MinScore, *q.MaxScore)
 	}
+	if q.CSAT != nil && (*q.CSAT < 1 || *q.CSAT > 5) {
+		return bad("csat %d: want 1 to 5", *q.CSAT)
+	}
 	if q.MinNonTalkMS < 0 {
 		return bad("min_non_talk_ms %d: must not be negative", q.MinNonTalkMS)
 	}

@@ -102,7 +102,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // and the command line's filters): q, agent, queue, from, to (RFC 3339 or
 // YYYY-MM-DD), leg, min_sentiment, max_sentiment, min_shift, max_shift,
 // category, has_alert, min_non_talk_ms, attr (key:value, repeatable),
-// min_score, max_score, answer (question:answer, repeatable), limit, offset. Errors wrap msg.ErrBadQuery and name the parameter;
+// min_score, max_score, answer (question:answer, repeatable), csat (a 1-5
+// survey answer), limit, offset. Errors wrap msg.ErrBadQuery and name the parameter;
 // unknown parameters are refused. The query text itself is checked by the
 // store's Search.
 func ParseSearchValues(v url.Values) (msg.SearchQuery, error) {
@@ -168,6 +169,12 @@ func ParseSearchValues(v url.Values) (msg.SearchQuery, error) {
 			} else {
 				q.MaxScore = &f
 			}
+		case "csat":
+			n, perr := strconv.Atoi(val)
+			if perr != nil || n < 1 || n > 5 {
+				return q, bad(name, val, "want a survey answer from 1 to 5")
+			}
+			q.CSAT = &n
 		case "has_alert":
 			b, perr := strconv.ParseBool(val)
 			if perr != nil {

@@ -18,7 +18,9 @@ const maxQueryLen = 1000
 // parseSearch reads a search from URL query parameters:
 //
 //	q agent queue from to leg category has_alert min_sentiment max_sentiment
-//	min_shift max_shift min_non_talk_ms attr (KEY=VALUE, repeatable) limit offset
+//	min_shift max_shift min_non_talk_ms attr (KEY=VALUE, repeatable)
+//	min_score max_score (an evaluation's total, 0-100) csat (a 1-5 survey
+//	answer) limit offset
 //
 // Times are RFC 3339. The error names the parameter and the problem.
 func parseSearch(v url.Values) (msg.SearchQuery, error) {
@@ -81,6 +83,27 @@ func parseSearch(v url.Values) (msg.SearchQuery, error) {
 			return q, fmt.Errorf("%s: %q (want a number from -5 to 5)", f.name, s)
 		}
 		*f.dst = &x
+	}
+	for _, f := range []struct {
+		name string
+		dst  **float64
+	}{{"min_score", &q.MinScore}, {"max_score", &q.MaxScore}} {
+		s := v.Get(f.name)
+		if s == "" {
+			continue
+		}
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil || x < 0 || x > 100 {
+			return q, fmt.Errorf("%s: %q (want a score from 0 to 100)", f.name, s)
+		}
+		*f.dst = &x
+	}
+	if s := v.Get("csat"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 5 {
+			return q, fmt.Errorf("csat: %q (want a survey answer from 1 to 5)", s)
+		}
+		q.CSAT = &n
 	}
 	ints := []struct {
 		name string

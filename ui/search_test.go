@@ -27,6 +27,9 @@ func TestParseSearch(t *testing.T) {
 				q.From.Year() == 2026 && q.MinNonTalkMS == 3000
 		})
 	ok(``, func(q msg.SearchQuery) bool { return q.Text == "" && q.From == nil && q.HasAlert == nil })
+	ok(`min_score=60&max_score=90.5&csat=4`, func(q msg.SearchQuery) bool {
+		return *q.MinScore == 60 && *q.MaxScore == 90.5 && *q.CSAT == 4
+	})
 	for raw, param := range map[string]string{
 		"from=yesterday": "from",
 		"from=2026-01-02T00:00:00Z&to=2025-01-01T00:00:00Z": "to",
@@ -34,6 +37,9 @@ func TestParseSearch(t *testing.T) {
 		"has_alert=maybe":                   "has_alert",
 		"min_sentiment=lots":                "min_sentiment",
 		"max_shift=99":                      "max_shift",
+		"min_score=101":                     "min_score",
+		"max_score=x":                       "max_score",
+		"csat=0":                            "csat",
 		"limit=1000":                        "limit",
 		"offset=-1":                         "offset",
 		"attr=novalue":                      "attr",

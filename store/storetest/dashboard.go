@@ -190,6 +190,15 @@ func testDashboard(t *testing.T, s store.Store) {
 	if len(rec.Surveys) != 1 || fmt.Sprint(rec.Surveys[0].Answers) != "[{satisfied  1-5 5 100000} {recommend  0-10 9 105000}]" {
 		t.Errorf("d1's surveys: %+v", rec.Surveys)
 	}
+	for v, want := range map[int]string{5: "[d1]", 2: "[d2]", 3: "[]"} {
+		if got := ids(search(t, s, msg.SearchQuery{CSAT: &v})); fmt.Sprint(got) != want && !(want == "[]" && len(got) == 0) {
+			t.Errorf("csat %d: %v, want %s", v, got, want)
+		}
+	}
+	bad := 6
+	if _, err := s.Search(ctx, msg.SearchQuery{CSAT: &bad}); !errors.Is(err, msg.ErrBadQuery) {
+		t.Errorf("csat 6: %v", err)
+	}
 	dashboardsAgree(t, s, from, to, "as stored")
 	// Ended calls change: an alert, a survey and the sentiment come late.
 	must(t, s.PutAlert(ctx, msg.Alert{ID: "d4/late", CallID: "d4", RuleID: "late-rule", RuleName: "late", Severity: "warning",

@@ -1,7 +1,7 @@
 "use strict";
 // Search: the store's search with its filters; snippets arrive cut into
 // parts (marked hits) by the server, and link into the call view.
-const FIELDS = ["q", "agent", "queue", "leg", "category", "has_alert", "min_sentiment", "max_sentiment"];
+const FIELDS = ["q", "agent", "queue", "leg", "category", "has_alert", "min_sentiment", "max_sentiment", "min_score", "max_score", "csat"];
 
 async function run(qs) {
   $("error").textContent = "";

@@ -100,6 +100,9 @@ func (s *Store) search(ctx context.Context, sq msg.SearchQuery) (msg.SearchResul
 		}
 		add(`EXISTS (SELECT 1 FROM evaluations e WHERE `+strings.Join(conds, ` AND `)+`)`, a...)
 	}
+	if sq.CSAT != nil {
+		add(`EXISTS (SELECT 1 FROM survey_answers sa WHERE sa.call_id = c.id AND sa.scale = ? AND sa.value = ?)`, msg.ScaleCSAT, *sq.CSAT)
+	}
 	for _, k := range slices.Sorted(maps.Keys(sq.Answers)) {
 		add(`EXISTS (SELECT 1 FROM evaluation_answers ea WHERE ea.call_id = c.id AND ea.question = ? AND ea.value = ?)`, k, sq.Answers[k])
 	}
