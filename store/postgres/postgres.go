@@ -209,7 +209,6 @@ var dialect = sqlstore.Dialect{
 			`CREATE TABLE survey_answers (call_id text NOT NULL, survey text NOT NULL, question text NOT NULL,
 				prompt text NOT NULL, scale text NOT NULL, value integer NOT NULL, at_ms bigint NOT NULL,
 				PRIMARY KEY (call_id, survey, question))`,
-			`CREATE INDEX survey_answers_value ON survey_answers (scale, value)`,
 			`ALTER TABLE calls ADD COLUMN csat_n integer NOT NULL DEFAULT 0,
 				ADD COLUMN csat_good integer NOT NULL DEFAULT 0,
 				ADD COLUMN nps_n integer NOT NULL DEFAULT 0,
