@@ -192,7 +192,7 @@ func BenchmarkSearchWorst(b *testing.B) {
 // its parameters; delete the directory to rebuild.
 func BenchmarkDashboard(b *testing.B) {
 	c := storetest.DashboardCorpus(b)
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("earshot-dashboard-v3-%d-%d", c.Seed, c.Calls))
+	dir := storetest.DashboardCorpusDir(c)
 	path := filepath.Join(dir, sqlite.FileName)
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {
 		os.RemoveAll(dir)

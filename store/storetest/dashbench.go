@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -34,6 +35,12 @@ var (
 	benchCategories = []string{"refund", "cancellation", "escalation", "billing-error", "upsell", "complaint"}
 	benchAlerts     = []string{"angry customer", "long silence", "manager requested", "no greeting"}
 )
+
+// DashboardCorpusDir is where store/sqlite keeps the dashboard corpus c
+// (the database and, once built, a file named complete).
+func DashboardCorpusDir(c Corpus) string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("earshot-dashboard-v3-%d-%d", c.Seed, c.Calls))
+}
 
 // PutDashboardCalls writes every call of c as the archiver would, through
 // the store's own writes, 500 calls to a transaction when w is a
