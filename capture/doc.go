@@ -17,6 +17,10 @@
 // of the call, or after Config.CallTimeout without packets (a call an
 // intake still feeds is ended by its intake instead).
 //
+// With Config.Surveys, the customer's DTMF digits after the agent leg
+// ended (or after an announce naming a survey) answer the post-call
+// survey, published as a msg.SurveyResult (package survey).
+//
 // # Sockets
 //
 // Each listen address is read a batch of datagrams at a time (recvmmsg on

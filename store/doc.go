@@ -4,8 +4,9 @@
 // store/storetest), the Archiver that consumes call events from NATS, redacts
 // them (redact) and writes them idempotently and announces each call whose
 // analysis is all stored (msg.CallStored), the saved versions of evaluation
-// forms (Forms), the search query syntax, retention, and the HTTP JSON API
-// over search and call records.
+// forms (Forms), the search query syntax, retention, dashboards (aggregated
+// in SQL, from daily and weekly rollups kept in step with every write where
+// they answer), and the HTTP JSON API over search and call records.
 //
 // # Query syntax
 //
@@ -29,7 +30,7 @@
 //	GET /api/search?q=...&agent=...&queue=...&from=RFC3339&to=RFC3339&leg=customer
 //	    &min_sentiment=-5&max_sentiment=0&min_shift=&max_shift=&category=...
 //	    &has_alert=true&min_non_talk_ms=...&attr=key:value&min_score=0&max_score=100
-//	    &answer=question:answer&limit=20&offset=0
+//	    &answer=question:answer&csat=1..5&limit=20&offset=0
 //	GET /api/calls/{id}
 //
 // Both answer JSON (msg.SearchResults, msg.CallRecord); errors are
