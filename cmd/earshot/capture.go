@@ -131,6 +131,16 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 	if err != nil {
 		return nil, badInputf("--agent-net: %v", err)
 	}
+	var surveys *survey.Config
+	if s.surveys != "" {
+		text, err := os.ReadFile(s.surveys)
+		if err != nil {
+			return nil, badInputf("--surveys: %v", err)
+		}
+		if surveys, err = survey.Parse(text); err != nil {
+			return nil, badInputf("--surveys %s: %v", s.surveys, err)
+		}
+	}
 	intakes, err := s.intakes(e)
 	if err != nil {
 		return nil, err
@@ -143,19 +153,10 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 		Listen: listen, AgentNets: nets, CallTimeout: s.callTimeout, Endpoint: s.endpoint,
 		InterimEvery: s.interim, VADThresholdDBFS: s.threshold, VADMarginDB: s.margin,
 		JitterMin: s.jitterMin, JitterMax: s.jitterMax, RateLimit: s.rateLimit, Readers: s.readers, Language: s.language,
-		Metrics: e.metrics, Logger: e.log.With("stage", "capture"),
+		Surveys: surveys, Metrics: e.metrics, Logger: e.log.With("stage", "capture"),
 	}
 	if rec != nil {
 		cfg.Recorder = rec
-	}
-	if s.surveys != "" {
-		text, err := os.ReadFile(s.surveys)
-		if err != nil {
-			return nil, badInputf("--surveys: %v", err)
-		}
-		if cfg.Surveys, err = survey.Parse(text); err != nil {
-			return nil, badInputf("--surveys %s: %v", s.surveys, err)
-		}
 	}
 	c, err := capture.New(cfg, e.bus)
 	if err != nil {

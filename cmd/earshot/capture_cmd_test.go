@@ -239,6 +239,10 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 	if b, err := exec.Command("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", mono, "synth", "0.1", "sine", "440").CombinedOutput(); err != nil {
 		t.Fatalf("sox: %v %s", err, b)
 	}
+	badSurvey := filepath.Join(dir, "bad-survey.yaml")
+	if err := os.WriteFile(badSurvey, []byte("surveys:\n  - name: a\n    questions: [{id: q, prompt: p, scale: 1-5}]\n    start: later\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -259,6 +263,8 @@ func TestCaptureCommandsRefuseBadInput(t *testing.T) {
 		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "nowhere"}, "--rtp"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--agent-net", "10.0.0.0/99"}, "--agent-net"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp-readers", "65"}, "--rtp-readers"},
+		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "127.0.0.1:0", "--surveys", filepath.Join(dir, "absent.yaml")}, "absent.yaml"},
+		{[]string{"capture", "--nats", srv.ClientURL(), "--rtp", "127.0.0.1:0", "--surveys", badSurvey}, "bad-survey.yaml: 1 problem(s); line 4 column 12: surveys[0].start"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--media-ws", "127.0.0.1:0"}, "--media-ws-token"},
 		{[]string{"capture", "--nats", srv.ClientURL(), "--media-ws", "127.0.0.1:0", "--media-ws-token", "t", "--media-ws-inbound", "boss"}, "--media-ws-inbound"},
 	} {
