@@ -218,7 +218,7 @@ var dialect = sqlstore.Dialect{
 	}, {
 		// Daily rollups of what dashboards aggregate (see
 		// sqlstore.RollupStmts), filled from the calls kept before.
-		Stmts: sqlstore.RollupStmts("bigint", "double precision"),
+		Stmts: sqlstore.RollupStmts("bigint", "double precision", ""),
 		Then:  sqlstore.FillRollups,
 	}},
 }

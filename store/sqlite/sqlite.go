@@ -262,7 +262,7 @@ var dialect = sqlstore.Dialect{
 	}, {
 		// Daily rollups of what dashboards aggregate (see
 		// sqlstore.RollupStmts), filled from the calls kept before.
-		Stmts: sqlstore.RollupStmts("INTEGER", "REAL"),
+		Stmts: sqlstore.RollupStmts("INTEGER", "REAL", " WITHOUT ROWID"),
 		Then:  sqlstore.FillRollups,
 	}},
 }

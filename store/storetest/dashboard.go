@@ -235,6 +235,9 @@ func dashboardsAgree(t *testing.T, s store.Store, from, to time.Time, when strin
 	for _, q := range []msg.DashboardQuery{
 		{From: from, To: to},
 		{From: from, To: to, Step: msg.StepWeek, GroupBy: msg.GroupAgent},
+		// From a Sunday to a Wednesday: days, two weeks, days.
+		{From: from.Add(-24 * time.Hour), To: to.Add(2 * 24 * time.Hour), Step: msg.StepWeek, GroupBy: msg.GroupQueue},
+		{From: from.Add(-24 * time.Hour), To: to.Add(2 * 24 * time.Hour), Step: msg.StepWeek, Agent: "bob"},
 		{From: from, To: to, GroupBy: msg.GroupQueue},
 		{From: from, To: to, Agent: "bob"},
 		{From: from, To: to, GroupBy: msg.GroupAgent, Queue: "billing"},

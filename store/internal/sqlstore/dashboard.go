@@ -81,31 +81,58 @@ func (s *Store) dashboard(ctx context.Context, q msg.DashboardQuery, b store.Buc
 		FROM call_tags t WHERE `+where+` GROUP BY bk, grp, t.kind, t.name`, args)
 }
 
-// dashboardDays answers q from the daily rollups of dim (keeping key when
-// set).
+// dashboardDays answers q from the rollups of dim (keeping key when set):
+// its days, and for a week step its weeks from the first Monday in the
+// range to the last (the days before and after them).
 func (s *Store) dashboardDays(ctx context.Context, q msg.DashboardQuery, b store.Buckets, dim, key string) (msg.Dashboard, error) {
 	group := `r.key`
 	if q.GroupBy == msg.GroupOverall {
 		group = `''`
 	}
-	where := `r.tz = ? AND r.dim = ? AND r.day >= ? AND r.day < ?`
-	args := []any{b.Shift, b.Width, q.TZOffsetMinutes, dim, q.From.UnixMilli(), q.To.UnixMilli()}
-	if key != "" {
-		where += ` AND r.key = ?`
-		args = append(args, key)
+	type span struct {
+		dim      string
+		from, to int64
+	}
+	from, to := q.From.UnixMilli(), q.To.UnixMilli()
+	spans := []span{{dim, from, to}}
+	if q.Step == msg.StepWeek {
+		w0 := (from+b.Shift+b.Width-1)/b.Width*b.Width - b.Shift
+		w1 := (to+b.Shift)/b.Width*b.Width - b.Shift
+		if w0 < w1 {
+			spans = []span{{dim, from, w0}, {dim + "/w", w0, w1}, {dim, w1, to}}
+		}
+	}
+	rows := func(table string) (string, []any) {
+		var parts []string
+		args := []any{b.Shift, b.Width}
+		for _, sp := range spans {
+			if sp.from >= sp.to {
+				continue
+			}
+			part := `SELECT * FROM ` + table + ` WHERE tz = ? AND dim = ? AND day >= ? AND day < ?`
+			args = append(args, q.TZOffsetMinutes, sp.dim, sp.from, sp.to)
+			if key != "" {
+				part += ` AND key = ?`
+				args = append(args, key)
+			}
+			parts = append(parts, part)
+		}
+		return `(` + strings.Join(parts, ` UNION ALL `) + `) r`, args
 	}
 	bucket := `(r.day + CAST(? AS BIGINT)) / CAST(? AS BIGINT)`
 	var sums []string
 	for _, c := range rollupColumns {
 		sums = append(sums, `SUM(r.`+c[0]+`)`)
 	}
+	days, args := rows("dashboard_days")
 	out, at, err := s.dashboardRows(ctx, q, b, `SELECT `+bucket+` AS bk, `+group+` AS grp, `+strings.Join(sums, ", ")+`
-		FROM dashboard_days r WHERE `+where+` GROUP BY bk, grp HAVING SUM(r.calls) > 0 ORDER BY bk, grp`, args)
+		FROM `+days+` GROUP BY bk, grp HAVING SUM(r.calls) > 0 ORDER BY bk, grp`, args)
 	if err != nil {
 		return out, err
 	}
+	tags, args := rows("dashboard_day_tags")
 	return s.dashboardTags(ctx, out, at, `SELECT `+bucket+` AS bk, `+group+` AS grp, r.kind, r.name, SUM(r.calls)
-		FROM dashboard_day_tags r WHERE `+where+` GROUP BY bk, grp, r.kind, r.name HAVING SUM(r.calls) > 0`, args)
+		FROM `+tags+` GROUP BY bk, grp, r.kind, r.name HAVING SUM(r.calls) > 0`, args)
 }
 
 // dashboardRows reads a dashboard's rows from query, which returns each

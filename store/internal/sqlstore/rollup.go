@@ -25,14 +25,20 @@ import (
 // MaxRollupOffsets bounds how many time zone offsets are rolled up.
 const MaxRollupOffsets = 8
 
-// rollupDims are the dimensions every call is rolled up by, and rollupKey
-// the key of each.
+// rollupDims are the dimensions every call is rolled up by, each by day
+// and (named with /w) by week from Monday: the kind of key (kd), the
+// span's width (w) and its shift (s, a week's: Thursday 1 January 1970 to
+// Monday); rollupKey is the key, rollupDay the start of the span, in UTC
+// milliseconds, at the offset's local midnight.
 const (
-	rollupDims = `(SELECT 'all' AS dim UNION ALL SELECT 'agent' UNION ALL SELECT 'queue') d`
-	rollupKey  = `CASE d.dim WHEN 'agent' THEN c.agent WHEN 'queue' THEN c.queue ELSE '' END`
-	rollupDay  = `((c.started_at + o.tz * 60000) / 86400000) * 86400000 - o.tz * 60000`
-	rollupDur  = `(CASE WHEN c.duration_ms > 0 THEN c.duration_ms ELSE c.ended_at - c.started_at END)`
-	rollupHC   = `(CASE WHEN c.characteristics_at >= 0 THEN 1 ELSE 0 END)`
+	rollupDims = `(SELECT 'all' AS dim, 'all' AS kd, 86400000 AS w, 0 AS s
+		UNION ALL SELECT 'agent', 'agent', 86400000, 0 UNION ALL SELECT 'queue', 'queue', 86400000, 0
+		UNION ALL SELECT 'all/w', 'all', 604800000, 259200000 UNION ALL SELECT 'agent/w', 'agent', 604800000, 259200000
+		UNION ALL SELECT 'queue/w', 'queue', 604800000, 259200000) d`
+	rollupKey = `CASE d.kd WHEN 'agent' THEN c.agent WHEN 'queue' THEN c.queue ELSE '' END`
+	rollupDay = `((c.started_at + o.tz * 60000 + d.s) / d.w) * d.w - d.s - o.tz * 60000`
+	rollupDur = `(CASE WHEN c.duration_ms > 0 THEN c.duration_ms ELSE c.ended_at - c.started_at END)`
+	rollupHC  = `(CASE WHEN c.characteristics_at >= 0 THEN 1 ELSE 0 END)`
 )
 
 // rollupColumns are the summed columns of dashboard_days, each with the
@@ -61,8 +67,10 @@ var rollupColumns = [][2]string{
 
 // RollupStmts are the statements of the migration that adds the daily
 // rollups, for both dialects: integer and real are the engine's 64-bit
-// integer and float types. Its Then is FillRollups.
-func RollupStmts(integer, real string) []string {
+// integer and float types, and table ends each CREATE TABLE (SQLite:
+// WITHOUT ROWID, so that the primary key is the table and a range of it
+// is read in one pass). Its Then is FillRollups.
+func RollupStmts(integer, real, table string) []string {
 	var cols []string
 	for _, c := range rollupColumns {
 		typ := integer
@@ -75,9 +83,9 @@ func RollupStmts(integer, real string) []string {
 		`CREATE TABLE dashboard_offsets (tz integer PRIMARY KEY)`,
 		`INSERT INTO dashboard_offsets (tz) VALUES (0)`,
 		`CREATE TABLE dashboard_days (tz integer NOT NULL, dim text NOT NULL, key text NOT NULL, day ` + integer + ` NOT NULL, ` +
-			strings.Join(cols, ", ") + `, PRIMARY KEY (tz, dim, key, day))`,
+			strings.Join(cols, ", ") + `, PRIMARY KEY (tz, dim, key, day))` + table,
 		`CREATE TABLE dashboard_day_tags (tz integer NOT NULL, dim text NOT NULL, key text NOT NULL, day ` + integer + ` NOT NULL,
-			kind text NOT NULL, name text NOT NULL, calls ` + integer + ` NOT NULL, PRIMARY KEY (tz, dim, key, day, kind, name))`,
+			kind text NOT NULL, name text NOT NULL, calls ` + integer + ` NOT NULL, PRIMARY KEY (tz, dim, key, day, kind, name))` + table,
 	}
 }
 
