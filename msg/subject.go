@@ -92,6 +92,7 @@ func SubjectCategories(call string) string { return "earshot.category." + call }
 
 // SubjectRedaction is where a call's AudioRedaction goes.
 func SubjectRedaction(call string) string { return "earshot.redaction." + call }
+
 // SubjectSurvey is where a call's post-call survey results go.
 func SubjectSurvey(call string) string { return "earshot.survey." + call }
 
