@@ -144,7 +144,7 @@ func TestDashboardBackfill(t *testing.T) {
 
 func TestRollupBackfill(t *testing.T) {
 	dsn := testDSN(t)
-	storetest.RollupBackfill(t, 6, func(t *testing.T) (store.Store, *sql.DB) {
+	storetest.RollupBackfill(t, 7, func(t *testing.T) (store.Store, *sql.DB) {
 		s, err := postgres.Open(context.Background(), postgres.Config{DSN: dsn, MaxConns: 4})
 		if err != nil {
 			t.Fatal(err)

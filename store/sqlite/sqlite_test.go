@@ -73,7 +73,7 @@ func TestDashboardBackfill(t *testing.T) {
 
 func TestRollupBackfill(t *testing.T) {
 	path := filepath.Join(t.TempDir(), sqlite.FileName)
-	storetest.RollupBackfill(t, 6, func(t *testing.T) (store.Store, *sql.DB) {
+	storetest.RollupBackfill(t, 7, func(t *testing.T) (store.Store, *sql.DB) {
 		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
 		if err != nil {
 			t.Fatal(err)
