@@ -144,7 +144,7 @@ func Replay(ctx context.Context, c *pcap.Capture, cfg ReplayConfig) ([]ReplayedC
 	if cfg.Announcer == nil {
 		markRefused(calls, out, cfg.NoBye)
 	}
-	if err := transmit(ctx, conns, pkts, cfg.Speed); err != nil {
+	if err := transmit(ctx, conns, pkts, cfg.Speed, nil); err != nil {
 		return out, err
 	}
 	return out, nil

@@ -57,6 +57,9 @@ type SentLeg struct {
 type Sent struct {
 	CallID string
 	Legs   []SentLeg
+	// Start is when the legs' first packets were due: sample n of a leg
+	// went out at Start + n/8000 s (at real-time speed).
+	Start time.Time
 }
 
 const samplesPerPacket = 160 // 20 ms
@@ -141,7 +144,7 @@ func Send(ctx context.Context, cfg SendConfig) (*Sent, error) {
 			return nil, err
 		}
 	}
-	if err := transmit(ctx, conns, pkts, cfg.Speed); err != nil {
+	if err := transmit(ctx, conns, pkts, cfg.Speed, func(t time.Time) { sent.Start = t }); err != nil {
 		return sent, err
 	}
 	if cfg.Announcer != nil && cfg.NoBye {

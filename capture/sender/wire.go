@@ -61,14 +61,18 @@ func listenFor(to, from netip.AddrPort) (*net.UDPConn, error) {
 
 func localAddr(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
 
-// transmit sends pkts (in any order) on their sockets at their times.
-func transmit(ctx context.Context, conns []*net.UDPConn, pkts []timed, sp Speed) error {
+// transmit sends pkts (in any order) on their sockets at their times;
+// started, when set, is told when their clock starts.
+func transmit(ctx context.Context, conns []*net.UDPConn, pkts []timed, sp Speed, started func(time.Time)) error {
 	sort.SliceStable(pkts, func(i, j int) bool { return pkts[i].at < pkts[j].at })
 	factor := sp.Factor
 	if factor == 0 {
 		factor = 1
 	}
 	start := time.Now()
+	if started != nil {
+		started(start)
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C

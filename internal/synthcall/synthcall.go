@@ -78,7 +78,7 @@ func Render(ctx context.Context, turns []Turn, tailMS int64) (*Call, error) {
 		if _, ok := c.Legs[t.Leg]; !ok {
 			c.Legs[t.Leg] = nil
 		}
-		first, last := speechBounds(pcm)
+		first, last := SpeechBounds(pcm)
 		if first < 0 {
 			return nil, fmt.Errorf("turn %d (%q): espeak-ng produced no audible speech", i, t.Text)
 		}
@@ -138,9 +138,9 @@ func Speak(ctx context.Context, t Turn) ([]int16, error) {
 	return a.Mono(), nil
 }
 
-// speechBounds returns the first and last sample index of a 10 ms frame whose
+// SpeechBounds returns the first and last sample index of a 10 ms frame whose
 // level is above -45 dBFS, or -1, -1 when there is none.
-func speechBounds(pcm []int16) (first, last int) {
+func SpeechBounds(pcm []int16) (first, last int) {
 	const frame = msg.SampleRate / 100
 	const threshold = 184 // -45 dBFS RMS of full scale 32768
 	first, last = -1, -1
