@@ -2,7 +2,7 @@ package scriptedasr_test
 
 import (
 	"context"
-		"net/http"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
