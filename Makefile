@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/earshot
 GOFILES := $(shell git ls-files '*.go' 2>/dev/null)
 
-.PHONY: all build test check bench run clean examples
+.PHONY: all build test check bench bench-e2e run clean examples
 
 all: build
 
@@ -26,6 +26,18 @@ run:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# bench-e2e: earshot run end to end under N concurrent two-leg calls from
+# earshot load, the transcriber a scripted load-test double that answers at
+# once (so only Earshot's own stages count); writes the table into
+# README.md (Performance, End to end). Not part of make test. CALLS,
+# DURATION (each run) and TOP_DURATION (the largest; the throughput issue
+# asks 5m) pass through.
+CALLS        ?= 100,500,1000,2000
+DURATION     ?= 60s
+TOP_DURATION ?= $(DURATION)
+bench-e2e:
+	$(GO) run ./scripts/bench-e2e -calls $(CALLS) -duration $(DURATION) -top-duration $(TOP_DURATION)
 
 # examples: render the demo's example calls (examples/calls/NAME.json and
 # examples/calls-ko/NAME.json scripts to NAME.agent.wav and NAME.customer.wav,

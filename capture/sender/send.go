@@ -41,8 +41,11 @@ type SendConfig struct {
 	// source) before sending and ends it after.
 	Announcer Announcer
 	// NoBye leaves out the RTCP BYE that ends each stream.
-	NoBye  bool
-	Logger *slog.Logger
+	NoBye bool
+	// Started, when set, is told when the legs' clock starts: sample n
+	// of a leg goes out at that time + n/8000 s (at real-time speed).
+	Started func(time.Time)
+	Logger  *slog.Logger
 }
 
 // SentLeg describes a leg as sent.
@@ -57,9 +60,6 @@ type SentLeg struct {
 type Sent struct {
 	CallID string
 	Legs   []SentLeg
-	// Start is when the legs' first packets were due: sample n of a leg
-	// went out at Start + n/8000 s (at real-time speed).
-	Start time.Time
 }
 
 const samplesPerPacket = 160 // 20 ms
@@ -144,7 +144,7 @@ func Send(ctx context.Context, cfg SendConfig) (*Sent, error) {
 			return nil, err
 		}
 	}
-	if err := transmit(ctx, conns, pkts, cfg.Speed, func(t time.Time) { sent.Start = t }); err != nil {
+	if err := transmit(ctx, conns, pkts, cfg.Speed, cfg.Started); err != nil {
 		return sent, err
 	}
 	if cfg.Announcer != nil && cfg.NoBye {

@@ -471,9 +471,8 @@ func (cs closers) Close() error {
 
 // loadScripted reads every scripted call in dir, given by the flag
 // named name: base with the script's
-// call id, agent, queue, attributes and legs, and each script's number of
-// speech turns.
-func loadScripted(name, dir string, base sender.SendConfig) (cfgs []sender.SendConfig, turns []int, err error) {
+// call id, agent, queue, attributes and legs, and each script.
+func loadScripted(name, dir string, base sender.SendConfig) (cfgs []sender.SendConfig, scripts []*synthcall.Script, err error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		return nil, nil, badInputf("%s %s: no NAME.json call scripts there", name, dir)
@@ -493,9 +492,9 @@ func loadScripted(name, dir string, base sender.SendConfig) (cfgs []sender.SendC
 			cfg.Legs = append(cfg.Legs, sender.Leg{Role: role, PCM: pcm})
 		}
 		cfgs = append(cfgs, cfg)
-		turns = append(turns, len(sc.Turns))
+		scripts = append(scripts, sc)
 	}
-	return cfgs, turns, nil
+	return cfgs, scripts, nil
 }
 
 // sendScripted sends the calls side by side, each announced, the next

@@ -5,17 +5,28 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/earshot-dev/earshot/capture"
 	"github.com/earshot-dev/earshot/capture/sender"
+	"github.com/earshot-dev/earshot/internal/loadprobe"
+	"github.com/earshot-dev/earshot/internal/scriptedasr"
+	"github.com/earshot-dev/earshot/internal/synthcall"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
 )
 
 // The bounds of earshot load.
 const (
-	loadMaxCalls    = 1000
+	loadMaxCalls    = 5000
 	loadMaxDuration = 24 * time.Hour
 )
 
@@ -30,17 +41,23 @@ type loadTotals struct {
 	Packets    int `json:"packets"`
 	Bytes      int `json:"bytes"`
 	SendErrors int `json:"send_errors"`
+	// Probe is what --nats (and --ui, --pid) saw of the Earshot.
+	Probe *loadprobe.Report `json:"probe,omitempty"`
+	// TranscriberRequests are the requests the --transcriber double answered.
+	TranscriberRequests int64 `json:"transcriber_requests,omitempty"`
 }
 
 // loadCmd plays scripted calls as N concurrent calls for a bounded time.
 // When --duration ends no new call starts and the running ones play to
 // their end, so that every call counted is whole; an interrupt ends them
-// at once (they count as send errors).
+// at once (they count as send errors). With --nats it measures the
+// Earshot it drives (loadprobe); with --transcriber it serves the
+// load-test double of a transcription server (scriptedasr).
 func loadCmd(ctx context.Context, args []string, std stdio) error {
 	fset := flag.NewFlagSet("earshot load", flag.ContinueOnError)
 	fset.SetOutput(std.err)
 	to := fset.String("to", "127.0.0.1:40000", "capture address: HOST:PORT or HOST:PORT1-PORT2 (the calls are spread over the ports)")
-	calls := fset.Int("calls", 1, fmt.Sprintf("N calls at once (1-%d)", loadMaxCalls))
+	calls := fset.Int("calls", 1, fmt.Sprintf("N calls at once (1-%d; 0 with --transcriber: serve it only, until interrupted)", loadMaxCalls))
 	duration := fset.Duration("duration", time.Minute, fmt.Sprintf("start calls for this long (at most %s); the running ones then play to their end", loadMaxDuration))
 	ramp := fset.Float64("ramp", 0, "start the first N calls at R per second (0: all at once); those whose turn falls after --duration do not start")
 	dir := fset.String("scripts", "examples/calls", "the scripted calls to play, cycled through (NAME.json with NAME.agent.wav and NAME.customer.wav)")
@@ -49,14 +66,31 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 	announce := fset.String("announce", "", "announce each call first: nats://HOST:PORT or http://HOST:PORT/api/calls/announce")
 	token := fset.String("announce-token", "", "bearer token for an HTTP announce")
 	asJSON := fset.Bool("json", false, "print the totals as one JSON object")
+	transcriber := fset.String("transcriber", "", "LOAD-TEST DOUBLE, not a transcriber: serve on HOST:PORT an OpenAI-compatible transcription endpoint that answers at once with the text of the scripted turn nearest each request's length (for earshot run --engine http --asr-url http://HOST:PORT)")
+	natsURL := fset.String("nats", "", "measure the Earshot on this NATS server (nats://HOST:PORT): latencies from each utterance's end, queue depths, CPU")
+	uiURL := fset.String("ui", "", "with --nats: also time alerts on the web view's live board stream (http://HOST:PORT), as a browser gets them")
+	uiUser := fset.String("ui-user", "admin", "web view user for --ui")
+	uiPassword := fset.String("ui-password", "", "password of --ui-user (default $EARSHOT_UI_PASSWORD)")
+	var pids pidFlag
+	fset.Var(&pids, "pid", "with --nats: report the CPU of process NAME=PID too (repeatable), e.g. earshot=1234")
+	settle := fset.Duration("settle", 30*time.Second, "with --nats: after the last call, wait at most this long for the final segments")
 	if err := parseFlags(fset, args); err != nil {
 		return err
 	}
 	if fset.NArg() > 0 {
 		return badInputf("unexpected argument %q", fset.Arg(0))
 	}
-	if *calls < 1 || *calls > loadMaxCalls {
-		return badInputf("--calls %d: want 1 to %d", *calls, loadMaxCalls)
+	if (*calls < 1 && !(*calls == 0 && *transcriber != "")) || *calls > loadMaxCalls {
+		return badInputf("--calls %d: want 1 to %d (0 only with --transcriber)", *calls, loadMaxCalls)
+	}
+	if *uiURL != "" && *natsURL == "" {
+		return badInputf("--ui %s: needs --nats", *uiURL)
+	}
+	if *settle < 0 {
+		return badInputf("--settle %s: want 0 or more", *settle)
+	}
+	if *uiPassword == "" {
+		*uiPassword = os.Getenv("EARSHOT_UI_PASSWORD")
 	}
 	if *duration <= 0 || *duration > loadMaxDuration {
 		return badInputf("--duration %s: want more than 0 and at most %s", *duration, loadMaxDuration)
@@ -72,9 +106,38 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return badInputf("--speed: %v", err)
 	}
-	scripts, turns, err := loadScripted("--scripts", *dir, sender.SendConfig{PCMA: *pcma, Speed: sp})
+	scripts, sc, err := loadScripted("--scripts", *dir, sender.SendConfig{PCMA: *pcma, Speed: sp})
 	if err != nil {
 		return err
+	}
+	var tot loadTotals
+	stopASR := func() int64 { return 0 }
+	if *transcriber != "" {
+		if stopASR, err = serveScriptedASR(*transcriber, scripts, sc, std); err != nil {
+			return err
+		}
+		defer stopASR()
+		if *calls == 0 {
+			<-ctx.Done()
+			return nil
+		}
+	}
+	var probe *loadprobe.Probe
+	if *natsURL != "" {
+		nc, err := nats.Connect(*natsURL, nats.Name("earshot-load"))
+		if err != nil {
+			return fmt.Errorf("--nats %s: %w", *natsURL, err)
+		}
+		defer nc.Close()
+		var ports []int
+		for _, d := range dsts {
+			ports = append(ports, int(d.Port()))
+		}
+		probe, err = loadprobe.Start(ctx, loadprobe.Config{NATS: nc, UI: *uiURL, UIUser: *uiUser, UIPassword: *uiPassword,
+			PIDs: pids, Ports: ports, Logger: slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		if err != nil {
+			return err
+		}
 	}
 	ann, closeAnn, err := captureAnnouncer(*announce, *token)
 	if err != nil {
@@ -85,9 +148,8 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
 	deadline := time.Now().Add(*duration)
 	var (
-		mu  sync.Mutex
-		tot loadTotals
-		wg  sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
 	// Slot n keeps one call going on port n mod the ports, so that a port
 	// never has two unannounced calls at once.
@@ -120,8 +182,11 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 				}
 				mu.Lock()
 				tot.CallsStarted++
-				tot.Utterances += turns[i]
+				tot.Utterances += len(sc[i].Turns)
 				mu.Unlock()
+				if probe != nil {
+					cfg.Started = func(t0 time.Time) { probe.CallStarted(cfg.CallID, t0) }
+				}
 				sent, err := sender.Send(ctx, cfg)
 				mu.Lock()
 				if err != nil {
@@ -141,10 +206,90 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 		}()
 	}
 	wg.Wait()
+	if probe != nil {
+		probe.SendingEnded()
+		sctx, cancel := context.WithTimeout(ctx, *settle)
+		probe.Settle(sctx)
+		cancel()
+		tot.Probe = probe.Stop()
+	}
+	tot.TranscriberRequests = stopASR()
 	if *asJSON {
 		return json.NewEncoder(std.out).Encode(tot)
 	}
 	fmt.Fprintf(std.out, "calls started %d, finished %d; utterances %d; packets %d; bytes %d; send errors %d\n",
 		tot.CallsStarted, tot.CallsFinished, tot.Utterances, tot.Packets, tot.Bytes, tot.SendErrors)
+	if r := tot.Probe; r != nil {
+		printProbe(std.out, r, *calls)
+	}
 	return nil
+}
+
+// printProbe writes what the probe saw as text.
+func printProbe(w io.Writer, r *loadprobe.Report, calls int) {
+	fmt.Fprintf(w, "over %.0f s: %d jobs (%d final), %.1f jobs/s; kernel drops on the capture ports %d; load average %.2f %.2f %.2f (highest %.2f)\n",
+		r.Seconds, r.Jobs, r.Finals, r.JobsPerSec, r.KernelDrops, r.LoadAverage[0], r.LoadAverage[1], r.LoadAverage[2], r.LoadMax)
+	for _, s := range r.Stages {
+		fmt.Fprintf(w, "utterance end -> %-16s p50 %7.0f ms  p95 %7.0f ms  max %7.0f ms  (%d; %d missing)\n", s.Name, s.P50MS, s.P95MS, s.MaxMS, s.Count, s.Missing)
+	}
+	for _, q := range r.Queues {
+		fmt.Fprintf(w, "queue %-12s max %6d  at the end %6d  growth %+.2f/s\n", q.Consumer, q.Max, q.Last, q.Growth)
+	}
+	for _, c := range r.CPU {
+		fmt.Fprintf(w, "cpu %-12s %.2f cores (%.4f per call)\n", c.Name, c.Cores, c.Cores/float64(calls))
+	}
+}
+
+// pidFlag is --pid NAME=PID, repeatable.
+type pidFlag map[string]int
+
+func (p *pidFlag) String() string { return fmt.Sprint(map[string]int(*p)) }
+
+func (p *pidFlag) Set(v string) error {
+	name, n, ok := strings.Cut(v, "=")
+	pid, err := strconv.Atoi(n)
+	if !ok || name == "" || err != nil || pid <= 0 {
+		return fmt.Errorf("%q: want NAME=PID", v)
+	}
+	if *p == nil {
+		*p = pidFlag{}
+	}
+	(*p)[name] = pid
+	return nil
+}
+
+// serveScriptedASR serves the load-test double on addr; stop ends it and
+// returns how many requests it answered.
+func serveScriptedASR(addr string, cfgs []sender.SendConfig, scripts []*synthcall.Script, std stdio) (stop func() int64, err error) {
+	var turns []scriptedasr.Turn
+	for i, sc := range scripts {
+		legs := map[msg.Role][]int16{}
+		for _, l := range cfgs[i].Legs {
+			legs[l.Role] = l.PCM
+		}
+		turns = append(turns, scriptedasr.TurnsOf(sc, legs)...)
+	}
+	srv, err := scriptedasr.New(turns)
+	if err != nil {
+		return nil, badInputf("--transcriber: %v", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, badInputf("--transcriber %s: %v", addr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln)
+	}()
+	fmt.Fprintf(std.err, "earshot load: serving the scripted load-test transcriber (a test double, not a transcription engine) on http://%s\n", ln.Addr())
+	var once sync.Once
+	return func() int64 {
+		once.Do(func() {
+			_ = hs.Close()
+			<-done
+		})
+		return srv.Requests()
+	}, nil
 }

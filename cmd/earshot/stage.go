@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,6 +111,7 @@ type commonFlags struct {
 	httpAddr string
 	logLevel string
 	logJSON  bool
+	pprof    string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, embedded bool) {
@@ -121,6 +123,35 @@ func (c *commonFlags) register(fs *flag.FlagSet, embedded bool) {
 	fs.StringVar(&c.dataDir, "data", defaultDataDir, "data directory")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (/debug/pprof/) on HOST:PORT, unauthenticated: keep it on 127.0.0.1")
+}
+
+// servePprof serves the profiler on c.pprof, when given, until stop.
+func (c *commonFlags) servePprof(log *slog.Logger) (stop func(), err error) {
+	if c.pprof == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", c.pprof)
+	if err != nil {
+		return nil, badInputf("--pprof %s: %w", c.pprof, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln)
+	}()
+	log.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return func() {
+		_ = hs.Close()
+		<-done
+	}, nil
 }
 
 // parse parses a long-running command's flags (it takes no arguments) and
@@ -166,6 +197,11 @@ func runStage(ctx context.Context, s stage, args []string, std stdio) error {
 	if err := check(s); err != nil {
 		return err
 	}
+	stopPprof, err := c.servePprof(log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	ln, err := listenHTTP(c.httpAddr)
 	if err != nil {
 		return err
@@ -209,6 +245,11 @@ func runAll(ctx context.Context, args []string, std stdio) (err error) {
 			return stageErr(s.name(), err)
 		}
 	}
+	stopPprof, err := c.servePprof(log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	ln, err := listenHTTP(c.httpAddr)
 	if err != nil {
 		return err
