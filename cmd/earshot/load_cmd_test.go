@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/internal/loadprobe"
+	"github.com/earshot-dev/earshot/internal/synthcall"
+	"github.com/earshot-dev/earshot/internal/wav"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
@@ -160,5 +165,102 @@ func TestLoadRefusesBadFlags(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, c.want) {
 			t.Errorf("earshot load %v: exit %d, %q; want 2 naming %s", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// TestLoadMeasuresThePipeline drives earshot run (transcribing through the
+// http engine with earshot load's scripted transcriber) with a short
+// scripted call whose customer says a rule's words, and checks that
+// earshot load --nats --ui saw every stage of it: the final jobs, their
+// final segments, the alert on NATS and on the live board, the queues and
+// the CPU.
+func TestLoadMeasuresThePipeline(t *testing.T) {
+	if !synthcall.Available() {
+		t.Skip(synthcall.ErrNoTools)
+	}
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before, natsJetStreamLeak) })
+	dir := t.TempDir()
+	script := `{"call_id": "short", "agent": "alice", "queue": "billing", "turns": [
+		{"leg": "agent", "at_ms": 0, "text": "Thank you for calling."},
+		{"leg": "customer", "at_ms": 2500, "text": "This is ridiculous, I want to cancel my account today."}]}`
+	path := filepath.Join(dir, "short.json")
+	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := synthcall.LoadScript(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := synthcall.Render(context.Background(), sc.SynthTurns(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, pcm := range call.Legs {
+		if err := wav.WriteFile(synthcall.LegFile(path, role), &wav.Audio{SampleRate: msg.SampleRate, Channels: 1, Samples: pcm}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	srv, _ := bustest.Start(t)
+	asrAddr := e2eFreeTCP(t)
+	asrCtx, stopASR := context.WithCancel(context.Background())
+	asrDone := make(chan string, 1)
+	go func() {
+		code, _, errOut := captureRun(asrCtx, "load", "--transcriber", asrAddr, "--calls", "0", "--scripts", dir)
+		asrDone <- fmt.Sprintf("exit %d: %s", code, errOut)
+	}()
+	defer func() {
+		stopASR()
+		if s := <-asrDone; !strings.HasPrefix(s, "exit 0") {
+			t.Errorf("earshot load --transcriber: %s", s)
+		}
+	}()
+	es := e2eStartEarshot(t, srv.ClientURL(), "--engine", "http", "--asr-url", "http://"+asrAddr)
+	defer es.stop()
+
+	code, out, errOut := captureRun(context.Background(), "load", "--to", es.rtpAddr, "--calls", "1", "--duration", "100ms",
+		"--scripts", dir, "--announce", srv.ClientURL(), "--nats", srv.ClientURL(), "--ui", "http://"+es.httpAddr,
+		"--ui-password", es.password, "--pid", fmt.Sprintf("earshot=%d", os.Getpid()), "--settle", "60s", "--json")
+	if code != 0 {
+		t.Fatalf("earshot load exited %d: %s %s", code, out, errOut)
+	}
+	var tot loadTotals
+	if err := json.Unmarshal([]byte(out), &tot); err != nil || tot.Probe == nil {
+		t.Fatalf("earshot load --json printed %q: %v", out, err)
+	}
+	r := tot.Probe
+	t.Logf("probe: %+v", r)
+	stages := map[string]loadprobe.Stage{}
+	for _, s := range r.Stages {
+		stages[s.Name] = s
+	}
+	for _, name := range []string{"job published", "final segment", "alert published", "alert in browser"} {
+		s := stages[name]
+		// Each stage comes after the utterance's end (less capture's
+		// post-roll) and, on an idle pipeline, within seconds.
+		if s.Count == 0 || s.Missing != 0 || s.P50MS < -100 || s.MaxMS > 20000 {
+			t.Errorf("stage %q: %+v, want every utterance, each within 20 s of its end", name, s)
+		}
+	}
+	if n := stages["final segment"].Count; n != stages["job published"].Count || n < 2 {
+		t.Errorf("%d final segments for %d final jobs, want one each, at least 2", n, stages["job published"].Count)
+	}
+	if stages["alert in browser"].P50MS < stages["alert published"].P50MS {
+		t.Errorf("the board showed the alert (%v ms) before it was published (%v ms)", stages["alert in browser"].P50MS, stages["alert published"].P50MS)
+	}
+	queues := map[string]bool{}
+	for _, q := range r.Queues {
+		queues[q.Consumer] = true
+	}
+	if !queues["asr"] || !queues["store"] {
+		t.Errorf("queues %+v: want the asr and store consumers", r.Queues)
+	}
+	cpu := map[string]float64{}
+	for _, c := range r.CPU {
+		cpu[c.Name] = c.Cores
+	}
+	if cpu["earshot"] <= 0 || cpu["load"] <= 0 {
+		t.Errorf("cpu %+v: want earshot's and load's above 0", r.CPU)
 	}
 }

@@ -443,7 +443,7 @@ func stage(name string, ms []float64, missing int) Stage {
 		return s
 	}
 	sort.Float64s(ms)
-	s.P50MS, s.P95MS, s.MaxMS = quantile(ms, 0.5), quantile(ms, 0.95), ms[len(ms)-1]
+	s.P50MS, s.P95MS, s.MaxMS = quantile(ms, 0.5), quantile(ms, 0.95), quantile(ms, 1)
 	return s
 }
 

@@ -1,0 +1,82 @@
+package loadprobe
+
+import (
+	"bufio"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseStat(t *testing.T) {
+	// A command name with spaces and a ')' of its own; utime 250, stime 50.
+	line := "4242 (earshot (x) run) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 0 0\n"
+	got, err := parseStat(line)
+	if err != nil || got != 3.0 {
+		t.Errorf("parseStat = %v, %v; want 3 s", got, err)
+	}
+	for _, bad := range []string{"", "1 (x S 1", "1 (x) S 1 2 3", "1 (x) S 1 2 3 4 5 6 7 8 9 a b c"} {
+		if _, err := parseStat(bad); err == nil {
+			t.Errorf("parseStat(%q): no error", bad)
+		}
+	}
+}
+
+func TestParseUDPDrops(t *testing.T) {
+	const table = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  100: 0100007F:9C40 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 1 2 0000000000000000 7
+  101: 0100007F:9C40 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 2 2 0000000000000000 5
+  102: 0100007F:9C41 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 3 2 0000000000000000 100
+`
+	// Port 0x9C40 = 40000, two sockets (SO_REUSEPORT): both count.
+	if got := parseUDPDrops(bufio.NewScanner(strings.NewReader(table)), map[int]bool{40000: true}); got != 12 {
+		t.Errorf("drops on 40000 = %d, want 12", got)
+	}
+}
+
+func TestQuantileAndSlope(t *testing.T) {
+	xs := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
+	if q := quantile(xs, 0.5); q != 10 {
+		t.Errorf("p50 = %v, want 10", q)
+	}
+	if q := quantile(xs, 0.95); q != 19 {
+		t.Errorf("p95 = %v, want 19", q)
+	}
+	var grow, flat []queueSample
+	for i := range 10 {
+		grow = append(grow, queueSample{t: float64(i), depth: uint64(100 + 5*i)})
+		flat = append(flat, queueSample{t: float64(i), depth: uint64(3 + i%2)})
+	}
+	if s := slope(grow); s != 5 {
+		t.Errorf("slope of a queue growing 5/s = %v", s)
+	}
+	if s := slope(flat); s > 0.2 || s < -0.2 {
+		t.Errorf("slope of a flat queue = %v", s)
+	}
+}
+
+// TestBoardAlertsMatchInOrder: each rise of a call's alert count on the
+// board is one alert shown, matched in order to the alerts published; a
+// snapshot after a reconnect counts the alerts it holds without a time.
+func TestBoardAlertsMatchInOrder(t *testing.T) {
+	p := &Probe{cfg: Config{UI: "http://x"}, calls: map[string]time.Time{}, jobs: map[string]seen{}, finals: map[string]seen{},
+		alerts: map[string][]alertSeen{}, shown: map[string][]time.Time{}, counts: map[string]int{}, queues: map[string]*queueStats{},
+		start: time.Now(), cancel: func() {}}
+	t0 := time.Now()
+	p.CallStarted("c", t0)
+	p.alerts["c"] = []alertSeen{{atMS: 1000, at: t0.Add(1100 * time.Millisecond)}, {atMS: 2000, at: t0.Add(2100 * time.Millisecond)}, {atMS: 3000, at: t0.Add(3100 * time.Millisecond)}}
+	p.onBoard("row", []byte(`{"call_id":"c","alerts":1}`), t0.Add(1200*time.Millisecond))
+	p.onBoard("row", []byte(`{"call_id":"c","alerts":1}`), t0.Add(1500*time.Millisecond)) // another change: no new alert
+	p.onBoard("snapshot", []byte(`{"rows":[{"call_id":"c","alerts":2}]}`), t0.Add(2500*time.Millisecond))
+	p.onBoard("row", []byte(`{"call_id":"c","alerts":3}`), t0.Add(3400*time.Millisecond))
+	r := p.Stop()
+	for _, s := range r.Stages {
+		if s.Name == "alert in browser" {
+			// 200 ms and 400 ms; the one in the snapshot has no time.
+			if s.Count != 2 || s.Missing != 1 || s.P50MS != 200 || s.MaxMS != 400 {
+				t.Errorf("alert in browser: %+v, want 200 and 400 ms, one missing", s)
+			}
+			return
+		}
+	}
+	t.Error("no alert in browser stage")
+}
