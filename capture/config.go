@@ -50,6 +50,12 @@ type Config struct {
 	VADMarginDB float64
 	// Endpoint is the silence that ends a turn. Default 700 ms.
 	Endpoint time.Duration
+	// Handover is the shorter silence that ends a turn when the call says
+	// the turn is over: the speaker's level has fallen at least
+	// HandoverFallDB below the turn's speech and the other leg has started
+	// a turn (of at least MinTurn) since the speaker's last speech.
+	// Default 300 ms; negative: off (Endpoint only). At most Endpoint.
+	Handover time.Duration
 	// MinTurn is the shortest speech kept as a turn. Default 200 ms.
 	MinTurn time.Duration
 	// PreRoll and PostRoll are the audio kept before and after the speech
@@ -194,6 +200,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("capture: VAD margin %g dB: want 0 to 60", c.VADMarginDB)
 	}
 	def(&c.Endpoint, 700*time.Millisecond)
+	def(&c.Handover, 300*time.Millisecond)
 	def(&c.MinTurn, 200*time.Millisecond)
 	def(&c.PreRoll, 60*time.Millisecond)
 	def(&c.PostRoll, 60*time.Millisecond)
@@ -203,6 +210,9 @@ func (c *Config) defaults() error {
 	def(&c.FlushTimeout, 5*time.Second)
 	if c.Endpoint < 40*time.Millisecond || c.Endpoint > 10*time.Second {
 		return fmt.Errorf("capture: endpoint silence %s: want 40ms to 10s", c.Endpoint)
+	}
+	if c.Handover > c.Endpoint || c.Handover >= 0 && c.Handover < c.PostRoll {
+		return fmt.Errorf("capture: handover silence %s: want from the post-roll (%s) to the endpoint silence (%s), or negative for none", c.Handover, c.PostRoll, c.Endpoint)
 	}
 	if c.PreRoll < 0 || c.PostRoll < 0 || c.PreRoll > time.Second || c.PostRoll > c.Endpoint {
 		return fmt.Errorf("capture: pre-roll %s / post-roll %s: want 0 to 1s and post-roll at most the endpoint silence", c.PreRoll, c.PostRoll)
@@ -231,6 +241,10 @@ func (c *Config) defaults() error {
 	return nil
 }
 
+// handoverFallDB is how far below the turn's speech the speaker's level
+// must have fallen for a handover to end the turn.
+const handoverFallDB = 10
+
 func samples(d time.Duration) int64 { return int64(d) * msg.SampleRate / int64(time.Second) }
 
 func (c *Config) vadParams() vadParams {
@@ -239,6 +253,8 @@ func (c *Config) vadParams() vadParams {
 		margin:       math.Pow(10, c.VADMarginDB/10),
 		onsetFrames:  2,
 		endpoint:     samples(c.Endpoint),
+		handover:     samples(c.Handover),
+		handoverFall: math.Pow(10, -handoverFallDB/10),
 		minTurn:      samples(c.MinTurn),
 		preRoll:      samples(c.PreRoll),
 		postRoll:     samples(c.PostRoll),

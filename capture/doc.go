@@ -85,7 +85,9 @@
 // Each 20 ms frame's energy is compared with a threshold: the larger of
 // Config.VADThresholdDBFS and the tracked noise floor plus Config.VADMarginDB.
 // Two consecutive speech frames start a turn; Config.Endpoint of non-speech
-// ends it. A turn shorter than Config.MinTurn is dropped as a click (no job,
+// ends it, or the shorter Config.Handover when the call says the turn is
+// over: the speaker's level has fallen 10 dB below its speech's and the
+// other leg has started a turn since the speaker's last speech. A turn shorter than Config.MinTurn is dropped as a click (no job,
 // nothing on the timeline). Jobs carry Config.PreRoll of audio before the
 // speech and Config.PostRoll after it.
 package capture

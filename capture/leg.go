@@ -26,6 +26,8 @@ type vadParams struct {
 	margin       float64 // linear factor of Config.VADMarginDB
 	onsetFrames  int
 	endpoint     int64
+	handover     int64   // <= 0: none
+	handoverFall float64 // linear factor of handoverFallDB, below 1
 	minTurn      int64
 	preRoll      int64
 	postRoll     int64
@@ -59,6 +61,8 @@ type leg struct {
 	talking     bool    // the turn is long enough to be one (MinTurn)
 	energy      float64 // of the turn's speech frames
 	speech      int     // speech frames in the turn
+	quietEnergy float64 // of the frames since the turn's last speech
+	quiet       int     // frames since the turn's last speech
 	finals      int
 	sink        legSink
 	rec         AudioSink // Config.Recorder, or nil
@@ -164,14 +168,19 @@ func (l *leg) frame(f []int16, pos int64) {
 		l.speechEnd = end
 		l.energy += e
 		l.speech++
+		l.quietEnergy, l.quiet = 0, 0
 		if !l.talking && l.speechEnd-l.speechStart >= l.p.minTurn {
 			// Long enough not to be a click: the timeline hears it.
 			l.talking = true
 			l.sink.talkStart(l, l.speechStart)
 		}
-	} else if end-l.speechEnd >= l.p.endpoint {
-		l.endTurn()
-		return
+	} else {
+		l.quietEnergy += e
+		l.quiet++
+		if end-l.speechEnd >= l.p.endpoint || l.handedOver(end) {
+			l.endTurn()
+			return
+		}
 	}
 	if end-l.partStart >= l.p.maxPart {
 		l.emit(l.partStart, end, false)
@@ -187,6 +196,23 @@ func (l *leg) frame(f []int16, pos int64) {
 	}
 }
 
+// handedOver reports whether the turn is over before the endpoint
+// silence: the speaker has been silent for the handover silence, its level
+// has fallen well below its speech's, and another leg of the call has
+// started a turn (a real one, not a click) since its last speech.
+func (l *leg) handedOver(end int64) bool {
+	if l.p.handover <= 0 || end-l.speechEnd < l.p.handover || !l.talking || l.speech == 0 ||
+		l.quietEnergy/float64(l.quiet) > l.p.handoverFall*l.energy/float64(l.speech) {
+		return false
+	}
+	for _, o := range l.call.legs {
+		if o != l && o.inTurn && o.talking && o.offset+o.speechStart >= l.offset+l.speechEnd {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *leg) startTurn(start int64) {
 	l.inTurn = true
 	l.run = 0
@@ -197,6 +223,7 @@ func (l *leg) startTurn(start int64) {
 	l.speechEnd = l.vadPos + frameLen
 	l.nextInterim = l.partStart + l.p.interimEvery
 	l.energy, l.speech = 0, 0
+	l.quietEnergy, l.quiet = 0, 0
 	// The onset frames are speech.
 	for p := start; p < l.speechEnd; p += frameLen {
 		var sum int64

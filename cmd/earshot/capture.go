@@ -39,6 +39,7 @@ type captureStage struct {
 	surveys                 string
 	rtp, agentNet, language string
 	callTimeout, endpoint   time.Duration
+	handover                time.Duration
 	interim                 time.Duration
 	threshold, margin       float64
 	jitterMin, jitterMax    time.Duration
@@ -85,6 +86,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.agentNet, "agent-net", "", "CIDRs (comma-separated) whose sources are the agent leg of undeclared calls")
 	fs.DurationVar(&s.callTimeout, "call-timeout", 20*time.Second, "end a call after this long without RTP")
 	fs.DurationVar(&s.endpoint, "vad-endpoint", 700*time.Millisecond, "silence that ends a turn")
+	fs.DurationVar(&s.handover, "vad-handover", 300*time.Millisecond, "shorter silence that ends a turn when the other side has started talking since and the speaker's level fell (negative: off)")
 	fs.DurationVar(&s.interim, "vad-interim", 2*time.Second, "interim job interval while a turn goes on (negative: none)")
 	fs.Float64Var(&s.threshold, "vad-threshold", -46, "lowest frame level that is speech, dBFS")
 	fs.Float64Var(&s.margin, "vad-margin", 12, "how far above the noise floor speech must be, dB")
@@ -150,7 +152,7 @@ func (s *captureStage) start(ctx context.Context, e *env) (func(context.Context)
 		return nil, err
 	}
 	cfg := capture.Config{
-		Listen: listen, AgentNets: nets, CallTimeout: s.callTimeout, Endpoint: s.endpoint,
+		Listen: listen, AgentNets: nets, CallTimeout: s.callTimeout, Endpoint: s.endpoint, Handover: s.handover,
 		InterimEvery: s.interim, VADThresholdDBFS: s.threshold, VADMarginDB: s.margin,
 		JitterMin: s.jitterMin, JitterMax: s.jitterMax, RateLimit: s.rateLimit, Readers: s.readers, Language: s.language,
 		Surveys: surveys, Metrics: e.metrics, Logger: e.log.With("stage", "capture"),
