@@ -609,3 +609,67 @@ func TestConsumeTogether(t *testing.T) {
 		t.Fatalf("ack pending %d, ack floor %d; want 0 and at least %d", ci.NumAckPending, ci.AckFloor.Consumer, n)
 	}
 }
+
+// TestKeyedHandlerPublishesWithoutWaiting: in a keyed consumer's handler,
+// Conn.Publish returns before its ack, and the message is acked only once
+// what the handler published is stored: a publish that fails (no stream
+// takes its subject) brings the message again, and the second delivery's
+// result is stored.
+func TestKeyedHandlerPublishesWithoutWaiting(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	deliveries := make(chan int, 10)
+	stop := consume(t, c, bus.ConsumerConfig{
+		Stream: bus.StreamEvents, Durable: "async", Filter: []string{msg.AllTranscripts},
+		Workers: 2, Key: bus.ByCall, RetryBackoff: 10 * time.Millisecond,
+	}, func(ctx context.Context, m jetstream.Msg) error {
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		subject := msg.SubjectAlert("c1") // stored
+		if md.NumDelivered == 1 {
+			subject = "nostream.c1" // no stream: the publish fails
+		}
+		if err := c.Publish(ctx, subject, []byte("result")); err != nil {
+			return err
+		}
+		deliveries <- int(md.NumDelivered)
+		return nil
+	})
+	if err := c.Publish(ctx, msg.SubjectTranscript("c1"), []byte("segment")); err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 2; want++ {
+		select {
+		case n := <-deliveries:
+			if n != want {
+				t.Fatalf("delivery %d, want %d", n, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("delivery %d not within 20 s: a failed publish in flight must bring the message again", want)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The second delivery's result is stored, and the message acked.
+	s, err := c.JS.Stream(ctx, bus.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetLastMsgForSubject(ctx, msg.SubjectAlert("c1")); err != nil {
+		t.Errorf("the result of the second delivery: %v", err)
+	}
+	cons, err := c.JS.Consumer(ctx, bus.StreamEvents, "async")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.NumAckPending != 0 || ci.NumPending != 0 || ci.AckFloor.Consumer < 1 {
+		t.Errorf("consumer: %d unacked, %d pending, ack floor %d; want the message acked", ci.NumAckPending, ci.NumPending, ci.AckFloor.Consumer)
+	}
+}

@@ -50,7 +50,7 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect to nats %s: %w", url, err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(ackTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("bus: jetstream on %s: %w", url, err)
@@ -106,7 +106,10 @@ func versionNumbers(v string) [3]int {
 }
 
 // Publish publishes data to subject on JetStream and waits for the ack, so a
-// message that returns nil is stored.
+// message that returns nil is stored. Inside the handler of a consumer
+// keyed by call (ConsumerConfig.Key) it does not wait: the consumer acks
+// the handled message only once its publishes are stored, and hands it
+// back for redelivery when one fails.
 func (c *Conn) Publish(ctx context.Context, subject string, data []byte) error {
 	return c.PublishWithID(ctx, subject, data, "")
 }
@@ -119,6 +122,14 @@ func (c *Conn) PublishWithID(ctx context.Context, subject string, data []byte, m
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if async, err := publishAsync(ctx, c.JS, subject, data, opts); async {
+		// A keyed consumer's handler: the consumer acks its message once
+		// this is stored.
+		if err != nil {
+			return fmt.Errorf("bus: publish %s: %w", subject, err)
+		}
+		return nil
 	}
 	if _, err := c.JS.Publish(ctx, subject, data, opts...); err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)

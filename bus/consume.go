@@ -172,6 +172,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: 4*cfg.Workers + 2*cfg.Batch,
 	}
+	if cfg.Key != nil {
+		cc.MaxAckPending += cfg.Workers * window // handled, their publishes in flight
+	}
 	switch len(cfg.Filter) {
 	case 0:
 	case 1:
@@ -216,7 +219,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 				errs <- dispatch(runCtx, js, &cfg, it, h)
 				return
 			}
-			errs <- consumeLoop(runCtx, &cfg, it, func(m jetstream.Msg) { handle(runCtx, js, &cfg, m, h) })
+			errs <- consumeLoop(runCtx, &cfg, it, func(m jetstream.Msg) { handle(runCtx, js, &cfg, m, h, nil) })
 		}()
 	}
 	select {
@@ -282,9 +285,14 @@ func dispatch(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, 
 	for i := range queues {
 		queues[i] = make(chan jetstream.Msg, max(1, cfg.Batch/cfg.Workers))
 		wg.Go(func() {
+			a := &acker{cfg: cfg}
 			for m := range queues[i] {
-				handleGroup(ctx, js, cfg, gather(m, queues[i], cfg), h)
+				handleGroup(ctx, js, cfg, gather(m, queues[i], cfg), h, a)
+				if len(queues[i]) == 0 {
+					a.flush() // nothing else to do: no ack waits
+				}
 			}
+			a.flush()
 		})
 	}
 	err := consumeLoop(ctx, cfg, it, func(m jetstream.Msg) {
@@ -317,7 +325,7 @@ func gather(m jetstream.Msg, q <-chan jetstream.Msg, cfg *ConsumerConfig) []jets
 
 // handleGroup handles the messages of group as one unit (cfg.Together),
 // or each alone when that fails or there is only one.
-func handleGroup(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, group []jetstream.Msg, h Handler) {
+func handleGroup(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, group []jetstream.Msg, h Handler, a *acker) {
 	if len(group) > 1 && ctx.Err() == nil {
 		err := cfg.Together(ctx, func(ctx context.Context) error {
 			for _, m := range group {
@@ -338,7 +346,7 @@ func handleGroup(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfi
 		cfg.Logger.Debug("messages handled together failed; handling each alone", "consumer", cfg.Durable, "messages", len(group), "err", err)
 	}
 	for _, m := range group {
-		handle(ctx, js, cfg, m, h)
+		handle(ctx, js, cfg, m, h, a)
 	}
 }
 
@@ -352,14 +360,26 @@ func partition(key string, n int) int {
 	return int(h % uint32(n))
 }
 
-func handle(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, m jetstream.Msg, h Handler) {
+// handle runs h on m and acks, retries or dead-letters m. With an acker,
+// h's publishes through Conn are not waited for: a acks m once they are
+// stored.
+func handle(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, m jetstream.Msg, h Handler, a *acker) {
 	if ctx.Err() != nil {
 		// Shutting down with the message still buffered: hand it back now
 		// rather than after AckWait.
 		_ = m.Nak()
 		return
 	}
-	err := h(ctx, m)
+	hctx, f := ctx, (*inflight)(nil)
+	if a != nil {
+		f = &inflight{}
+		hctx = withInflight(ctx, f)
+	}
+	err := h(hctx, m)
+	if err == nil && a != nil {
+		a.done(m, f)
+		return
+	}
 	if err == nil {
 		// The work is done: ack it even if shutdown began meanwhile. The
 		// ack is not waited for: one that is lost brings the message

@@ -73,6 +73,7 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 	uiPassword := fset.String("ui-password", "", "password of --ui-user (default $EARSHOT_UI_PASSWORD)")
 	var pids pidFlag
 	fset.Var(&pids, "pid", "with --nats: report the CPU of process NAME=PID too (repeatable), e.g. earshot=1234")
+	watchJobs := fset.Int("watch-jobs", 50, "with --nats: time the jobs of the calls of the first N call slots (each job carries its audio, copied to earshot load)")
 	settle := fset.Duration("settle", 30*time.Second, "with --nats: after the last call, wait at most this long for the final segments")
 	if err := parseFlags(fset, args); err != nil {
 		return err
@@ -186,6 +187,9 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 				mu.Unlock()
 				if probe != nil {
 					cfg.Started = func(t0 time.Time) { probe.CallStarted(cfg.CallID, t0) }
+					if n < *watchJobs {
+						probe.Watch(cfg.CallID)
+					}
 				}
 				sent, err := sender.Send(ctx, cfg)
 				mu.Lock()
@@ -227,8 +231,8 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 
 // printProbe writes what the probe saw as text.
 func printProbe(w io.Writer, r *loadprobe.Report, calls int) {
-	fmt.Fprintf(w, "over %.0f s: %d jobs (%d final), %.1f jobs/s; kernel drops on the capture ports %d; load average %.2f %.2f %.2f (highest %.2f)\n",
-		r.Seconds, r.Jobs, r.Finals, r.JobsPerSec, r.KernelDrops, r.LoadAverage[0], r.LoadAverage[1], r.LoadAverage[2], r.LoadMax)
+	fmt.Fprintf(w, "over %.0f s: %d jobs, %.1f jobs/s (those of %d calls timed); %d final segments; kernel drops on the capture ports %d; load average %.2f %.2f %.2f (highest %.2f)\n",
+		r.Seconds, r.Jobs, r.JobsPerSec, r.JobCalls, r.FinalSegments, r.KernelDrops, r.LoadAverage[0], r.LoadAverage[1], r.LoadAverage[2], r.LoadMax)
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, "utterance end -> %-16s p50 %7.0f ms  p95 %7.0f ms  max %7.0f ms  (%d; %d missing)\n", s.Name, s.P50MS, s.P95MS, s.MaxMS, s.Count, s.Missing)
 	}

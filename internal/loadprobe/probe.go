@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,7 +40,7 @@ type Config struct {
 	Ports []int
 	// Every is how often queues and the load average are sampled;
 	// default 1s.
-	Every  time.Duration
+	Every time.Duration
 	Logger *slog.Logger
 }
 
@@ -58,8 +59,9 @@ type Probe struct {
 	alerts  map[string][]alertSeen
 	shown   map[string][]time.Time // call id -> when the board's alert count went up, one per alert
 	counts  map[string]int         // call id -> the board's alert count
-	nJobs   int                    // jobs of every kind seen
-	nFinal  int
+	watched int
+	seq0    uint64 // the job stream's last sequence at the start
+	seq     uint64 // and at the last sample
 	queues  map[string]*queueStats
 	loadMax float64
 	uiErrs  int
@@ -113,8 +115,11 @@ func Start(ctx context.Context, cfg Config) (*Probe, error) {
 		alerts: map[string][]alertSeen{}, shown: map[string][]time.Time{}, counts: map[string]int{},
 		queues: map[string]*queueStats{},
 	}
+	if s, err := js.Stream(ctx, bus.StreamAudio); err == nil {
+		p.seq0 = s.CachedInfo().State.LastSeq
+		p.seq = p.seq0
+	}
 	for subject, h := range map[string]nats.MsgHandler{
-		"earshot.audio.>":      p.onJob,
 		"earshot.transcript.>": p.onSegment,
 		"earshot.alert.>":      p.onAlert,
 	} {
@@ -190,6 +195,26 @@ func (p *Probe) Settle(ctx context.Context) {
 	}
 }
 
+// Watch asks to see call's utterance jobs, for the "job published"
+// latency: each job carries its audio and the server copies each one
+// watched to the probe, so watch a sample of the calls. Call it before the
+// call's first packet.
+func (p *Probe) Watch(call string) {
+	sub, err := p.cfg.NATS.Subscribe(msg.SubjectAudio(call, "*"), p.onJob)
+	if err != nil {
+		p.cfg.Logger.Warn("loadprobe: jobs not watched", "call", call, "err", err)
+		return
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	if err := p.cfg.NATS.Flush(); err != nil {
+		p.cfg.Logger.Warn("loadprobe: jobs not watched", "call", call, "err", err)
+	}
+	p.mu.Lock()
+	p.subs = append(p.subs, sub)
+	p.watched++
+	p.mu.Unlock()
+}
+
 // CallStarted notes when a call's sample clock started: sample n of its
 // legs was sent at t0 + n/8000 s, so an utterance ending at EndMS on the
 // call clock ended at t0 + EndMS.
@@ -211,9 +236,7 @@ func (p *Probe) onJob(m *nats.Msg) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.nJobs++
 	if final {
-		p.nFinal++
 		if _, dup := p.jobs[j.ID()]; !dup {
 			p.jobs[j.ID()] = seen{call: j.CallID, endMS: j.EndMS, at: now}
 		}
@@ -267,6 +290,11 @@ func (p *Probe) sampleQueues(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Every)
 	defer cancel()
 	at := time.Since(p.start).Seconds()
+	if s, err := p.js.Stream(ctx, bus.StreamAudio); err == nil {
+		p.mu.Lock()
+		p.seq = max(p.seq, s.CachedInfo().State.LastSeq)
+		p.mu.Unlock()
+	}
 	names := p.js.StreamNames(ctx)
 	var streams []string
 	for n := range names.Name() {
@@ -299,11 +327,15 @@ func (p *Probe) sampleQueues(ctx context.Context) {
 // Report is what the probe saw.
 type Report struct {
 	Seconds float64 `json:"seconds"`
-	// Jobs are the utterance jobs published (interims and finals), Finals
-	// the final ones; JobsPerSec counts both.
-	Jobs       int     `json:"jobs"`
-	Finals     int     `json:"final_jobs"`
-	JobsPerSec float64 `json:"jobs_per_sec"`
+	// Jobs are the utterance jobs published (interims and finals, from
+	// the job stream's sequence), JobsPerSec their rate; FinalSegments
+	// the final segments published.
+	Jobs          uint64  `json:"jobs"`
+	JobsPerSec    float64 `json:"jobs_per_sec"`
+	FinalSegments int     `json:"final_segments"`
+	// JobCalls are the calls whose jobs were watched for the "job
+	// published" latency.
+	JobCalls int `json:"job_calls"`
 	// Stages are the latencies from an utterance's end.
 	Stages []Stage `json:"stages"`
 	// Queues are the durable consumers' depths (pending and unacked).
@@ -331,8 +363,8 @@ type Stage struct {
 	P50MS float64 `json:"p50_ms"`
 	P95MS float64 `json:"p95_ms"`
 	MaxMS float64 `json:"max_ms"`
-	// Missing are the utterances seen at the stage before it (or, for
-	// the first, jobs of calls the probe knows) never seen here.
+	// Missing are the utterances seen at the stage before it never seen
+	// here (final segments: of the jobs watched).
 	Missing int `json:"missing,omitempty"`
 }
 
@@ -368,7 +400,8 @@ func (p *Probe) Stop() *Report {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	r.Jobs, r.Finals, r.JobsPerSec, r.LoadMax = p.nJobs, p.nFinal, float64(p.nJobs)/wall, max(p.loadMax, r.LoadAverage[0])
+	r.Jobs, r.FinalSegments, r.JobCalls, r.LoadMax = p.seq-p.seq0, len(p.finals), p.watched, max(p.loadMax, r.LoadAverage[0])
+	r.JobsPerSec = math.Round(float64(r.Jobs)/wall*10) / 10
 	r.BoardStreams, r.BoardErrors = p.uiConns, p.uiErrs
 
 	since := func(s seen) (float64, bool) {
@@ -381,16 +414,16 @@ func (p *Probe) Stop() *Report {
 	var job, seg []float64
 	segMissing := 0
 	for id, j := range p.jobs {
-		d, ok := since(j)
-		if !ok {
-			continue
+		if d, ok := since(j); ok {
+			job = append(job, d)
+			if _, ok := p.finals[id]; !ok {
+				segMissing++
+			}
 		}
-		job = append(job, d)
-		if s, ok := p.finals[id]; ok {
-			d, _ := since(s)
+	}
+	for _, f := range p.finals {
+		if d, ok := since(f); ok {
 			seg = append(seg, d)
-		} else {
-			segMissing++
 		}
 	}
 	var alertNATS, alertUI []float64
