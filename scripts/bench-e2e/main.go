@@ -111,6 +111,9 @@ func once(ctx context.Context, bin, tmp string, n int, d time.Duration, ramp flo
 	asrAddr := fmt.Sprintf("127.0.0.1:%d", base+2)
 	pprofAddr := fmt.Sprintf("127.0.0.1:%d", base+3)
 	rtp := fmt.Sprintf("127.0.0.1:%d-%d", base+10, base+17)
+	// The http engine's workers are requests in flight to the
+	// transcription servers, not CPU: as many as a GPU pool takes.
+	const asrWorkers = 16
 	data := filepath.Join(tmp, fmt.Sprintf("data-%d", n))
 
 	asr := exec.CommandContext(ctx, bin, "load", "--transcriber", asrAddr, "--calls", "0", "--scripts", scripts)
@@ -130,7 +133,7 @@ func once(ctx context.Context, bin, tmp string, n int, d time.Duration, ramp flo
 	}
 	defer logf.Close()
 	es := exec.CommandContext(ctx, bin, "run", "--data", data, "--nats-listen", natsAddr, "--http", httpAddr,
-		"--rtp", rtp, "--engine", "http", "--asr-url", "http://"+asrAddr, "--rules", rules, "--record", "none",
+		"--rtp", rtp, "--engine", "http", "--asr-url", "http://"+asrAddr, "--asr-workers", strconv.Itoa(asrWorkers), "--rules", rules, "--record", "none",
 		"--pprof", pprofAddr, "--log-level", "warn")
 	es.Stdout, es.Stderr = out, logf
 	if err := es.Start(); err != nil {
