@@ -40,7 +40,7 @@ type Config struct {
 	Ports []int
 	// Every is how often queues and the load average are sampled;
 	// default 1s.
-	Every time.Duration
+	Every  time.Duration
 	Logger *slog.Logger
 }
 
