@@ -123,6 +123,11 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 			return nil
 		}
 	}
+	ann, closeAnn, err := captureAnnouncer(*announce, *token)
+	if err != nil {
+		return err
+	}
+	defer closeAnn()
 	var probe *loadprobe.Probe
 	if *natsURL != "" {
 		nc, err := nats.Connect(*natsURL, nats.Name("earshot-load"))
@@ -140,11 +145,6 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 			return err
 		}
 	}
-	ann, closeAnn, err := captureAnnouncer(*announce, *token)
-	if err != nil {
-		return err
-	}
-	defer closeAnn()
 
 	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
 	deadline := time.Now().Add(*duration)
@@ -253,7 +253,7 @@ func (p *pidFlag) Set(v string) error {
 	name, n, ok := strings.Cut(v, "=")
 	pid, err := strconv.Atoi(n)
 	if !ok || name == "" || err != nil || pid <= 0 {
-		return fmt.Errorf("%q: want NAME=PID", v)
+		return fmt.Errorf("--pid %q: want NAME=PID with a process id", v)
 	}
 	if *p == nil {
 		*p = pidFlag{}

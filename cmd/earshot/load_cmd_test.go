@@ -160,6 +160,11 @@ func TestLoadRefusesBadFlags(t *testing.T) {
 		{[]string{"--scripts", t.TempDir()}, "--scripts"},
 		{[]string{"--announce", "ftp://x"}, "--announce"},
 		{[]string{"extra"}, "extra"},
+		{[]string{"--ui", "http://127.0.0.1:1"}, "--ui"},
+		{[]string{"--pid", "earshot"}, "--pid"},
+		{[]string{"--pid", "earshot=-3"}, "--pid"},
+		{[]string{"--settle", "-1s"}, "--settle"},
+		{[]string{"--transcriber", "nowhere"}, "--transcriber"},
 	} {
 		code, _, errOut := captureRun(context.Background(), append([]string{"load", "--scripts", "../../examples/calls"}, c.args...)...)
 		if code != 2 || !strings.Contains(errOut, c.want) {
