@@ -186,7 +186,13 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 				tot.Utterances += len(sc[i].Turns)
 				mu.Unlock()
 				if probe != nil {
-					cfg.Started = func(t0 time.Time) { probe.CallStarted(cfg.CallID, t0) }
+					// The call clock starts where capture starts it: at the
+					// announce, else at the first packet.
+					if ann != nil {
+						probe.CallStarted(cfg.CallID, time.Now())
+					} else {
+						cfg.Started = func(t0 time.Time) { probe.CallStarted(cfg.CallID, t0) }
+					}
 					if n < *watchJobs {
 						probe.Watch(cfg.CallID)
 					}

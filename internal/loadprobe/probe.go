@@ -215,9 +215,12 @@ func (p *Probe) Watch(call string) {
 	p.mu.Unlock()
 }
 
-// CallStarted notes when a call's sample clock started: sample n of its
-// legs was sent at t0 + n/8000 s, so an utterance ending at EndMS on the
-// call clock ended at t0 + EndMS.
+// CallStarted notes when a call's clock started, as capture starts it:
+// when the call was announced, or (undeclared) when its first packet was
+// sent. An utterance ending at EndMS on the call clock then ended at t0 +
+// EndMS. Capture places a leg's first packet on the call clock when it
+// reads it, so time the packet waited in capture's socket at the call's
+// start is not counted.
 func (p *Probe) CallStarted(call string, t0 time.Time) {
 	p.mu.Lock()
 	p.calls[call] = t0
