@@ -79,9 +79,11 @@ type seen struct {
 	at    time.Time
 }
 
+// alertSeen is an alert as published: when, and the segments whose words
+// made it (none for a rule on sentiment, silence or interruptions).
 type alertSeen struct {
-	atMS int64
-	at   time.Time
+	matches []msg.Match
+	at      time.Time
 }
 
 type queueStats struct {
@@ -267,7 +269,7 @@ func (p *Probe) onAlert(m *nats.Msg) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.alerts[a.CallID] = append(p.alerts[a.CallID], alertSeen{atMS: a.AtMS, at: now})
+	p.alerts[a.CallID] = append(p.alerts[a.CallID], alertSeen{matches: a.Matches, at: now})
 }
 
 // sample reads the queues and the load average every cfg.Every.
@@ -429,6 +431,8 @@ func (p *Probe) Stop() *Report {
 			seg = append(seg, d)
 		}
 	}
+	// An alert's utterance is the latest segment its words matched in:
+	// its end as the segment says, else as the match says.
 	var alertNATS, alertUI []float64
 	uiMissing := 0
 	for call, as := range p.alerts {
@@ -438,7 +442,18 @@ func (p *Probe) Stop() *Report {
 		}
 		shown := p.shown[call]
 		for i, a := range as {
-			end := t0.Add(time.Duration(a.atMS) * time.Millisecond)
+			endMS := int64(-1)
+			for _, m := range a.matches {
+				e := m.EndMS
+				if s, ok := p.finals[m.SegmentID]; ok {
+					e = s.endMS
+				}
+				endMS = max(endMS, e)
+			}
+			if endMS < 0 {
+				continue // not raised by words: no utterance to time it from
+			}
+			end := t0.Add(time.Duration(endMS) * time.Millisecond)
 			alertNATS = append(alertNATS, float64(a.at.Sub(end))/float64(time.Millisecond))
 			if p.cfg.UI == "" {
 				continue

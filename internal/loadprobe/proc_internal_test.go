@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/earshot-dev/earshot/msg"
 )
 
 func TestParseStat(t *testing.T) {
@@ -63,11 +65,19 @@ func TestBoardAlertsMatchInOrder(t *testing.T) {
 		start: time.Now(), cancel: func() {}}
 	t0 := time.Now()
 	p.CallStarted("c", t0)
-	p.alerts["c"] = []alertSeen{{atMS: 1000, at: t0.Add(1100 * time.Millisecond)}, {atMS: 2000, at: t0.Add(2100 * time.Millisecond)}, {atMS: 3000, at: t0.Add(3100 * time.Millisecond)}}
+	// Three alerts on words: the first's segment was seen (ending at
+	// 1000 ms; its match says 900), the others' only by their matches.
+	p.finals["c/agent/1/0"] = seen{call: "c", endMS: 1000, at: t0.Add(1050 * time.Millisecond)}
+	match := func(seg string, end int64) []msg.Match { return []msg.Match{{SegmentID: seg, EndMS: end}} }
+	p.alerts["c"] = []alertSeen{{matches: match("c/agent/1/0", 900), at: t0.Add(1100 * time.Millisecond)},
+		{matches: match("c/agent/2/0", 2000), at: t0.Add(2100 * time.Millisecond)},
+		{at: t0.Add(2200 * time.Millisecond)}, // on sentiment: not timed, but shown
+		{matches: match("c/agent/3/0", 3000), at: t0.Add(3100 * time.Millisecond)}}
 	p.onBoard("row", []byte(`{"call_id":"c","alerts":1}`), t0.Add(1200*time.Millisecond))
 	p.onBoard("row", []byte(`{"call_id":"c","alerts":1}`), t0.Add(1500*time.Millisecond)) // another change: no new alert
 	p.onBoard("snapshot", []byte(`{"rows":[{"call_id":"c","alerts":2}]}`), t0.Add(2500*time.Millisecond))
-	p.onBoard("row", []byte(`{"call_id":"c","alerts":3}`), t0.Add(3400*time.Millisecond))
+	p.onBoard("row", []byte(`{"call_id":"c","alerts":3}`), t0.Add(2300*time.Millisecond))
+	p.onBoard("row", []byte(`{"call_id":"c","alerts":4}`), t0.Add(3400*time.Millisecond))
 	r := p.Stop()
 	for _, s := range r.Stages {
 		if s.Name == "alert in browser" {
