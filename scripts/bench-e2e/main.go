@@ -225,7 +225,7 @@ func render(rs []result, duration, top time.Duration, ramp float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Taken %s with `make bench-e2e` (each run %s, the largest %s; calls ramped up at %g/s):\n\n",
 		rs[len(rs)-1].When.Format("2006-01-02 15:04 MST"), duration, top, ramp)
-	b.WriteString("| calls | jobs/s | job published p50/p95 | final segment p50/p95 | alert published p50/p95 | alert in browser p50/p95 | deepest queue (growth/s) | Earshot CPU (per call) | load gen, transcriber CPU | kernel drops | load average |\n")
+	b.WriteString("| calls | jobs/s | job published p50/p95 | final segment p50/p95 | alert published p50/p95 | alert in browser p50/p95 | deepest queue, max (growth/s) | Earshot CPU, cores (CPU ms/s per call) | load gen, transcriber CPU, cores | kernel drops | load average |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	ms := func(r *loadprobe.Report, name string) string {
 		for _, s := range r.Stages {
