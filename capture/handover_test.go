@@ -54,9 +54,10 @@ func TestTurnEndsSoonerWhenTheOtherSideStarts(t *testing.T) {
 	}
 	p := cfg.vadParams()
 
-	// play feeds both legs 20 ms at a time, side by side, and returns
+	// play feeds both legs 20 ms at a time, side by side (the customer's
+	// aheadMS ahead, as an intake reading it sooner would), and returns
 	// the agent's final jobs.
-	play := func(answer bool, gapMS int64) []endSeen {
+	play := func(answer bool, gapMS, aheadMS int64) []endSeen {
 		sinkA, sinkB := &endSink{}, &endSink{}
 		c := &call{id: "c"}
 		a := &leg{call: c, role: msg.RoleAgent, p: &p, sink: sinkA, floor: p.absEnergy}
@@ -72,10 +73,13 @@ func TestTurnEndsSoonerWhenTheOtherSideStarts(t *testing.T) {
 			at := int(lead+last+1) + int(gapMS)*msg.SampleRate/1000
 			copy(legB[at:], customer[cf:])
 		}
+		ahead := int(aheadMS) * msg.SampleRate / 1000
+		b.buf = append(b.buf, legB[:ahead]...)
+		b.analyse()
 		for off := 0; off+frameLen <= total; off += frameLen {
 			a.buf = append(a.buf, legA[off:off+frameLen]...)
 			a.analyse()
-			b.buf = append(b.buf, legB[off:off+frameLen]...)
+			b.buf = append(b.buf, legB[ahead+off:ahead+off+frameLen]...)
 			b.analyse()
 		}
 		a.finish()
@@ -99,11 +103,13 @@ func TestTurnEndsSoonerWhenTheOtherSideStarts(t *testing.T) {
 			t.Errorf("%s: the turn ended %d ms after the speech, want %d to %d ms", name, wait, minWait, maxWait)
 		}
 	}
-	check("customer silent", play(false, 0), 700, 760)
+	check("customer silent", play(false, 0, 0), 700, 760)
 	// The customer's answer is a turn once 200 ms (MinTurn) of it are
 	// heard: from 100 ms on, that is past the 300 ms.
-	check("customer answers 100 ms after", play(true, 100), 300, 420)
-	check("customer answers at once", play(true, 0), 300, 320)
-	// An answer after the endpoint silence changes nothing.
-	check("customer answers 800 ms after", play(true, 800), 700, 760)
+	check("customer answers 100 ms after", play(true, 100, 0), 300, 420)
+	check("customer answers at once", play(true, 0, 0), 300, 320)
+	// An answer after the endpoint silence changes nothing, even when
+	// the customer's leg is read a second ahead of the agent's.
+	check("customer answers 800 ms after", play(true, 800, 0), 700, 760)
+	check("customer answers 800 ms after, read ahead", play(true, 800, 1000), 700, 760)
 }

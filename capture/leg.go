@@ -205,8 +205,13 @@ func (l *leg) handedOver(end int64) bool {
 		l.quietEnergy/float64(l.quiet) > l.p.handoverFall*l.energy/float64(l.speech) {
 		return false
 	}
+	// On the call clock: the other's turn began after this leg's last
+	// speech and was a turn (MinTurn of speech) by this leg's now. A leg
+	// whose audio is read ahead of this one's is not looked at in its
+	// future; one read behind gives no handover yet.
+	since, now := l.offset+l.speechEnd, l.offset+end
 	for _, o := range l.call.legs {
-		if o != l && o.inTurn && o.talking && o.offset+o.speechStart >= l.offset+l.speechEnd {
+		if o != l && o.inTurn && o.talking && o.offset+o.speechStart >= since && o.offset+o.speechStart+o.p.minTurn <= now {
 			return true
 		}
 	}
