@@ -16,7 +16,6 @@ import (
 
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/ui"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -222,7 +221,7 @@ func runAll(ctx context.Context, args []string, std stdio) (err error) {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	url := c.natsURL
-	var inProcess []nats.Option
+	var inProcess []bus.Option
 	if url == "" {
 		srv, err := bus.StartServer(bus.ServerConfig{
 			DataDir: c.dataDir, Listen: *natsListen, NoListen: *natsListen == "", Logger: log,
