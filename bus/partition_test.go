@@ -1,0 +1,217 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// member is one process of a partitioned group: its own connection,
+// leases and consumer.
+type member struct {
+	id    string
+	conn  *bus.Conn
+	parts *bus.Partitions
+	stop  context.CancelFunc
+	done  chan error
+}
+
+// handled records which member handled each message.
+type handled struct {
+	mu  sync.Mutex
+	by  map[string][]string // message -> members
+	got chan string
+}
+
+func (h *handled) add(id, m string) {
+	h.mu.Lock()
+	h.by[m] = append(h.by[m], id)
+	h.mu.Unlock()
+	h.got <- m
+}
+
+const testTTL = time.Second
+
+func join(t *testing.T, srv *bus.Server, id string, n int, h *handled) *member {
+	t.Helper()
+	conn := bustest.Connect(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	parts, err := bus.JoinPartitions(ctx, conn.JS, bus.PartitionConfig{Group: "test", Partitions: n, Identity: id, TTL: testTTL})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	m := &member{id: id, conn: conn, parts: parts, stop: cancel, done: make(chan error, 2)}
+	go func() { m.done <- parts.Run(ctx) }()
+	go func() {
+		m.done <- bus.Consume(ctx, conn.JS, bus.ConsumerConfig{
+			Stream: bus.StreamEvents, Durable: "part", Filter: []string{msg.AllCalls},
+			Key: bus.ByCall, Workers: 2, Partitions: parts,
+		}, func(_ context.Context, jm jetstream.Msg) error { h.add(id, string(jm.Data())); return nil })
+	}()
+	t.Cleanup(func() { m.shutdown(t) })
+	return m
+}
+
+// shutdown stops the member cleanly (once).
+func (m *member) shutdown(t *testing.T) {
+	if m.stop == nil {
+		return
+	}
+	m.stop()
+	m.stop = nil
+	for range 2 {
+		if err := <-m.done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("member %s: %v", m.id, err)
+		}
+	}
+}
+
+// kill stops the member as kill -9 would: its connection drops, its leases
+// are left to lapse.
+func (m *member) kill() {
+	m.conn.NC.Close()
+	m.stop()
+	m.stop = nil
+	<-m.done
+	<-m.done
+}
+
+// waitOwned waits until the members own every one of n partitions between
+// them, each exactly once and evenly, and returns how long that took.
+func waitOwned(t *testing.T, n int, within time.Duration, ms ...*member) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		seen := map[int]int{}
+		ok := true
+		for _, m := range ms {
+			owned := m.parts.Owned()
+			ok = ok && len(owned) >= n/len(ms) && len(owned) <= (n+len(ms)-1)/len(ms)
+			for _, p := range owned {
+				seen[p]++
+			}
+		}
+		ok = ok && len(seen) == n
+		for _, c := range seen {
+			ok = ok && c == 1
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("partitions owned %v after %s; want each of %d once", seen, within, n)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the members' own state
+	}
+}
+
+func publishCalls(t *testing.T, c *bus.Conn, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if err := c.Publish(context.Background(), msg.SubjectCall(fmt.Sprintf("call-%d", i)), fmt.Appendf(nil, "m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (h *handled) wait(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	timeout := time.After(within)
+	for {
+		h.mu.Lock()
+		got := len(h.by)
+		h.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-h.got:
+		case <-timeout:
+			t.Fatalf("handled %d distinct messages, want %d", got, n)
+		}
+	}
+}
+
+func TestPartitionsSpreadAndTakeOver(t *testing.T) {
+	srv, c := bustest.Start(t)
+	h := &handled{by: map[string][]string{}, got: make(chan string, 1000)}
+	a, b, d := join(t, srv, "a", 6, h), join(t, srv, "b", 6, h), join(t, srv, "c", 6, h)
+	waitOwned(t, 6, 10*time.Second, a, b, d)
+	for _, m := range []*member{a, b, d} {
+		if n := len(m.parts.Owned()); n != 2 {
+			t.Errorf("member %s owns %d of 6 partitions among 3, want 2", m.id, n)
+		}
+	}
+	publishCalls(t, c, 0, 60)
+	h.wait(t, 60, 10*time.Second)
+	d.kill()
+	took := waitOwned(t, 6, 10*time.Second, a, b)
+	t.Logf("partitions taken over %s after the kill (lease TTL %s)", took.Round(time.Millisecond), testTTL)
+	publishCalls(t, c, 60, 120)
+	h.wait(t, 120, 10*time.Second)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for m, by := range h.by {
+		// Before the kill a message may be handled again by the one who
+		// took its partition over (at least once); never by two at once.
+		if len(by) > 1 && !(len(by) == 2 && by[0] == "c") {
+			t.Errorf("message %s handled by %v", m, by)
+		}
+	}
+}
+
+func TestPartitionsRefuseSameIdentity(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	h := &handled{by: map[string][]string{}, got: make(chan string, 10)}
+	join(t, srv, "same", 2, h)
+	c := bustest.Connect(t, srv)
+	_, err := bus.JoinPartitions(context.Background(), c.JS, bus.PartitionConfig{Group: "test", Partitions: 2, Identity: "same", TTL: testTTL})
+	if !errors.Is(err, bus.ErrIdentity) || !strings.Contains(err.Error(), `"same"`) || !strings.Contains(err.Error(), "--identity") {
+		t.Fatalf("second process with one identity: %v; want ErrIdentity naming it and --identity", err)
+	}
+}
+
+func TestPartitionsIdentityOfKilledProcessTaken(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	h := &handled{by: map[string][]string{}, got: make(chan string, 10)}
+	join(t, srv, "again", 2, h).kill()
+	m := join(t, srv, "again", 2, h) // waits for the killed one's lease to lapse
+	waitOwned(t, 2, 10*time.Second, m)
+}
+
+func TestPartitionsRefuseCountChange(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	h := &handled{by: map[string][]string{}, got: make(chan string, 10)}
+	join(t, srv, "one", 4, h)
+	c := bustest.Connect(t, srv)
+	_, err := bus.JoinPartitions(context.Background(), c.JS, bus.PartitionConfig{Group: "test", Partitions: 8, Identity: "two", TTL: testTTL})
+	if !errors.Is(err, bus.ErrPartitionCount) || !strings.Contains(err.Error(), "--partitions 8") || !strings.Contains(err.Error(), "use 4") {
+		t.Fatalf("count changed while running: %v; want ErrPartitionCount naming 8 and 4", err)
+	}
+}
+
+func TestPartitionsBadConfig(t *testing.T) {
+	_, c := bustest.Start(t)
+	for _, tc := range []struct {
+		cfg  bus.PartitionConfig
+		want error
+	}{
+		{bus.PartitionConfig{Group: "g", Identity: "has space"}, bus.ErrIdentity},
+		{bus.PartitionConfig{Group: "g", Identity: ""}, bus.ErrIdentity},
+		{bus.PartitionConfig{Group: "g", Identity: "x", Partitions: -1}, bus.ErrPartitionCount},
+	} {
+		if _, err := bus.JoinPartitions(context.Background(), c.JS, tc.cfg); !errors.Is(err, tc.want) {
+			t.Errorf("%+v: %v; want %v", tc.cfg, err, tc.want)
+		}
+	}
+}
