@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -156,6 +158,23 @@ func (c *Conn) PublishWithID(ctx context.Context, subject string, data []byte, m
 // Replicas is how many servers keep each of Earshot's streams; key-value
 // and object stores that stages create take as many.
 func (c *Conn) Replicas() int { return c.replicas }
+
+// Idempotent publishes each message with a digest of its subject and
+// content as its message id: work done again (by a process that took a
+// partition over, or after a lost ack) publishes the same results, and
+// the stream stores them once within its duplicate window. For messages
+// whose repeats carry nothing new, such as results computed from a call's
+// events.
+type Idempotent struct{ *Conn }
+
+// Publish publishes data to subject once per content.
+func (p Idempotent) Publish(ctx context.Context, subject string, data []byte) error {
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{0})
+	h.Write(data)
+	return p.PublishWithID(ctx, subject, data, hex.EncodeToString(h.Sum(nil)[:16]))
+}
 
 // Close drains the connection (subscriptions finish what they hold first)
 // and waits until it is closed. It is safe to call more than once.

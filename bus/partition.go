@@ -236,7 +236,7 @@ func (p *Partitions) Owned() []int {
 func (p *Partitions) Run(ctx context.Context) error {
 	tick := time.NewTicker(p.cfg.TTL / 5)
 	defer tick.Stop()
-	defer p.release()
+	defer p.Leave()
 	for {
 		if err := p.step(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -438,8 +438,9 @@ func (p *Partitions) giveUp(ctx context.Context, part int) {
 	p.cfg.Logger.Info("partition given up to balance the group", "partition", part)
 }
 
-// release gives up every lease and the identity, on the way out.
-func (p *Partitions) release() {
+// Leave gives up every lease and the identity, for the others to take at
+// once; Run does on its way out.
+func (p *Partitions) Leave() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, part := range p.Owned() {

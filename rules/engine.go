@@ -44,6 +44,10 @@ type EngineConfig struct {
 	// Workers is how many calls are evaluated at once, each call's events
 	// in order on one of them; default 4.
 	Workers int
+	// Partitions, when set, spreads the calls over the analyze processes:
+	// this one evaluates the calls of the partitions it owns, rebuilding a
+	// call's state from the stream when it takes a partition over.
+	Partitions *bus.Partitions
 	// Redactor masks personal data in every text the engine publishes
 	// (alert messages, matched text, webhook bodies); default
 	// redact.New(redact.Config{}).
@@ -196,7 +200,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		// (a pull the client gave up on) comes again after this.
 		AckWait: 10 * time.Second,
 		Workers: e.cfg.Workers, Key: bus.ByCall, Batch: 64 * e.cfg.Workers,
-		Logger: e.log,
+		Partitions: e.cfg.Partitions,
+		Logger:     e.log,
 	}, e.handle)
 	cancel()
 	_ = sub.Unsubscribe()

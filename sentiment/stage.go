@@ -43,6 +43,10 @@ type Config struct {
 	// Workers is how many calls are analysed at once, each call's messages
 	// in order on one of them; default 4.
 	Workers int
+	// Partitions, when set, spreads the calls over the analyze processes:
+	// this one analyses the calls of the partitions it owns, picking a
+	// call up mid-way from the stream when it takes a partition over.
+	Partitions *bus.Partitions
 	// Metrics, when set, gets the analyzer's collectors.
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
@@ -185,7 +189,8 @@ func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
 		Durable: a.cfg.Durable,
 		Filter:  []string{msg.AllCalls, msg.AllTimeline, msg.AllTranscripts},
 		Workers: a.cfg.Workers, Key: bus.ByCall, Batch: 64 * a.cfg.Workers,
-		Logger: a.log,
+		Partitions: a.cfg.Partitions,
+		Logger:     a.log,
 	}, func(ctx context.Context, m jetstream.Msg) error {
 		var seq uint64
 		if md, err := m.Metadata(); err == nil {

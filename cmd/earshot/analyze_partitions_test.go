@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot-dev/earshot/bus"
+	"github.com/earshot-dev/earshot/bus/bustest"
+	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// analyzer is one earshot analyze process in the test: its own NATS
+// connection, so that killing it drops the connection as kill -9 does.
+type analyzer struct {
+	stage  *analyzeStage
+	conn   *bus.Conn
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startAnalyzer(t *testing.T, srv *bus.Server, rulesFile, identity string, partitions int) *analyzer {
+	t.Helper()
+	conn := bustest.Connect(t, srv)
+	e := newEnv(slog.New(slog.DiscardHandler), conn, t.TempDir(), stdio{nil, io.Discard, io.Discard})
+	s := &analyzeStage{}
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	s.flags(fs)
+	if err := fs.Parse([]string{"--identity", identity, "--partitions", fmt.Sprint(partitions),
+		"--rules", rulesFile, "--sentiment-grace", "30s", "--rules-grace", "10s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.check(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := s.start(ctx, e)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	a := &analyzer{stage: s, conn: conn, cancel: cancel, done: make(chan error, 1)}
+	go func() { a.done <- r(ctx) }()
+	t.Cleanup(func() {
+		if a.cancel != nil {
+			a.cancel()
+			if err := <-a.done; err != nil {
+				t.Errorf("analyze %s: %v", identity, err)
+			}
+		}
+	})
+	return a
+}
+
+// kill stops the process without giving anything up: its connection
+// drops first, so its leases are left to lapse.
+func (a *analyzer) kill() {
+	a.conn.NC.Close()
+	a.cancel()
+	a.cancel = nil
+	<-a.done
+}
+
+func (a *analyzer) owned() []int { return a.stage.sentiment.partitions.Owned() }
+
+// waitPartitions waits until the analyzers own every partition once,
+// evenly, and returns how long that took.
+func waitPartitions(t *testing.T, n int, within time.Duration, as ...*analyzer) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		seen := map[int]int{}
+		even := true
+		for _, a := range as {
+			o := a.owned()
+			even = even && len(o) >= n/len(as) && len(o) <= (n+len(as)-1)/len(as)
+			for _, p := range o {
+				seen[p]++
+			}
+		}
+		ok := even && len(seen) == n
+		for _, c := range seen {
+			ok = ok && c == 1
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("partitions owned %v after %s; want each of %d once, evenly", seen, within, n)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the processes' own state
+	}
+}
+
+// Three analyze processes share six partitions; one is killed mid-call.
+// The others take its partitions within 10 s, pick its calls up from the
+// stream, and every final segment ends up with exactly one sentiment
+// result, every call with its final results, and no alert twice.
+func TestAnalyzeTakeOverAfterKill(t *testing.T) {
+	srv, conn := bustest.Start(t)
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(`version: 1
+rules:
+  - id: angry
+    name: Angry
+    match:
+      - words: [ridiculous]
+        by: customer
+    actions:
+      alert: {severity: critical, message: "angry on {call}"}
+      category: Escalation
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const parts, calls = 6, 12
+	as := []*analyzer{
+		startAnalyzer(t, srv, rulesFile, "a1", parts),
+		startAnalyzer(t, srv, rulesFile, "a2", parts),
+		startAnalyzer(t, srv, rulesFile, "a3", parts),
+	}
+	waitPartitions(t, parts, 15*time.Second, as...)
+
+	// Scored segments and final sentiments as they are published.
+	out := make(chan *nats.Msg, 4096)
+	sub, err := conn.NC.ChanSubscribe(msg.AllAnalysis, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	seen := map[string]bool{}   // segment ids scored
+	finals := map[string]bool{} // calls with a final sentiment
+	waitFor := func(what string, done func() bool) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for !done() {
+			select {
+			case m := <-out:
+				switch {
+				case strings.HasSuffix(m.Subject, ".segment"):
+					var ss msg.ScoredSegment
+					if err := msg.Unmarshal(m.Data, &ss); err != nil {
+						t.Fatal(err)
+					}
+					seen[ss.Segment.ID] = true
+				case strings.HasSuffix(m.Subject, ".sentiment"):
+					var cs msg.CallSentiment
+					if err := msg.Unmarshal(m.Data, &cs); err != nil {
+						t.Fatal(err)
+					}
+					if cs.Final {
+						finals[cs.CallID] = true
+					}
+				}
+			case <-timeout:
+				t.Fatalf("%s: not within 30 s (%d segments scored, %d calls final)", what, len(seen), len(finals))
+			}
+		}
+	}
+	pub := func(subject string, m msg.Message) { publishMsg(t, conn, subject, m) }
+	seg := func(call string, n int, leg msg.Role, text string) {
+		pub(msg.SubjectTranscript(call), msg.Segment{ID: fmt.Sprintf("%s/%s/%d/0", call, leg, n), CallID: call, Leg: leg,
+			StartMS: int64(n) * 2000, EndMS: int64(n)*2000 + 1500, Text: text})
+	}
+	id := func(i int) string { return fmt.Sprintf("part-call-%d", i) }
+	for i := range calls {
+		call := id(i)
+		pub(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallStarted, StartedAt: time.Now()})
+		pub(msg.SubjectTimeline(call), msg.TimelineEvent{CallID: call, Kind: msg.SpanTalk, Leg: msg.RoleCustomer, StartMS: 0, EndMS: 1500})
+		text := "fine thanks"
+		if i%2 == 0 {
+			text = "this is ridiculous"
+		}
+		seg(call, 0, msg.RoleCustomer, text)
+		seg(call, 1, msg.RoleAgent, "how can I help")
+	}
+	waitFor("first half scored", func() bool { return len(seen) == 2*calls })
+
+	killed := as[2]
+	lost := killed.owned()
+	killed.kill()
+	for i := range calls {
+		call := id(i)
+		seg(call, 2, msg.RoleCustomer, "ok bye")
+		pub(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallEnded, DurationMS: 6000,
+			FinalJobs: map[msg.Role]int{msg.RoleCustomer: 2, msg.RoleAgent: 1}})
+	}
+	took := waitPartitions(t, parts, 10*time.Second, as[0], as[1])
+	t.Logf("partitions %v of the killed process taken over %s after the kill", lost, took.Round(time.Millisecond))
+	waitFor("every call final", func() bool { return len(finals) == calls })
+
+	// What the stream holds, counted.
+	scoredN, finalN, catsN, alertN := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	alertsPerCall := map[string]int{}
+	readStream(t, conn, []string{msg.AllAnalysis, msg.AllAlerts, msg.AllCategories}, func(m jetstream.Msg) {
+		switch {
+		case strings.HasSuffix(m.Subject(), ".segment"):
+			var ss msg.ScoredSegment
+			mustUnmarshal(t, m.Data(), &ss)
+			scoredN[ss.Segment.ID]++
+		case strings.HasSuffix(m.Subject(), ".sentiment"):
+			var cs msg.CallSentiment
+			mustUnmarshal(t, m.Data(), &cs)
+			if cs.Final {
+				finalN[cs.CallID]++
+			}
+		case strings.HasPrefix(m.Subject(), "earshot.alert."):
+			var a msg.Alert
+			mustUnmarshal(t, m.Data(), &a)
+			alertN[a.ID]++
+			alertsPerCall[a.CallID]++
+		case strings.HasPrefix(m.Subject(), "earshot.category."):
+			var c msg.Categories
+			mustUnmarshal(t, m.Data(), &c)
+			if c.Final {
+				catsN[c.CallID]++
+			}
+		}
+	})
+	for i := range calls {
+		call := id(i)
+		for _, s := range []string{call + "/customer/0/0", call + "/agent/1/0", call + "/customer/2/0"} {
+			if scoredN[s] != 1 {
+				t.Errorf("final segment %s: %d sentiment results, want 1", s, scoredN[s])
+			}
+		}
+		if finalN[call] != 1 {
+			t.Errorf("call %s: %d final sentiments, want 1", call, finalN[call])
+		}
+		if catsN[call] != 1 {
+			t.Errorf("call %s: %d final categories, want 1", call, catsN[call])
+		}
+		if want := 1 - i%2; alertsPerCall[call] != want {
+			t.Errorf("call %s: %d alerts, want %d", call, alertsPerCall[call], want)
+		}
+	}
+	for a, n := range alertN {
+		if n != 1 {
+			t.Errorf("alert %s stored %d times", a, n)
+		}
+	}
+}
+
+// readStream hands f every message of StreamEvents on subjects, to the
+// end of the stream as it is now.
+func readStream(t *testing.T, conn *bus.Conn, subjects []string, f func(jetstream.Msg)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := conn.JS.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: subjects})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := cons.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		md, err := m.Metadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md.NumPending == 0 {
+			return
+		}
+	}
+}
+
+func mustUnmarshal(t *testing.T, data []byte, m msg.Message) {
+	t.Helper()
+	if err := msg.Unmarshal(data, m); err != nil {
+		t.Fatal(err)
+	}
+}
