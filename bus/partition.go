@@ -227,6 +227,14 @@ func (p *Partitions) Owned() []int {
 	return owned
 }
 
+// Owns reports whether this process owns the partition of key (a call id).
+func (p *Partitions) Owns(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.owned[msg.Partition(key, p.cfg.Partitions)]
+	return ok
+}
+
 // Run renews this process's leases and takes or gives up partitions for
 // an even share among the live processes of the group, starting and
 // stopping the consumers of each partition, until ctx is done; then it

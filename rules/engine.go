@@ -661,6 +661,17 @@ func (e *Engine) sweepOpen(ctx context.Context, now time.Time) {
 }
 
 func (e *Engine) sweep(ctx context.Context, now time.Time) {
+	if p := e.cfg.Partitions; p != nil {
+		// Calls of a partition given up are the new owner's, who rebuilds
+		// them from the stream: finishing them here would do it twice.
+		e.mu.Lock()
+		for id := range e.calls {
+			if !p.Owns(id) {
+				delete(e.calls, id)
+			}
+		}
+		e.mu.Unlock()
+	}
 	e.eachCall(func(cs *callState) {
 		due := (cs.ended && now.Sub(cs.endedAt) >= e.cfg.Grace) || now.Sub(cs.lastSeen) >= e.cfg.IdleTimeout
 		if !due {

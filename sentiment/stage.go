@@ -526,6 +526,16 @@ func (a *Analyzer) finish(ctx context.Context, callID string, st *callState, rea
 // periodically; a publish failure is logged and retried at the next sweep.
 func (a *Analyzer) Sweep(ctx context.Context, now time.Time) {
 	a.mu.Lock()
+	if p := a.cfg.Partitions; p != nil {
+		// Calls of a partition given up are the new owner's, who picks
+		// them up from the stream: finishing them here would do it twice.
+		for id := range a.calls {
+			if !p.Owns(id) {
+				delete(a.calls, id)
+			}
+		}
+		a.active.Set(float64(len(a.calls)))
+	}
 	calls := make(map[string]*callState, len(a.calls))
 	maps.Copy(calls, a.calls)
 	for id, at := range a.finished {

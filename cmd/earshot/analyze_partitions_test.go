@@ -30,13 +30,19 @@ type analyzer struct {
 
 func startAnalyzer(t *testing.T, srv *bus.Server, rulesFile, identity string, partitions int) *analyzer {
 	t.Helper()
+	return startAnalyzerArgs(t, srv, identity, "--partitions", fmt.Sprint(partitions),
+		"--rules", rulesFile, "--sentiment-grace", "30s", "--rules-grace", "10s")
+}
+
+// startAnalyzerArgs starts an analyze stage as identity with args.
+func startAnalyzerArgs(t *testing.T, srv *bus.Server, identity string, args ...string) *analyzer {
+	t.Helper()
 	conn := bustest.Connect(t, srv)
 	e := newEnv(slog.New(slog.DiscardHandler), conn, t.TempDir(), stdio{nil, io.Discard, io.Discard})
 	s := &analyzeStage{}
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	s.flags(fs)
-	if err := fs.Parse([]string{"--identity", identity, "--partitions", fmt.Sprint(partitions),
-		"--rules", rulesFile, "--sentiment-grace", "30s", "--rules-grace", "10s"}); err != nil {
+	if err := fs.Parse(append([]string{"--identity", identity}, args...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.check(); err != nil {
@@ -279,5 +285,90 @@ func mustUnmarshal(t *testing.T, data []byte, m msg.Message) {
 	t.Helper()
 	if err := msg.Unmarshal(data, m); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// callIn is a call id in partition part of n.
+func callIn(part, n int, prefix string) string {
+	for i := 0; ; i++ {
+		if id := fmt.Sprintf("%s-%d", prefix, i); msg.Partition(id, n) == part {
+			return id
+		}
+	}
+}
+
+// A process that gives a partition up to a newcomer forgets its calls: the
+// newcomer finishes them, and the first does not finish them again when
+// their grace runs out.
+func TestAnalyzeGivesUpCallsWithPartition(t *testing.T) {
+	srv, conn := bustest.Start(t)
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte("version: 1\nrules: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan *nats.Msg, 256)
+	sub, err := conn.NC.ChanSubscribe("earshot.analysis.*.sentiment", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	finals := map[string]int{}
+	waitFinal := func(call string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for finals[call] == 0 {
+			select {
+			case m := <-out:
+				var cs msg.CallSentiment
+				mustUnmarshal(t, m.Data, &cs)
+				if cs.Final {
+					finals[cs.CallID]++
+				}
+			case <-timeout:
+				t.Fatalf("no final sentiment for %s within 20 s", call)
+			}
+		}
+	}
+	pub := func(subject string, m msg.Message) { publishMsg(t, conn, subject, m) }
+	seg := func(call string, n int) {
+		pub(msg.SubjectTranscript(call), msg.Segment{ID: fmt.Sprintf("%s/customer/%d/0", call, n), CallID: call,
+			Leg: msg.RoleCustomer, StartMS: int64(n) * 2000, EndMS: int64(n)*2000 + 1000, Text: "hello there"})
+	}
+	// Ended with one of its two final segments in: the analyzer waits
+	// for the other until its grace runs out.
+	endMissing := func(call string) {
+		pub(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallStarted, StartedAt: time.Now()})
+		seg(call, 0)
+		pub(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallEnded, DurationMS: 5000,
+			FinalJobs: map[msg.Role]int{msg.RoleCustomer: 2}})
+	}
+	a1 := startAnalyzerArgs(t, srv, "a1", "--partitions", "2", "--rules", rulesFile, "--sentiment-grace", "3s")
+	waitPartitions(t, 2, 10*time.Second, a1)
+	moved, kept1, kept2 := callIn(1, 2, "moved"), callIn(0, 2, "kept"), callIn(0, 2, "later")
+	endMissing(moved)
+	endMissing(kept1)
+	// a1 holds both; a2 joins and, by identity, gets partition 1.
+	a2 := startAnalyzerArgs(t, srv, "a2", "--partitions", "2", "--rules", rulesFile, "--sentiment-grace", "3s")
+	waitPartitions(t, 2, 10*time.Second, a1, a2)
+	if o := a2.owned(); len(o) != 1 || o[0] != 1 {
+		t.Fatalf("a2 owns %v, want [1]", o)
+	}
+	seg(moved, 1) // the missing segment: a2 picks the call up and finishes it
+	waitFinal(moved)
+	// a1's grace sweep finishes kept1; one more pass after it (for kept2)
+	// means the pass that would have finished moved again is over.
+	waitFinal(kept1)
+	endMissing(kept2)
+	waitFinal(kept2)
+	n := 0
+	readStream(t, conn, []string{msg.SubjectCallSentiment(moved)}, func(m jetstream.Msg) {
+		var cs msg.CallSentiment
+		mustUnmarshal(t, m.Data(), &cs)
+		if cs.Final {
+			n++
+		}
+	})
+	if n != 1 {
+		t.Fatalf("call %s, moved to a2: %d final sentiments, want 1 (a2's)", moved, n)
 	}
 }
