@@ -115,8 +115,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) (i
 			return EnsureStreams(ctx, js, 1)
 		}
 		if err != nil && tooFewServers(err) {
-			return 0, fmt.Errorf("%w %d: stream %s: the NATS cluster %q has fewer JetStream servers up than that (%v); give --replicas at most the number of servers",
-				ErrReplicas, r, cfg.Name, cluster, err)
+			return 0, fmt.Errorf("%w %d: stream %s: the NATS cluster %q has fewer JetStream servers up than that (this client knows of %d; %v); give --replicas at most the number of servers",
+				ErrReplicas, r, cfg.Name, cluster, len(nc.Servers()), err)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
