@@ -19,33 +19,31 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// analyzer is one earshot analyze process in the test: its own NATS
-// connection, so that killing it drops the connection as kill -9 does.
-type analyzer struct {
-	stage  *analyzeStage
+// stageProc is one stage process in the test: its own NATS connection, so
+// that killing it drops the connection as kill -9 does.
+type stageProc struct {
+	stage  stage
 	conn   *bus.Conn
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func startAnalyzer(t *testing.T, srv *bus.Server, rulesFile, identity string, partitions int) *analyzer {
+// startStageProc starts s with args against the NATS at url until the
+// test ends.
+func startStageProc(t *testing.T, url string, s stage, args ...string) *stageProc {
 	t.Helper()
-	return startAnalyzerArgs(t, srv, identity, "--partitions", fmt.Sprint(partitions),
-		"--rules", rulesFile, "--sentiment-grace", "30s", "--rules-grace", "10s")
-}
-
-// startAnalyzerArgs starts an analyze stage as identity with args.
-func startAnalyzerArgs(t *testing.T, srv *bus.Server, identity string, args ...string) *analyzer {
-	t.Helper()
-	conn := bustest.Connect(t, srv)
-	e := newEnv(slog.New(slog.DiscardHandler), conn, t.TempDir(), stdio{nil, io.Discard, io.Discard})
-	s := &analyzeStage{}
-	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
-	s.flags(fs)
-	if err := fs.Parse(append([]string{"--identity", identity}, args...)); err != nil {
+	conn, err := bus.Connect(context.Background(), url, "earshot-"+s.name(), slog.New(slog.DiscardHandler))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.check(); err != nil {
+	t.Cleanup(conn.Close)
+	e := newEnv(slog.New(slog.DiscardHandler), conn, t.TempDir(), stdio{nil, io.Discard, io.Discard})
+	fs := flag.NewFlagSet(s.name(), flag.ContinueOnError)
+	s.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(s); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -54,33 +52,47 @@ func startAnalyzerArgs(t *testing.T, srv *bus.Server, identity string, args ...s
 		cancel()
 		t.Fatal(err)
 	}
-	a := &analyzer{stage: s, conn: conn, cancel: cancel, done: make(chan error, 1)}
-	go func() { a.done <- r(ctx) }()
+	p := &stageProc{stage: s, conn: conn, cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- r(ctx) }()
 	t.Cleanup(func() {
-		if a.cancel != nil {
-			a.cancel()
-			if err := <-a.done; err != nil {
-				t.Errorf("analyze %s: %v", identity, err)
+		if p.cancel != nil {
+			p.cancel()
+			if err := <-p.done; err != nil {
+				t.Errorf("%s: %v", s.name(), err)
 			}
 		}
 	})
-	return a
+	return p
+}
+
+// startAnalyzer starts an analyze process as identity over partitions.
+func startAnalyzer(t *testing.T, srv *bus.Server, rulesFile, identity string, partitions int) *stageProc {
+	t.Helper()
+	return startAnalyzerArgs(t, srv, identity, "--partitions", fmt.Sprint(partitions),
+		"--rules", rulesFile, "--sentiment-grace", "30s", "--rules-grace", "10s")
+}
+
+// startAnalyzerArgs starts an analyze process as identity with args.
+func startAnalyzerArgs(t *testing.T, srv *bus.Server, identity string, args ...string) *stageProc {
+	t.Helper()
+	return startStageProc(t, srv.ClientURL(), &analyzeStage{}, append([]string{"--identity", identity}, args...)...)
 }
 
 // kill stops the process without giving anything up: its connection
-// drops first, so its leases are left to lapse.
-func (a *analyzer) kill() {
-	a.conn.NC.Close()
-	a.cancel()
-	a.cancel = nil
-	<-a.done
+// drops first, so its leases and the jobs in its hands are left to lapse.
+func (p *stageProc) kill() {
+	p.conn.NC.Close()
+	p.cancel()
+	p.cancel = nil
+	<-p.done
 }
 
-func (a *analyzer) owned() []int { return a.stage.sentiment.partitions.Owned() }
+// owned is the partitions an analyze process owns.
+func (p *stageProc) owned() []int { return p.stage.(*analyzeStage).sentiment.partitions.Owned() }
 
 // waitPartitions waits until the analyzers own every partition once,
 // evenly, and returns how long that took.
-func waitPartitions(t *testing.T, n int, within time.Duration, as ...*analyzer) time.Duration {
+func waitPartitions(t *testing.T, n int, within time.Duration, as ...*stageProc) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -128,7 +140,7 @@ rules:
 		t.Fatal(err)
 	}
 	const parts, calls = 6, 12
-	as := []*analyzer{
+	as := []*stageProc{
 		startAnalyzer(t, srv, rulesFile, "a1", parts),
 		startAnalyzer(t, srv, rulesFile, "a2", parts),
 		startAnalyzer(t, srv, rulesFile, "a3", parts),
