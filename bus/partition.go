@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -540,10 +541,26 @@ func consumePartitioned(ctx context.Context, js jetstream.JetStream, cfg Consume
 		if n > 1 {
 			c.owns = func(m jetstream.Msg) bool { return msg.Partition(c.Key(m), n) == part }
 		}
-		if err := takeOver(ctx, js, &c, cfg.Durable); err != nil {
-			return err
+		// A partition is taken while the process runs, often while the
+		// cluster is shaken (a node lost, an election): what JetStream
+		// does not answer in time is tried again; what it refuses, or a
+		// connection closed for good, stops the stage.
+		for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			err := takeOver(ctx, js, &c, cfg.Durable)
+			if err == nil {
+				err = Consume(ctx, js, c, h)
+			}
+			var api *jetstream.APIError
+			if ctx.Err() != nil || errors.As(err, &api) || errors.Is(err, nats.ErrConnectionClosed) {
+				return err
+			}
+			c.Logger.Warn("partition consumer failed; trying again", "consumer", c.Durable, "retry_in", wait, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
 		}
-		return Consume(ctx, js, c, h)
 	})
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +39,13 @@ func startStageProc(t *testing.T, url string, s stage, args ...string) *stagePro
 		t.Fatal(err)
 	}
 	t.Cleanup(conn.Close)
-	e := newEnv(slog.New(slog.DiscardHandler), conn, t.TempDir(), stdio{nil, io.Discard, io.Discard})
+	logs := &syncBuffer{}
+	e := newEnv(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})), conn, t.TempDir(), stdio{nil, io.Discard, io.Discard})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s's log:\n%s", s.name(), logs.String())
+		}
+	})
 	fs := flag.NewFlagSet(s.name(), flag.ContinueOnError)
 	s.flags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -383,4 +391,22 @@ func TestAnalyzeGivesUpCallsWithPartition(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("call %s, moved to a2: %d final sentiments, want 1 (a2's)", moved, n)
 	}
+}
+
+// syncBuffer is a log destination several goroutines write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
