@@ -30,6 +30,9 @@ type handled struct {
 	mu  sync.Mutex
 	by  map[string][]string // message -> members
 	got chan string
+	// stall, when set, is a member whose handler holds every message
+	// until it stops.
+	stall string
 }
 
 func (h *handled) add(id, m string) {
@@ -55,8 +58,15 @@ func join(t *testing.T, srv *bus.Server, id string, n int, h *handled) *member {
 	go func() {
 		m.done <- bus.Consume(ctx, conn.JS, bus.ConsumerConfig{
 			Stream: bus.StreamEvents, Durable: "part", Filter: []string{msg.AllCalls},
-			Key: bus.ByCall, Workers: 2, Partitions: parts,
-		}, func(_ context.Context, jm jetstream.Msg) error { h.add(id, string(jm.Data())); return nil })
+			Key: bus.ByCall, Workers: 2, Partitions: parts, AckWait: time.Minute,
+		}, func(ctx context.Context, jm jetstream.Msg) error {
+			if id == h.stall {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			h.add(id, string(jm.Data()))
+			return nil
+		})
 	}()
 	t.Cleanup(func() { m.shutdown(t) })
 	return m
@@ -214,4 +224,25 @@ func TestPartitionsBadConfig(t *testing.T) {
 			t.Errorf("%+v: %v; want %v", tc.cfg, err, tc.want)
 		}
 	}
+}
+
+// Messages a killed owner held are handled by the one who takes its
+// partition over at once, not after their ack wait (a minute here).
+func TestPartitionsTakeOverMessagesInHand(t *testing.T) {
+	srv, c := bustest.Start(t)
+	h := &handled{by: map[string][]string{}, got: make(chan string, 100), stall: "stuck"}
+	live, stuck := join(t, srv, "live", 2, h), join(t, srv, "stuck", 2, h)
+	waitOwned(t, 2, 10*time.Second, live, stuck)
+	publishCalls(t, c, 0, 20) // about half in stuck's partition, held there
+	var held int
+	for i := range 20 {
+		if stuck.parts.Owns(fmt.Sprintf("call-%d", i)) {
+			held++
+		}
+	}
+	h.wait(t, 20-held, 10*time.Second)
+	start := time.Now()
+	stuck.kill()
+	h.wait(t, 20, 15*time.Second)
+	t.Logf("%d messages held by the killed owner handled %s after the kill (ack wait 1m)", held, time.Since(start).Round(time.Millisecond))
 }
