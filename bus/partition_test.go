@@ -180,17 +180,6 @@ func TestPartitionsSpreadAndTakeOver(t *testing.T) {
 	}
 }
 
-func TestPartitionsRefuseSameIdentity(t *testing.T) {
-	srv, _ := bustest.Start(t)
-	h := &handled{by: map[string][]string{}, got: make(chan string, 10)}
-	join(t, srv, "same", 2, h)
-	c := bustest.Connect(t, srv)
-	_, err := bus.JoinPartitions(context.Background(), c.JS, bus.PartitionConfig{Group: "test", Partitions: 2, Identity: "same", TTL: testTTL})
-	if !errors.Is(err, bus.ErrIdentity) || !strings.Contains(err.Error(), `"same"`) || !strings.Contains(err.Error(), "--identity") {
-		t.Fatalf("second process with one identity: %v; want ErrIdentity naming it and --identity", err)
-	}
-}
-
 func TestPartitionsIdentityOfKilledProcessTaken(t *testing.T) {
 	srv, _ := bustest.Start(t)
 	h := &handled{by: map[string][]string{}, got: make(chan string, 10)}
@@ -199,14 +188,30 @@ func TestPartitionsIdentityOfKilledProcessTaken(t *testing.T) {
 	waitOwned(t, 2, 10*time.Second, m)
 }
 
-func TestPartitionsRefuseCountChange(t *testing.T) {
+// A process that joins while another runs is refused when it takes the
+// other's identity or another partition count.
+func TestPartitionsRefuseAtJoin(t *testing.T) {
 	srv, _ := bustest.Start(t)
 	h := &handled{by: map[string][]string{}, got: make(chan string, 10)}
-	join(t, srv, "one", 4, h)
+	join(t, srv, "running", 4, h)
 	c := bustest.Connect(t, srv)
-	_, err := bus.JoinPartitions(context.Background(), c.JS, bus.PartitionConfig{Group: "test", Partitions: 8, Identity: "two", TTL: testTTL})
-	if !errors.Is(err, bus.ErrPartitionCount) || !strings.Contains(err.Error(), "--partitions 8") || !strings.Contains(err.Error(), "use 4") {
-		t.Fatalf("count changed while running: %v; want ErrPartitionCount naming 8 and 4", err)
+	for _, tc := range []struct {
+		name, identity string
+		partitions     int
+		want           error
+		says           []string
+	}{
+		{"same identity", "running", 4, bus.ErrIdentity, []string{`"running"`, "--identity"}},
+		{"count changed", "other", 8, bus.ErrPartitionCount, []string{"--partitions 8", "use 4"}},
+	} {
+		_, err := bus.JoinPartitions(context.Background(), c.JS, bus.PartitionConfig{Group: "test", Partitions: tc.partitions, Identity: tc.identity, TTL: testTTL})
+		ok := errors.Is(err, tc.want)
+		for _, w := range tc.says {
+			ok = ok && strings.Contains(err.Error(), w)
+		}
+		if !ok {
+			t.Errorf("%s: %v; want %v saying %q", tc.name, err, tc.want, tc.says)
+		}
 	}
 }
 
