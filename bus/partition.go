@@ -423,13 +423,21 @@ func (p *Partitions) take(part int, rev uint64) {
 	p.cfg.Logger.Info("partition taken", "partition", part, "of", p.cfg.Partitions)
 }
 
-// drop stops the consumers of part and forgets its lease.
+// drop stops the consumers of part and forgets its lease. It waits for
+// them without holding mu: their handlers may be waiting on a stage's lock
+// that a stage's sweep holds while it asks Owns.
 func (p *Partitions) drop(part int) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	delete(p.owned, part)
+	var runs []*partitionRun
 	for u := range p.users {
-		u.stop(part)
+		if r := u.detach(part); r != nil {
+			runs = append(runs, r)
+		}
+	}
+	p.mu.Unlock()
+	for _, r := range runs {
+		r.stop()
 	}
 }
 
@@ -476,10 +484,14 @@ func (p *Partitions) attach(ctx context.Context, run func(ctx context.Context, p
 	}
 	p.mu.Lock()
 	delete(p.users, u)
+	var runs []*partitionRun
 	for part := range u.running {
-		u.stop(part)
+		runs = append(runs, u.detach(part))
 	}
 	p.mu.Unlock()
+	for _, r := range runs {
+		r.stop()
+	}
 	return err
 }
 
@@ -502,14 +514,16 @@ func (u *partitionUser) start(part int) {
 	}()
 }
 
-// stop stops u's run on part and waits for it; the caller holds
-// Partitions.mu.
-func (u *partitionUser) stop(part int) {
-	r, ok := u.running[part]
-	if !ok {
-		return
-	}
+// detach takes u's run on part (nil if none) off its list, for the caller
+// to stop once it no longer holds Partitions.mu, which it holds now.
+func (u *partitionUser) detach(part int) *partitionRun {
+	r := u.running[part]
 	delete(u.running, part)
+	return r
+}
+
+// stop stops the run and waits for it.
+func (r *partitionRun) stop() {
 	r.cancel()
 	<-r.done
 }

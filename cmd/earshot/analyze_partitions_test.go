@@ -276,27 +276,45 @@ rules:
 }
 
 // readStream hands f every message of StreamEvents on subjects, to the
-// end of the stream as it is now.
+// end of the stream as it is now. A read that fails (JetStream not
+// answering while a cluster node comes back) is started again, for 30 s.
 func readStream(t *testing.T, conn *bus.Conn, subjects []string, f func(jetstream.Msg)) {
 	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ms, err := readStreamOnce(conn, subjects)
+		if err == nil {
+			for _, m := range ms {
+				f(m)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reading %v: %v", subjects, err)
+		}
+	}
+}
+
+func readStreamOnce(conn *bus.Conn, subjects []string) ([]jetstream.Msg, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cons, err := conn.JS.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: subjects})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
+	var ms []jetstream.Msg
 	for {
 		m, err := cons.Next(jetstream.FetchContext(ctx))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		f(m)
+		ms = append(ms, m)
 		md, err := m.Metadata()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if md.NumPending == 0 {
-			return
+			return ms, nil
 		}
 	}
 }
