@@ -96,33 +96,17 @@ func (m *member) kill() {
 	<-m.done
 }
 
-// waitOwned waits until the members own every one of n partitions between
-// them, each exactly once and evenly, and returns how long that took.
+// waitOwned waits until the members share the n partitions evenly.
 func waitOwned(t *testing.T, n int, within time.Duration, ms ...*member) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for {
-		seen := map[int]int{}
-		ok := true
-		for _, m := range ms {
-			owned := m.parts.Owned()
-			ok = ok && len(owned) >= n/len(ms) && len(owned) <= (n+len(ms)-1)/len(ms)
-			for _, p := range owned {
-				seen[p]++
-			}
+	ps := make([]*bus.Partitions, len(ms))
+	for i, m := range ms {
+		ps[i] = m.parts
+		if m.parts.Count() != n {
+			t.Fatalf("member %s has %d partitions, want %d", m.id, m.parts.Count(), n)
 		}
-		ok = ok && len(seen) == n
-		for _, c := range seen {
-			ok = ok && c == 1
-		}
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > within {
-			t.Fatalf("partitions owned %v after %s; want each of %d once", seen, within, n)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the members' own state
 	}
+	return bustest.WaitBalanced(t, within, ps...)
 }
 
 func publishCalls(t *testing.T, c *bus.Conn, from, to int) {

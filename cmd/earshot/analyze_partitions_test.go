@@ -98,33 +98,18 @@ func (p *stageProc) kill() {
 // owned is the partitions an analyze process owns.
 func (p *stageProc) owned() []int { return p.stage.(*analyzeStage).sentiment.partitions.Owned() }
 
-// waitPartitions waits until the analyzers own every partition once,
-// evenly, and returns how long that took.
+// waitPartitions waits until the analyze processes share the n
+// partitions evenly, and returns how long that took.
 func waitPartitions(t *testing.T, n int, within time.Duration, as ...*stageProc) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for {
-		seen := map[int]int{}
-		even := true
-		for _, a := range as {
-			o := a.owned()
-			even = even && len(o) >= n/len(as) && len(o) <= (n+len(as)-1)/len(as)
-			for _, p := range o {
-				seen[p]++
-			}
+	ps := make([]*bus.Partitions, len(as))
+	for i, a := range as {
+		ps[i] = a.stage.(*analyzeStage).sentiment.partitions
+		if ps[i].Count() != n {
+			t.Fatalf("analyze has %d partitions, want %d", ps[i].Count(), n)
 		}
-		ok := even && len(seen) == n
-		for _, c := range seen {
-			ok = ok && c == 1
-		}
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > within {
-			t.Fatalf("partitions owned %v after %s; want each of %d once, evenly", seen, within, n)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the processes' own state
 	}
+	return bustest.WaitBalanced(t, within, ps...)
 }
 
 // Three analyze processes share six partitions; one is killed mid-call.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -59,35 +58,6 @@ func faultsDSN(t *testing.T) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// cmdProc is an earshot command running in-process until stopped.
-type cmdProc struct {
-	args   []string
-	cancel context.CancelFunc
-	done   chan int
-	errb   *bytes.Buffer
-}
-
-func startCmd(t *testing.T, args ...string) *cmdProc {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &cmdProc{args: args, cancel: cancel, done: make(chan int, 1), errb: &bytes.Buffer{}}
-	go func() { p.done <- run(ctx, args, stdio{strings.NewReader(""), &bytes.Buffer{}, p.errb}) }()
-	t.Cleanup(func() { p.stop(t) })
-	return p
-}
-
-// stop stops it as SIGTERM does (once) and checks that it exited 0.
-func (p *cmdProc) stop(t *testing.T) {
-	if p.cancel == nil {
-		return
-	}
-	p.cancel()
-	p.cancel = nil
-	if code := <-p.done; code != 0 {
-		t.Errorf("earshot %s exited %d: %s", p.args[0], code, p.errb.String())
-	}
 }
 
 // The fault harness of the scaled-out shape: a 3-node NATS cluster, two
@@ -163,11 +133,11 @@ func TestFaultsUnderLoad(t *testing.T) {
 	}
 
 	storeArgs := []string{"store", "--nats", nurl, "--db", dsn, "--http", "", "--log-level", "warn"}
-	store := startCmd(t, storeArgs...)
+	stopStore := stageStart(t, storeArgs...)
 	type capt struct{ rtp, http string }
 	capts := []capt{{loadFreePortRange(t, 6), e2eFreeTCP(t)}, {loadFreePortRange(t, 6), e2eFreeTCP(t)}}
 	for _, c := range capts {
-		startCmd(t, "capture", "--nats", nurl, "--rtp", c.rtp, "--http", c.http, "--capture-token", "tok",
+		stageStart(t, "capture", "--nats", nurl, "--rtp", c.rtp, "--http", c.http, "--capture-token", "tok",
 			"--call-timeout", "5s", "--record", "none", "--log-level", "warn")
 		e2eWaitHTTP(t, "http://"+c.http+"/healthz")
 	}
@@ -229,8 +199,8 @@ func TestFaultsUnderLoad(t *testing.T) {
 	recovered["asr killed"] = nextScored("an asr killed")
 
 	// 4. The store restarted.
-	store.stop(t)
-	store = startCmd(t, storeArgs...)
+	stopStore()
+	stageStart(t, storeArgs...)
 	recovered["store restarted"] = nextScored("the store restarted")
 
 	var sent loadTotals
