@@ -276,7 +276,7 @@ func (p *Partitions) step(ctx context.Context) error {
 	owned := maps.Clone(p.owned)
 	p.mu.Unlock()
 	for part, rev := range owned {
-		nrev, err := p.kv.Update(ctx, p.key("partition", strconv.Itoa(part)), []byte(p.cfg.Identity), rev)
+		nrev, err := p.renew(ctx, p.key("partition", strconv.Itoa(part)), p.cfg.Identity, rev)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -328,7 +328,7 @@ func (p *Partitions) step(ctx context.Context) error {
 // stalled) is taken again unless another process took the identity.
 func (p *Partitions) renewIdentity(ctx context.Context) error {
 	key := p.key("member", p.cfg.Identity)
-	rev, err := p.kv.Update(ctx, key, []byte(p.nonce), p.member)
+	rev, err := p.renew(ctx, key, p.nonce, p.member)
 	if err == nil {
 		p.member = rev
 		return nil
@@ -345,6 +345,23 @@ func (p *Partitions) renewIdentity(ctx context.Context) error {
 	}
 	p.member = rev
 	return nil
+}
+
+// renew renews key, which holds value at revision rev when this process
+// last wrote it, and returns its new revision. An update that went
+// unanswered (a cluster electing a leader) may have been applied, or the
+// key may have been written since by this process: a key that still holds
+// value is still this process's.
+func (p *Partitions) renew(ctx context.Context, key, value string, rev uint64) (uint64, error) {
+	nrev, err := p.kv.Update(ctx, key, []byte(value), rev)
+	if err == nil {
+		return nrev, nil
+	}
+	e, gerr := p.kv.Get(ctx, key)
+	if gerr != nil || string(e.Value()) != value {
+		return 0, err
+	}
+	return p.kv.Update(ctx, key, []byte(value), e.Revision())
 }
 
 // renewCount keeps the group's partition count while this process runs,
