@@ -317,6 +317,9 @@ func (e *Engine) rehydrate(ctx context.Context, cs *callState, m jetstream.Msg) 
 	defer cancel()
 	cons, err := e.cfg.JS.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{msg.SubjectCall(cs.id), msg.SubjectDTMF(cs.id), "earshot.analysis." + cs.id + ".>"},
+		// nats.go retries a reset for ever by default, past the fetch's
+		// context: a connection closed mid-replay would hold the handler.
+		MaxResetAttempts: 3,
 	})
 	if err != nil {
 		return false, fmt.Errorf("replay of %s: %w", cs.id, err)

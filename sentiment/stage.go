@@ -354,6 +354,9 @@ func (a *Analyzer) readHistory(ctx context.Context, js jetstream.JetStream, st *
 	cons, err := js.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{msg.SubjectCall(callID), msg.SubjectTimeline(callID), msg.SubjectTranscript(callID), msg.SubjectCallSentiment(callID)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		// nats.go retries a reset for ever by default, past the read's
+		// context: a connection closed mid-replay would hold the handler.
+		MaxResetAttempts: 3,
 	})
 	if err != nil {
 		return 0, err
