@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,10 +17,32 @@ import (
 
 // Conn is a NATS connection with its JetStream context.
 type Conn struct {
-	NC     *nats.Conn
-	JS     jetstream.JetStream
-	closed chan struct{}
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	closed   chan struct{}
+	replicas int
 }
+
+// Option changes how Connect connects.
+type Option func(*connectOptions)
+
+type connectOptions struct {
+	nats     []nats.Option
+	replicas int
+}
+
+// WithNATS adds options to the NATS connection's; they come last, so they
+// win.
+func WithNATS(opts ...nats.Option) Option {
+	return func(o *connectOptions) { o.nats = append(o.nats, opts...) }
+}
+
+// WithReplicas sets how many servers of a NATS cluster keep each of
+// Earshot's streams, durable consumers, key-value and object stores,
+// updating existing ones in place; 0, the default, keeps what exists and
+// creates what is missing with the default for the cluster (see
+// EnsureStreams).
+func WithReplicas(n int) Option { return func(o *connectOptions) { o.replicas = n } }
 
 // MinServerVersion is the oldest NATS server Earshot runs on, with
 // JetStream: its consumers filter on several subjects, which came in 2.10.
@@ -26,9 +50,12 @@ const MinServerVersion = "2.10.0"
 
 // Connect connects to url as name, reconnecting while the server restarts,
 // checks that the server is MinServerVersion or newer with JetStream, and
-// makes sure Earshot's streams exist. extra options come last, so they
-// win (nats.InProcessServer for an embedded server that does not listen).
-func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...nats.Option) (*Conn, error) {
+// makes sure Earshot's streams exist with the replicas asked for.
+func Connect(ctx context.Context, url, name string, log *slog.Logger, options ...Option) (*Conn, error) {
+	var co connectOptions
+	for _, o := range options {
+		o(&co)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -46,7 +73,7 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
 	}
-	nc, err := nats.Connect(url, append(opts, extra...)...)
+	nc, err := nats.Connect(url, append(opts, co.nats...)...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect to nats %s: %w", url, err)
 	}
@@ -60,10 +87,12 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger, extra ...n
 		nc.Close()
 		return nil, err
 	}
-	if err := EnsureStreams(ctx, js); err != nil {
+	r, err := EnsureStreams(ctx, js, co.replicas)
+	if err != nil {
 		nc.Close()
 		return nil, err
 	}
+	c.replicas = r
 	return c, nil
 }
 
@@ -135,6 +164,27 @@ func (c *Conn) PublishWithID(ctx context.Context, subject string, data []byte, m
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	}
 	return nil
+}
+
+// Replicas is how many servers keep each of Earshot's streams; key-value
+// and object stores that stages create take as many.
+func (c *Conn) Replicas() int { return c.replicas }
+
+// Idempotent publishes each message with a digest of its subject and
+// content as its message id: work done again (by a process that took a
+// partition over, or after a lost ack) publishes the same results, and
+// the stream stores them once within its duplicate window. For messages
+// whose repeats carry nothing new, such as results computed from a call's
+// events.
+type Idempotent struct{ *Conn }
+
+// Publish publishes data to subject once per content.
+func (p Idempotent) Publish(ctx context.Context, subject string, data []byte) error {
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{0})
+	h.Write(data)
+	return p.PublishWithID(ctx, subject, data, hex.EncodeToString(h.Sum(nil)[:16]))
 }
 
 // Close drains the connection (subscriptions finish what they hold first)

@@ -108,7 +108,15 @@ type ConsumerConfig struct {
 	// OnDeadLetter, when set, is called after a message is dead-lettered
 	// (to publish a placeholder result, for example).
 	OnDeadLetter func(ctx context.Context, m jetstream.Msg, reason error)
-	Logger       *slog.Logger
+	// Partitions, when set, runs the consumer once per partition this
+	// process owns (a durable consumer each, Durable-pN), each handing on
+	// only the messages whose Key falls in its partition (msg.Partition)
+	// and acking the others; Key is required.
+	Partitions *Partitions
+	Logger     *slog.Logger
+
+	owns     func(jetstream.Msg) bool // the partition's messages; nil: all
+	startSeq uint64                   // where a consumer created now starts; 0: the stream's start
 }
 
 func (c *ConsumerConfig) defaults() error {
@@ -154,6 +162,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
+	if cfg.Partitions != nil {
+		return consumePartitioned(ctx, js, cfg, h)
+	}
 	stream, err := js.Stream(ctx, cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s: stream %s: %w", cfg.Durable, cfg.Stream, err)
@@ -171,6 +182,15 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		MaxDeliver:    -1, // counted here, so the last failure is dead-lettered, not dropped
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: 4*cfg.Workers + 2*cfg.Batch,
+		// As many servers keep it as keep the stream, also after
+		// --replicas changed them.
+		Replicas: stream.CachedInfo().Config.Replicas,
+	}
+	if cfg.startSeq > 0 {
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.startSeq
+	} else if old, err := stream.Consumer(ctx, cfg.Durable); err == nil {
+		// Where a consumer starts cannot change: keep it.
+		cc.DeliverPolicy, cc.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq
 	}
 	if cfg.Key != nil {
 		cc.MaxAckPending += cfg.Workers * window // handled, their publishes in flight
@@ -182,7 +202,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	default:
 		cc.FilterSubjects = cfg.Filter
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, cc)
+	cons, err := stream.CreateOrUpdateConsumer(ctx, cc)
 	if err != nil {
 		return fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
@@ -219,7 +239,11 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 				errs <- dispatch(runCtx, js, &cfg, it, h)
 				return
 			}
-			errs <- consumeLoop(runCtx, &cfg, it, func(m jetstream.Msg) { handle(runCtx, js, &cfg, m, h, nil) })
+			errs <- consumeLoop(runCtx, &cfg, it, func(m jetstream.Msg) {
+				if !cfg.foreign(m) {
+					handle(runCtx, js, &cfg, m, h, nil)
+				}
+			})
 		}()
 	}
 	select {
@@ -296,13 +320,27 @@ func dispatch(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, 
 		})
 	}
 	err := consumeLoop(ctx, cfg, it, func(m jetstream.Msg) {
-		queues[partition(cfg.Key(m), len(queues))] <- m
+		if !cfg.foreign(m) {
+			queues[partition(cfg.Key(m), len(queues))] <- m
+		}
 	})
 	for _, q := range queues {
 		close(q)
 	}
 	wg.Wait()
 	return err
+}
+
+// foreign acks m and reports true when it belongs to a partition other
+// than the consumer's.
+func (c *ConsumerConfig) foreign(m jetstream.Msg) bool {
+	if c.owns == nil || c.owns(m) {
+		return false
+	}
+	if err := m.Ack(); err != nil {
+		c.Logger.Debug("ack of another partition's message failed; it comes again", "subject", m.Subject(), "err", err)
+	}
+	return true
 }
 
 // gather is m and, with cfg.Together, the messages waiting in q after it,

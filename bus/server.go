@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -24,7 +25,28 @@ type ServerConfig struct {
 	Listen string
 	// NoListen keeps the server in-process only.
 	NoListen bool
-	Logger   *slog.Logger
+	// Name names the server; default "earshot". The servers of one
+	// cluster need names of their own.
+	Name string
+	// Cluster, when set, makes the server a node of a NATS cluster;
+	// JetStream then runs clustered (streams may have replicas).
+	Cluster *ClusterConfig
+	// NoJetStream starts the server without JetStream, which Earshot
+	// refuses (tests of that refusal).
+	NoJetStream bool
+	Logger      *slog.Logger
+}
+
+// ClusterConfig makes an embedded server a node of a NATS cluster.
+type ClusterConfig struct {
+	// Name is the cluster's name, the same on every node.
+	Name string
+	// Listen is host:port for the other nodes' routes; "" means 127.0.0.1
+	// on a random port.
+	Listen string
+	// Routes are the other nodes' route URLs (nats-route://host:port); a
+	// node that starts first may have none, the others join it.
+	Routes []string
 }
 
 // Server is an embedded NATS server with JetStream.
@@ -49,14 +71,23 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 			port = -1
 		}
 	}
+	name := cfg.Name
+	if name == "" {
+		name = "earshot"
+	}
 	opts := &server.Options{
-		ServerName: "earshot",
+		ServerName: name,
 		Host:       host,
 		Port:       port,
 		DontListen: cfg.NoListen,
-		JetStream:  true,
+		JetStream:  !cfg.NoJetStream,
 		NoSigs:     true,
 		MaxPayload: 4 << 20, // 30 s of PCM16 is under 0.5 MiB; leave room
+	}
+	if c := cfg.Cluster; c != nil {
+		if err := clusterOptions(opts, c); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.DataDir != "" {
 		opts.StoreDir = filepath.Join(cfg.DataDir, "nats")
@@ -101,6 +132,34 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	return &Server{ns: ns}, nil
 }
 
+// clusterOptions sets opts for a node of the cluster c.
+func clusterOptions(opts *server.Options, c *ClusterConfig) error {
+	if c.Name == "" {
+		return errors.New("bus: nats cluster needs a name")
+	}
+	opts.Cluster.Name = c.Name
+	opts.Cluster.Host, opts.Cluster.Port = "127.0.0.1", -1
+	if c.Listen != "" {
+		h, p, err := net.SplitHostPort(c.Listen)
+		n, perr := strconv.Atoi(p)
+		if err != nil || perr != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("bus: nats cluster listen address %q: want host:port", c.Listen)
+		}
+		opts.Cluster.Host = h
+		if n > 0 {
+			opts.Cluster.Port = n
+		}
+	}
+	for _, r := range c.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("bus: nats cluster route %q: want nats-route://host:port", r)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return nil
+}
+
 // ErrServerStart is returned by StartServer when the embedded server cannot
 // start; the error says why (a client port in use, a JetStream store that
 // cannot be opened).
@@ -109,9 +168,32 @@ var ErrServerStart = errors.New("bus: embedded nats server did not start")
 // ClientURL is the URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 
+// ClusterURL is the URL other nodes of the cluster route to ("" for a
+// server that is not a cluster node).
+func (s *Server) ClusterURL() string {
+	a := s.ns.ClusterAddr()
+	if a == nil {
+		return ""
+	}
+	return "nats-route://" + a.String()
+}
+
+// JetStreamReady reports whether the server's JetStream takes requests: for
+// a cluster node, whether the cluster has elected its JetStream leader and
+// this node is current with it.
+func (s *Server) JetStreamReady() bool {
+	if !s.ns.JetStreamEnabled() {
+		return false
+	}
+	if !s.ns.JetStreamIsClustered() {
+		return true
+	}
+	return s.ns.JetStreamIsCurrent()
+}
+
 // InProcess connects clients to the server inside this process, without a
 // socket (for a NoListen server).
-func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.ns) }
+func (s *Server) InProcess() Option { return WithNATS(nats.InProcessServer(s.ns)) }
 
 // Close shuts the server down and waits for it.
 func (s *Server) Close() {

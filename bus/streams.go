@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -62,11 +63,150 @@ func StreamConfigs() []jetstream.StreamConfig {
 	}
 }
 
-// EnsureStreams creates or updates Earshot's streams.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
+// DefaultClusterReplicas is how many servers keep each stream Earshot
+// creates on a NATS cluster of that many JetStream servers or more: one
+// machine lost loses nothing, and the streams stay writable.
+const DefaultClusterReplicas = 3
+
+// ErrReplicas says the replicas asked for do not fit the NATS servers.
+var ErrReplicas = errors.New("bus: replicas")
+
+// Prefixes of the streams behind Earshot's key-value and object stores
+// (their buckets are named EARSHOT_...), which follow the replicas of the
+// streams.
+const (
+	kvStreamPrefix  = "KV_EARSHOT"
+	objStreamPrefix = "OBJ_EARSHOT"
+)
+
+// EnsureStreams creates Earshot's streams that are missing and returns how
+// many replicas they have. replicas > 0 sets every stream, its durable
+// consumers and Earshot's key-value and object stores to that many, in
+// place; 0 keeps what existing streams have, and gives new ones the
+// default: 1 on a single server, DefaultClusterReplicas on a cluster of
+// that many JetStream servers or more (1 on a smaller one). Replicas more
+// than the cluster has servers are refused with ErrReplicas.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) (int, error) {
+	nc := js.Conn()
+	cluster := nc.ConnectedClusterName()
+	if replicas < 0 {
+		return 0, fmt.Errorf("%w %d: want 1 or more (or 0 for the default)", ErrReplicas, replicas)
+	}
+	if replicas > 1 && cluster == "" {
+		return 0, fmt.Errorf("%w %d: the NATS server at %s is a single server, not a cluster; give --replicas 1, or connect to a cluster of at least %d JetStream servers",
+			ErrReplicas, replicas, nc.ConnectedUrlRedacted(), replicas)
+	}
+	r, auto := replicas, false
+	if r == 0 {
+		r = existingReplicas(ctx, js)
+	}
+	if r == 0 {
+		r = 1
+		if cluster != "" {
+			r, auto = DefaultClusterReplicas, true
+		}
+	}
 	for _, cfg := range StreamConfigs() {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+		cfg.Replicas = r
+		_, err := js.CreateOrUpdateStream(ctx, cfg)
+		if err != nil && auto && tooFewServers(err) {
+			// A cluster smaller than the default: one copy each, as on
+			// a single server.
+			return EnsureStreams(ctx, js, 1)
+		}
+		if err != nil && tooFewServers(err) {
+			return 0, fmt.Errorf("%w %d: stream %s: the NATS cluster %q has fewer JetStream servers up than that (this client knows of %d; %v); give --replicas at most the number of servers",
+				ErrReplicas, r, cfg.Name, cluster, len(nc.Servers()), err)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+		}
+	}
+	if replicas > 0 {
+		if err := setReplicas(ctx, js, replicas); err != nil {
+			return 0, err
+		}
+	}
+	return r, nil
+}
+
+// existingReplicas is the replicas of the first of Earshot's streams that
+// exists, 0 when none does.
+func existingReplicas(ctx context.Context, js jetstream.JetStream) int {
+	for _, cfg := range StreamConfigs() {
+		if s, err := js.Stream(ctx, cfg.Name); err == nil {
+			return s.CachedInfo().Config.Replicas
+		}
+	}
+	return 0
+}
+
+// tooFewServers reports whether err is JetStream refusing replicas it has
+// no servers for.
+func tooFewServers(err error) bool {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode {
+	case jsErrCodeInsufficientResources, jsErrCodeNoSuitablePeers, jsErrCodeReplicasNotSupported:
+		return true
+	}
+	return false
+}
+
+// JetStream error codes nats.go does not name.
+const (
+	jsErrCodeInsufficientResources jetstream.ErrorCode = 10023 // insufficient resources
+	jsErrCodeNoSuitablePeers       jetstream.ErrorCode = 10005 // no suitable peers for placement
+	jsErrCodeReplicasNotSupported  jetstream.ErrorCode = 10074 // replicas > 1 not supported in non-clustered mode
+)
+
+// setReplicas sets the durable consumers of Earshot's streams, and the
+// streams of Earshot's key-value and object stores, to replicas.
+func setReplicas(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	for _, sc := range StreamConfigs() {
+		s, err := js.Stream(ctx, sc.Name)
+		if err != nil {
+			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+		}
+		infos := s.ListConsumers(ctx)
+		for ci := range infos.Info() {
+			cc := ci.Config
+			if cc.Durable == "" || cc.Replicas == replicas {
+				continue
+			}
+			cc.Replicas = replicas
+			if _, err := s.UpdateConsumer(ctx, cc); err != nil {
+				return fmt.Errorf("bus: consumer %s on %s: replicas %d: %w", cc.Durable, sc.Name, replicas, err)
+			}
+		}
+		if err := infos.Err(); err != nil {
+			return fmt.Errorf("bus: consumers of %s: %w", sc.Name, err)
+		}
+	}
+	names := js.StreamNames(ctx)
+	var stores []string
+	for name := range names.Name() {
+		if strings.HasPrefix(name, kvStreamPrefix) || strings.HasPrefix(name, objStreamPrefix) {
+			stores = append(stores, name)
+		}
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("bus: streams: %w", err)
+	}
+	for _, name := range stores {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("bus: stream %s: %w", name, err)
+		}
+		cfg := s.CachedInfo().Config
+		if cfg.Replicas == replicas {
+			continue
+		}
+		cfg.Replicas = replicas
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("bus: stream %s: replicas %d: %w", name, replicas, err)
 		}
 	}
 	return nil

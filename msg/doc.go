@@ -125,6 +125,32 @@
 //     Korean are eojeol; TalkSpeedSPM counts Hangul syllables per minute over
 //     the turns that have them.
 //
+// # Partitions
+//
+// A stage that keeps per-call state (analyze) may run as several processes
+// on a NATS cluster. The calls are spread over P partitions by
+// [Partition] (FNV-1a 64 of the call id, modulo P); each partition is
+// owned by one live process at a time, through a lease in the NATS
+// key-value bucket EARSHOT_LEASES:
+//
+//	<group>.partitions       P, while any process of the group runs (a count changed while running is refused)
+//	<group>.member.<id>      a live process's random instance id; a second process with the same --identity is refused
+//	<group>.partition.<n>    the identity owning partition n
+//
+// Every key lasts the bucket's TTL unless renewed (each fifth of it): when
+// an owner dies its keys lapse and the others take its partitions, by an
+// even share that is a function of the live members sorted by identity.
+// A partition's messages come through its own durable consumer
+// (<durable>-p<n>, or <durable> when P is 1), which sees every call's
+// messages and hands on its partition's; a process taking over a partition
+// whose owner died with messages in hand restarts the consumer from its
+// ack floor, so those come at once rather than after their ack wait. A
+// process picking up a call mid-way rebuilds its state from the call's
+// earlier messages on earshot.> before going on, and what it publishes
+// again is stored once: analyze's results carry message ids (alerts,
+// categories, events by rule and call; scored segments, sentiment and
+// characteristics by their content).
+//
 // # Recordings
 //
 // Recording is in-process, not on the bus: capture hands every leg's

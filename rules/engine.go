@@ -44,6 +44,10 @@ type EngineConfig struct {
 	// Workers is how many calls are evaluated at once, each call's events
 	// in order on one of them; default 4.
 	Workers int
+	// Partitions, when set, spreads the calls over the analyze processes:
+	// this one evaluates the calls of the partitions it owns, rebuilding a
+	// call's state from the stream when it takes a partition over.
+	Partitions *bus.Partitions
 	// Redactor masks personal data in every text the engine publishes
 	// (alert messages, matched text, webhook bodies); default
 	// redact.New(redact.Config{}).
@@ -196,7 +200,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		// (a pull the client gave up on) comes again after this.
 		AckWait: 10 * time.Second,
 		Workers: e.cfg.Workers, Key: bus.ByCall, Batch: 64 * e.cfg.Workers,
-		Logger: e.log,
+		Partitions: e.cfg.Partitions,
+		Logger:     e.log,
 	}, e.handle)
 	cancel()
 	_ = sub.Unsubscribe()
@@ -312,6 +317,9 @@ func (e *Engine) rehydrate(ctx context.Context, cs *callState, m jetstream.Msg) 
 	defer cancel()
 	cons, err := e.cfg.JS.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{msg.SubjectCall(cs.id), msg.SubjectDTMF(cs.id), "earshot.analysis." + cs.id + ".>"},
+		// nats.go retries a reset for ever by default, past the fetch's
+		// context: a connection closed mid-replay would hold the handler.
+		MaxResetAttempts: 3,
 	})
 	if err != nil {
 		return false, fmt.Errorf("replay of %s: %w", cs.id, err)
@@ -656,6 +664,17 @@ func (e *Engine) sweepOpen(ctx context.Context, now time.Time) {
 }
 
 func (e *Engine) sweep(ctx context.Context, now time.Time) {
+	if p := e.cfg.Partitions; p != nil {
+		// Calls of a partition given up are the new owner's, who rebuilds
+		// them from the stream: finishing them here would do it twice.
+		e.mu.Lock()
+		for id := range e.calls {
+			if !p.Owns(id) {
+				delete(e.calls, id)
+			}
+		}
+		e.mu.Unlock()
+	}
 	e.eachCall(func(cs *callState) {
 		due := (cs.ended && now.Sub(cs.endedAt) >= e.cfg.Grace) || now.Sub(cs.lastSeen) >= e.cfg.IdleTimeout
 		if !due {

@@ -43,6 +43,10 @@ type Config struct {
 	// Workers is how many calls are analysed at once, each call's messages
 	// in order on one of them; default 4.
 	Workers int
+	// Partitions, when set, spreads the calls over the analyze processes:
+	// this one analyses the calls of the partitions it owns, picking a
+	// call up mid-way from the stream when it takes a partition over.
+	Partitions *bus.Partitions
 	// Metrics, when set, gets the analyzer's collectors.
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
@@ -185,7 +189,8 @@ func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
 		Durable: a.cfg.Durable,
 		Filter:  []string{msg.AllCalls, msg.AllTimeline, msg.AllTranscripts},
 		Workers: a.cfg.Workers, Key: bus.ByCall, Batch: 64 * a.cfg.Workers,
-		Logger: a.log,
+		Partitions: a.cfg.Partitions,
+		Logger:     a.log,
 	}, func(ctx context.Context, m jetstream.Msg) error {
 		var seq uint64
 		if md, err := m.Metadata(); err == nil {
@@ -349,6 +354,9 @@ func (a *Analyzer) readHistory(ctx context.Context, js jetstream.JetStream, st *
 	cons, err := js.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{msg.SubjectCall(callID), msg.SubjectTimeline(callID), msg.SubjectTranscript(callID), msg.SubjectCallSentiment(callID)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		// nats.go retries a reset for ever by default, past the read's
+		// context: a connection closed mid-replay would hold the handler.
+		MaxResetAttempts: 3,
 	})
 	if err != nil {
 		return 0, err
@@ -521,6 +529,16 @@ func (a *Analyzer) finish(ctx context.Context, callID string, st *callState, rea
 // periodically; a publish failure is logged and retried at the next sweep.
 func (a *Analyzer) Sweep(ctx context.Context, now time.Time) {
 	a.mu.Lock()
+	if p := a.cfg.Partitions; p != nil {
+		// Calls of a partition given up are the new owner's, who picks
+		// them up from the stream: finishing them here would do it twice.
+		for id := range a.calls {
+			if !p.Owns(id) {
+				delete(a.calls, id)
+			}
+		}
+		a.active.Set(float64(len(a.calls)))
+	}
 	calls := make(map[string]*callState, len(a.calls))
 	maps.Copy(calls, a.calls)
 	for id, at := range a.finished {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/earshot-dev/earshot/bus"
 )
@@ -31,4 +32,35 @@ func Connect(t testing.TB, srv *bus.Server) *bus.Conn {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// WaitBalanced waits until the processes' partitions cover every one of
+// their group's partitions, each owned once and shared evenly, and returns
+// how long that took; after within it fails the test.
+func WaitBalanced(t testing.TB, within time.Duration, ps ...*bus.Partitions) time.Duration {
+	t.Helper()
+	n := ps[0].Count()
+	start := time.Now()
+	for {
+		seen := map[int]int{}
+		ok := true
+		for _, p := range ps {
+			owned := p.Owned()
+			ok = ok && len(owned) >= n/len(ps) && len(owned) <= (n+len(ps)-1)/len(ps)
+			for _, part := range owned {
+				seen[part]++
+			}
+		}
+		ok = ok && len(seen) == n
+		for _, c := range seen {
+			ok = ok && c == 1
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("partitions owned %v after %s; want each of %d once, shared evenly by %d processes", seen, within, n, len(ps))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the processes' own state
+	}
 }

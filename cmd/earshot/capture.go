@@ -106,7 +106,7 @@ func (s *captureStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.recordStore, "record-store", "", "where recordings live: dir (under --data) or nats (the JetStream object store, replicated with the cluster); default dir in earshot run, nats alone")
 	fs.StringVar(&s.recordMask, "record-mask", "silence", "what replaces personal data in the redacted recording: silence or tone")
 	fs.IntVar(&s.recordRetentionDays, "record-retention-days", 0, "delete recordings older than this many days (0: keep; in earshot run, 0 follows --retention-days)")
-	fs.IntVar(&s.replicas, "record-replicas", 1, "with --record-store nats: how many NATS servers keep each recording")
+	fs.IntVar(&s.replicas, "record-replicas", 0, "with --record-store nats: how many NATS servers keep each recording (default: as many as keep the streams, --replicas)")
 	fs.StringVar(&s.siprec.endpoints, "siprec", "", "take SIPREC recording sessions (RFC 7866) on udp://HOST:PORT, tcp://HOST:PORT and/or tls://HOST:PORT (with --siprec-cert), comma-separated")
 	fs.StringVar(&s.siprec.cert, "siprec-cert", "", "PEM certificate (chain) for SIPREC over TLS (tls:// endpoints)")
 	fs.StringVar(&s.siprec.key, "siprec-key", "", "PEM private key of --siprec-cert")
@@ -241,6 +241,9 @@ func openRecordings(ctx context.Context, e *env, where string, replicas int) (re
 	case "dir":
 		return record.NewDir(filepath.Join(e.dataDir, "recordings"))
 	case "nats":
+		if replicas == 0 {
+			replicas = e.bus.Replicas()
+		}
 		return record.NewObjectStore(ctx, e.bus.JS, record.ObjectStoreConfig{Replicas: replicas})
 	}
 	return nil, fmt.Errorf("%q: want dir or nats", where)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +20,8 @@ import (
 )
 
 // stageStart runs an earshot stage command in this process until the
-// test ends; it must exit 0.
-func stageStart(t *testing.T, args ...string) {
+// test ends or stop is called (as SIGTERM); it must exit 0.
+func stageStart(t *testing.T, args ...string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -30,12 +31,14 @@ func stageStart(t *testing.T, args ...string) {
 		code, _, stderr = captureRun(ctx, args...)
 		done <- code
 	}()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if code := <-done; code != 0 {
 			t.Errorf("earshot %s exited %d: %s", args[0], code, stderr)
 		}
 	})
+	t.Cleanup(stop)
+	return stop
 }
 
 // TestRecordingRedactedWithStagesApart runs capture (recording into the

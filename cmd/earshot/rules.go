@@ -36,6 +36,9 @@ type rulesOptions struct {
 	redactor *redact.Redactor
 	// manager is set by start: the rule set in force, for the web view.
 	manager *rules.Manager
+	// partitions, when set before start, are the calls this process
+	// evaluates (the analyze stage's).
+	partitions *bus.Partitions
 }
 
 func (o *rulesOptions) flags(fs *flag.FlagSet) {
@@ -68,6 +71,7 @@ func (o *rulesOptions) start(ctx context.Context, e *env) (func(context.Context)
 	}
 	eng, err := rules.NewEngine(rules.EngineConfig{
 		JS: e.bus.JS, NC: e.bus.NC, Rules: m, Grace: o.grace, Redactor: o.redactor, Logger: log, Metrics: e.metrics,
+		Partitions: o.partitions,
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/sentiment"
 	"github.com/earshot-dev/earshot/sentiment/characteristics"
@@ -20,6 +21,9 @@ type sentimentOptions struct {
 	grace      time.Duration
 	window     time.Duration
 	minSilence time.Duration
+	// partitions, when set before start, are the calls this process
+	// analyses (the analyze stage's).
+	partitions *bus.Partitions
 }
 
 func (o *sentimentOptions) flags(fs *flag.FlagSet) {
@@ -29,10 +33,13 @@ func (o *sentimentOptions) flags(fs *flag.FlagSet) {
 }
 
 func (o *sentimentOptions) start(ctx context.Context, e *env) (func(context.Context) error, error) {
-	a, err := sentiment.NewAnalyzer(e.bus, sentiment.Config{
+	// What the analyzer publishes is computed from the call's events, so a
+	// repeat (a partition taken over, a lost ack) is stored once.
+	a, err := sentiment.NewAnalyzer(bus.Idempotent{Conn: e.bus}, sentiment.Config{
 		Grace:           o.grace,
 		Tracker:         sentiment.TrackerConfig{Window: o.window},
 		Characteristics: characteristics.Config{MinSilence: o.minSilence},
+		Partitions:      o.partitions,
 		Metrics:         e.metrics,
 		Logger:          e.log.With("stage", "sentiment"),
 	})

@@ -17,7 +17,6 @@ import (
 
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/ui"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -112,6 +111,7 @@ type commonFlags struct {
 	logLevel string
 	logJSON  bool
 	pprof    string
+	replicas int
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, embedded bool) {
@@ -121,6 +121,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, embedded bool) {
 		fs.StringVar(&c.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server or cluster URL")
 	}
 	fs.StringVar(&c.dataDir, "data", defaultDataDir, "data directory")
+	fs.IntVar(&c.replicas, "replicas", 0, "how many NATS cluster servers keep each stream, durable consumer and key-value/object store; changing it updates them in place (default: what the deployment has; for a new one 1 on a single server, 3 on a cluster of 3 or more)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&c.pprof, "pprof", "", "serve Go's profiler (/debug/pprof/) on HOST:PORT, unauthenticated: keep it on 127.0.0.1")
@@ -206,10 +207,10 @@ func runStage(ctx context.Context, s stage, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	conn, err := bus.Connect(ctx, c.natsURL, "earshot-"+s.name(), log)
+	conn, err := bus.Connect(ctx, c.natsURL, "earshot-"+s.name(), log, bus.WithReplicas(c.replicas))
 	if err != nil {
 		closeListener(ln)
-		return err
+		return replicasUsage(err)
 	}
 	defer conn.Close()
 	e := newEnv(log, conn, c.dataDir, std)
@@ -263,7 +264,7 @@ func runAll(ctx context.Context, args []string, std stdio) (err error) {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	url := c.natsURL
-	var inProcess []nats.Option
+	var inProcess []bus.Option
 	if url == "" {
 		srv, err := bus.StartServer(bus.ServerConfig{
 			DataDir: c.dataDir, Listen: *natsListen, NoListen: *natsListen == "", Logger: log,
@@ -283,9 +284,9 @@ func runAll(ctx context.Context, args []string, std stdio) (err error) {
 			log.Info("embedded nats started", "url", url, "store", filepath.Join(c.dataDir, "nats"))
 		}
 	}
-	conn, err := bus.Connect(ctx, url, "earshot", log, inProcess...)
+	conn, err := bus.Connect(ctx, url, "earshot", log, append(inProcess, bus.WithReplicas(c.replicas))...)
 	if err != nil {
-		return err
+		return replicasUsage(err)
 	}
 	defer conn.Close()
 	e := newEnv(log, conn, c.dataDir, std)
@@ -339,6 +340,15 @@ func closeListener(ln net.Listener) {
 func listenRefused(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "listen"
+}
+
+// replicasUsage makes --replicas that the NATS servers cannot hold a usage
+// error.
+func replicasUsage(err error) error {
+	if errors.Is(err, bus.ErrReplicas) {
+		return badInputf("--replicas: %w", err)
+	}
+	return err
 }
 
 // listenUsage makes an address that could not be listened on a usage

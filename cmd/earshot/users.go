@@ -11,7 +11,6 @@ import (
 
 	"github.com/earshot-dev/earshot/bus"
 	"github.com/earshot-dev/earshot/ui"
-	"github.com/nats-io/nats.go"
 )
 
 const usersUsage = "usage: earshot users reset-password NAME [--nats URL | --data DIR] [--ui-users FILE]"
@@ -48,7 +47,7 @@ func usersCmd(ctx context.Context, args []string, std stdio) error {
 		path = filepath.Join(*data, "ui-users.json")
 	}
 	url := *natsURL
-	var opts []nats.Option
+	var opts []bus.Option
 	if url == "" {
 		if _, err := os.Stat(filepath.Join(*data, "nats")); err != nil {
 			if _, ferr := os.Stat(path); ferr != nil {
