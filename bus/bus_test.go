@@ -688,3 +688,22 @@ func TestKeyedHandlerPublishesWithoutWaiting(t *testing.T) {
 	}
 	waitAcked(t, c, "async", 1)
 }
+
+// TestConsumeStoppedBeforeStartIsClean: a stage stopped while its consumer
+// is still being created stops cleanly (the rules stage's tests saw
+// "context canceled" as a failure); a stream that is not there is still an
+// error while the context lives.
+func TestConsumeStoppedBeforeStartIsClean(t *testing.T) {
+	_, c := bustest.Start(t)
+	h := func(context.Context, jetstream.Msg) error { return nil }
+	cfg := bus.ConsumerConfig{Stream: bus.StreamEvents, Durable: "early", Filter: []string{msg.AllTranscripts}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := bus.Consume(ctx, c.JS, cfg, h); err != nil {
+		t.Fatalf("Consume stopped before it started: %v, want nil", err)
+	}
+	cfg.Stream = "NO_SUCH_STREAM"
+	if err := bus.Consume(context.Background(), c.JS, cfg, h); err == nil {
+		t.Fatal("Consume on a stream that is not there: nil error")
+	}
+}

@@ -157,7 +157,8 @@ func (c *ConsumerConfig) defaults() error {
 // backoff; after MaxDeliver deliveries, or at once for a Permanent error, it
 // is published to the dead-letter stream with the reason and terminated. A
 // Transient failure is redelivered until the message has waited MaxWait.
-// A consumer that cannot be created is an error returned at once.
+// A consumer that cannot be created is an error returned at once, unless
+// ctx was done by then: stopping before the start is a clean stop.
 func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h Handler) error {
 	if err := cfg.defaults(); err != nil {
 		return err
@@ -167,6 +168,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 	stream, err := js.Stream(ctx, cfg.Stream)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: not a failure
+		}
 		return fmt.Errorf("bus: consumer %s: stream %s: %w", cfg.Durable, cfg.Stream, err)
 	}
 	if keep := stream.CachedInfo().Config.MaxAge; keep > 0 {
@@ -204,6 +208,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 	}
 	cons, err := stream.CreateOrUpdateConsumer(ctx, cc)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: not a failure
+		}
 		return fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
 	}
 	// Stop when ctx is done, or when the connection is closed for good: a
