@@ -149,7 +149,7 @@ func BenchDashboard(b *testing.B, r store.Reader, c Corpus) {
 		{"90d-day-one-agent", msg.DashboardQuery{From: quarter, To: c.End, Agent: Agent(7)}},
 	}
 	var lat []time.Duration
-	worst := make([]time.Duration, len(queries))
+	per := make([][]time.Duration, len(queries))
 	i := 0
 	for b.Loop() {
 		k := i % len(queries)
@@ -164,13 +164,19 @@ func BenchDashboard(b *testing.B, r store.Reader, c Corpus) {
 			b.Fatalf("%s: no rows", queries[k].name)
 		}
 		lat = append(lat, took)
-		worst[k] = max(worst[k], took)
+		per[k] = append(per[k], took)
 	}
+	// at is the p-th quantile of the sorted ds.
+	at := func(ds []time.Duration, p float64) time.Duration { return ds[int(p*float64(len(ds)-1))] }
 	for k, q := range queries {
-		b.Logf("%s: worst %s", q.name, worst[k].Round(time.Millisecond/10))
+		if ds := per[k]; len(ds) > 0 {
+			slices.Sort(ds)
+			b.Logf("%s: %d ops, p50 %s, p95 %s, worst %s", q.name, len(ds), at(ds, 0.50).Round(time.Millisecond/10),
+				at(ds, 0.95).Round(time.Millisecond/10), ds[len(ds)-1].Round(time.Millisecond/10))
+		}
 	}
 	slices.Sort(lat)
-	ms := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	ms := func(p float64) float64 { return float64(at(lat, p).Microseconds()) / 1000 }
 	b.ReportMetric(ms(0.50), "p50-ms")
 	b.ReportMetric(ms(0.95), "p95-ms")
 }
