@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/earshot-dev/earshot/msg"
@@ -77,62 +78,90 @@ func (s *Store) dashboard(ctx context.Context, q msg.DashboardQuery, b store.Buc
 		return out, err
 	}
 	bucket, group, where, args = dashboardWhere(q, b, "t", `t.ended = 1`)
-	return s.dashboardTags(ctx, out, at, `SELECT `+bucket+` AS bk, `+group+` AS grp, t.kind, t.name, COUNT(*)
-		FROM call_tags t WHERE `+where+` GROUP BY bk, grp, t.kind, t.name`, args)
+	return s.dashboardTags(ctx, out, at, `SELECT bk, grp, `+tagCounts+` FROM (SELECT `+bucket+` AS bk, `+group+` AS grp, t.kind, t.name, COUNT(*) AS calls
+		FROM call_tags t WHERE `+where+` GROUP BY bk, grp, t.kind, t.name) r GROUP BY bk, grp`, args)
 }
 
 // dashboardDays answers q from the rollups of dim (keeping key when set):
 // its days, and for a week step its weeks from the first Monday in the
-// range to the last (the days before and after them).
+// range to the last (the days before and after them). Each span is read
+// alone, its buckets apart from the others': the rows of a span whose
+// width is the step's are the answer's rows as they stand (one per key and
+// day, and a query keeps one key or groups by it), so they are read in
+// the primary key's order without grouping; only the days at a week's
+// edges are summed.
 func (s *Store) dashboardDays(ctx context.Context, q msg.DashboardQuery, b store.Buckets, dim, key string) (msg.Dashboard, error) {
-	group := `r.key`
+	group := `key`
 	if q.GroupBy == msg.GroupOverall {
 		group = `''`
 	}
 	type span struct {
 		dim      string
 		from, to int64
+		whole    bool // a row is a bucket
 	}
 	from, to := q.From.UnixMilli(), q.To.UnixMilli()
-	spans := []span{{dim, from, to}}
+	spans := []span{{dim, from, to, q.Step == msg.StepDay}}
 	if q.Step == msg.StepWeek {
 		w0 := (from+b.Shift+b.Width-1)/b.Width*b.Width - b.Shift
 		w1 := (to+b.Shift)/b.Width*b.Width - b.Shift
 		if w0 < w1 {
-			spans = []span{{dim, from, w0}, {dim + "/w", w0, w1}, {dim, w1, to}}
+			spans = []span{{dim, from, w0, false}, {dim + "/w", w0, w1, true}, {dim, w1, to, false}}
 		}
 	}
-	rows := func(table string) (string, []any) {
+	// rows unites the spans' rows of table: cols are the columns read
+	// after the bucket and the group, and either sums are the same summed
+	// where a span's days are grouped into buckets, or (by not empty)
+	// cols aggregate the rows of each bucket and group, which by tells
+	// apart.
+	rows := func(table string, cols, sums []string, by string) (string, []any) {
 		var parts []string
-		args := []any{b.Shift, b.Width}
+		var args []any
 		for _, sp := range spans {
 			if sp.from >= sp.to {
 				continue
 			}
-			part := `SELECT * FROM ` + table + ` WHERE tz = ? AND dim = ? AND day >= ? AND day < ?`
-			args = append(args, q.TZOffsetMinutes, sp.dim, sp.from, sp.to)
-			if key != "" {
-				part += ` AND key = ?`
+			args = append(args, b.Shift, b.Width, q.TZOffsetMinutes, sp.dim, sp.from, sp.to)
+			part := `SELECT (day + CAST(? AS BIGINT)) / CAST(? AS BIGINT) AS bk, ` + group + ` AS grp, `
+			where := ` FROM ` + table + ` r WHERE tz = ? AND dim = ? AND day >= ? AND day < ?`
+			switch {
+			case key != "":
+				where += ` AND key = ?`
 				args = append(args, key)
+			case sp.whole:
+				// key >= '' keeps SQLite from skipping from key to key
+				// for the range of days (which suits a week's edges)
+				// instead of reading the dimension's rows in turn.
+				where += ` AND key >= ?`
+				args = append(args, "")
+			}
+			switch {
+			case sp.whole && by == "":
+				part += strings.Join(cols, ", ") + where + ` AND calls > 0`
+			case sp.whole:
+				// The primary key's order: grouped as read.
+				part += strings.Join(cols, ", ") + where + ` AND calls > 0 GROUP BY key, day`
+			case by == "":
+				part += strings.Join(sums, ", ") + where + ` GROUP BY bk, grp HAVING SUM(calls) > 0`
+			default:
+				part = `SELECT bk, grp, ` + strings.Join(cols, ", ") + ` FROM (` + part + `kind, name, SUM(calls) AS calls` + where +
+					` GROUP BY bk, grp, kind, name HAVING SUM(calls) > 0) r GROUP BY bk, grp`
 			}
 			parts = append(parts, part)
 		}
-		return `(` + strings.Join(parts, ` UNION ALL `) + `) r`, args
+		return strings.Join(parts, ` UNION ALL `), args
 	}
-	bucket := `(r.day + CAST(? AS BIGINT)) / CAST(? AS BIGINT)`
-	var sums []string
+	var cols, sums []string
 	for _, c := range rollupColumns {
-		sums = append(sums, `SUM(r.`+c[0]+`)`)
+		cols, sums = append(cols, c[0]), append(sums, `SUM(`+c[0]+`)`)
 	}
-	days, args := rows("dashboard_days")
-	out, at, err := s.dashboardRows(ctx, q, b, `SELECT `+bucket+` AS bk, `+group+` AS grp, `+strings.Join(sums, ", ")+`
-		FROM `+days+` GROUP BY bk, grp HAVING SUM(r.calls) > 0 ORDER BY bk, grp`, args)
+	days, args := rows("dashboard_days", cols, sums, "")
+	out, at, err := s.dashboardRows(ctx, q, b, days+` ORDER BY bk, grp`, args)
 	if err != nil {
 		return out, err
 	}
-	tags, args := rows("dashboard_day_tags")
-	return s.dashboardTags(ctx, out, at, `SELECT `+bucket+` AS bk, `+group+` AS grp, r.kind, r.name, SUM(r.calls)
-		FROM `+tags+` GROUP BY bk, grp, r.kind, r.name HAVING SUM(r.calls) > 0`, args)
+	tags, args := rows("dashboard_day_tags", []string{tagCounts}, nil, "kind, name")
+	return s.dashboardTags(ctx, out, at, tags, args)
 }
 
 // dashboardRows reads a dashboard's rows from query, which returns each
@@ -184,9 +213,16 @@ func ratio[N int64 | float64](part float64, whole N) *float64 {
 	return &v
 }
 
+// tagCounts packs the calls with each category and alert of a bucket and
+// group (r.kind, r.name, r.calls) into one string, so that a row of the
+// answer is one row read and not one per category and alert: for each,
+// its kind, its count and the length of its name in bytes, each ended by
+// a space, then the name (any bytes).
+const tagCounts = `string_agg(r.kind || ' ' || r.calls || ' ' || octet_length(r.name) || ' ' || r.name, '')`
+
 // dashboardTags fills the shares of categories and alerts of out's rows
 // (at: the index of each) from query, which returns each row's bucket,
-// group, kind, name and number of calls.
+// group and tagCounts.
 func (s *Store) dashboardTags(ctx context.Context, out msg.Dashboard, at map[rowKey]int, query string, args []any) (msg.Dashboard, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -196,9 +232,8 @@ func (s *Store) dashboardTags(ctx context.Context, out msg.Dashboard, at map[row
 	cats, alerts := map[string]bool{}, map[string]bool{}
 	for rows.Next() {
 		var k rowKey
-		var kind, name string
-		var n int
-		if err := rows.Scan(&k.bucket, &k.group, &kind, &name, &n); err != nil {
+		var packed string
+		if err := rows.Scan(&k.bucket, &k.group, &packed); err != nil {
 			return out, fmt.Errorf("categories and alerts: %w", err)
 		}
 		i, ok := at[k]
@@ -206,20 +241,28 @@ func (s *Store) dashboardTags(ctx context.Context, out msg.Dashboard, at map[row
 			continue // a call that ended between the queries
 		}
 		r := &out.Rows[i]
-		share := float64(n) / float64(r.Calls)
-		switch kind {
-		case "category":
-			if r.Categories == nil {
-				r.Categories = map[string]float64{}
+		for packed != "" {
+			var kind, name string
+			var n int
+			kind, n, name, packed, err = unpackTagCount(packed)
+			if err != nil {
+				return out, fmt.Errorf("categories and alerts: %w", err)
 			}
-			r.Categories[name] = share
-			cats[name] = true
-		case "alert":
-			if r.Alerts == nil {
-				r.Alerts = map[string]float64{}
+			share := float64(n) / float64(r.Calls)
+			switch kind {
+			case "category":
+				if r.Categories == nil {
+					r.Categories = map[string]float64{}
+				}
+				r.Categories[name] = share
+				cats[name] = true
+			case "alert":
+				if r.Alerts == nil {
+					r.Alerts = map[string]float64{}
+				}
+				r.Alerts[name] = share
+				alerts[name] = true
 			}
-			r.Alerts[name] = share
-			alerts[name] = true
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -227,6 +270,20 @@ func (s *Store) dashboardTags(ctx context.Context, out msg.Dashboard, at map[row
 	}
 	out.Categories, out.Alerts = slices.Sorted(maps.Keys(cats)), slices.Sorted(maps.Keys(alerts))
 	return out, nil
+}
+
+// unpackTagCount reads the first category or alert of p, packed as
+// tagCounts packs them, and returns the rest of p.
+func unpackTagCount(p string) (kind string, n int, name, rest string, err error) {
+	kind, p, ok1 := strings.Cut(p, " ")
+	count, p, ok2 := strings.Cut(p, " ")
+	size, p, ok3 := strings.Cut(p, " ")
+	n, err1 := strconv.Atoi(count)
+	l, err2 := strconv.Atoi(size)
+	if !ok1 || !ok2 || !ok3 || err1 != nil || err2 != nil || l < 0 || l > len(p) {
+		return "", 0, "", "", fmt.Errorf("bad packed counts %.40q", p)
+	}
+	return kind, n, p[:l], p[l:], nil
 }
 
 // rollupOf says which rollup dimension answers q, and the key it keeps
