@@ -19,7 +19,7 @@ import (
 // hand from (t0 is Monday 2 November 2026, 09:00 UTC):
 //
 //	d1 ann/billing  Mon 09:00  100 s  customer 2 (shift 1)   talk a40 c40 s, non-talk 20 s, interruptions a,a,c  150 wpm  refund           angry x2
-//	d2 ann/support  Mon 11:00  200 s  customer -1 (shift -3) talk a90 c30 s, non-talk 80 s                        130 wpm  refund escalation
+//	d2 ann/support  Mon 11:00  200 s  customer -1 (shift -3) talk a90 c30 s, non-talk 80 s                        130 wpm  refund escalation 2 ré
 //	d3 bob/billing  Tue 10:00   60 s  (no sentiment, no characteristics)                                                                  angry
 //	d4 bob/billing  Mon+7 09:00 300 s customer 4 (shift 2)   talk a100 c100 s, non-talk 100 s, interruptions a
 //	survey answers (1-5, 0-10): d1 5, 9; d2 2, 6; d4 4; live 1, 0
@@ -51,7 +51,7 @@ func dashboardFixture(t *testing.T, s store.Store) {
 		{"d2", "ann", "support", t0.Add(2 * time.Hour), 200 * time.Second, &[2]float64{-1, -3},
 			&msg.Characteristics{TalkMS: map[msg.Role]int64{msg.RoleAgent: 90000, msg.RoleCustomer: 30000}, NonTalkMS: 80000,
 				TalkSpeedWPM: map[msg.Role]float64{msg.RoleAgent: 130}},
-			[]string{"refund", "escalation"}, nil, []int{2, 6}},
+			[]string{"refund", "escalation 2 ré"}, nil, []int{2, 6}},
 		{"d3", "bob", "billing", t0.Add(25 * time.Hour), 60 * time.Second, nil, nil, nil, []string{"angry"}, nil},
 		{"d4", "bob", "billing", t0.Add(7 * 24 * time.Hour), 300 * time.Second, &[2]float64{4, 2},
 			&msg.Characteristics{TalkMS: map[msg.Role]int64{msg.RoleAgent: 100000, msg.RoleCustomer: 100000}, NonTalkMS: 100000,
@@ -131,10 +131,10 @@ func testDashboard(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	from, to := t0.Truncate(24*time.Hour), t0.Truncate(24*time.Hour).Add(14*24*time.Hour)
 	const (
-		mon2  = `2026-11-02T00 "" calls=2 aht=1.5e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation=0.5 refund=1] alert[angry=0.5] csat=0.5/2 nps=0/2`
+		mon2  = `2026-11-02T00 "" calls=2 aht=1.5e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation 2 ré=0.5 refund=1] alert[angry=0.5] csat=0.5/2 nps=0/2`
 		tue3  = `2026-11-03T00 "" calls=1 aht=6e+04 sent=- shift=- nontalk=- agenttalk=- int=- agentint=- wpm=- cat[] alert[angry=1] csat=-/0 nps=-/0`
 		mon9  = `2026-11-09T00 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[] csat=1/1 nps=-/0`
-		week2 = `2026-11-02T00 "" calls=3 aht=1.2e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation=0.3333 refund=0.6667] alert[angry=0.6667] csat=0.5/2 nps=0/2`
+		week2 = `2026-11-02T00 "" calls=3 aht=1.2e+05 sent=0.5 shift=-1 nontalk=0.3333 agenttalk=0.65 int=1.5 agentint=1 wpm=140 cat[escalation 2 ré=0.3333 refund=0.6667] alert[angry=0.6667] csat=0.5/2 nps=0/2`
 	)
 	for _, tc := range []struct {
 		name       string
@@ -142,33 +142,33 @@ func testDashboard(t *testing.T, s store.Store) {
 		want       []string
 		cats, alts []string
 	}{
-		{"days overall", msg.DashboardQuery{From: from, To: to}, []string{mon2, tue3, mon9}, []string{"escalation", "refund"}, []string{"angry"}},
-		{"weeks overall", msg.DashboardQuery{From: from, To: to, Step: msg.StepWeek}, []string{week2, mon9}, []string{"escalation", "refund"}, []string{"angry"}},
+		{"days overall", msg.DashboardQuery{From: from, To: to}, []string{mon2, tue3, mon9}, []string{"escalation 2 ré", "refund"}, []string{"angry"}},
+		{"weeks overall", msg.DashboardQuery{From: from, To: to, Step: msg.StepWeek}, []string{week2, mon9}, []string{"escalation 2 ré", "refund"}, []string{"angry"}},
 		{"weeks by agent", msg.DashboardQuery{From: from, To: to, Step: msg.StepWeek, GroupBy: msg.GroupAgent}, []string{
 			strings.Replace(mon2, `""`, `"ann"`, 1),
 			strings.Replace(tue3, `2026-11-03T00 ""`, `2026-11-02T00 "bob"`, 1),
 			strings.Replace(mon9, `""`, `"bob"`, 1),
-		}, []string{"escalation", "refund"}, []string{"angry"}},
+		}, []string{"escalation 2 ré", "refund"}, []string{"angry"}},
 		{"bob's weeks by queue", msg.DashboardQuery{From: from, To: to, Step: msg.StepWeek, GroupBy: msg.GroupQueue, Agent: "bob"}, []string{
 			strings.Replace(tue3, `2026-11-03T00 ""`, `2026-11-02T00 "billing"`, 1),
 			strings.Replace(mon9, `""`, `"billing"`, 1),
 		}, []string{}, []string{"angry"}},
 		{"support queue by day", msg.DashboardQuery{From: from, To: to, GroupBy: msg.GroupQueue, Queue: "support"}, []string{
-			`2026-11-02T00 "support" calls=1 aht=2e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=1 refund=1] alert[] csat=0/1 nps=-100/1`,
-		}, []string{"escalation", "refund"}, []string{}},
+			`2026-11-02T00 "support" calls=1 aht=2e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation 2 ré=1 refund=1] alert[] csat=0/1 nps=-100/1`,
+		}, []string{"escalation 2 ré", "refund"}, []string{}},
 		// Eleven hours west of UTC: d1 falls on Sunday the 1st, d2 (at
 		// local midnight) and d3 on Monday the 2nd, d4 on Sunday the 8th.
 		{"days eleven hours west", msg.DashboardQuery{From: from, To: to, TZOffsetMinutes: -660}, []string{
 			`2026-11-01T11 "" calls=1 aht=1e+05 sent=2 shift=1 nontalk=0.2 agenttalk=0.5 int=3 agentint=2 wpm=150 cat[refund=1] alert[angry=1] csat=1/1 nps=100/1`,
-			`2026-11-02T11 "" calls=2 aht=1.3e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=0.5 refund=0.5] alert[angry=0.5] csat=0/1 nps=-100/1`,
+			`2026-11-02T11 "" calls=2 aht=1.3e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation 2 ré=0.5 refund=0.5] alert[angry=0.5] csat=0/1 nps=-100/1`,
 			`2026-11-08T11 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[] csat=1/1 nps=-/0`,
-		}, []string{"escalation", "refund"}, []string{"angry"}},
+		}, []string{"escalation 2 ré", "refund"}, []string{"angry"}},
 		// The same from local midnight: d2 and d3 on Monday the 2nd, d4 on
 		// Sunday the 8th (from the rollups, the offset's first time).
 		{"days eleven hours west from midnight", msg.DashboardQuery{From: from.Add(11 * time.Hour), To: to.Add(11 * time.Hour), TZOffsetMinutes: -660}, []string{
-			`2026-11-02T11 "" calls=2 aht=1.3e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation=0.5 refund=0.5] alert[angry=0.5] csat=0/1 nps=-100/1`,
+			`2026-11-02T11 "" calls=2 aht=1.3e+05 sent=-1 shift=-3 nontalk=0.4 agenttalk=0.75 int=0 agentint=0 wpm=130 cat[escalation 2 ré=0.5 refund=0.5] alert[angry=0.5] csat=0/1 nps=-100/1`,
 			`2026-11-08T11 "" calls=1 aht=3e+05 sent=4 shift=2 nontalk=0.3333 agenttalk=0.5 int=1 agentint=1 wpm=- cat[] alert[] csat=1/1 nps=-/0`,
-		}, []string{"escalation", "refund"}, []string{"angry"}},
+		}, []string{"escalation 2 ré", "refund"}, []string{"angry"}},
 		{"a range with no calls", msg.DashboardQuery{From: to, To: to.Add(24 * time.Hour), GroupBy: msg.GroupAgent}, nil, []string{}, []string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
