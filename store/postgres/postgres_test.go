@@ -74,7 +74,7 @@ func TestConformance(t *testing.T) {
 // Two processes starting at once both migrate safely, and a restart
 // finds the schema current.
 // migrations is how many migrations the dialect has.
-const migrations = 7
+const migrations = 8
 
 func TestMigrationsConcurrentAndOnce(t *testing.T) {
 	dsn := testDSN(t)
