@@ -111,10 +111,10 @@ func (s *Store) dashboardDays(ctx context.Context, q msg.DashboardQuery, b store
 	}
 	// rows unites the spans' rows of table: cols are the columns read
 	// after the bucket and the group, and either sums are the same summed
-	// where a span's days are grouped into buckets, or (by not empty)
-	// cols aggregate the rows of each bucket and group, which by tells
-	// apart.
-	rows := func(table string, cols, sums []string, by string) (string, []any) {
+	// where a span's days are grouped into buckets, or (tags: the table
+	// has a row per kind and name) cols aggregate the rows of each bucket
+	// and group.
+	rows := func(table string, cols, sums []string, tags bool) (string, []any) {
 		var parts []string
 		var args []any
 		for _, sp := range spans {
@@ -136,12 +136,12 @@ func (s *Store) dashboardDays(ctx context.Context, q msg.DashboardQuery, b store
 				args = append(args, "")
 			}
 			switch {
-			case sp.whole && by == "":
+			case sp.whole && !tags:
 				part += strings.Join(cols, ", ") + where + ` AND calls > 0`
 			case sp.whole:
 				// The primary key's order: grouped as read.
 				part += strings.Join(cols, ", ") + where + ` AND calls > 0 GROUP BY key, day`
-			case by == "":
+			case !tags:
 				part += strings.Join(sums, ", ") + where + ` GROUP BY bk, grp HAVING SUM(calls) > 0`
 			default:
 				part = `SELECT bk, grp, ` + strings.Join(cols, ", ") + ` FROM (` + part + `kind, name, SUM(calls) AS calls` + where +
@@ -155,12 +155,12 @@ func (s *Store) dashboardDays(ctx context.Context, q msg.DashboardQuery, b store
 	for _, c := range rollupColumns {
 		cols, sums = append(cols, c[0]), append(sums, `SUM(`+c[0]+`)`)
 	}
-	days, args := rows("dashboard_days", cols, sums, "")
+	days, args := rows("dashboard_days", cols, sums, false)
 	out, at, err := s.dashboardRows(ctx, q, b, days+` ORDER BY bk, grp`, args)
 	if err != nil {
 		return out, err
 	}
-	tags, args := rows("dashboard_day_tags", []string{tagCounts}, nil, "kind, name")
+	tags, args := rows("dashboard_day_tags", []string{tagCounts}, nil, true)
 	return s.dashboardTags(ctx, out, at, tags, args)
 }
 
