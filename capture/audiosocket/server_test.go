@@ -67,8 +67,19 @@ func asterisk(t *testing.T, r *capturetest.Rig, addr string, legs ...leg) {
 		}
 	}
 	// Asterisk sends in real time, so its legs start together; a test
-	// sends as fast as it can, so it waits until capture has both.
-	r.WaitCall(func(e *msg.CallEvent) bool { return len(e.Legs) == len(legs) }, 10*time.Second)
+	// sends as fast as it can, so it waits until capture has both. An
+	// announced call lists its declared legs before they connect (without a
+	// source): only connected legs count, or a leg that finished first could
+	// end the call before the other had joined it.
+	r.WaitCall(func(e *msg.CallEvent) bool {
+		connected := 0
+		for _, l := range e.Legs {
+			if strings.HasPrefix(l.Source, "audiosocket:") {
+				connected++
+			}
+		}
+		return connected == len(legs)
+	}, 10*time.Second)
 	for n := 0; ; n++ {
 		more := false
 		for i, l := range legs {
