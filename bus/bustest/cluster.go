@@ -2,6 +2,7 @@ package bustest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -36,10 +37,33 @@ func WithoutJetStream() ClusterOption { return func(c *bus.ServerConfig) { c.NoJ
 func StartCluster(t testing.TB, opts ...ClusterOption) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, nodes: make([]*bus.Server, 3), cfgs: make([]bus.ServerConfig, 3)}
+	t.Cleanup(c.close)
 	dir := t.TempDir()
 	// JetStream in a cluster needs routes configured on every node, so the
-	// route ports are chosen before any node starts.
-	routePorts := freePorts(t, len(c.nodes))
+	// route ports are chosen before any node starts. A port free a moment
+	// ago can be taken meanwhile (as the source port of any outgoing
+	// connection on the machine): then the cluster starts again on other
+	// ports.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = c.start(filepath.Join(dir, fmt.Sprintf("try%d", attempt)), opts); err == nil || !errors.Is(err, bus.ErrServerStart) {
+			break
+		}
+		c.close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cfgs[0].NoJetStream {
+		return c
+	}
+	c.WaitReady()
+	return c
+}
+
+// start starts the nodes with their stores under dir.
+func (c *Cluster) start(dir string, opts []ClusterOption) error {
+	routePorts := freePorts(c.t, len(c.nodes))
 	for i := range c.nodes {
 		cfg := bus.ServerConfig{
 			Name:    fmt.Sprintf("n%d", i+1),
@@ -56,21 +80,15 @@ func StartCluster(t testing.TB, opts ...ClusterOption) *Cluster {
 		}
 		srv, err := bus.StartServer(cfg)
 		if err != nil {
-			c.close()
-			t.Fatalf("cluster node %s: %v", cfg.Name, err)
+			return fmt.Errorf("cluster node %s (routes on %s): %w", cfg.Name, routePorts[i], err)
 		}
 		c.nodes[i] = srv
 		// A restart takes the same client port, so the clients' URLs
 		// find the node again.
-		cfg.Listen = hostPort(t, srv.ClientURL())
+		cfg.Listen = hostPort(c.t, srv.ClientURL())
 		c.cfgs[i] = cfg
 	}
-	t.Cleanup(c.close)
-	if c.cfgs[0].NoJetStream {
-		return c
-	}
-	c.WaitReady()
-	return c
+	return nil
 }
 
 // freePorts are n loopback host:ports free a moment ago.
