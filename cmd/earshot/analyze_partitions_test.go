@@ -118,20 +118,7 @@ func waitPartitions(t *testing.T, n int, within time.Duration, as ...*stageProc)
 // result, every call with its final results, and no alert twice.
 func TestAnalyzeTakeOverAfterKill(t *testing.T) {
 	srv, conn := bustest.Start(t)
-	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
-	if err := os.WriteFile(rulesFile, []byte(`version: 1
-rules:
-  - id: angry
-    name: Angry
-    match:
-      - words: [ridiculous]
-        by: customer
-    actions:
-      alert: {severity: critical, message: "angry on {call}"}
-      category: Escalation
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rulesFile := angryRules(t)
 	const parts, calls = 6, 12
 	as := []*stageProc{
 		startAnalyzer(t, srv, rulesFile, "a1", parts),
@@ -258,6 +245,27 @@ rules:
 			t.Errorf("alert %s stored %d times", a, n)
 		}
 	}
+}
+
+// angryRules writes a rules file whose one rule raises an alert and the
+// category Escalation when the customer says "ridiculous".
+func angryRules(t *testing.T) string {
+	t.Helper()
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(`version: 1
+rules:
+  - id: angry
+    name: Angry
+    match:
+      - words: [ridiculous]
+        by: customer
+    actions:
+      alert: {severity: critical, message: "angry on {call}"}
+      category: Escalation
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return rulesFile
 }
 
 // readStream hands f every message of StreamEvents on subjects, to the
@@ -420,20 +428,7 @@ func (b *syncBuffer) String() string {
 // final sentiment and categories come once, without another event.
 func TestAnalyzeTakeOverFinishesWaitingCall(t *testing.T) {
 	srv, conn := bustest.Start(t)
-	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
-	if err := os.WriteFile(rulesFile, []byte(`version: 1
-rules:
-  - id: angry
-    name: Angry
-    match:
-      - words: [ridiculous]
-        by: customer
-    actions:
-      alert: {severity: critical, message: "angry on {call}"}
-      category: Escalation
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rulesFile := angryRules(t)
 	const grace = 8 * time.Second
 	args := []string{"--partitions", "2", "--rules", rulesFile, "--sentiment-grace", grace.String(), "--rules-grace", "60s", "--lease-ttl", "2s"}
 	a1 := startAnalyzerArgs(t, srv, "a1", args...)
