@@ -113,9 +113,19 @@ type ConsumerConfig struct {
 	// only the messages whose Key falls in its partition (msg.Partition)
 	// and acking the others; Key is required.
 	Partitions *Partitions
-	Logger     *slog.Logger
+	// Resume, when set, is called once the consumer exists and before
+	// its messages are handed on (each time a partition is taken, and at
+	// the start of an unpartitioned consumer), with the first stream
+	// sequence the handlers will be given (everything before was handled
+	// by an earlier owner) and whether a Key is this consumer's: for a
+	// stage to rebuild from the stream what waits on no message (a call
+	// whose events were all handled, waiting on a timer). A failure is
+	// logged; the messages are consumed all the same.
+	Resume func(ctx context.Context, from uint64, owns func(key string) bool) error
+	Logger *slog.Logger
 
 	owns     func(jetstream.Msg) bool // the partition's messages; nil: all
+	ownsKey  func(string) bool        // the partition's keys; nil: all
 	startSeq uint64                   // where a consumer created now starts; 0: the stream's start
 }
 
@@ -212,6 +222,19 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 			return nil // stopped before it started: not a failure
 		}
 		return fmt.Errorf("bus: consumer %s on %s: %w", cfg.Durable, cfg.Stream, err)
+	}
+	if cfg.Resume != nil {
+		owns := cfg.ownsKey
+		if owns == nil {
+			owns = func(string) bool { return true }
+		}
+		// Everything up to the ack floor was handled; what is past it
+		// is delivered (a consumer with messages in hand was started
+		// again from its floor by takeOver).
+		from := cons.CachedInfo().AckFloor.Stream + 1
+		if err := cfg.Resume(ctx, from, owns); err != nil && ctx.Err() == nil {
+			cfg.Logger.Warn("rebuilding the consumer's waiting state failed; going on without it", "consumer", cfg.Durable, "err", err)
+		}
 	}
 	// Stop when ctx is done, or when the connection is closed for good: a
 	// closed connection leaves the iterators waiting forever otherwise.

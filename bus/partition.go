@@ -571,6 +571,7 @@ func consumePartitioned(ctx context.Context, js jetstream.JetStream, cfg Consume
 		c.Durable = partitionDurable(cfg.Durable, part, n)
 		if n > 1 {
 			c.owns = func(m jetstream.Msg) bool { return msg.Partition(c.Key(m), n) == part }
+			c.ownsKey = func(k string) bool { return msg.Partition(k, n) == part }
 		}
 		// A partition is taken while the process runs, often while the
 		// cluster is shaken (a node lost, an election): what JetStream

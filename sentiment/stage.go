@@ -190,6 +190,7 @@ func (a *Analyzer) Run(ctx context.Context, js jetstream.JetStream) error {
 		Filter:  []string{msg.AllCalls, msg.AllTimeline, msg.AllTranscripts},
 		Workers: a.cfg.Workers, Key: bus.ByCall, Batch: 64 * a.cfg.Workers,
 		Partitions: a.cfg.Partitions,
+		Resume:     a.resume,
 		Logger:     a.log,
 	}, func(ctx context.Context, m jetstream.Msg) error {
 		var seq uint64
@@ -381,16 +382,134 @@ func (a *Analyzer) readHistory(ctx context.Context, js jetstream.JetStream, st *
 			return n, nil
 		}
 		ev, ok, err := decode(m.Subject(), m.Data())
-		if err != nil || !ok || ev.seg != nil && ev.seg.Interim {
-			continue
-		}
-		if ev.final {
+		switch {
+		case err != nil || !ok || ev.seg != nil && ev.seg.Interim:
+		case ev.final:
 			st.finalSeen = true
+		default:
+			_ = a.apply(ctx, st, ev, false) // publishes nothing, so cannot fail
+			n++
+			// The grace and idle time count from when the events were
+			// published, not from now.
+			st.lastSeen = md.Timestamp
+			if ev.call != nil && ev.call.Kind == msg.CallEnded {
+				st.endedAt = md.Timestamp
+			}
+		}
+		if md.NumPending == 0 {
+			return n, nil // the call's last message so far
+		}
+	}
+}
+
+// resume rebuilds, when the analyzer takes calls over (a partition taken,
+// a restart), the calls whose events were all handled before stream
+// sequence from but that are not finished: no message of theirs will
+// come to pick them up, and they wait only on their grace or idle time,
+// which the sweep then counts from their events' times. Calls with
+// messages from on are picked up as those come.
+func (a *Analyzer) resume(ctx context.Context, from uint64, owns func(string) bool) error {
+	a.mu.Lock()
+	js := a.js
+	a.mu.Unlock()
+	if js == nil || from <= 1 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, replayTimeout)
+	defer cancel()
+	open, err := a.openCalls(ctx, js, from, owns)
+	if err != nil {
+		return err
+	}
+	for _, id := range open {
+		st := a.newState(id)
+		if _, err := a.readHistory(ctx, js, st, id, from); err != nil {
+			return fmt.Errorf("sentiment: rebuilding call %s: %w", id, err)
+		}
+		if st.finalSeen {
+			a.forget(id)
 			continue
 		}
-		_ = a.apply(ctx, st, ev, false) // publishes nothing, so cannot fail
-		n++
+		a.mu.Lock()
+		if a.calls[id] != nil {
+			a.mu.Unlock()
+			continue
+		}
+		a.calls[id] = st
+		a.active.Set(float64(len(a.calls)))
+		a.mu.Unlock()
+		a.log.Info("call taken over waiting on its grace or idle time; rebuilt from the stream", "call", id)
+		st.mu.Lock()
+		err := a.maybeFinish(ctx, id, st)
+		st.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// openCalls are the calls owns takes with a call event in the stream
+// before sequence from, within Idle, and no final results there, that
+// this analyzer neither keeps nor finished.
+func (a *Analyzer) openCalls(ctx context.Context, js jetstream.JetStream, from uint64, owns func(string) bool) ([]string, error) {
+	since := time.Now().Add(-a.cfg.Idle)
+	cons, err := js.OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{
+		FilterSubjects:   []string{msg.AllCalls, msg.SubjectCallSentiment("*")},
+		DeliverPolicy:    jetstream.DeliverByStartTimePolicy,
+		OptStartTime:     &since,
+		MaxResetAttempts: 3,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cons.CachedInfo().NumPending == 0 {
+		return nil, nil
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	if err != nil {
+		return nil, err
+	}
+	defer it.Stop()
+	var order []string
+	open := map[string]bool{}
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return nil, err
+		}
+		if md.Sequence.Stream >= from {
+			break
+		}
+		if ev, ok, err := decode(m.Subject(), m.Data()); err == nil && ok && owns(ev.callID) {
+			switch {
+			case ev.final:
+				open[ev.callID] = false
+			case ev.call != nil:
+				if _, seen := open[ev.callID]; !seen {
+					open[ev.callID] = true
+					order = append(order, ev.callID)
+				}
+			}
+		}
+		if md.NumPending == 0 {
+			break
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var ids []string
+	for _, id := range order {
+		_, done := a.finished[id]
+		if open[id] && !done && a.calls[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // apply applies ev to st (nil: the call is finished) and, when live,

@@ -118,20 +118,7 @@ func waitPartitions(t *testing.T, n int, within time.Duration, as ...*stageProc)
 // result, every call with its final results, and no alert twice.
 func TestAnalyzeTakeOverAfterKill(t *testing.T) {
 	srv, conn := bustest.Start(t)
-	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
-	if err := os.WriteFile(rulesFile, []byte(`version: 1
-rules:
-  - id: angry
-    name: Angry
-    match:
-      - words: [ridiculous]
-        by: customer
-    actions:
-      alert: {severity: critical, message: "angry on {call}"}
-      category: Escalation
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rulesFile := angryRules(t)
 	const parts, calls = 6, 12
 	as := []*stageProc{
 		startAnalyzer(t, srv, rulesFile, "a1", parts),
@@ -258,6 +245,27 @@ rules:
 			t.Errorf("alert %s stored %d times", a, n)
 		}
 	}
+}
+
+// angryRules writes a rules file whose one rule raises an alert and the
+// category Escalation when the customer says "ridiculous".
+func angryRules(t *testing.T) string {
+	t.Helper()
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(`version: 1
+rules:
+  - id: angry
+    name: Angry
+    match:
+      - words: [ridiculous]
+        by: customer
+    actions:
+      alert: {severity: critical, message: "angry on {call}"}
+      category: Escalation
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return rulesFile
 }
 
 // readStream hands f every message of StreamEvents on subjects, to the
@@ -412,4 +420,107 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// A call whose events were all handled before its owner died, and that
+// waits only on its sentiment grace (ended with a final segment missing),
+// is found by the new owner of its partition when it takes it over: its
+// final sentiment and categories come once, without another event.
+func TestAnalyzeTakeOverFinishesWaitingCall(t *testing.T) {
+	srv, conn := bustest.Start(t)
+	rulesFile := angryRules(t)
+	const grace = 8 * time.Second
+	args := []string{"--partitions", "2", "--rules", rulesFile, "--sentiment-grace", grace.String(), "--rules-grace", "60s", "--lease-ttl", "2s"}
+	a1 := startAnalyzerArgs(t, srv, "a1", args...)
+	a2 := startAnalyzerArgs(t, srv, "a2", args...)
+	waitPartitions(t, 2, 15*time.Second, a1, a2)
+	part := a1.owned()[0]
+	call := callIn(part, 2, "waiting")
+
+	finals := make(chan *nats.Msg, 16)
+	for _, subj := range []string{msg.SubjectCallSentiment(call), msg.SubjectCategories(call)} {
+		sub, err := conn.NC.ChanSubscribe(subj, finals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+	}
+	pub := func(subject string, m msg.Message) { publishMsg(t, conn, subject, m) }
+	pub(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallStarted, StartedAt: time.Now()})
+	pub(msg.SubjectTimeline(call), msg.TimelineEvent{CallID: call, Kind: msg.SpanTalk, Leg: msg.RoleCustomer, StartMS: 0, EndMS: 1500})
+	pub(msg.SubjectTranscript(call), msg.Segment{ID: call + "/customer/0/0", CallID: call, Leg: msg.RoleCustomer,
+		StartMS: 0, EndMS: 1500, Text: "this is ridiculous"})
+	pub(msg.SubjectCall(call), msg.CallEvent{CallID: call, Kind: msg.CallEnded, DurationMS: 5000,
+		FinalJobs: map[msg.Role]int{msg.RoleCustomer: 2}})
+	ended := time.Now()
+
+	// a1 has handled and acked every event of the call (its rules the
+	// scored segment too): nothing of it is left to be delivered again.
+	drained := func(durable string) bool {
+		c, err := conn.JS.Consumer(context.Background(), bus.StreamEvents, durable)
+		if err != nil {
+			return false
+		}
+		i, err := c.Info(context.Background())
+		return err == nil && i.NumPending == 0 && i.NumAckPending == 0 && i.Delivered.Stream > 0
+	}
+	sentDurable, rulesDurable := fmt.Sprintf("analyze-sentiment-p%d", part), fmt.Sprintf("analyze-rules-p%d", part)
+	for deadline := time.Now().Add(grace / 2); !(drained(sentDurable) && drained(rulesDurable)); {
+		if time.Now().After(deadline) {
+			t.Fatalf("a1 did not handle the call's events within %s", grace/2)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the consumers' state, not synchronising on time
+	}
+	a1.kill()
+	if time.Since(ended) >= grace {
+		t.Fatalf("a1 killed %s after the call ended, not before its grace (%s)", time.Since(ended), grace)
+	}
+
+	var sentiment, categories bool
+	timeout := time.After(grace + 20*time.Second)
+	for !sentiment || !categories {
+		select {
+		case m := <-finals:
+			if strings.HasSuffix(m.Subject, ".sentiment") {
+				var cs msg.CallSentiment
+				mustUnmarshal(t, m.Data, &cs)
+				sentiment = sentiment || cs.Final
+			} else {
+				var c msg.Categories
+				mustUnmarshal(t, m.Data, &c)
+				categories = categories || c.Final
+			}
+		case <-timeout:
+			t.Fatalf("call %s taken over by a2 (partitions %v): final sentiment %v, final categories %v", call, a2.owned(), sentiment, categories)
+		}
+	}
+	if time.Since(ended) < grace {
+		t.Errorf("final results %s after the end, before the grace (%s)", time.Since(ended), grace)
+	}
+
+	finalN, catsN, alertN := 0, 0, 0
+	readStream(t, conn, []string{msg.SubjectCallSentiment(call), msg.SubjectCategories(call), msg.AllAlerts}, func(m jetstream.Msg) {
+		switch {
+		case strings.HasSuffix(m.Subject(), ".sentiment"):
+			var cs msg.CallSentiment
+			mustUnmarshal(t, m.Data(), &cs)
+			if cs.Final {
+				finalN++
+			}
+		case strings.HasPrefix(m.Subject(), "earshot.category."):
+			var c msg.Categories
+			mustUnmarshal(t, m.Data(), &c)
+			if c.Final {
+				catsN++
+				if len(c.Categories) != 1 || c.Categories[0].Name != "Escalation" {
+					t.Errorf("final categories %+v, want Escalation", c.Categories)
+				}
+			}
+		default:
+			alertN++
+		}
+	})
+	if finalN != 1 || catsN != 1 || alertN != 1 {
+		t.Errorf("call %s: %d final sentiments, %d final categories, %d alerts; want 1 each", call, finalN, catsN, alertN)
+	}
 }

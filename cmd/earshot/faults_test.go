@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,9 +65,12 @@ func faultsDSN(t *testing.T) string {
 // capture, two asr (a scripted transcriber at the HTTP boundary), two
 // analyze and the store on PostgreSQL, under earshot load; a NATS node is
 // lost for 10 s, an analyze and an asr are killed mid-work, the store is
-// restarted. At the end every call load started is in the store whole:
-// each final job capture published has exactly one final segment, each
-// call its final sentiment and characteristics, no alert twice.
+// restarted. Two earshot ui serve the same users throughout: a login
+// made on one is a session on the other, before and after the faults, and
+// the live board of one shows the calls' alerts. At the end every call
+// load started is in the store whole: each final job capture published
+// has exactly one final segment, each call its final sentiment and
+// characteristics, no alert twice.
 func TestFaultsUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the fault harness takes a minute or more; not under -short")
@@ -149,6 +153,14 @@ func TestFaultsUnderLoad(t *testing.T) {
 	ans := []*stageProc{startStageProc(t, nurl, &analyzeStage{}, anArgs("an1")...), startStageProc(t, nurl, &analyzeStage{}, anArgs("an2")...)}
 	waitPartitions(t, 4, 15*time.Second, ans...)
 
+	// Two web views on the same NATS and store: logged in on the first,
+	// the session works on the second, which makes an API token the first
+	// takes for its live board.
+	uis := []faultsWeb{faultsUI(t, nurl, dsn, true), faultsUI(t, nurl, dsn, false)}
+	session := uiLogin(t, uis[0].url, "admin", uis[0].password)
+	token := session.token(t, uis[1].url, "admin")
+	board := openSSE(t, uis[0].url+"/api/ui/live", token)
+
 	// Load on both captures.
 	type loadResult struct {
 		tot  loadTotals
@@ -202,6 +214,11 @@ func TestFaultsUnderLoad(t *testing.T) {
 	stopStore()
 	stageStart(t, storeArgs...)
 	recovered["store restarted"] = nextScored("the store restarted")
+
+	// The same session and token on either web view after the faults.
+	session.me(t, uis[1].url)
+	session.me(t, uis[0].url)
+	leakAPI(t, http.MethodGet, uis[1].url+"/api/ui/me", token, nil, http.StatusOK)
 
 	var sent loadTotals
 	for range capts {
@@ -289,6 +306,11 @@ func TestFaultsUnderLoad(t *testing.T) {
 	if dup > 0 {
 		t.Errorf("%d alerts published more than once", dup)
 	}
+	if len(alerts) > 0 {
+		board.waitFor(t, "a board row with an alert on the first web view", func(ev string) bool {
+			return strings.HasPrefix(ev, "row ") && alertsOnRow.MatchString(ev)
+		})
+	}
 	total := 0
 	for _, n := range jobs {
 		total += n
@@ -318,4 +340,37 @@ func newScriptedASR(t *testing.T, inflight *atomic.Int32) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// alertsOnRow finds a live board row with alerts.
+var alertsOnRow = regexp.MustCompile(`"alerts":[1-9]`)
+
+// faultsWeb is one earshot ui of the harness.
+type faultsWeb struct{ url, password string }
+
+// faultsUI starts earshot ui on nurl and the store dsn until the test
+// ends; the first one started creates the admin and prints its password.
+func faultsUI(t *testing.T, nurl, dsn string, first bool) faultsWeb {
+	t.Helper()
+	addr := e2eFreeTCP(t)
+	out := &e2eLines{seen: make(chan struct{}, 1)}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan int, 1)
+	go func() {
+		ran <- run(ctx, []string{"ui", "--nats", nurl, "--http", addr, "--ui-store", dsn, "--data", t.TempDir(), "--log-level", "warn"},
+			stdio{strings.NewReader(""), out, &logs})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-ran; code != 0 {
+			t.Errorf("earshot ui exited %d: %s", code, logs.String())
+		}
+	})
+	w := faultsWeb{url: "http://" + addr}
+	if first {
+		w.password = out.waitFor(t, regexp.MustCompile(`as "admin" with password (\S+)`))[1]
+	}
+	e2eWaitHTTP(t, w.url+"/healthz")
+	return w
 }

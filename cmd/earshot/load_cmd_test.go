@@ -268,4 +268,13 @@ func TestLoadMeasuresThePipeline(t *testing.T) {
 	if cpu["earshot"] <= 0 || cpu["load"] <= 0 {
 		t.Errorf("cpu %+v: want earshot's and load's above 0", r.CPU)
 	}
+	mem := map[string]loadprobe.Memory{}
+	for _, m := range r.Memory {
+		mem[m.Name] = m
+	}
+	for _, name := range []string{"earshot", "load"} {
+		if m := mem[name]; m.Samples == 0 || m.FirstMB <= 0 || m.MaxMB < m.LastMB {
+			t.Errorf("memory of %s %+v: want its resident memory sampled at the start at least", name, m)
+		}
+	}
 }

@@ -310,31 +310,7 @@ func TestNoCardNumberReachesNonAdmins(t *testing.T) {
 // leakLogin logs name in and returns an API token made for them.
 func leakLogin(t *testing.T, base, name, password string) string {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"name": name, "password": password})
-	resp, err := http.Post(base+"/api/ui/login", "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var in struct{ CSRF string }
-	if err := json.NewDecoder(resp.Body).Decode(&in); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("login %s: %s %v", name, resp.Status, err)
-	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/ui/users/"+name+"/tokens", nil)
-	req.Header.Set("X-CSRF-Token", in.CSRF)
-	for _, c := range resp.Cookies() {
-		req.AddCookie(c)
-	}
-	tr, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Body.Close()
-	var tok struct{ Token string }
-	if err := json.NewDecoder(tr.Body).Decode(&tok); err != nil || tok.Token == "" {
-		t.Fatalf("token for %s: %s %v", name, tr.Status, err)
-	}
-	return tok.Token
+	return uiLogin(t, base, name, password).token(t, base, name)
 }
 
 // leakAPI calls the web view's API with a bearer token and wants status.

@@ -39,9 +39,10 @@ type Config struct {
 	// counted.
 	Ports []int
 	// Every is how often queues and the load average are sampled;
-	// default 1s.
-	Every  time.Duration
-	Logger *slog.Logger
+	// default 1s. MemEvery is how often the processes' resident memory
+	// is; default 10s.
+	Every, MemEvery time.Duration
+	Logger          *slog.Logger
 }
 
 // Probe collects what it sees until Stop.
@@ -63,6 +64,7 @@ type Probe struct {
 	seq0    uint64 // the job stream's last sequence at the start
 	seq     uint64 // and at the last sample
 	queues  map[string]*queueStats
+	mem     map[string]*memStats
 	loadMax float64
 	uiErrs  int
 	uiConns int
@@ -88,12 +90,19 @@ type alertSeen struct {
 
 type queueStats struct {
 	max, last uint64
-	samples   []queueSample
+	samples   []point
 }
 
-type queueSample struct {
-	t     float64 // seconds since the start
-	depth uint64
+// point is one sample of a queue's depth or a process's memory.
+type point struct {
+	t float64 // seconds since the start
+	v float64
+}
+
+// memStats are one process's resident set sizes, in MB.
+type memStats struct {
+	pid     int
+	samples []point
 }
 
 // Start subscribes and starts sampling.
@@ -103,6 +112,9 @@ func Start(ctx context.Context, cfg Config) (*Probe, error) {
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = time.Second
+	}
+	if cfg.MemEvery <= 0 {
+		cfg.MemEvery = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -115,7 +127,7 @@ func Start(ctx context.Context, cfg Config) (*Probe, error) {
 		cfg: cfg, js: js, start: time.Now(),
 		calls: map[string]time.Time{}, jobs: map[string]seen{}, finals: map[string]seen{},
 		alerts: map[string][]alertSeen{}, shown: map[string][]time.Time{}, counts: map[string]int{},
-		queues: map[string]*queueStats{},
+		queues: map[string]*queueStats{}, mem: map[string]*memStats{},
 	}
 	if s, err := js.Stream(ctx, bus.StreamAudio); err == nil {
 		p.seq0 = s.CachedInfo().State.LastSeq
@@ -145,6 +157,11 @@ func Start(ctx context.Context, cfg Config) (*Probe, error) {
 	go func() {
 		defer p.wg.Done()
 		p.sample(rctx)
+	}()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.sampleMemory(rctx)
 	}()
 	if cfg.UI != "" {
 		p.wg.Add(1)
@@ -291,6 +308,34 @@ func (p *Probe) sample(ctx context.Context) {
 	}
 }
 
+// sampleMemory reads the processes' resident memory every cfg.MemEvery.
+func (p *Probe) sampleMemory(ctx context.Context) {
+	t := time.NewTicker(p.cfg.MemEvery)
+	defer t.Stop()
+	for {
+		at := time.Since(p.start).Seconds()
+		for name, pid := range p.pids() {
+			mb, err := rssMB(pid)
+			if err != nil {
+				continue // gone: its samples so far stand
+			}
+			p.mu.Lock()
+			m := p.mem[name]
+			if m == nil {
+				m = &memStats{pid: pid}
+				p.mem[name] = m
+			}
+			m.samples = append(m.samples, point{t: at, v: mb})
+			p.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func (p *Probe) sampleQueues(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Every)
 	defer cancel()
@@ -323,7 +368,7 @@ func (p *Probe) sampleQueues(ctx context.Context) {
 				p.queues[ci.Name] = q
 			}
 			q.max, q.last = max(q.max, depth), depth
-			q.samples = append(q.samples, queueSample{t: at, depth: depth})
+			q.samples = append(q.samples, point{t: at, v: float64(depth)})
 			p.mu.Unlock()
 		}
 	}
@@ -347,6 +392,8 @@ type Report struct {
 	Queues []Queue `json:"queues"`
 	// CPU is each process's use in cores (1.0: one core busy).
 	CPU []CPU `json:"cpu"`
+	// Memory is each process's resident memory over the run.
+	Memory []Memory `json:"memory"`
 	// KernelDrops are datagrams the kernel dropped on the capture ports'
 	// sockets during the run (/proc/net/udp).
 	KernelDrops int64 `json:"kernel_drops"`
@@ -389,6 +436,20 @@ type CPU struct {
 	Name  string  `json:"name"`
 	PID   int     `json:"pid"`
 	Cores float64 `json:"cores"`
+}
+
+// Memory is one process's resident set size (VmRSS), sampled every
+// Config.MemEvery.
+type Memory struct {
+	Name    string  `json:"name"`
+	PID     int     `json:"pid"`
+	Samples int     `json:"samples"`
+	FirstMB float64 `json:"first_mb"`
+	MaxMB   float64 `json:"max_mb"`
+	LastMB  float64 `json:"last_mb"`
+	// SlopeMBPerMin is the least-squares slope over every sample, in MB
+	// a minute: near zero, the process's memory stays flat.
+	SlopeMBPerMin float64 `json:"slope_mb_per_min"`
 }
 
 // Stop ends the sampling and reports. Latencies count only utterances of
@@ -485,6 +546,15 @@ func (p *Probe) Stop() *Report {
 		}
 	}
 	sort.Slice(r.CPU, func(i, j int) bool { return r.CPU[i].Name < r.CPU[j].Name })
+	for name, m := range p.mem {
+		mm := Memory{Name: name, PID: m.pid, Samples: len(m.samples), FirstMB: m.samples[0].v, LastMB: m.samples[len(m.samples)-1].v,
+			SlopeMBPerMin: math.Round(slope(m.samples)*60*100) / 100}
+		for _, s := range m.samples {
+			mm.MaxMB = max(mm.MaxMB, s.v)
+		}
+		r.Memory = append(r.Memory, mm)
+	}
+	sort.Slice(r.Memory, func(i, j int) bool { return r.Memory[i].Name < r.Memory[j].Name })
 	return r
 }
 
@@ -504,14 +574,14 @@ func quantile(xs []float64, q float64) float64 {
 	return math.Round(xs[max(0, min(i, len(xs)-1))]*10) / 10
 }
 
-// slope fits depth = a + b t by least squares and returns b.
-func slope(s []queueSample) float64 {
+// slope fits v = a + b t by least squares and returns b.
+func slope(s []point) float64 {
 	if len(s) < 2 {
 		return 0
 	}
 	var st, sd, stt, std float64
 	for _, x := range s {
-		d := float64(x.depth)
+		d := x.v
 		st, sd, stt, std = st+x.t, sd+d, stt+x.t*x.t, std+x.t*d
 	}
 	n := float64(len(s))

@@ -17,14 +17,19 @@ type cpuSample struct {
 	seconds float64
 }
 
-// cpuNow reads the CPU time of the configured processes and of this one.
-func (p *Probe) cpuNow() map[string]cpuSample {
-	out := map[string]cpuSample{}
+// pids are the configured processes and this one, as "load".
+func (p *Probe) pids() map[string]int {
 	pids := map[string]int{"load": os.Getpid()}
 	for n, pid := range p.cfg.PIDs {
 		pids[n] = pid
 	}
-	for name, pid := range pids {
+	return pids
+}
+
+// cpuNow reads the CPU time of the configured processes and of this one.
+func (p *Probe) cpuNow() map[string]cpuSample {
+	out := map[string]cpuSample{}
+	for name, pid := range p.pids() {
 		if s, err := cpuSeconds(pid); err == nil {
 			out[name] = cpuSample{pid: pid, seconds: s}
 		} else {
@@ -61,6 +66,37 @@ func parseStat(s string) (float64, error) {
 		return 0, fmt.Errorf("loadprobe: /proc stat: utime %q, stime %q", f[11], f[12])
 	}
 	return float64(u+st) / clockTicks, nil
+}
+
+// rssMB is process pid's resident set size in MB (VmRSS in
+// /proc/PID/status).
+func rssMB(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseRSS(string(b))
+}
+
+// parseRSS reads the VmRSS line ("VmRSS:     12345 kB") of a
+// /proc/PID/status.
+func parseRSS(s string) (float64, error) {
+	for _, line := range strings.Split(s, "\n") {
+		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("loadprobe: /proc status: VmRSS %q, want a number of kB", strings.TrimSpace(rest))
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("loadprobe: /proc status: VmRSS %q, want a number of kB", f[0])
+		}
+		return float64(kb) / 1024, nil
+	}
+	return 0, fmt.Errorf("loadprobe: /proc status: no VmRSS line (a kernel thread or a zombie)")
 }
 
 // loadAverage reads /proc/loadavg.

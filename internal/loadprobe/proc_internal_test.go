@@ -2,6 +2,7 @@ package loadprobe
 
 import (
 	"bufio"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,10 +44,10 @@ func TestQuantileAndSlope(t *testing.T) {
 	if q := quantile(xs, 0.95); q != 19 {
 		t.Errorf("p95 = %v, want 19", q)
 	}
-	var grow, flat []queueSample
+	var grow, flat []point
 	for i := range 10 {
-		grow = append(grow, queueSample{t: float64(i), depth: uint64(100 + 5*i)})
-		flat = append(flat, queueSample{t: float64(i), depth: uint64(3 + i%2)})
+		grow = append(grow, point{t: float64(i), v: float64(100 + 5*i)})
+		flat = append(flat, point{t: float64(i), v: float64(3 + i%2)})
 	}
 	if s := slope(grow); s != 5 {
 		t.Errorf("slope of a queue growing 5/s = %v", s)
@@ -89,4 +90,20 @@ func TestBoardAlertsMatchInOrder(t *testing.T) {
 		}
 	}
 	t.Error("no alert in browser stage")
+}
+
+func TestParseRSS(t *testing.T) {
+	status := "Name:\tearshot\nVmPeak:\t  900000 kB\nVmRSS:\t   51200 kB\nThreads:\t12\n"
+	if got, err := parseRSS(status); err != nil || got != 50 {
+		t.Errorf("parseRSS = %v, %v; want 50 MB", got, err)
+	}
+	for _, bad := range []string{"", "Name:\tkthreadd\n", "VmRSS:\t12 MB\n", "VmRSS:\tx kB\n"} {
+		if _, err := parseRSS(bad); err == nil {
+			t.Errorf("parseRSS(%q): no error", bad)
+		}
+	}
+	// This process's own, read as the probe reads the others'.
+	if mb, err := rssMB(os.Getpid()); err != nil || mb <= 0 {
+		t.Errorf("rssMB(self) = %v, %v", mb, err)
+	}
 }

@@ -5,6 +5,13 @@
 // writes a table of the results into README.md between the markers
 // <!-- bench-e2e --> and <!-- /bench-e2e -->. At the top call count it
 // also takes a CPU profile of earshot and reports the resampler's share.
+//
+// With -soak (`make soak`) it runs one call count for the whole duration
+// instead and writes, between <!-- soak --> and <!-- /soak -->, each
+// process's resident memory (sampled every 10 s by earshot load) with its
+// least-squares slope, the queues' depths and growth, and the p95 from an
+// utterance's end to its final segment; it exits 1 when that p95 is 1 s
+// or more.
 package main
 
 import (
@@ -51,16 +58,17 @@ func main() {
 	readme := flag.String("readme", "README.md", "where the table goes (\"\": print it only)")
 	scripts := flag.String("scripts", "examples/calls", "scripted calls to play")
 	rules := flag.String("rules", "examples/rules.yaml", "rules earshot runs")
+	soak := flag.Bool("soak", false, "one call count for the whole duration: memory slopes, queues and latency into the README's soak section")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *calls, *duration, *top, *ramp, *base, *readme, *scripts, *rules); err != nil {
+	if err := run(ctx, *calls, *duration, *top, *ramp, *base, *readme, *scripts, *rules, *soak); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-e2e:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, callsList string, duration, top time.Duration, ramp float64, base int, readme, scripts, rules string) error {
+func run(ctx context.Context, callsList string, duration, top time.Duration, ramp float64, base int, readme, scripts, rules string, soak bool) error {
 	var counts []int
 	for _, f := range strings.Split(callsList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -72,6 +80,9 @@ func run(ctx context.Context, callsList string, duration, top time.Duration, ram
 	if top == 0 {
 		top = duration
 	}
+	if soak && len(counts) != 1 {
+		return fmt.Errorf("-soak -calls %q: want one call count", callsList)
+	}
 	tmp, err := os.MkdirTemp("", "earshot-bench-e2e-")
 	if err != nil {
 		return err
@@ -82,6 +93,23 @@ func run(ctx context.Context, callsList string, duration, top time.Duration, ram
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("go build: %w", err)
+	}
+	if soak {
+		r, err := once(ctx, bin, tmp, counts[0], duration, ramp, base, scripts, rules, false)
+		if err != nil {
+			return fmt.Errorf("%d calls: %w", counts[0], err)
+		}
+		table, p95 := renderSoak(r, duration, ramp)
+		fmt.Print(table)
+		if readme != "" {
+			if err := replaceSection(readme, table, soakStart, soakEnd); err != nil {
+				return err
+			}
+		}
+		if p95 >= 1000 {
+			return fmt.Errorf("p95 utterance end -> final segment %.0f ms, want under 1 s", p95)
+		}
+		return nil
 	}
 	var results []result
 	for i, n := range counts {
@@ -101,7 +129,7 @@ func run(ctx context.Context, callsList string, duration, top time.Duration, ram
 	if readme == "" {
 		return nil
 	}
-	return replaceSection(readme, table)
+	return replaceSection(readme, table, startMark, endMark)
 }
 
 // once runs one call count against a fresh earshot.
@@ -263,13 +291,41 @@ func render(rs []result, duration, top time.Duration, ramp float64) string {
 	return b.String()
 }
 
+// renderSoak makes the README's soak figures and returns the p95 from an
+// utterance's end to its final segment, in ms.
+func renderSoak(r result, duration time.Duration, ramp float64) (string, float64) {
+	p := r.Probe
+	var b strings.Builder
+	var seg loadprobe.Stage
+	for _, s := range p.Stages {
+		if s.Name == "final segment" {
+			seg = s
+		}
+	}
+	fmt.Fprintf(&b, "Taken %s with `make soak CALLS=%d DURATION=%s` (calls ramped up at %g/s; %d calls started, %d jobs, %.0f jobs/s; load average %.1f at the end, at most %.1f):\n\n",
+		r.When.Format("2006-01-02 15:04 MST"), r.Calls, duration, ramp, r.CallsStarted, p.Jobs, p.JobsPerSec, p.LoadAverage[0], p.LoadMax)
+	fmt.Fprintf(&b, "- utterance end -> final segment: p50 %.0f ms, p95 %.0f ms, max %.0f ms (%d utterances, %d missing)\n\n",
+		seg.P50MS, seg.P95MS, seg.MaxMS, seg.Count, seg.Missing)
+	b.WriteString("| process | RSS first / max / last | slope (least squares) | samples |\n|---|---|---|---|\n")
+	for _, m := range p.Memory {
+		fmt.Fprintf(&b, "| %s | %.0f / %.0f / %.0f MB | %+.2f MB/min | %d |\n", m.Name, m.FirstMB, m.MaxMB, m.LastMB, m.SlopeMBPerMin, m.Samples)
+	}
+	b.WriteString("\n| queue (durable consumer) | max depth | at the end | growth while loaded |\n|---|---|---|---|\n")
+	for _, q := range p.Queues {
+		fmt.Fprintf(&b, "| %s | %d | %d | %+.2f/s |\n", q.Consumer, q.Max, q.Last, q.Growth)
+	}
+	return b.String(), seg.P95MS
+}
+
 const (
 	startMark = "<!-- bench-e2e -->"
 	endMark   = "<!-- /bench-e2e -->"
+	soakStart = "<!-- soak -->"
+	soakEnd   = "<!-- /soak -->"
 )
 
-// replaceSection puts table between the README's markers.
-func replaceSection(path, table string) error {
+// replaceSection puts table between the README's markers start and end.
+func replaceSection(path, table, startMark, endMark string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
