@@ -707,3 +707,36 @@ func TestConsumeStoppedBeforeStartIsClean(t *testing.T) {
 		t.Fatal("Consume on a stream that is not there: nil error")
 	}
 }
+
+// TestKeyValueWaitsForAnswers: a JetStream that answers nothing (no
+// responders, as while a cluster elects its leader) is asked again until
+// the context ends, and the error says what was wrong.
+func TestKeyValueWaitsForAnswers(t *testing.T) {
+	srv, err := bus.StartServer(bus.ServerConfig{NoJetStream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	before := nc.Stats().OutMsgs
+	_, err = bus.KeyValue(ctx, js, jetstream.KeyValueConfig{Bucket: "B"})
+	if !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("KeyValue on a server without JetStream: %v, want no responders", err)
+	}
+	if asked := nc.Stats().OutMsgs - before; asked < 2 {
+		t.Errorf("JetStream asked %d times in 400 ms, want again after no responders", asked)
+	}
+	if ctx.Err() == nil {
+		t.Error("KeyValue gave up before its context ended")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/msg"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -216,7 +217,28 @@ func setReplicas(ctx context.Context, js jetstream.JetStream, replicas int) erro
 // existing bucket is updated to cfg, but keeps its replica count when
 // cfg.Replicas is 0, so a process that does not know the deployment's
 // replica count never scales a bucket down.
+//
+// A cluster that is electing its JetStream leader answers nothing for a
+// moment (no responders): that is retried for up to jsSettle.
 func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	deadline := time.Now().Add(jsSettle)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		kv, err := keyValue(ctx, js, cfg)
+		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+			return kv, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// jsSettle is how long KeyValue waits for a JetStream that answers nothing.
+const jsSettle = 15 * time.Second
+
+func keyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	kv, err := js.KeyValue(ctx, cfg.Bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = js.CreateKeyValue(ctx, cfg)
