@@ -218,12 +218,20 @@ func setReplicas(ctx context.Context, js jetstream.JetStream, replicas int) erro
 // cfg.Replicas is 0, so a process that does not know the deployment's
 // replica count never scales a bucket down.
 //
-// A cluster that is electing its JetStream leader answers nothing for a
-// moment (no responders): that is retried for up to jsSettle.
+// A cluster that is electing its JetStream leader, or a new replicated
+// bucket's, answers nothing for a moment (no responders): KeyValue asks
+// again for up to jsSettle, and returns a bucket that answers reads.
 func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	deadline := time.Now().Add(jsSettle)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		kv, err := keyValue(ctx, js, cfg)
+		if err == nil {
+			if _, err = kv.Get(ctx, "earshot-probe"); errors.Is(err, jetstream.ErrKeyNotFound) {
+				err = nil
+			} else if err != nil {
+				err = fmt.Errorf("bus: bucket %s: %w", cfg.Bucket, err)
+			}
+		}
 		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
 			return kv, err
 		}
