@@ -251,8 +251,10 @@ func TestLoadMeasuresThePipeline(t *testing.T) {
 	if n := stages["final segment"].Count; n != stages["job published"].Count || n < 2 {
 		t.Errorf("%d final segments for %d final jobs, want one each, at least 2", n, stages["job published"].Count)
 	}
-	if stages["alert in browser"].P50MS < stages["alert published"].P50MS {
-		t.Errorf("the board showed the alert (%v ms) before it was published (%v ms)", stages["alert in browser"].P50MS, stages["alert published"].P50MS)
+	// Both are times of arrival at two listeners (a NATS subscription and
+	// the board's stream), so the board may be a hair ahead, never by much.
+	if stages["alert in browser"].P50MS < stages["alert published"].P50MS-50 {
+		t.Errorf("the board showed the alert (%v ms) well before it was published (%v ms)", stages["alert in browser"].P50MS, stages["alert published"].P50MS)
 	}
 	queues := map[string]bool{}
 	for _, q := range r.Queues {
