@@ -24,13 +24,7 @@ var ErrInvalid = errors.New("invalid evaluation form")
 
 // ProblemsError lists what is wrong with a form file, each with its line
 // and column. It wraps ErrInvalid.
-type ProblemsError struct {
-	Problems []msg.Problem
-}
-
-func (e *ProblemsError) Error() string { return yamlfile.Summary(e.Problems) }
-
-func (e *ProblemsError) Unwrap() error { return ErrInvalid }
+type ProblemsError = yamlfile.ProblemsError
 
 // Limits on a form file.
 const (
@@ -203,7 +197,7 @@ func (p *parser) at(n *yaml.Node, format string, args ...any) {
 
 func (p *parser) result() error {
 	yamlfile.Sort(p.probs)
-	return &ProblemsError{Problems: p.probs}
+	return &ProblemsError{Problems: p.probs, Kind: ErrInvalid}
 }
 
 type fields map[string]*yaml.Node

@@ -27,13 +27,7 @@ var ErrInvalid = errors.New("invalid rules")
 
 // ProblemsError lists what is wrong with a rule file, each with its line
 // and column. It wraps ErrInvalid.
-type ProblemsError struct {
-	Problems []msg.Problem
-}
-
-func (e *ProblemsError) Error() string { return yamlfile.Summary(e.Problems) }
-
-func (e *ProblemsError) Unwrap() error { return ErrInvalid }
+type ProblemsError = yamlfile.ProblemsError
 
 // Limits on a rule file.
 const (
@@ -110,7 +104,7 @@ func (p *parser) at(n *yaml.Node, format string, args ...any) {
 
 func (p *parser) result() error {
 	yamlfile.Sort(p.probs)
-	return &ProblemsError{Problems: p.probs}
+	return &ProblemsError{Problems: p.probs, Kind: ErrInvalid}
 }
 
 // emptyFile reports whether a rule file has nothing but white space: what an

@@ -35,11 +35,7 @@ var ErrInvalid = errors.New("invalid survey configuration")
 
 // ProblemsError lists what is wrong with a survey file, each with its line
 // and column. It wraps ErrInvalid.
-type ProblemsError struct{ Problems []msg.Problem }
-
-func (e *ProblemsError) Error() string { return yamlfile.Summary(e.Problems) }
-
-func (e *ProblemsError) Unwrap() error { return ErrInvalid }
+type ProblemsError = yamlfile.ProblemsError
 
 // MaxFileBytes bounds a survey file.
 const MaxFileBytes = 1 << 16
@@ -94,7 +90,7 @@ func (c *Config) OnAgentLeft() *Survey {
 func Parse(text []byte) (*Config, error) {
 	p := &parser{}
 	if len(text) > MaxFileBytes {
-		return nil, &ProblemsError{[]msg.Problem{{Line: 1, Message: fmt.Sprintf("file is %d bytes; at most %d", len(text), MaxFileBytes)}}}
+		return nil, &ProblemsError{Problems: []msg.Problem{{Line: 1, Message: fmt.Sprintf("file is %d bytes; at most %d", len(text), MaxFileBytes)}}, Kind: ErrInvalid}
 	}
 	root, probs := yamlfile.Decode(text, "survey files")
 	p.probs = probs
@@ -107,7 +103,7 @@ func Parse(text []byte) (*Config, error) {
 	}
 	if len(p.probs) > 0 {
 		yamlfile.Sort(p.probs)
-		return nil, &ProblemsError{p.probs}
+		return nil, &ProblemsError{Problems: p.probs, Kind: ErrInvalid}
 	}
 	return &c, nil
 }

@@ -183,3 +183,15 @@ func Describe(n *yaml.Node) string {
 	}
 	return "something else"
 }
+
+// ProblemsError lists what is wrong with a file, each problem with its
+// line and column. It wraps Kind, the sentinel of the package whose file
+// it is (rules.ErrInvalid, evaluate.ErrInvalid, survey.ErrInvalid).
+type ProblemsError struct {
+	Problems []msg.Problem
+	Kind     error
+}
+
+func (e *ProblemsError) Error() string { return Summary(e.Problems) }
+
+func (e *ProblemsError) Unwrap() error { return e.Kind }
