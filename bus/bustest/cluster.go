@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,14 +38,17 @@ func WithoutJetStream() ClusterOption { return func(c *bus.ServerConfig) { c.NoJ
 func StartCluster(t testing.TB, opts ...ClusterOption) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, nodes: make([]*bus.Server, 3), cfgs: make([]bus.ServerConfig, 3)}
-	t.Cleanup(c.close)
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "earshot-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeStores(t, dir) })
+	t.Cleanup(c.close) // before the stores go: cleanups run last first
 	// JetStream in a cluster needs routes configured on every node, so the
 	// route ports are chosen before any node starts. A port free a moment
 	// ago can be taken meanwhile (as the source port of any outgoing
 	// connection on the machine): then the cluster starts again on other
 	// ports.
-	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		if err = c.start(filepath.Join(dir, fmt.Sprintf("try%d", attempt)), opts); err == nil || !errors.Is(err, bus.ErrServerStart) {
 			break
@@ -164,6 +168,26 @@ func (c *Cluster) Restart(i int) {
 	}
 	c.nodes[i] = srv
 	c.WaitReady()
+}
+
+// removeStores removes the nodes' stores. A node's file store may still
+// finish a write after its server has shut down (nats-server flushes a
+// stream's last block from a goroutine of its own), and t.TempDir's
+// cleanup failed the test on the file that appeared meanwhile ("directory
+// not empty"), so the removal is tried again until it succeeds.
+func removeStores(t testing.TB, dir string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := os.RemoveAll(dir)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("nats cluster: removing the stores: %v", err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond) // the server's last flush
+	}
 }
 
 func (c *Cluster) close() {
