@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Resampling limits: the rates a Resampler converts between.
@@ -29,6 +30,8 @@ type Resampler struct {
 	from, to int
 	up, down int         // to/from reduced: up/down
 	phases   [][]float32 // [phase][tap], taps in reverse input order, zero ends trimmed
+	forward  [][]float32 // [phase] the same taps in input order, for dot
+	half     [][]float32 // [phase] the first half of forward's taps when they are symmetric (the long phase of 8 to 16 kHz), else nil
 	offset   []int       // [phase] index of phases[phase][0] in the untrimmed phase
 	delay    int         // filter centre, in prototype samples
 }
@@ -91,6 +94,14 @@ func NewResampler(from, to int) (*Resampler, error) {
 			taps[j] = float32(proto[p+(lo+j)*r.up])
 		}
 		r.phases[p], r.offset[p] = taps, lo
+		fw := slices.Clone(taps)
+		slices.Reverse(fw)
+		r.forward = append(r.forward, fw)
+		var half []float32
+		if slices.Equal(fw, taps) && len(fw) > 1 {
+			half = fw[:(len(fw)+1)/2]
+		}
+		r.half = append(r.half, half)
 	}
 	return r, nil
 }
@@ -143,8 +154,18 @@ func (r *Resampler) ResampleFrom(dst, src []float32, from int) []float32 {
 	dst = append(dst, make([]float32, out)...)
 	y := dst[base:]
 	for n := range y {
-		taps, j0 := r.tap(from + n)
-		// x[j0-k] for k in 0..len(taps)-1, within src.
+		p, j0 := r.phase(from + n)
+		taps := r.phases[p]
+		if lo := j0 - len(taps) + 1; lo >= 0 && j0 < len(src) {
+			// Every tap reads src: one dot product of two runs.
+			if h := r.half[p]; h != nil {
+				y[n] = dotSymmetric(h, src[lo:j0+1])
+			} else {
+				y[n] = dot(r.forward[p], src[lo:j0+1])
+			}
+			continue
+		}
+		// At an end of src: x[j0-k] for k in 0..len(taps)-1, within src.
 		kLo := max(0, j0-len(src)+1)
 		kHi := min(len(taps), j0+1)
 		var acc float32
@@ -159,10 +180,65 @@ func (r *Resampler) ResampleFrom(dst, src []float32, from int) []float32 {
 // tap is the filter phase of output sample n and the index of the newest
 // input sample it reads.
 func (r *Resampler) tap(n int) (taps []float32, j0 int) {
+	p, j0 := r.phase(n)
+	return r.phases[p], j0
+}
+
+// dotSymmetric is dot(a, x) for symmetric taps a given by their first
+// half h (the middle one included when len(x) is odd): each tap
+// multiplies the sum of the two inputs it meets, half the products.
+func dotSymmetric(h, x []float32) float32 {
+	n := len(x)
+	m := n / 2 // pairs
+	h = h[:(n+1)/2]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		hh, xx := h[i:i+4:i+4], x[i:i+4:i+4]
+		yy := x[n-i-4 : n-i : n-i]
+		s0 += hh[0] * (xx[0] + yy[3])
+		s1 += hh[1] * (xx[1] + yy[2])
+		s2 += hh[2] * (xx[2] + yy[1])
+		s3 += hh[3] * (xx[3] + yy[0])
+	}
+	for ; i < m; i++ {
+		s0 += h[i] * (x[i] + x[n-1-i])
+	}
+	if n%2 == 1 {
+		s1 += h[m] * x[m]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// phase is the filter phase of output sample n and the index of the
+// newest input sample it reads.
+func (r *Resampler) phase(n int) (p, j0 int) {
 	up := int64(r.up)
 	t := int64(n)*int64(r.down) + int64(r.delay)
-	p := t % up
-	return r.phases[p], int(t/up) - r.offset[p]
+	p = int(t % up)
+	return p, int(t/up) - r.offset[p]
+}
+
+// dot is the sum of a[i]*x[i] (len(x) >= len(a)), four products at a time
+// in four sums: the loop the resampler spends its time in, without a
+// bounds check and with four independent chains of additions. The order
+// of the additions depends on len(a) alone, so an output sample comes out
+// the same whether resampled whole or resumed.
+func dot(a, x []float32) float32 {
+	x = x[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		aa, xx := a[i:i+4:i+4], x[i:i+4:i+4]
+		s0 += aa[0] * xx[0]
+		s1 += aa[1] * xx[1]
+		s2 += aa[2] * xx[2]
+		s3 += aa[3] * xx[3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // PCM16ToFloat appends src scaled to -1..1 to dst.
