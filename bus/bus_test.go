@@ -627,58 +627,64 @@ func waitAcked(t *testing.T, c *bus.Conn, durable string, n uint64) {
 	}
 }
 
-// TestKeyedHandlerPublishesWithoutWaiting: in a keyed consumer's handler,
-// Conn.Publish returns before its ack, and the message is acked only once
-// what the handler published is stored: a publish that fails (no stream
-// takes its subject) brings the message again, and the second delivery's
-// result is stored.
-func TestKeyedHandlerPublishesWithoutWaiting(t *testing.T) {
-	_, c := bustest.Start(t)
-	ctx := context.Background()
-	deliveries := make(chan int, 10)
-	stop := consume(t, c, bus.ConsumerConfig{
-		Stream: bus.StreamEvents, Durable: "async", Filter: []string{msg.AllTranscripts},
-		Workers: 2, Key: bus.ByCall, RetryBackoff: 10 * time.Millisecond,
-	}, func(ctx context.Context, m jetstream.Msg) error {
-		md, err := m.Metadata()
-		if err != nil {
-			return err
-		}
-		subject := msg.SubjectAlert("c1") // stored
-		if md.NumDelivered == 1 {
-			subject = "nostream.c1" // no stream: the publish fails
-		}
-		if err := c.Publish(ctx, subject, []byte("result")); err != nil {
-			return err
-		}
-		deliveries <- int(md.NumDelivered)
-		return nil
-	})
-	if err := c.Publish(ctx, msg.SubjectTranscript("c1"), []byte("segment")); err != nil {
-		t.Fatal(err)
-	}
-	for want := 1; want <= 2; want++ {
-		select {
-		case n := <-deliveries:
-			if n != want {
-				t.Fatalf("delivery %d, want %d", n, want)
+// TestHandlerPublishesWithoutWaiting: in a consumer's handler, keyed by
+// call or not, Conn.Publish returns before its ack, and the message is
+// acked only once what the handler published is stored: a publish that
+// fails (no stream takes its subject) brings the message again, and the
+// second delivery's result is stored. An unkeyed worker left with nothing
+// else to do still acks its message.
+func TestHandlerPublishesWithoutWaiting(t *testing.T) {
+	for name, key := range map[string]func(jetstream.Msg) string{"keyed": bus.ByCall, "unkeyed": nil} {
+		t.Run(name, func(t *testing.T) {
+			_, c := bustest.Start(t)
+			ctx := context.Background()
+			deliveries := make(chan int, 10)
+			stop := consume(t, c, bus.ConsumerConfig{
+				Stream: bus.StreamEvents, Durable: "async", Filter: []string{msg.AllTranscripts},
+				Workers: 2, Key: key, RetryBackoff: 10 * time.Millisecond,
+			}, func(ctx context.Context, m jetstream.Msg) error {
+				md, err := m.Metadata()
+				if err != nil {
+					return err
+				}
+				subject := msg.SubjectAlert("c1") // stored
+				if md.NumDelivered == 1 {
+					subject = "nostream.c1" // no stream: the publish fails
+				}
+				if err := c.Publish(ctx, subject, []byte("result")); err != nil {
+					return err
+				}
+				deliveries <- int(md.NumDelivered)
+				return nil
+			})
+			if err := c.Publish(ctx, msg.SubjectTranscript("c1"), []byte("segment")); err != nil {
+				t.Fatal(err)
 			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("delivery %d not within 20 s: a failed publish in flight must bring the message again", want)
-		}
+			for want := 1; want <= 2; want++ {
+				select {
+				case n := <-deliveries:
+					if n != want {
+						t.Fatalf("delivery %d, want %d", n, want)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatalf("delivery %d not within 20 s: a failed publish in flight must bring the message again", want)
+				}
+			}
+			// Acked while the consumer still runs, with nothing more to do.
+			waitAcked(t, c, "async", 1)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			// The second delivery's result is stored.
+			s, err := c.JS.Stream(ctx, bus.StreamEvents)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.GetLastMsgForSubject(ctx, msg.SubjectAlert("c1")); err != nil {
+				t.Errorf("the result of the second delivery: %v", err)
+			}
+		})
 	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	// The second delivery's result is stored, and the message acked.
-	s, err := c.JS.Stream(ctx, bus.StreamEvents)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.GetLastMsgForSubject(ctx, msg.SubjectAlert("c1")); err != nil {
-		t.Errorf("the result of the second delivery: %v", err)
-	}
-	waitAcked(t, c, "async", 1)
 }
 
 // TestConsumeStoppedBeforeStartIsClean: a stage stopped while its consumer

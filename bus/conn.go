@@ -148,19 +148,26 @@ func (c *Conn) Publish(ctx context.Context, subject string, data []byte) error {
 // stored once, as long as the retry comes within the stream's duplicate
 // window.
 func (c *Conn) PublishWithID(ctx context.Context, subject string, data []byte, msgID string) error {
+	return PublishWithID(ctx, c.JS, subject, data, msgID)
+}
+
+// PublishWithID publishes data to subject on js, with msgID (when not
+// empty) as its Nats-Msg-Id. Called by a consumer's handler with the
+// handler's ctx, it does not wait for the ack: the consumer acks the
+// handled message once the publish is stored. Elsewhere it returns once
+// the message is stored.
+func PublishWithID(ctx context.Context, js jetstream.JetStream, subject string, data []byte, msgID string) error {
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	if async, err := publishAsync(ctx, c.JS, subject, data, opts); async {
-		// A keyed consumer's handler: the consumer acks its message once
-		// this is stored.
+	if async, err := publishAsync(ctx, js, subject, data, opts); async {
 		if err != nil {
 			return fmt.Errorf("bus: publish %s: %w", subject, err)
 		}
 		return nil
 	}
-	if _, err := c.JS.Publish(ctx, subject, data, opts...); err != nil {
+	if _, err := js.Publish(ctx, subject, data, opts...); err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)
 	}
 	return nil

@@ -206,9 +206,7 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 		// Where a consumer starts cannot change: keep it.
 		cc.DeliverPolicy, cc.OptStartSeq = old.CachedInfo().Config.DeliverPolicy, old.CachedInfo().Config.OptStartSeq
 	}
-	if cfg.Key != nil {
-		cc.MaxAckPending += cfg.Workers * window // handled, their publishes in flight
-	}
+	cc.MaxAckPending += cfg.Workers * window // handled, their publishes in flight
 	switch len(cfg.Filter) {
 	case 0:
 	case 1:
@@ -269,9 +267,10 @@ func Consume(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig, h 
 				errs <- dispatch(runCtx, js, &cfg, it, h)
 				return
 			}
-			errs <- consumeLoop(runCtx, &cfg, it, func(m jetstream.Msg) {
+			a := &acker{cfg: &cfg}
+			errs <- consumeLoop(runCtx, &cfg, it, a, func(m jetstream.Msg) {
 				if !cfg.foreign(m) {
-					handle(runCtx, js, &cfg, m, h, nil)
+					handle(runCtx, js, &cfg, m, h, a)
 				}
 			})
 		}()
@@ -313,10 +312,32 @@ func closedAlready(nc *nats.Conn) <-chan struct{} {
 	return nil
 }
 
-// consumeLoop hands each message of it to do until it is closed.
-func consumeLoop(ctx context.Context, cfg *ConsumerConfig, it jetstream.MessagesContext, do func(jetstream.Msg)) error {
+// idleFlush is how long a worker with handled messages waiting for their
+// publishes waits for its next message before it waits for those
+// publishes instead (and acks their messages): a worker with nothing else
+// to do holds no ack back.
+const idleFlush = 2 * time.Millisecond
+
+// consumeLoop hands each message of it to do until it is closed. With an
+// acker (an unkeyed worker's), the messages do handled wait in a for their
+// publishes while the next comes, and are settled when none comes within
+// idleFlush and when the loop ends.
+func consumeLoop(ctx context.Context, cfg *ConsumerConfig, it jetstream.MessagesContext, a *acker, do func(jetstream.Msg)) error {
+	if a != nil {
+		defer a.flush()
+	}
 	for {
-		m, err := it.Next()
+		var m jetstream.Msg
+		var err error
+		if a != nil && len(a.held) > 0 {
+			m, err = it.Next(jetstream.NextMaxWait(idleFlush))
+			if errors.Is(err, nats.ErrTimeout) {
+				a.flush()
+				continue
+			}
+		} else {
+			m, err = it.Next()
+		}
 		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
 				return nil
@@ -349,7 +370,7 @@ func dispatch(ctx context.Context, js jetstream.JetStream, cfg *ConsumerConfig, 
 			a.flush()
 		})
 	}
-	err := consumeLoop(ctx, cfg, it, func(m jetstream.Msg) {
+	err := consumeLoop(ctx, cfg, it, nil, func(m jetstream.Msg) {
 		if !cfg.foreign(m) {
 			queues[partition(cfg.Key(m), len(queues))] <- m
 		}

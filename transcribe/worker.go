@@ -344,7 +344,9 @@ func (w *Worker) publish(ctx context.Context, js jetstream.JetStream, seg *msg.S
 	if err != nil {
 		return err
 	}
-	if _, err := js.Publish(ctx, msg.SubjectTranscript(seg.CallID), b, jetstream.WithMsgID(segmentMsgID(seg))); err != nil {
+	// Not waited for: the worker goes on to its next job, and the job is
+	// acked once its segment is stored.
+	if err := bus.PublishWithID(ctx, js, msg.SubjectTranscript(seg.CallID), b, segmentMsgID(seg)); err != nil {
 		return fmt.Errorf("transcribe: publish segment %s: %w", seg.ID, err)
 	}
 	return nil
