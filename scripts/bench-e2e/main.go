@@ -141,7 +141,7 @@ func once(ctx context.Context, bin, tmp string, n int, d time.Duration, ramp flo
 	rtp := fmt.Sprintf("127.0.0.1:%d-%d", base+10, base+17)
 	// The http engine's workers are requests in flight to the
 	// transcription servers, not CPU: as many as a GPU pool takes.
-	const asrWorkers = 16
+	const asrWorkers = 64
 	data := filepath.Join(tmp, fmt.Sprintf("data-%d", n))
 
 	asr := exec.CommandContext(ctx, bin, "load", "--transcriber", asrAddr, "--calls", "0", "--scripts", scripts)
