@@ -205,7 +205,13 @@ func TestFaultsUnderLoad(t *testing.T) {
 	cl.Restart(lost)
 	recovered["nats node back"] = nextScored("the nats node back")
 
-	// 2. An analyze killed: its partitions move.
+	// 2. An analyze killed: its partitions move. First both own their
+	// share again (the node lost may have cost one its leases), so that
+	// the time measured is the killed one's partitions being taken over.
+	waitPartitions(t, 4, 15*time.Second, ans...)
+	if len(ans[1].owned()) == 0 {
+		t.Fatal("the analyze to be killed owns no partition: its kill would test nothing")
+	}
 	ans[1].kill()
 	recovered["analyze killed (partitions taken over)"] = waitPartitions(t, 4, 15*time.Second, ans[0])
 
