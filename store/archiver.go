@@ -41,6 +41,21 @@ func ParsePolicy(s string) (Policy, error) {
 	return "", fmt.Errorf("store: redaction policy %q: want redacted or redacted-and-original", s)
 }
 
+// keptSubjects are the subjects of what the archiver keeps; the rest of
+// the events stream (timeline spans, rule events, its own redactions and
+// announcements) is acked unread (see Run).
+var keptSubjects = []string{msg.AllCalls, msg.AllDTMF, msg.AllTranscripts, msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllEvaluations, msg.AllSurveys}
+
+// keeps says whether subject is one of keptSubjects.
+func keeps(subject string) bool {
+	for _, s := range keptSubjects {
+		if strings.HasPrefix(subject, strings.TrimSuffix(s, ">")) {
+			return true
+		}
+	}
+	return false
+}
+
 // ArchiverConfig configures an Archiver. Store is required; the rest has
 // defaults.
 type ArchiverConfig struct {
@@ -58,7 +73,9 @@ type ArchiverConfig struct {
 	// Metrics, when set, gets the archiver's collectors.
 	Metrics prometheus.Registerer
 	// OnStored, when set, is called after each message is stored (or
-	// skipped as nothing to keep), before it is acked.
+	// skipped as nothing to keep), before it is acked; not for what the
+	// consumer acks unread (timeline spans, rule events, redactions and
+	// announcements).
 	OnStored func(subject string)
 }
 
@@ -134,13 +151,14 @@ const archiverBatch = 256
 // waiting are written in one transaction and acked after its commit.
 func (a *Archiver) Run(ctx context.Context, js jetstream.JetStream) error {
 	cc := bus.ConsumerConfig{
-		// The whole stream, unfiltered: Handle skips what it does not keep
-		// (timeline spans, rule events, redactions, announcements). A
-		// consumer filtered on several subjects costs the server a search
-		// of each stored block's subjects for every message it hands out,
-		// and the archiver, when behind, spent 15% of `earshot run`'s CPU
-		// at 300 calls in that search (the events stream keeps a week of
-		// per-call subjects).
+		// The whole stream, unfiltered: what is not on keptSubjects is
+		// acked unread. A consumer filtered on several subjects costs the
+		// server a search of each stored block's subjects for every
+		// message it hands out while the consumer is behind, and the
+		// further behind, the dearer: the archiver, when behind, spent
+		// 15% of `earshot run`'s CPU at 300 calls in that search (the
+		// events stream keeps a week of per-call subjects), and 47% of
+		// BenchmarkArchiverMix's, so once behind it stayed behind.
 		Stream: bus.StreamEvents, Durable: a.cfg.Durable,
 		Workers: 1, Key: bus.ByCall, Batch: archiverBatch, AckWait: a.cfg.AckWait, Logger: a.log,
 	}
@@ -168,6 +186,9 @@ func (a *Archiver) Run(ctx context.Context, js jetstream.JetStream) error {
 		}
 	}
 	return bus.Consume(ctx, js, cc, func(ctx context.Context, m jetstream.Msg) error {
+		if !keeps(m.Subject()) {
+			return nil
+		}
 		return a.Handle(ctx, m.Subject(), m.Data())
 	})
 }

@@ -512,3 +512,87 @@ func TestArchiverAnnouncesStoredCall(t *testing.T) {
 		t.Fatalf("announcements kept: %v %v, want one", info.State.Subjects, err)
 	}
 }
+
+// The archiver's consumer reads the events stream unfiltered (a consumer
+// filtered by several subjects costs the NATS server a walk over the
+// stream's subjects for every message while it is behind) and acks what it
+// does not keep without storing it. A consumer left by an earlier archiver,
+// filtered by the kept subjects, goes on where it stopped.
+func TestArchiverReadsTheStreamUnfiltered(t *testing.T) {
+	_, c := bustest.Start(t)
+	s := openSQLite(t)
+	ctx := context.Background()
+	stream, err := c.JS.Stream(ctx, bus.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "store", AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: []string{msg.AllCalls, msg.AllDTMF, msg.AllTranscripts, msg.AllAnalysis, msg.AllAlerts, msg.AllCategories, msg.AllEvaluations, msg.AllSurveys}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, c, msg.SubjectCall("u1"), msg.CallEvent{CallID: "u1", Kind: msg.CallStarted, Time: t0, StartedAt: t0, Agent: "before"})
+	batch, err := old.Fetch(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(t, c, msg.SubjectTimeline("u1"), msg.TimelineEvent{CallID: "u1", Kind: msg.SpanTalk, Leg: msg.RoleAgent, EndMS: 900})
+	publish(t, c, msg.SubjectRuleEvent("u1"), msg.RuleEvent{CallID: "u1", RuleID: "r"})
+	publish(t, c, msg.SubjectStored("u0"), msg.CallStored{CallID: "u0"})
+	publish(t, c, msg.SubjectTranscript("u1"), msg.Segment{ID: "u1/agent/1/0", CallID: "u1", Leg: msg.RoleAgent, Turn: 1, EndMS: 900, Text: "hello"})
+	publish(t, c, msg.SubjectCall("u1"), msg.CallEvent{CallID: "u1", Kind: msg.CallUpdated, Time: t0, Agent: "after"})
+
+	var mu sync.Mutex
+	var got []string
+	stored := make(chan string, 10)
+	a, err := store.NewArchiver(store.ArchiverConfig{Store: s, OnStored: func(sub string) {
+		mu.Lock()
+		got = append(got, sub)
+		mu.Unlock()
+		stored <- sub
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runArchiver(t, a, c)
+	waitFor(t, stored, msg.SubjectCall("u1"))
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{msg.SubjectTranscript("u1"), msg.SubjectCall("u1")}; !slices.Equal(got, want) {
+		t.Errorf("stored %v, want %v (the start was acked before; the rest is not kept)", got, want)
+	}
+	rec, err := s.Call(ctx, "u1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Segments) != 1 || rec.Call.Agent != "after" {
+		t.Errorf("call u1: %d segments, agent %q; want 1 and after", len(rec.Segments), rec.Call.Agent)
+	}
+	cons, err := stream.Consumer(ctx, "store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cons.CachedInfo().Config
+	if cfg.FilterSubject != "" || len(cfg.FilterSubjects) != 0 {
+		t.Errorf("the store's consumer is filtered by %q %v, want the whole stream", cfg.FilterSubject, cfg.FilterSubjects)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.NumAckPending == 0 && ci.NumPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the store's consumer has %d unacked and %d pending, want none: what it does not keep is acked too", ci.NumAckPending, ci.NumPending)
+		}
+	}
+}
