@@ -92,13 +92,25 @@ func RollupStmts(integer, real, table string) []string {
 // FillRollups is the Then of the migration that adds the rollups: it rolls
 // up every call kept before.
 func FillRollups(ctx context.Context, tx *sql.Tx, q func(string) string) error {
-	return rollup(ctx, tx, q, 1, `1 = 1`)
+	return rollup(ctx, func(ctx context.Context, query string, args ...any) (sql.Result, error) {
+		return tx.ExecContext(ctx, q(query), args...)
+	}, 1, `1 = 1`)
+}
+
+// execer runs a statement with ? placeholders.
+type execer func(ctx context.Context, query string, args ...any) (sql.Result, error)
+
+// inTx is an execer of tx's statements, prepared once.
+func (s *Store) inTx(tx *sql.Tx) execer {
+	return func(ctx context.Context, query string, args ...any) (sql.Result, error) {
+		return s.exec(ctx, tx, query, args...)
+	}
 }
 
 // rollup adds sign times the contribution of the ended calls that where
 // selects (c is the call, o the offset; args are its parameters) to the
 // rollups.
-func rollup(ctx context.Context, tx *sql.Tx, q func(string) string, sign int, where string, args ...any) error {
+func rollup(ctx context.Context, exec execer, sign int, where string, args ...any) error {
 	var names, sums, sets []string
 	for _, c := range rollupColumns {
 		names = append(names, c[0])
@@ -107,18 +119,18 @@ func rollup(ctx context.Context, tx *sql.Tx, q func(string) string, sign int, wh
 	}
 	from := ` FROM calls c CROSS JOIN dashboard_offsets o CROSS JOIN ` + rollupDims + `
 		WHERE c.ended_at IS NOT NULL AND ` + where
-	if _, err := tx.ExecContext(ctx, q(`INSERT INTO dashboard_days (tz, dim, key, day, `+strings.Join(names, ", ")+`)
+	if _, err := exec(ctx, `INSERT INTO dashboard_days (tz, dim, key, day, `+strings.Join(names, ", ")+`)
 		SELECT o.tz, d.dim, `+rollupKey+` AS k, `+rollupDay+` AS dy, `+strings.Join(sums, ", ")+from+`
 		GROUP BY o.tz, d.dim, k, dy
-		ON CONFLICT (tz, dim, key, day) DO UPDATE SET `+strings.Join(sets, ", ")), args...); err != nil {
+		ON CONFLICT (tz, dim, key, day) DO UPDATE SET `+strings.Join(sets, ", "), args...); err != nil {
 		return fmt.Errorf("dashboard rollups: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, q(`INSERT INTO dashboard_day_tags (tz, dim, key, day, kind, name, calls)
+	if _, err := exec(ctx, `INSERT INTO dashboard_day_tags (tz, dim, key, day, kind, name, calls)
 		SELECT o.tz, d.dim, `+rollupKey+` AS k, `+rollupDay+` AS dy, t.kind, t.name, `+fmt.Sprint(sign)+` * COUNT(*)
 		FROM call_tags t JOIN calls c ON c.id = t.call_id CROSS JOIN dashboard_offsets o CROSS JOIN `+rollupDims+`
 		WHERE c.ended_at IS NOT NULL AND `+where+`
 		GROUP BY o.tz, d.dim, k, dy, t.kind, t.name
-		ON CONFLICT (tz, dim, key, day, kind, name) DO UPDATE SET calls = dashboard_day_tags.calls + excluded.calls`), args...); err != nil {
+		ON CONFLICT (tz, dim, key, day, kind, name) DO UPDATE SET calls = dashboard_day_tags.calls + excluded.calls`, args...); err != nil {
 		return fmt.Errorf("dashboard rollups of categories and alerts: %w", err)
 	}
 	return nil
@@ -129,7 +141,7 @@ func rollup(ctx context.Context, tx *sql.Tx, q func(string) string, sign int, wh
 // that change may end the call. The call's row must exist.
 func (s *Store) rolled(ctx context.Context, tx *sql.Tx, callID string, ends bool, change func() error) error {
 	var ended bool
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT ended_at IS NOT NULL FROM calls WHERE id = ?`+s.d.ForUpdate), callID).Scan(&ended); err != nil {
+	if err := s.scan(ctx, tx, `SELECT ended_at IS NOT NULL FROM calls WHERE id = ?`+s.d.ForUpdate, []any{callID}, &ended); err != nil {
 		return fmt.Errorf("dashboard rollups: %w", err)
 	}
 	if !ended && !ends {
@@ -141,14 +153,14 @@ func (s *Store) rolled(ctx context.Context, tx *sql.Tx, callID string, ends bool
 		}
 	}
 	if ended {
-		if err := rollup(ctx, tx, s.q, -1, `c.id = ?`, callID); err != nil {
+		if err := rollup(ctx, s.inTx(tx), -1, `c.id = ?`, callID); err != nil {
 			return err
 		}
 	}
 	if err := change(); err != nil {
 		return err
 	}
-	return rollup(ctx, tx, s.q, 1, `c.id = ?`, callID)
+	return rollup(ctx, s.inTx(tx), 1, `c.id = ?`, callID)
 }
 
 // rollsUp says whether the offset tz is rolled up, adding it (and rolling
@@ -178,7 +190,7 @@ func (s *Store) rollsUp(ctx context.Context, tz int) bool {
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO dashboard_offsets (tz) VALUES (?)`), tz); err != nil {
 			return err
 		}
-		return rollup(ctx, tx, s.q, 1, `o.tz = ?`, tz)
+		return rollup(ctx, s.inTx(tx), 1, `o.tz = ?`, tz)
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -122,6 +122,9 @@ type Store struct {
 
 	mu      sync.Mutex
 	offsets map[int]bool // whether each time zone offset asked for is rolled up
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // the writes' statements, by query, prepared once (exec)
 }
 
 var (
@@ -145,6 +148,12 @@ func New(ctx context.Context, db *sql.DB, d Dialect, searchTimeout time.Duration
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for q, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, q)
+	}
+	s.stmtMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("%s store: close: %w", s.d.Name, err)
 	}
@@ -171,6 +180,44 @@ func (s *Store) q(query string) string {
 		b.WriteByte(query[i])
 	}
 	return b.String()
+}
+
+// prepared returns query (with ? placeholders) prepared, once for the
+// store's life: parsing a statement costs SQLite more than running one of
+// the writes, and each message the archiver stores runs several.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+// exec runs query (with ? placeholders) in tx, prepared once (prepared).
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+// scan runs query, prepared once, in tx and scans its one row into dest.
+func (s *Store) scan(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...).Scan(dest...)
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -267,7 +314,7 @@ func (s *Store) ensureCall(ctx context.Context, tx *sql.Tx, callID string) error
 	if err := msg.ValidateCallID(callID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO calls (id, started_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`), callID, time.Now().UnixMilli())
+	_, err := s.exec(ctx, tx, `INSERT INTO calls (id, started_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, callID, time.Now().UnixMilli())
 	return err
 }
 
@@ -317,7 +364,7 @@ func (s *Store) putCall(ctx context.Context, tx *sql.Tx, ev msg.CallEvent) error
 	if !ev.StartedAt.IsZero() {
 		seen, started = 1, ev.StartedAt.UnixMilli()
 	}
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET
+	_, err := s.exec(ctx, tx, `UPDATE calls SET
 		agent = CASE WHEN ? <> '' THEN ? ELSE agent END,
 		queue = CASE WHEN ? <> '' THEN ? ELSE queue END,
 		attributes = CASE WHEN ? <> '{}' THEN ? ELSE attributes END,
@@ -327,25 +374,25 @@ func (s *Store) putCall(ctx context.Context, tx *sql.Tx, ev msg.CallEvent) error
 		ended_at = COALESCE(?, ended_at),
 		duration_ms = CASE WHEN ? = 1 THEN ? ELSE duration_ms END,
 		end_reason = CASE WHEN ? = 1 THEN ? ELSE end_reason END
-		WHERE id = ?`),
+		WHERE id = ?`,
 		ev.Agent, ev.Agent, ev.Queue, ev.Queue, attrs, attrs, legs, legs,
 		seen, started, seen, ended, b2i(ended.Valid), ev.DurationMS, b2i(ended.Valid), ev.Reason, ev.CallID)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE call_tags SET (started_at, ended, agent, queue) =
+	if _, err := s.exec(ctx, tx, `UPDATE call_tags SET (started_at, ended, agent, queue) =
 		(SELECT started_at, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, agent, queue FROM calls WHERE id = ?)
-		WHERE call_id = ?`), ev.CallID, ev.CallID); err != nil {
+		WHERE call_id = ?`, ev.CallID, ev.CallID); err != nil {
 		return err
 	}
 	if len(ev.Attributes) == 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM call_attributes WHERE call_id = ?`), ev.CallID); err != nil {
+	if _, err := s.exec(ctx, tx, `DELETE FROM call_attributes WHERE call_id = ?`, ev.CallID); err != nil {
 		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(ev.Attributes)) {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO call_attributes (call_id, key, value) VALUES (?, ?, ?)`), ev.CallID, k, ev.Attributes[k]); err != nil {
+		if _, err := s.exec(ctx, tx, `INSERT INTO call_attributes (call_id, key, value) VALUES (?, ?, ?)`, ev.CallID, k, ev.Attributes[k]); err != nil {
 			return err
 		}
 	}
@@ -370,7 +417,7 @@ func (s *Store) PutSegment(ctx context.Context, seg msg.StoredSegment) error {
 		words = jsonText(seg.Words)
 	}
 	return s.write(ctx, "segment "+seg.ID, seg.CallID, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO segments
+		_, err := s.exec(ctx, tx, `INSERT INTO segments
 			(id, call_id, leg, turn, part, start_ms, end_ms, text, search_text, language, confidence, words, engine, model, dropped, error, sentiment, compound)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET
@@ -379,15 +426,15 @@ func (s *Store) PutSegment(ctx context.Context, seg msg.StoredSegment) error {
 			language = excluded.language, confidence = excluded.confidence, words = excluded.words,
 			engine = excluded.engine, model = excluded.model, dropped = excluded.dropped, error = excluded.error,
 			sentiment = COALESCE(excluded.sentiment, segments.sentiment),
-			compound = COALESCE(excluded.compound, segments.compound)`),
+			compound = COALESCE(excluded.compound, segments.compound)`,
 			seg.ID, seg.CallID, string(seg.Leg), seg.Turn, seg.Part, seg.StartMS, seg.EndMS, seg.Text, searchText(seg.Text),
 			seg.Language, seg.Confidence, words, seg.Engine, seg.Model, seg.Dropped, seg.Error,
 			nullJSON(seg.Sentiment, seg.Sentiment != nil), compound)
 		if err != nil || seg.Original == "" {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO segment_originals (segment_id, call_id, text) VALUES (?, ?, ?)
-			ON CONFLICT (segment_id) DO UPDATE SET text = excluded.text`), seg.ID, seg.CallID, seg.Original)
+		_, err = s.exec(ctx, tx, `INSERT INTO segment_originals (segment_id, call_id, text) VALUES (?, ?, ?)
+			ON CONFLICT (segment_id) DO UPDATE SET text = excluded.text`, seg.ID, seg.CallID, seg.Original)
 		return err
 	})
 }
@@ -395,12 +442,12 @@ func (s *Store) PutSegment(ctx context.Context, seg msg.StoredSegment) error {
 // PutAlert implements store.Writer.
 func (s *Store) PutAlert(ctx context.Context, a msg.Alert) error {
 	return s.writeRolled(ctx, "alert "+a.ID, a.CallID, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO alerts
+		_, err := s.exec(ctx, tx, `INSERT INTO alerts
 			(id, call_id, rule_id, rule_name, severity, message, matches, at_ms, time, post_call)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET rule_id = excluded.rule_id, rule_name = excluded.rule_name,
 			severity = excluded.severity, message = excluded.message, matches = excluded.matches,
-			at_ms = excluded.at_ms, time = excluded.time, post_call = excluded.post_call`),
+			at_ms = excluded.at_ms, time = excluded.time, post_call = excluded.post_call`,
 			a.ID, a.CallID, a.RuleID, a.RuleName, a.Severity, a.Message, jsonText(a.Matches), a.AtMS,
 			a.Time.UnixMilli(), b2i(a.PostCall))
 		if err != nil {
@@ -414,8 +461,8 @@ func (s *Store) PutAlert(ctx context.Context, a msg.Alert) error {
 func (s *Store) PutCategories(ctx context.Context, c msg.Categories) error {
 	return s.writeRolled(ctx, "categories", c.CallID, func(tx *sql.Tx) error {
 		for _, k := range c.Categories {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO categories (call_id, name, rule_id, matches) VALUES (?, ?, ?, ?)
-				ON CONFLICT (call_id, name) DO UPDATE SET rule_id = excluded.rule_id, matches = excluded.matches`),
+			if _, err := s.exec(ctx, tx, `INSERT INTO categories (call_id, name, rule_id, matches) VALUES (?, ?, ?, ?)
+				ON CONFLICT (call_id, name) DO UPDATE SET rule_id = excluded.rule_id, matches = excluded.matches`,
 				c.CallID, k.Name, k.RuleID, jsonText(k.Matches)); err != nil {
 				return err
 			}
@@ -431,9 +478,9 @@ func (s *Store) PutCategories(ctx context.Context, c msg.Categories) error {
 // call's start, end, agent and queue, for dashboards (PutCall keeps them
 // in step).
 func (s *Store) tag(ctx context.Context, tx *sql.Tx, callID, kind, name string) error {
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
+	_, err := s.exec(ctx, tx, `INSERT INTO call_tags (call_id, kind, name, started_at, ended, agent, queue)
 		SELECT id, ?, ?, started_at, CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, agent, queue FROM calls WHERE id = ?
-		ON CONFLICT (call_id, kind, name) DO NOTHING`), kind, name, callID)
+		ON CONFLICT (call_id, kind, name) DO NOTHING`, kind, name, callID)
 	return err
 }
 
@@ -444,9 +491,9 @@ func (s *Store) PutCallSentiment(ctx context.Context, cs msg.CallSentiment) erro
 		if p, ok := cs.Participants[msg.RoleCustomer]; ok {
 			overall, shift = sql.NullFloat64{Float64: p.Overall, Valid: true}, sql.NullFloat64{Float64: p.Shift, Valid: true}
 		}
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET sentiment = ?, sentiment_at = ?, sentiment_final = ?,
+		res, err := s.exec(ctx, tx, `UPDATE calls SET sentiment = ?, sentiment_at = ?, sentiment_final = ?,
 			customer_sentiment = ?, customer_shift = ?
-			WHERE id = ? AND (? = 1 OR (sentiment_final = 0 AND sentiment_at <= ?))`),
+			WHERE id = ? AND (? = 1 OR (sentiment_final = 0 AND sentiment_at <= ?))`,
 			jsonText(cs), cs.AtMS, b2i(cs.Final), overall, shift, cs.CallID, b2i(cs.Final), cs.AtMS)
 		if err != nil {
 			return err
@@ -454,12 +501,12 @@ func (s *Store) PutCallSentiment(ctx context.Context, cs msg.CallSentiment) erro
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM call_sentiment WHERE call_id = ?`), cs.CallID); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM call_sentiment WHERE call_id = ?`, cs.CallID); err != nil {
 			return err
 		}
 		for _, role := range slices.Sorted(maps.Keys(cs.Participants)) {
 			p := cs.Participants[role]
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO call_sentiment (call_id, role, overall, shift) VALUES (?, ?, ?, ?)`),
+			if _, err := s.exec(ctx, tx, `INSERT INTO call_sentiment (call_id, role, overall, shift) VALUES (?, ?, ?, ?)`,
 				cs.CallID, string(role), p.Overall, p.Shift); err != nil {
 				return err
 			}
@@ -481,9 +528,9 @@ func (s *Store) PutCharacteristics(ctx context.Context, c msg.Characteristics) e
 		wpm = sql.NullFloat64{Float64: v, Valid: true}
 	}
 	return s.writeRolled(ctx, "characteristics", c.CallID, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET characteristics = ?, characteristics_at = ?, characteristics_final = ?, non_talk_ms = ?,
+		_, err := s.exec(ctx, tx, `UPDATE calls SET characteristics = ?, characteristics_at = ?, characteristics_final = ?, non_talk_ms = ?,
 			agent_talk_ms = ?, customer_talk_ms = ?, interruptions = ?, agent_interruptions = ?, agent_wpm = ?
-			WHERE id = ? AND (? = 1 OR (characteristics_final = 0 AND characteristics_at <= ?))`),
+			WHERE id = ? AND (? = 1 OR (characteristics_final = 0 AND characteristics_at <= ?))`,
 			jsonText(c), c.AtMS, b2i(c.Final), c.NonTalkMS,
 			c.TalkMS[msg.RoleAgent], c.TalkMS[msg.RoleCustomer], len(c.Interruptions), byAgent, wpm,
 			c.CallID, b2i(c.Final), c.AtMS)
@@ -494,9 +541,9 @@ func (s *Store) PutCharacteristics(ctx context.Context, c msg.Characteristics) e
 // PutDTMF implements store.Writer.
 func (s *Store) PutDTMF(ctx context.Context, ev msg.DTMFEvent, original string) error {
 	return s.write(ctx, "dtmf", ev.CallID, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO dtmf (call_id, leg, start_ms, duration_ms, digit, original) VALUES (?, ?, ?, ?, ?, ?)
+		_, err := s.exec(ctx, tx, `INSERT INTO dtmf (call_id, leg, start_ms, duration_ms, digit, original) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (call_id, leg, start_ms) DO UPDATE SET duration_ms = excluded.duration_ms, digit = excluded.digit,
-			original = CASE WHEN excluded.original <> '' THEN excluded.original ELSE dtmf.original END`),
+			original = CASE WHEN excluded.original <> '' THEN excluded.original ELSE dtmf.original END`,
 			ev.CallID, string(ev.Leg), ev.StartMS, ev.DurationMS, ev.Digit, original)
 		return err
 	})
@@ -509,9 +556,9 @@ func (s *Store) PutEvaluation(ctx context.Context, ev msg.Evaluation) error {
 		score = sql.NullFloat64{Float64: *ev.Score, Valid: true}
 	}
 	return s.write(ctx, "evaluation "+ev.Form, ev.CallID, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO evaluations (call_id, form, form_version, scored_at, score, doc) VALUES (?, ?, ?, ?, ?, ?)
+		res, err := s.exec(ctx, tx, `INSERT INTO evaluations (call_id, form, form_version, scored_at, score, doc) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (call_id, form) DO UPDATE SET form_version = excluded.form_version, scored_at = excluded.scored_at,
-			score = excluded.score, doc = excluded.doc WHERE excluded.scored_at >= evaluations.scored_at`),
+			score = excluded.score, doc = excluded.doc WHERE excluded.scored_at >= evaluations.scored_at`,
 			ev.CallID, ev.Form, ev.FormVersion, ev.ScoredAt.UnixMilli(), score, jsonText(ev))
 		if err != nil {
 			return err
@@ -519,15 +566,15 @@ func (s *Store) PutEvaluation(ctx context.Context, ev msg.Evaluation) error {
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err // an older evaluation: the newer stays
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM evaluation_answers WHERE call_id = ? AND form = ?`), ev.CallID, ev.Form); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM evaluation_answers WHERE call_id = ? AND form = ?`, ev.CallID, ev.Form); err != nil {
 			return err
 		}
 		for _, a := range ev.Answers {
 			if a.Value == "" {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO evaluation_answers (call_id, form, question, value) VALUES (?, ?, ?, ?)
-				ON CONFLICT (call_id, form, question) DO UPDATE SET value = excluded.value`), ev.CallID, ev.Form, a.Question, a.Value); err != nil {
+			if _, err := s.exec(ctx, tx, `INSERT INTO evaluation_answers (call_id, form, question, value) VALUES (?, ?, ?, ?)
+				ON CONFLICT (call_id, form, question) DO UPDATE SET value = excluded.value`, ev.CallID, ev.Form, a.Question, a.Value); err != nil {
 				return err
 			}
 		}
@@ -538,24 +585,24 @@ func (s *Store) PutEvaluation(ctx context.Context, ev msg.Evaluation) error {
 // PutSurvey implements store.Writer.
 func (s *Store) PutSurvey(ctx context.Context, r msg.SurveyResult) error {
 	return s.writeRolled(ctx, "survey "+r.Survey, r.CallID, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM survey_answers WHERE call_id = ? AND survey = ?`), r.CallID, r.Survey); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM survey_answers WHERE call_id = ? AND survey = ?`, r.CallID, r.Survey); err != nil {
 			return err
 		}
 		for _, a := range r.Answers {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO survey_answers (call_id, survey, question, prompt, scale, value, at_ms)
+			if _, err := s.exec(ctx, tx, `INSERT INTO survey_answers (call_id, survey, question, prompt, scale, value, at_ms)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, survey, question) DO UPDATE SET
-				prompt = excluded.prompt, scale = excluded.scale, value = excluded.value, at_ms = excluded.at_ms`),
+				prompt = excluded.prompt, scale = excluded.scale, value = excluded.value, at_ms = excluded.at_ms`,
 				r.CallID, r.Survey, a.Question, a.Prompt, a.Scale, a.Value, a.AtMS); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE calls SET
+		_, err := s.exec(ctx, tx, `UPDATE calls SET
 			csat_n = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ?),
 			csat_good = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ? AND a.value >= 4),
 			nps_n = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ?),
 			nps_prom = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ? AND a.value >= 9),
 			nps_det = (SELECT COUNT(*) FROM survey_answers a WHERE a.call_id = calls.id AND a.scale = ? AND a.value <= 6)
-			WHERE id = ?`), msg.ScaleCSAT, msg.ScaleCSAT, msg.ScaleNPS, msg.ScaleNPS, msg.ScaleNPS, r.CallID)
+			WHERE id = ?`, msg.ScaleCSAT, msg.ScaleCSAT, msg.ScaleNPS, msg.ScaleNPS, msg.ScaleNPS, r.CallID)
 		return err
 	})
 }
@@ -598,15 +645,15 @@ func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)
 				return err
 			}
 		}
-		if err := rollup(ctx, tx, s.q, -1, `c.started_at < ?`, c); err != nil {
+		if err := rollup(ctx, s.inTx(tx), -1, `c.started_at < ?`, c); err != nil {
 			return err
 		}
 		for _, t := range perCall {
-			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+t+` WHERE call_id IN (SELECT id FROM calls WHERE started_at < ?)`), c); err != nil {
+			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE call_id IN (SELECT id FROM calls WHERE started_at < ?)`, c); err != nil {
 				return fmt.Errorf("%s: %w", t, err)
 			}
 		}
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM calls WHERE started_at < ?`), c)
+		res, err := s.exec(ctx, tx, `DELETE FROM calls WHERE started_at < ?`, c)
 		if err != nil {
 			return err
 		}
@@ -942,8 +989,8 @@ func (s *Store) SaveForm(ctx context.Context, f msg.SavedForm) (msg.SavedForm, e
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(version), 0) + 1 FROM forms WHERE form = ?`), f.Form).Scan(&f.Version); err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO forms (form, version, name, hash, text, saved_by, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (form, version) DO NOTHING`),
+			res, err := s.exec(ctx, tx, `INSERT INTO forms (form, version, name, hash, text, saved_by, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (form, version) DO NOTHING`,
 				f.Form, f.Version, f.Name, f.Hash, f.Text, f.SavedBy, f.SavedAt.UnixMilli())
 			if err != nil {
 				return err
