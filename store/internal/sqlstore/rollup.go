@@ -138,8 +138,15 @@ func rollup(ctx context.Context, exec execer, sign int, where string, args ...an
 
 // rolled runs change, a write to the call callID in tx, between taking the
 // call's contribution to the rollups out and putting it back. ends says
-// that change may end the call. The call's row must exist.
+// that change may end the call. The call's row must exist. In a Batch, the
+// contribution is taken out once, before the batch's first such write to
+// the call, and put back once, when the batch ends (Batch): a call's
+// final sentiment, characteristics and categories come together.
 func (s *Store) rolled(ctx context.Context, tx *sql.Tx, callID string, ends bool, change func() error) error {
+	b, _ := ctx.Value(txKey{}).(*batch)
+	if b != nil && b.out[callID] {
+		return change()
+	}
 	var ended bool
 	if err := s.scan(ctx, tx, `SELECT ended_at IS NOT NULL FROM calls WHERE id = ?`+s.d.ForUpdate, []any{callID}, &ended); err != nil {
 		return fmt.Errorf("dashboard rollups: %w", err)
@@ -147,7 +154,7 @@ func (s *Store) rolled(ctx context.Context, tx *sql.Tx, callID string, ends bool
 	if !ended && !ends {
 		return change()
 	}
-	if s.d.LockOffsets != "" {
+	if s.d.LockOffsets != "" && (b == nil || !b.locked) {
 		if _, err := tx.ExecContext(ctx, s.d.LockOffsets); err != nil {
 			return fmt.Errorf("dashboard rollups: %w", err)
 		}
@@ -156,6 +163,12 @@ func (s *Store) rolled(ctx context.Context, tx *sql.Tx, callID string, ends bool
 		if err := rollup(ctx, s.inTx(tx), -1, `c.id = ?`, callID); err != nil {
 			return err
 		}
+	}
+	if b != nil {
+		b.locked = true
+		b.out[callID] = true
+		b.calls = append(b.calls, callID)
+		return change()
 	}
 	if err := change(); err != nil {
 		return err

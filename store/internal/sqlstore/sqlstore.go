@@ -267,19 +267,40 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	return int(v.Int64), nil
 }
 
-// txKey is the context key of the transaction of a Batch.
+// txKey is the context key of the *batch of a Batch.
 type txKey struct{}
+
+// batch is a Batch's transaction and the calls whose contribution to the
+// dashboard rollups its writes took out (rolled), to be put back once,
+// when the batch ends, however many writes changed them.
+type batch struct {
+	tx     *sql.Tx
+	out    map[string]bool
+	calls  []string // out's keys, in the order taken out
+	locked bool     // Dialect.LockOffsets ran
+}
 
 // Batch runs f with a context in which every write of the store joins one
 // transaction, committed when f returns nil and rolled back otherwise.
 func (s *Store) Batch(ctx context.Context, f func(ctx context.Context) error) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return f(context.WithValue(ctx, txKey{}, tx)) })
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		b := &batch{tx: tx, out: map[string]bool{}}
+		if err := f(context.WithValue(ctx, txKey{}, b)); err != nil {
+			return err
+		}
+		for _, call := range b.calls {
+			if err := rollup(ctx, s.inTx(tx), 1, `c.id = ?`, call); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // tx runs f in a transaction: the Batch's that ctx carries, or a new one.
 func (s *Store) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
-	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
-		return f(tx)
+	if b, ok := ctx.Value(txKey{}).(*batch); ok {
+		return f(b.tx)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
