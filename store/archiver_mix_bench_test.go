@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -19,7 +18,6 @@ import (
 	"github.com/earshot-dev/earshot/store"
 	"github.com/earshot-dev/earshot/store/postgres"
 	"github.com/earshot-dev/earshot/store/sqlite"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // published is one message of the mix: its subject and envelope, and
@@ -227,42 +225,8 @@ func benchMix(b *testing.B, s store.Writer) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, c.JS) }()
-	b.ReportAllocs()
-	b.ResetTimer()
-	failed := make(chan error, 1)
-	go func() {
-		for _, m := range stream {
-			// The server acks publishes as it stores them; a publish
-			// stalled behind too many unacked ones is sent again.
-			for {
-				_, err := c.JS.PublishAsync(m.subject, m.data)
-				if err == nil {
-					break
-				}
-				if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-					failed <- err
-					return
-				}
-			}
-		}
-	}()
-	for range want {
-		select {
-		case <-got:
-		case err := <-failed:
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cancel()
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
-	<-c.JS.PublishAsyncComplete()
+	bustest.Drive(b, c, func(ctx context.Context) error { return a.Run(ctx, c.JS) },
+		func(i int) string { return stream[i].subject }, func(i int) []byte { return stream[i].data }, want, got)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 	b.ReportMetric(float64(b.N)*jobsPerMsg/b.Elapsed().Seconds(), "jobs/s")
 }
