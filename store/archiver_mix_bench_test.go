@@ -28,12 +28,12 @@ type published struct {
 	job     bool
 }
 
-// mixCall is what the pipeline publishes on the events stream for one call of script (the turns of an examples/calls file),
-// in the order a 100-call `earshot load` run published them (counted from
-// its events stream, 325 calls): per final utterance job an interim or
-// two before it (1.3 on average), its final segment, scored segment and
-// call sentiment, and two timeline spans each followed by the
-// characteristics so far; per
+// mixCall is what the pipeline publishes on the events stream for one
+// call of script (the turns of an examples/calls file), in the order and
+// proportions of a 100-call `earshot load` run (counted from its events
+// stream, 325 calls): per final utterance job an interim or two before it
+// (1.3 on average), its final segment, scored segment and call sentiment,
+// and two timeline spans each followed by the characteristics so far; per
 // call its start, two updates, an alert and the categories so far after
 // the third turn, its end, and the final call sentiment, characteristics
 // and categories.
@@ -192,9 +192,10 @@ func mixStream(b *testing.B, n int) ([]published, float64) {
 // interim and final segments, scored segments, call sentiment,
 // characteristics, alerts, categories and call events, each call's
 // audio redaction read back and published and its CallStored announced
-// at its end), into SQLite and, when EARSHOT_TEST_POSTGRES is set,
-// PostgreSQL. jobs/s is msgs/s over the messages per utterance job of the
-// mix (3.4).
+// at its end; timeline spans, which it does not keep, in the stream
+// too), into SQLite and, when EARSHOT_TEST_POSTGRES is set, PostgreSQL.
+// msgs/s counts the stream's messages, jobs/s the utterance jobs they
+// stand for (4.2 messages each).
 func BenchmarkArchiverMix(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) {
 		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), sqlite.FileName)})
