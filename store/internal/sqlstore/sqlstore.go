@@ -220,6 +220,31 @@ func (s *Store) scan(ctx context.Context, tx *sql.Tx, query string, args []any, 
 	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...).Scan(dest...)
 }
 
+// query runs query (with ? placeholders), prepared once, outside any
+// transaction: a call's record is read at its end for its audio redaction
+// and by the evaluations.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow is query for one row.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) scanner {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// errRow is a row that could not be read.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 func (s *Store) migrate(ctx context.Context) error {
 	for i, m := range s.d.Migrations {
 		version := i + 1
@@ -631,8 +656,8 @@ func (s *Store) PutSurvey(ctx context.Context, r msg.SurveyResult) error {
 // surveys returns a call's survey results, by survey, answers in the
 // order given.
 func (s *Store) surveys(ctx context.Context, callID string) ([]msg.SurveyResult, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT survey, question, prompt, scale, value, at_ms FROM survey_answers
-		WHERE call_id = ? ORDER BY survey, at_ms, question`), callID)
+	rows, err := s.query(ctx, `SELECT survey, question, prompt, scale, value, at_ms FROM survey_answers
+		WHERE call_id = ? ORDER BY survey, at_ms, question`, callID)
 	if err != nil {
 		return nil, fmt.Errorf("surveys: %w", err)
 	}
@@ -812,7 +837,7 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 		return rec, fmt.Errorf("%w: %w", msg.ErrNotFound, err)
 	}
 	var sent, chars sql.NullString
-	c, err := scanCall(s.db.QueryRowContext(ctx, s.q(`SELECT `+callColumns+`, c.sentiment, c.characteristics FROM calls c WHERE c.id = ?`), callID), &sent, &chars)
+	c, err := scanCall(s.queryRow(ctx, `SELECT `+callColumns+`, c.sentiment, c.characteristics FROM calls c WHERE c.id = ?`, callID), &sent, &chars)
 	if errors.Is(err, sql.ErrNoRows) {
 		return rec, msg.ErrNotFound
 	}
@@ -840,8 +865,8 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 	if original {
 		origCol, join = `COALESCE(o.text, '')`, ` LEFT JOIN segment_originals o ON o.segment_id = s.id`
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT s.id, s.leg, s.turn, s.part, s.start_ms, s.end_ms, s.text, s.language, s.confidence, s.words, s.engine, s.model, s.dropped, s.error, s.sentiment, `+origCol+`
-		FROM segments s`+join+` WHERE s.call_id = ? ORDER BY s.start_ms, s.leg, s.id`), callID)
+	rows, err := s.query(ctx, `SELECT s.id, s.leg, s.turn, s.part, s.start_ms, s.end_ms, s.text, s.language, s.confidence, s.words, s.engine, s.model, s.dropped, s.error, s.sentiment, `+origCol+`
+		FROM segments s`+join+` WHERE s.call_id = ? ORDER BY s.start_ms, s.leg, s.id`, callID)
 	if err != nil {
 		return rec, err
 	}
@@ -875,7 +900,7 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 	if err := rows.Err(); err != nil {
 		return rec, err
 	}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT id, rule_id, rule_name, severity, message, matches, at_ms, time, post_call FROM alerts WHERE call_id = ? ORDER BY at_ms, id`), callID)
+	rows, err = s.query(ctx, `SELECT id, rule_id, rule_name, severity, message, matches, at_ms, time, post_call FROM alerts WHERE call_id = ? ORDER BY at_ms, id`, callID)
 	if err != nil {
 		return rec, err
 	}
@@ -899,7 +924,7 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 	if err := rows.Err(); err != nil {
 		return rec, err
 	}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT name, rule_id, matches FROM categories WHERE call_id = ? ORDER BY name`), callID)
+	rows, err = s.query(ctx, `SELECT name, rule_id, matches FROM categories WHERE call_id = ? ORDER BY name`, callID)
 	if err != nil {
 		return rec, err
 	}
@@ -920,7 +945,7 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 	if err := rows.Err(); err != nil {
 		return rec, err
 	}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT doc FROM evaluations WHERE call_id = ? ORDER BY form`), callID)
+	rows, err = s.query(ctx, `SELECT doc FROM evaluations WHERE call_id = ? ORDER BY form`, callID)
 	if err != nil {
 		return rec, err
 	}
@@ -944,7 +969,7 @@ func (s *Store) call(ctx context.Context, callID string, original bool) (msg.Cal
 	if rec.Surveys, err = s.surveys(ctx, callID); err != nil {
 		return rec, err
 	}
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT leg, start_ms, duration_ms, digit, original FROM dtmf WHERE call_id = ? ORDER BY start_ms, leg`), callID)
+	rows, err = s.query(ctx, `SELECT leg, start_ms, duration_ms, digit, original FROM dtmf WHERE call_id = ? ORDER BY start_ms, leg`, callID)
 	if err != nil {
 		return rec, err
 	}
