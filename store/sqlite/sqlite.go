@@ -93,6 +93,7 @@ var dialect = sqlstore.Dialect{
 	RidList:          `group_concat(m.rid)`,
 	ForUpdate:        "",
 	LockOffsets:      "",
+	Prepare:          true,
 	Compile:          (*store.Query).FTS5,
 	Migrations: []sqlstore.Migration{{Stmts: []string{
 		`CREATE TABLE calls (

@@ -60,6 +60,13 @@ type Dialect struct {
 	// rollups: it holds back a new offset's rollup until the write is
 	// committed (PostgreSQL: LOCK TABLE dashboard_offsets IN SHARE MODE).
 	LockOffsets string
+	// Prepare says the driver parses each statement anew (modernc.org/
+	// sqlite): the store then prepares the writes' statements and a
+	// call's reads once and reuses them. pgx keeps its own cache of
+	// prepared statements per connection; preparing through database/sql
+	// would also take a second connection from a bounded pool while a
+	// transaction holds one.
+	Prepare bool
 }
 
 // Migration is one step of the schema: its statements, then, when set, Then
@@ -184,8 +191,12 @@ func (s *Store) q(query string) string {
 
 // prepared returns query (with ? placeholders) prepared, once for the
 // store's life: parsing a statement costs SQLite more than running one of
-// the writes, and each message the archiver stores runs several.
+// the writes, and each message the archiver stores runs several. It is nil
+// when the dialect does not Prepare.
 func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if !s.d.Prepare {
+		return nil, nil
+	}
 	s.stmtMu.Lock()
 	defer s.stmtMu.Unlock()
 	if st, ok := s.stmts[query]; ok {
@@ -205,8 +216,11 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 // exec runs query (with ? placeholders) in tx, prepared once (prepared).
 func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
 	st, err := s.prepared(ctx, query)
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case st == nil:
+		return tx.ExecContext(ctx, s.q(query), args...)
 	}
 	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
@@ -214,8 +228,11 @@ func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 // scan runs query, prepared once, in tx and scans its one row into dest.
 func (s *Store) scan(ctx context.Context, tx *sql.Tx, query string, args []any, dest ...any) error {
 	st, err := s.prepared(ctx, query)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
+	case st == nil:
+		return tx.QueryRowContext(ctx, s.q(query), args...).Scan(dest...)
 	}
 	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...).Scan(dest...)
 }
@@ -225,8 +242,11 @@ func (s *Store) scan(ctx context.Context, tx *sql.Tx, query string, args []any, 
 // and by the evaluations.
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := s.prepared(ctx, query)
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case st == nil:
+		return s.db.QueryContext(ctx, s.q(query), args...)
 	}
 	return st.QueryContext(ctx, args...)
 }
@@ -234,8 +254,11 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 // queryRow is query for one row.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) scanner {
 	st, err := s.prepared(ctx, query)
-	if err != nil {
+	switch {
+	case err != nil:
 		return errRow{err}
+	case st == nil:
+		return s.db.QueryRowContext(ctx, s.q(query), args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
