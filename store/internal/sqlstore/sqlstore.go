@@ -131,7 +131,7 @@ type Store struct {
 	offsets map[int]bool // whether each time zone offset asked for is rolled up
 
 	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt // the writes' statements, by query, prepared once (exec)
+	stmts  map[string]*sql.Stmt // statements by query, prepared once (prepared)
 }
 
 var (
