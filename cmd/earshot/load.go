@@ -249,8 +249,8 @@ func printProbe(w io.Writer, r *loadprobe.Report, calls int) {
 		fmt.Fprintf(w, "cpu %-12s %.2f cores (%.4f per call)\n", c.Name, c.Cores, c.Cores/float64(calls))
 	}
 	for _, m := range r.Memory {
-		fmt.Fprintf(w, "memory %-12s %.0f MB at the start, %.0f MB at most, %.0f MB at the end; slope %+.2f MB/min (%d samples)\n",
-			m.Name, m.FirstMB, m.MaxMB, m.LastMB, m.SlopeMBPerMin, m.Samples)
+		fmt.Fprintf(w, "memory %-12s %.0f MB at the start, %.0f MB at most, %.0f MB at the end; slope %+.2f MB/min, %+.2f MB/min over the second half of the load (%d samples)\n",
+			m.Name, m.FirstMB, m.MaxMB, m.LastMB, m.SlopeMBPerMin, m.LateSlopeMBPerMin, m.Samples)
 	}
 }
 

@@ -450,6 +450,12 @@ type Memory struct {
 	// SlopeMBPerMin is the least-squares slope over every sample, in MB
 	// a minute: near zero, the process's memory stays flat.
 	SlopeMBPerMin float64 `json:"slope_mb_per_min"`
+	// LateSlopeMBPerMin is the slope over the second half of the time
+	// the load was on: the growth left once the calls, caches and the
+	// garbage collector's heap goal have reached their working size,
+	// which the slope over every sample mixes with the climb from an
+	// idle process.
+	LateSlopeMBPerMin float64 `json:"late_slope_mb_per_min"`
 }
 
 // Stop ends the sampling and reports. Latencies count only utterances of
@@ -548,7 +554,7 @@ func (p *Probe) Stop() *Report {
 	sort.Slice(r.CPU, func(i, j int) bool { return r.CPU[i].Name < r.CPU[j].Name })
 	for name, m := range p.mem {
 		mm := Memory{Name: name, PID: m.pid, Samples: len(m.samples), FirstMB: m.samples[0].v, LastMB: m.samples[len(m.samples)-1].v,
-			SlopeMBPerMin: math.Round(slope(m.samples)*60*100) / 100}
+			SlopeMBPerMin: math.Round(slope(m.samples)*60*100) / 100, LateSlopeMBPerMin: math.Round(slope(lateHalf(m.samples, p.endAt))*60*100) / 100}
 		for _, s := range m.samples {
 			mm.MaxMB = max(mm.MaxMB, s.v)
 		}
@@ -572,6 +578,25 @@ func stage(name string, ms []float64, missing int) Stage {
 func quantile(xs []float64, q float64) float64 {
 	i := int(math.Ceil(q*float64(len(xs)))) - 1
 	return math.Round(xs[max(0, min(i, len(xs)-1))]*10) / 10
+}
+
+// lateHalf is the samples of the second half of the time the load was on
+// (it ended at endAt seconds; 0: not yet, then the second half of all).
+func lateHalf(s []point, endAt float64) []point {
+	if len(s) == 0 {
+		return nil
+	}
+	end := endAt
+	if end <= 0 {
+		end = s[len(s)-1].t
+	}
+	var late []point
+	for _, x := range s {
+		if x.t >= end/2 && x.t <= end {
+			late = append(late, x)
+		}
+	}
+	return late
 }
 
 // slope fits v = a + b t by least squares and returns b.

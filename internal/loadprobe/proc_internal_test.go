@@ -55,6 +55,21 @@ func TestQuantileAndSlope(t *testing.T) {
 	if s := slope(flat); s > 0.2 || s < -0.2 {
 		t.Errorf("slope of a flat queue = %v", s)
 	}
+	// A process that climbs to its working size and stays there: the
+	// second half of the load is flat, the whole run is not; samples
+	// after the load ended (t > 20) are left out.
+	var warm []point
+	for i := range 25 {
+		warm = append(warm, point{t: float64(i), v: float64(50 + 40*min(i, 6))})
+	}
+	if s := slope(warm); s < 5 {
+		t.Errorf("slope over a climb and a plateau = %v, want clearly positive", s)
+	}
+	if late := lateHalf(warm, 20); len(late) != 11 || late[0].t != 10 || late[len(late)-1].t != 20 {
+		t.Errorf("second half of a load ending at 20 s: %v", late)
+	} else if s := slope(late); s != 0 {
+		t.Errorf("slope over the plateau = %v, want 0", s)
+	}
 }
 
 // TestBoardAlertsMatchInOrder: each rise of a call's alert count on the

@@ -306,9 +306,9 @@ func renderSoak(r result, duration time.Duration, ramp float64) (string, float64
 		r.When.Format("2006-01-02 15:04 MST"), r.Calls, duration, ramp, r.CallsStarted, p.Jobs, p.JobsPerSec, p.LoadAverage[0], p.LoadMax)
 	fmt.Fprintf(&b, "- utterance end -> final segment: p50 %.0f ms, p95 %.0f ms, max %.0f ms (%d utterances, %d missing)\n\n",
 		seg.P50MS, seg.P95MS, seg.MaxMS, seg.Count, seg.Missing)
-	b.WriteString("| process | RSS first / max / last | slope (least squares) | samples |\n|---|---|---|---|\n")
+	b.WriteString("| process | RSS first / max / last | slope (least squares), whole run | slope, second half of the load | samples |\n|---|---|---|---|---|\n")
 	for _, m := range p.Memory {
-		fmt.Fprintf(&b, "| %s | %.0f / %.0f / %.0f MB | %+.2f MB/min | %d |\n", m.Name, m.FirstMB, m.MaxMB, m.LastMB, m.SlopeMBPerMin, m.Samples)
+		fmt.Fprintf(&b, "| %s | %.0f / %.0f / %.0f MB | %+.2f MB/min | %+.2f MB/min | %d |\n", m.Name, m.FirstMB, m.MaxMB, m.LastMB, m.SlopeMBPerMin, m.LateSlopeMBPerMin, m.Samples)
 	}
 	b.WriteString("\n| queue (durable consumer) | max depth | at the end | growth while loaded |\n|---|---|---|---|\n")
 	for _, q := range p.Queues {
