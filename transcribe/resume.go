@@ -32,7 +32,10 @@ func (e *resampled) bytes() int64 { return int64(2*len(e.pcm) + 4*len(e.out)) }
 // part's next job when keep (an interim: more of the part follows).
 func (r *resumer) resample(part string, pcm []int16, keep bool) []float32 {
 	prev := r.take(part)
-	samples := PCM16ToFloat(make([]float32, 0, len(pcm)), pcm)
+	buf := floatBufs.Get().(*[]float32)
+	defer floatBufs.Put(buf)
+	samples := PCM16ToFloat((*buf)[:0], pcm)
+	*buf = samples
 	out := make([]float32, 0, r.rs.OutLen(len(samples)))
 	from := 0
 	if prev != nil && len(prev.pcm) <= len(pcm) && slices.Equal(prev.pcm, pcm[:len(prev.pcm)]) {
@@ -45,6 +48,11 @@ func (r *resumer) resample(part string, pcm []int16, keep bool) []float32 {
 	}
 	return out
 }
+
+// floatBufs hold a job's samples as floats while they are resampled (the
+// output is the job's own): a worker takes a job's worth of audio each
+// job, and these were a fifth of what the transcription stage allocated.
+var floatBufs = sync.Pool{New: func() any { return new([]float32) }}
 
 func (r *resumer) take(part string) *resampled {
 	r.mu.Lock()

@@ -1,7 +1,6 @@
 package transcribe
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -60,7 +59,5 @@ func EncodeWAV(samples []float32, rate int) []byte {
 	for i, s := range samples {
 		pcm[i] = int16(max(-32768, min(32767, math.Round(float64(s)*32767))))
 	}
-	var b bytes.Buffer
-	_ = wav.Write(&b, &wav.Audio{SampleRate: rate, Channels: 1, Samples: pcm}) // a bytes.Buffer does not fail
-	return b.Bytes()
+	return wav.Append(make([]byte, 0, 44+2*len(pcm)), &wav.Audio{SampleRate: rate, Channels: 1, Samples: pcm})
 }

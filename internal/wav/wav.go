@@ -201,9 +201,16 @@ func aLaw(a byte) int16 {
 
 // Write writes mono or interleaved 16-bit PCM as a WAV stream.
 func Write(w io.Writer, a *Audio) error {
+	_, err := w.Write(Append(make([]byte, 0, 44+2*len(a.Samples)), a))
+	return err
+}
+
+// Append appends a as a WAV stream (mono or interleaved 16-bit PCM) to b
+// and returns it: for a caller that keeps the bytes, one allocation (or
+// none, with room in b) instead of Write's copy into its writer.
+func Append(b []byte, a *Audio) []byte {
 	ch := max(a.Channels, 1)
 	data := 2 * len(a.Samples)
-	b := make([]byte, 0, 44+data)
 	b = append(b, "RIFF"...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(36+data))
 	b = append(b, "WAVEfmt "...)
@@ -219,8 +226,7 @@ func Write(w io.Writer, a *Audio) error {
 	for _, s := range a.Samples {
 		b = binary.LittleEndian.AppendUint16(b, uint16(s))
 	}
-	_, err := w.Write(b)
-	return err
+	return b
 }
 
 // WriteFile writes a to path.

@@ -153,7 +153,9 @@ func (e *Engine) Transcribe(ctx context.Context, a transcribe.Audio) (transcribe
 
 // form builds the multipart request body.
 func (e *Engine) form(a transcribe.Audio) ([]byte, string, error) {
+	audio := transcribe.EncodeWAV(a.Samples, transcribe.EngineRate)
 	var buf bytes.Buffer
+	buf.Grow(len(audio) + 2048) // the form's fields and boundaries: one allocation, not a doubling per write
 	mw := multipart.NewWriter(&buf)
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Disposition", `form-data; name="file"; filename="audio.wav"`)
@@ -162,7 +164,7 @@ func (e *Engine) form(a transcribe.Audio) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if _, err := fw.Write(transcribe.EncodeWAV(a.Samples, transcribe.EngineRate)); err != nil {
+	if _, err := fw.Write(audio); err != nil {
 		return nil, "", err
 	}
 	lang := a.Language
