@@ -71,19 +71,6 @@ type Partitions struct {
 	mu    sync.Mutex
 	owned map[int]uint64 // partition -> revision of its lease
 	users map[*partitionUser]struct{}
-
-	// seen is when Run first saw each key of the group at its current
-	// revision. A key left unchanged for a TTL has lapsed whether or not
-	// the server has removed it yet: a bucket's expiry can come up to a
-	// TTL late (a 3-node cluster took over a killed process's partitions
-	// after 10 s with a 5 s TTL), and the time is this process's own
-	// clock, so no clock skew between machines counts.
-	seen map[string]seenRev
-}
-
-type seenRev struct {
-	rev   uint64
-	since time.Time
 }
 
 type partitionUser struct {
@@ -141,7 +128,7 @@ func JoinPartitions(ctx context.Context, js jetstream.JetStream, cfg PartitionCo
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	p := &Partitions{cfg: cfg, kv: kv, nonce: hex.EncodeToString(b[:]), owned: map[int]uint64{}, users: map[*partitionUser]struct{}{}, seen: map[string]seenRev{}}
+	p := &Partitions{cfg: cfg, kv: kv, nonce: hex.EncodeToString(b[:]), owned: map[int]uint64{}, users: map[*partitionUser]struct{}{}}
 	if err := p.claimIdentity(ctx); err != nil {
 		return nil, err
 	}
@@ -302,7 +289,7 @@ func (p *Partitions) step(ctx context.Context) error {
 		p.owned[part] = nrev
 		p.mu.Unlock()
 	}
-	members, owners, lapsed, err := p.snapshot(ctx)
+	members, owners, err := p.snapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -325,16 +312,7 @@ func (p *Partitions) step(ctx context.Context) error {
 		if _, taken := owners[part]; taken {
 			continue
 		}
-		key := p.key("partition", strconv.Itoa(part))
-		var rev uint64
-		var err error
-		if old, ok := lapsed[part]; ok {
-			// Still there, unrenewed for a TTL: taken only if no one
-			// wrote it since (its owner woke up, or another took it).
-			rev, err = p.kv.Update(ctx, key, []byte(p.cfg.Identity), old)
-		} else {
-			rev, err = p.kv.Create(ctx, key, []byte(p.cfg.Identity))
-		}
+		rev, err := p.kv.Create(ctx, p.key("partition", strconv.Itoa(part)), []byte(p.cfg.Identity))
 		if err != nil {
 			continue // another took it first
 		}
@@ -406,56 +384,37 @@ func (p *Partitions) renewCount(ctx context.Context) error {
 	return nil
 }
 
-// snapshot is the live members of the group, sorted, the owner of each
-// partition that has a live lease, and the revision of each lease that
-// lapsed (unrenewed for a TTL) but is still there.
-func (p *Partitions) snapshot(ctx context.Context) (members []string, owners map[int]string, lapsed map[int]uint64, err error) {
+// snapshot is the live members of the group, sorted, and the owner of
+// each partition that has one.
+func (p *Partitions) snapshot(ctx context.Context) ([]string, map[int]string, error) {
 	w, err := p.kv.WatchFiltered(ctx, []string{p.cfg.Group + ".>"}, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	defer func() { _ = w.Stop() }()
-	members = []string{p.cfg.Identity}
-	owners, lapsed = map[int]string{}, map[int]uint64{}
-	now := time.Now()
-	present := map[string]bool{}
+	members := []string{p.cfg.Identity}
+	owners := map[int]string{}
 	for {
 		var e jetstream.KeyValueEntry
 		select {
 		case <-ctx.Done():
-			return nil, nil, nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case e = <-w.Updates():
 		}
 		if e == nil { // every current value is in
 			break
 		}
-		present[e.Key()] = true
-		s, ok := p.seen[e.Key()]
-		if !ok || s.rev != e.Revision() {
-			s = seenRev{rev: e.Revision(), since: now}
-			p.seen[e.Key()] = s
-		}
-		live := now.Sub(s.since) < p.cfg.TTL
 		rest := strings.TrimPrefix(e.Key(), p.cfg.Group+".")
-		if id, ok := strings.CutPrefix(rest, "member."); ok && id != p.cfg.Identity && live {
+		if id, ok := strings.CutPrefix(rest, "member."); ok && id != p.cfg.Identity {
 			members = append(members, id)
 		} else if n, ok := strings.CutPrefix(rest, "partition."); ok {
 			if part, err := strconv.Atoi(n); err == nil {
-				if live {
-					owners[part] = string(e.Value())
-				} else {
-					lapsed[part] = e.Revision()
-				}
+				owners[part] = string(e.Value())
 			}
 		}
 	}
-	for k := range p.seen {
-		if !present[k] {
-			delete(p.seen, k)
-		}
-	}
 	slices.Sort(members)
-	return members, owners, lapsed, nil
+	return members, owners, nil
 }
 
 // share is how many of n partitions the member id should own: n spread

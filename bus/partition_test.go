@@ -164,29 +164,6 @@ func TestPartitionsSpreadAndTakeOver(t *testing.T) {
 	}
 }
 
-// TestPartitionsTakenOverBeforeTheServerExpires: a killed member's
-// leases are taken over once they have gone a TTL unrenewed, as the
-// others see it, not only once the server removes them: in a 3-node
-// cluster the server's expiry came a TTL late. Here the bucket expires
-// nothing at all (made beforehand without a TTL), so only the members'
-// own view of the leases can move the partitions.
-func TestPartitionsTakenOverBeforeTheServerExpires(t *testing.T) {
-	srv, c := bustest.Start(t)
-	if _, err := c.JS.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{
-		Bucket: bus.LeaseBucket, History: 1, Storage: jetstream.MemoryStorage,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	h := &handled{by: map[string][]string{}, got: make(chan string, 1000)}
-	a, b := join(t, srv, "a", 4, h), join(t, srv, "b", 4, h)
-	waitOwned(t, 4, 10*time.Second, a, b)
-	b.kill()
-	took := waitOwned(t, 4, 10*testTTL, a)
-	t.Logf("partitions taken over %s after the kill, the server expiring nothing (lease TTL %s)", took.Round(time.Millisecond), testTTL)
-	publishCalls(t, c, 0, 20)
-	h.wait(t, 20, 10*time.Second)
-}
-
 func TestPartitionsIdentityOfKilledProcessTaken(t *testing.T) {
 	srv, _ := bustest.Start(t)
 	h := &handled{by: map[string][]string{}, got: make(chan string, 10)}
