@@ -29,10 +29,9 @@ var ErrRate = errors.New("unsupported sample rate")
 type Resampler struct {
 	from, to int
 	up, down int         // to/from reduced: up/down
-	phases   [][]float32 // [phase][tap], taps in reverse input order, zero ends trimmed
-	forward  [][]float32 // [phase] the same taps in input order, for dot
-	half     [][]float32 // [phase] the first half of forward's taps when they are symmetric (the long phase of 8 to 16 kHz), else nil
-	offset   []int       // [phase] index of phases[phase][0] in the untrimmed phase
+	phases   [][]float32 // [phase][tap], taps in input order (the last meets the newest input), zero ends trimmed
+	half     [][]float32 // [phase] the first half of the phase's taps when they are symmetric (the long phase of 8 to 16 kHz), else nil
+	offset   []int       // [phase] how many zero taps were trimmed from the newest-input end of the untrimmed phase
 	delay    int         // filter centre, in prototype samples
 }
 
@@ -91,15 +90,14 @@ func NewResampler(from, to int) (*Resampler, error) {
 		}
 		taps := make([]float32, hi-lo)
 		for j := range taps {
-			taps[j] = float32(proto[p+(lo+j)*r.up])
+			taps[len(taps)-1-j] = float32(proto[p+(lo+j)*r.up])
 		}
 		r.phases[p], r.offset[p] = taps, lo
-		fw := slices.Clone(taps)
-		slices.Reverse(fw)
-		r.forward = append(r.forward, fw)
 		var half []float32
-		if slices.Equal(fw, taps) && len(fw) > 1 {
-			half = fw[:(len(fw)+1)/2]
+		if rev := slices.Clone(taps); len(taps) > 1 {
+			if slices.Reverse(rev); slices.Equal(rev, taps) {
+				half = taps[:(len(taps)+1)/2]
+			}
 		}
 		r.half = append(r.half, half)
 	}
@@ -161,16 +159,17 @@ func (r *Resampler) ResampleFrom(dst, src []float32, from int) []float32 {
 			if h := r.half[p]; h != nil {
 				y[n] = dotSymmetric(h, src[lo:j0+1])
 			} else {
-				y[n] = dot(r.forward[p], src[lo:j0+1])
+				y[n] = dot(taps, src[lo:j0+1])
 			}
 			continue
 		}
 		// At an end of src: x[j0-k] for k in 0..len(taps)-1, within src.
+		last := len(taps) - 1
 		kLo := max(0, j0-len(src)+1)
 		kHi := min(len(taps), j0+1)
 		var acc float32
 		for k := kLo; k < kHi; k++ {
-			acc += taps[k] * src[j0-k]
+			acc += taps[last-k] * src[j0-k]
 		}
 		y[n] = acc
 	}

@@ -216,8 +216,9 @@ func TestResampleMatchesTapByTap(t *testing.T) {
 		for n := range got {
 			taps, j0 := r.tap(n)
 			var want float64
-			for k, tp := range taps {
-				if j := j0 - k; j >= 0 && j < len(src) {
+			for i, tp := range taps {
+				// taps are in input order: the last meets src[j0].
+				if j := j0 - (len(taps) - 1 - i); j >= 0 && j < len(src) {
 					want += float64(tp) * float64(src[j])
 				}
 			}
