@@ -1,11 +1,13 @@
 package record_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"testing"
 
+	"github.com/earshot-dev/earshot/bus/bustest"
 	"github.com/earshot-dev/earshot/msg"
 	"github.com/earshot-dev/earshot/record"
 )
@@ -85,4 +87,31 @@ func (p *putCounter) Put(ctx context.Context, name string, r io.Reader) (record.
 	info, err := p.Store.Put(ctx, name, r)
 	p.put <- name
 	return info, err
+}
+
+// BenchmarkObjectStoreRead reads a 10-minute recording (9.6 MB) back from
+// the NATS object store (an embedded server): what playing or sealing it
+// costs.
+func BenchmarkObjectStoreRead(b *testing.B) {
+	_, c := bustest.Start(b)
+	ctx := context.Background()
+	o, err := record.NewObjectStore(ctx, c.JS, record.ObjectStoreConfig{Bucket: "BENCH", Memory: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 10*60*8000*2)
+	if _, err := o.Put(ctx, "c/rec", bytes.NewReader(data)); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		rc, _, err := o.Open(ctx, "c/rec", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, rc); err != nil || n != int64(len(data)) {
+			b.Fatalf("read %d bytes: %v", n, err)
+		}
+		rc.Close()
+	}
 }

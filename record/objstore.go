@@ -1,12 +1,16 @@
 package record
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -17,7 +21,9 @@ const Bucket = "EARSHOT_RECORDINGS"
 // ObjectStore is a Store in a NATS JetStream object store bucket, so
 // recordings are replicated across a NATS cluster like the streams.
 type ObjectStore struct {
-	os jetstream.ObjectStore
+	os     jetstream.ObjectStore
+	js     jetstream.JetStream
+	bucket string
 }
 
 var _ Store = (*ObjectStore)(nil)
@@ -54,7 +60,7 @@ func NewObjectStore(ctx context.Context, js jetstream.JetStream, cfg ObjectStore
 	if err != nil {
 		return nil, fmt.Errorf("record: object store bucket %s: %w", cfg.Bucket, err)
 	}
-	return &ObjectStore{os: os}, nil
+	return &ObjectStore{os: os, js: js, bucket: cfg.Bucket}, nil
 }
 
 func objInfo(oi *jetstream.ObjectInfo) Info {
@@ -81,31 +87,138 @@ func (o *ObjectStore) Put(ctx context.Context, name string, r io.Reader) (Info, 
 	return objInfo(oi), nil
 }
 
-// Open implements Store. The object store reads from the start, so the
-// bytes before off are read and dropped.
+// Open implements Store. It reads the object's chunks itself, a few at a
+// time from a consumer of their subject, rather than through the object
+// store's Get: Get pushes chunks from a goroutine of its own into a pipe,
+// fails any read that takes over 5 s (a recording played over a slow
+// link), and leaves that goroutine blocked when its context ends while it
+// subscribes. The bytes before off are read and dropped.
 func (o *ObjectStore) Open(ctx context.Context, name string, off int64) (io.ReadCloser, Info, error) {
 	if err := CheckName(name); err != nil {
 		return nil, Info{}, err
 	}
-	res, err := o.os.Get(ctx, name)
+	oi, err := o.os.GetInfo(ctx, name)
 	if err != nil {
-		return nil, Info{}, o.wrap("open", name, err)
-	}
-	oi, err := res.Info()
-	if err != nil {
-		res.Close()
 		return nil, Info{}, o.wrap("open", name, err)
 	}
 	info := objInfo(oi)
 	if off < 0 || off > info.Size {
-		res.Close()
 		return nil, info, fmt.Errorf("%w: %s: offset %d, size %d", ErrRange, name, off, info.Size)
 	}
-	if _, err := io.CopyN(io.Discard, res, off); err != nil {
-		res.Close()
+	digest, err := jetstream.DecodeObjectDigest(oi.Digest)
+	if err != nil && oi.Size > 0 {
 		return nil, info, o.wrap("open", name, err)
 	}
-	return res, info, nil
+	r := &objReader{ctx: ctx, o: o, name: name, left: info.Size, chunks: int(oi.Chunks), sum: sha256.New(), digest: digest}
+	if info.Size > 0 {
+		r.stream = "OBJ_" + o.bucket
+		r.cons, err = o.js.CreateConsumer(ctx, r.stream, jetstream.ConsumerConfig{
+			FilterSubject: "$O." + o.bucket + ".C." + oi.NUID,
+			DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
+			InactiveThreshold: time.Minute, MemoryStorage: true, Replicas: 1,
+		})
+		if err != nil {
+			return nil, info, o.wrap("open", name, err)
+		}
+	}
+	if _, err := io.CopyN(io.Discard, r, off); err != nil {
+		r.Close()
+		return nil, info, o.wrap("open", name, err)
+	}
+	return r, info, nil
+}
+
+// objReader reads an object's chunks from an ephemeral consumer of their
+// subject and checks their digest at the end.
+type objReader struct {
+	ctx    context.Context
+	o      *ObjectStore
+	name   string
+	stream string
+	cons   jetstream.Consumer
+	left   int64    // bytes not yet fetched
+	chunks int      // chunks not yet fetched
+	buf    []byte   // what is left of the chunk being read
+	next   [][]byte // the chunks fetched after it
+	sum    hash.Hash
+	digest []byte
+	err    error
+}
+
+// objFetch is how many chunks (128 KiB each by default) a read fetches at
+// most at once.
+const objFetch = 8
+
+// objChunkWait is how long a fetch waits for a chunk.
+const objChunkWait = 10 * time.Second
+
+func (r *objReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	for len(r.buf) == 0 {
+		if len(r.next) > 0 {
+			r.buf, r.next = r.next[0], r.next[1:]
+			continue
+		}
+		if r.err != nil {
+			return 0, r.err
+		}
+		if r.left == 0 {
+			r.err = io.EOF
+			if !bytes.Equal(r.sum.Sum(nil), r.digest) {
+				r.err = fmt.Errorf("record: read %s: %w", r.name, jetstream.ErrDigestMismatch)
+			}
+			continue
+		}
+		r.fetch()
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// fetch reads the next chunks into next, or sets err.
+func (r *objReader) fetch() {
+	ctx, cancel := context.WithTimeout(r.ctx, objChunkWait)
+	defer cancel()
+	if r.chunks <= 0 {
+		r.err = fmt.Errorf("record: read %s: its chunks hold less than its size", r.name)
+		return
+	}
+	batch, err := r.cons.Fetch(min(r.chunks, objFetch), jetstream.FetchContext(ctx))
+	if err != nil {
+		r.err = fmt.Errorf("record: read %s: %w", r.name, err)
+		return
+	}
+	got := false
+	for m := range batch.Messages() {
+		got = true
+		r.chunks--
+		d := m.Data()
+		if int64(len(d)) > r.left {
+			r.err = fmt.Errorf("record: read %s: the chunks hold more than its size", r.name)
+			return
+		}
+		r.left -= int64(len(d))
+		r.sum.Write(d)
+		r.next = append(r.next, d)
+	}
+	if err := batch.Error(); err != nil && !got {
+		r.err = fmt.Errorf("record: read %s: %w", r.name, err)
+	}
+}
+
+// Close deletes the consumer (it would lapse unused after a minute).
+func (r *objReader) Close() error {
+	if r.cons == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 2*time.Second)
+	defer cancel()
+	_ = r.o.js.DeleteConsumer(ctx, r.stream, r.cons.CachedInfo().Name)
+	r.cons = nil
+	return nil
 }
 
 // Stat implements Store.
