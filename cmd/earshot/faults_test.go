@@ -76,7 +76,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 		t.Skip("the fault harness takes a minute or more; not under -short")
 	}
 	if os.Getenv("EARSHOT_FAULTS") == "" {
-		t.Skip("the fault harness runs with `make faults` (EARSHOT_FAULTS=1), not in make test until it has passed many runs in a row")
+		t.Skip("the fault harness runs alone, with `make faults` (EARSHOT_FAULTS=1), which make test runs last")
 	}
 	dsn := faultsDSN(t)
 	cl := bustest.StartCluster(t)
