@@ -2,6 +2,9 @@ package ui
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/earshot-dev/earshot/bus"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -22,6 +26,12 @@ const (
 	// SessionsBucket holds one key per browser login (the hex SHA-256 of
 	// the session cookie); its age limit is the session lifetime.
 	SessionsBucket = "EARSHOT_UI_SESSIONS"
+	// LoginSubject carries every login's outcome (a loginOutcome: the
+	// SHA-256 of the name and of the source address, never either) from
+	// the ui process that checked the password to the others, so that
+	// each throttles wrong passwords as all of them saw them: behind N ui
+	// processes an attacker gets no more attempts than behind one.
+	LoginSubject = "earshot.ui.login"
 )
 
 // AccountsConfig configures OpenAccounts. The zero value is usable.
@@ -52,9 +62,14 @@ type Accounts struct {
 	sessions *sessions
 	log      *slog.Logger
 
-	mu        sync.Mutex // guards onUser, onSession
+	mu        sync.Mutex // guards onUser, onSession, onLogin
 	onUser    func(old, cur *User)
 	onSession func(key string)
+	onLogin   func(loginOutcome)
+
+	nc     *nats.Conn // nil: accounts in memory, nothing to tell
+	origin string     // this process, in the logins it tells
+	logins *nats.Subscription
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -126,6 +141,15 @@ func OpenAccounts(ctx context.Context, js jetstream.JetStream, cfg AccountsConfi
 		return nil, fmt.Errorf("ui: watch %s: %w", SessionsBucket, err)
 	}
 	a.stop = stop
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	a.nc, a.origin = js.Conn(), hex.EncodeToString(b[:])
+	if a.logins, err = a.nc.Subscribe(LoginSubject, a.loginHeard); err != nil {
+		stop()
+		_ = uw.Stop()
+		_ = sw.Stop()
+		return nil, fmt.Errorf("ui: subscribe %s: %w", LoginSubject, err)
+	}
 	loaded := make(chan struct{})
 	a.wg.Go(func() { bus.Watch(wctx, uw, func(e jetstream.KeyValueEntry) { a.userChanged(e, loaded) }) })
 	a.wg.Go(func() { bus.Watch(wctx, sw, a.sessionChanged) })
@@ -141,16 +165,73 @@ func OpenAccounts(ctx context.Context, js jetstream.JetStream, cfg AccountsConfi
 // Close stops watching the buckets. It is safe to call more than once.
 func (a *Accounts) Close() {
 	a.closeOnce.Do(func() {
+		if a.logins != nil {
+			_ = a.logins.Unsubscribe()
+		}
 		a.stop()
 		a.wg.Wait()
 	})
 }
 
-// listen tells the server of changes other processes make.
-func (a *Accounts) listen(onUser func(old, cur *User), onSession func(key string)) {
+// listen tells the server of changes other processes make, and of the
+// logins they checked.
+func (a *Accounts) listen(onUser func(old, cur *User), onSession func(key string), onLogin func(loginOutcome)) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.onUser, a.onSession = onUser, onSession
+	a.onUser, a.onSession, a.onLogin = onUser, onSession, onLogin
+}
+
+// loginOutcome is a login checked by one ui process, told to the others
+// on LoginSubject.
+type loginOutcome struct {
+	Origin string      `json:"origin"`
+	Name   throttleKey `json:"name"`
+	Addr   throttleKey `json:"addr"`
+	Known  bool        `json:"known,omitempty"` // a user has the name
+	OK     bool        `json:"ok,omitempty"`    // the password was right
+}
+
+// tellLogin tells the other ui processes of a login this one checked.
+func (a *Accounts) tellLogin(o loginOutcome) {
+	if a.nc == nil {
+		return
+	}
+	o.Origin = a.origin
+	b, _ := json.Marshal(o) // never fails
+	if err := a.nc.Publish(LoginSubject, b); err != nil {
+		a.log.Warn("ui: a login's outcome not told to the other ui processes", "err", err)
+	}
+}
+
+// loginHeard takes a login another ui process checked.
+func (a *Accounts) loginHeard(m *nats.Msg) {
+	o, err := decodeLoginOutcome(m.Data)
+	if err != nil {
+		a.log.Warn("ui: a login outcome on "+LoginSubject+" is unreadable; ignored", "err", err)
+		return
+	}
+	if o.Origin == a.origin {
+		return
+	}
+	a.mu.Lock()
+	f := a.onLogin
+	a.mu.Unlock()
+	if f != nil {
+		f(o)
+	}
+}
+
+// decodeLoginOutcome reads a loginOutcome: its origin and both hashes
+// must be there.
+func decodeLoginOutcome(b []byte) (loginOutcome, error) {
+	var o loginOutcome
+	if err := json.Unmarshal(b, &o); err != nil {
+		return o, err
+	}
+	if o.Origin == "" || o.Name == (throttleKey{}) || o.Addr == (throttleKey{}) {
+		return o, errors.New("want an origin, a name and an address")
+	}
+	return o, nil
 }
 
 // userChanged takes a change of the users bucket (nil: the users there

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	neturl "net/url"
 	"os"
 	"path/filepath"
@@ -383,6 +384,62 @@ func FuzzUsersBucket(f *testing.F) {
 		}
 		if name, ok := keyUser(key); ok && (validName(name) != nil || userKey(name) != strings.ToLower(key)) {
 			t.Fatalf("key %q taken as %q", key, name)
+		}
+	})
+}
+
+// TestLoginThrottleShared: wrong passwords on one ui process count on the
+// others, so that behind two an attacker gets no more attempts than behind
+// one: after the free ones on a, b refuses the next attempt; a right
+// password on b once the lockout is over clears the name on a too.
+func TestLoginThrottleShared(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	a, b := sharedServer(t, srv), sharedServer(t, srv)
+	wrong := map[string]string{"name": "sue", "password": "not " + testPassword}
+	for range freeFailures {
+		if resp, body := a.anonymous(t).do("POST", "/api/ui/login", wrong, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password on a: %d %s", resp.StatusCode, body)
+		}
+	}
+	local := netip.MustParseAddr("127.0.0.1")
+	eventually(t, "b throttles sue after her wrong passwords on a", func() bool { return b.throttle.wait("sue", local, time.Now()) > 0 })
+	right := map[string]string{"name": "sue", "password": testPassword}
+	if resp, body := b.anonymous(t).do("POST", "/api/ui/login", right, nil); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("sue's next attempt, on b: %d %s, want 429 with Retry-After", resp.StatusCode, body)
+	}
+	eventually(t, "sue's lockout over on b", func() bool { return b.throttle.wait("sue", local, time.Now()) == 0 })
+	b.login(t, "sue")
+	counted := func(ts *testServer) bool {
+		ts.throttle.mu.Lock()
+		defer ts.throttle.mu.Unlock()
+		_, ok := ts.throttle.accounts.m[nameKey("sue")]
+		return ok
+	}
+	eventually(t, "sue's failures forgotten on a after her login on b", func() bool { return !counted(a) })
+}
+
+// FuzzLoginOutcome: whatever a message on LoginSubject holds (anything
+// with NATS access may publish one), it is an outcome with an origin and
+// both hashes, or refused.
+func FuzzLoginOutcome(f *testing.F) {
+	o := loginOutcome{Origin: "0a1b", Name: nameKey("sue"), Addr: addrKey(netip.MustParseAddr("10.0.0.1")), Known: true}
+	b, _ := json.Marshal(o)
+	f.Add(b)
+	f.Add([]byte(`{"origin":"x","name":"00","addr":"zz"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := decodeLoginOutcome(b)
+		if err != nil {
+			return
+		}
+		if o.Origin == "" || o.Name == (throttleKey{}) || o.Addr == (throttleKey{}) {
+			t.Fatalf("taken: %+v", o)
+		}
+		again, err := json.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back, err := decodeLoginOutcome(again); err != nil || back != o {
+			t.Fatalf("%+v round-trips to %+v, %v", o, back, err)
 		}
 	})
 }

@@ -36,7 +36,8 @@
 // X-CSRF-Token header. Machines use API tokens: Authorization: Bearer. Only
 // /login and the static assets are open; [Server.Require] puts other
 // handlers behind the same login. Wrong passwords are throttled per user
-// name and per source address, in bounded memory; deleting a user, changing
+// name and per source address, in bounded memory, as every ui process on
+// the same NATS saw them ([LoginSubject]); deleting a user, changing
 // their role, agent name or password, revoking a token or logging out ends
 // the event streams already open with it, in every ui process (revoke.go).
 //

@@ -182,12 +182,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.users.check(r.Context(), in.Name, in.Password)
 	if err != nil {
-		s.throttle.failed(in.Name, s.users.has(r.Context(), in.Name), addr, now)
+		s.accounts.tellLogin(s.throttle.failed(in.Name, s.users.has(r.Context(), in.Name), addr, now))
 		s.log.Info("login failed", "user", in.Name, "remote", r.RemoteAddr)
 		writeErrorKey(w, http.StatusUnauthorized, "err.bad_credentials", nil, ErrBadCredentials.Error())
 		return
 	}
-	s.throttle.succeeded(in.Name, addr)
+	s.accounts.tellLogin(s.throttle.succeeded(in.Name, addr))
 	id, sess, err := s.sessions.create(r.Context(), u)
 	if err != nil {
 		s.log.Error("login: session not kept", "user", u.Name, "err", err)

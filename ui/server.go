@@ -115,6 +115,7 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
+	accounts *Accounts
 	users    *userDB
 	sessions *sessions
 	throttle throttle
@@ -195,7 +196,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, users: acc.users, sessions: acc.sessions, catalogues: cats, pages: pg,
+		cfg: cfg, log: cfg.Logger, accounts: acc, users: acc.users, sessions: acc.sessions, catalogues: cats, pages: pg,
 		live:    liveState{calls: map[string]*liveCall{}},
 		ready:   make(chan struct{}),
 		closing: make(chan struct{}),
@@ -212,7 +213,7 @@ func New(cfg Config) (*Server, error) {
 		s.markReady()
 	}
 	s.handler = s.routes()
-	acc.listen(s.userChanged, s.sessionDropped)
+	acc.listen(s.userChanged, s.sessionDropped, func(o loginOutcome) { s.throttle.heard(o, time.Now()) })
 	return s, nil
 }
 

@@ -3,6 +3,8 @@ package ui
 import (
 	"container/list"
 	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -38,8 +40,23 @@ type throttle struct {
 	addrs    table // source addresses
 }
 
-// throttleKey is what a table keys a name or an address by.
+// throttleKey is what a table keys a name or an address by. It is told
+// to the other ui processes in hex.
 type throttleKey [sha256.Size]byte
+
+// MarshalText implements encoding.TextMarshaler.
+func (k throttleKey) MarshalText() ([]byte, error) {
+	return hex.AppendEncode(nil, k[:]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler: 64 hex digits.
+func (k *throttleKey) UnmarshalText(b []byte) error {
+	if len(b) != 2*len(k) {
+		return fmt.Errorf("ui: throttle key of %d characters, want %d hex digits", len(b), 2*len(k))
+	}
+	_, err := hex.Decode(k[:], b)
+	return err
+}
 
 // table counts failures in a row per key, the most recent first.
 type table struct {
@@ -83,25 +100,38 @@ func (t *throttle) wait(name string, addr netip.Addr, now time.Time) time.Durati
 	return max(t.accounts.wait(k, now), t.others.wait(k, now), t.addrs.wait(addrKey(addr), now))
 }
 
-// failed counts a wrong password for name (known: a user has it) from addr.
-func (t *throttle) failed(name string, known bool, addr netip.Addr, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	names, bound := &t.accounts, 0
-	if !known {
-		names, bound = &t.others, maxThrottled
-	}
-	names.failed(nameKey(name), now, freeFailures, maxLockout, bound)
-	t.addrs.failed(addrKey(addr), now, freeAddrFailures, maxAddrLockout, maxThrottled)
+// failed counts a wrong password for name (known: a user has it) from
+// addr, and returns it as the other ui processes are told of it.
+func (t *throttle) failed(name string, known bool, addr netip.Addr, now time.Time) loginOutcome {
+	o := loginOutcome{Name: nameKey(name), Addr: addrKey(addr), Known: known}
+	t.heard(o, now)
+	return o
 }
 
-func (t *throttle) succeeded(name string, addr netip.Addr) {
+// succeeded forgets the failures of name and addr, and returns the login
+// as the other ui processes are told of it.
+func (t *throttle) succeeded(name string, addr netip.Addr) loginOutcome {
+	o := loginOutcome{Name: nameKey(name), Addr: addrKey(addr), OK: true}
+	t.heard(o, time.Time{})
+	return o
+}
+
+// heard takes a login's outcome, this process's or another's.
+func (t *throttle) heard(o loginOutcome, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	k := nameKey(name)
-	t.accounts.forget(k)
-	t.others.forget(k)
-	t.addrs.forget(addrKey(addr))
+	if o.OK {
+		t.accounts.forget(o.Name)
+		t.others.forget(o.Name)
+		t.addrs.forget(o.Addr)
+		return
+	}
+	names, bound := &t.accounts, 0
+	if !o.Known {
+		names, bound = &t.others, maxThrottled
+	}
+	names.failed(o.Name, now, freeFailures, maxLockout, bound)
+	t.addrs.failed(o.Addr, now, freeAddrFailures, maxAddrLockout, maxThrottled)
 }
 
 func (tb *table) wait(k throttleKey, now time.Time) time.Duration {
