@@ -212,12 +212,17 @@ func TestFaultsUnderLoad(t *testing.T) {
 	if len(ans[1].owned()) == 0 {
 		t.Fatal("the analyze to be killed owns no partition: its kill would test nothing")
 	}
-	// Timed from the kill: the killed stage takes a while to finish, and
-	// the takeover may be done by then.
+	// Timed from the kill, while the killed stage finishes (on a closed
+	// connection it may take seconds, which a process killed does not).
 	killed := time.Now()
-	ans[1].kill()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		ans[1].kill()
+	}()
 	waitPartitions(t, 4, 15*time.Second, ans[0])
 	recovered["analyze killed (partitions taken over)"] = time.Since(killed)
+	<-stopped
 
 	// 3. An asr killed with jobs in hand.
 	for inflight.Load() == 0 {
