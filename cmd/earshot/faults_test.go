@@ -104,6 +104,12 @@ func TestFaultsUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	callEvents := make(chan *nats.Msg, 100000)
+	csub, err := obs.NC.ChanSubscribe(msg.AllCalls, callEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = csub.Unsubscribe() }()
 	var scored atomic.Int64
 	progress := make(chan struct{}, 1)
 	var watch sync.WaitGroup
@@ -253,15 +259,21 @@ func TestFaultsUnderLoad(t *testing.T) {
 	}
 	t.Logf("earshot load sent %d calls, %d utterances, %d packets", sent.CallsStarted, sent.Utterances, sent.Packets)
 
-	// What capture published: the calls it ended and their final jobs.
+	// What capture published: the calls it ended and their final jobs,
+	// read again on every call event until each call load made has ended.
 	jobs := map[string]int{}
 	deadline := time.Now().Add(60 * time.Second)
 	for len(jobs) < sent.CallsStarted {
 		jobs = map[string]int{}
+		started := map[string]bool{}
 		readStream(t, obs, []string{msg.AllCalls}, func(m jetstream.Msg) {
 			var e msg.CallEvent
 			mustUnmarshal(t, m.Data(), &e)
-			if e.Kind == msg.CallEnded && strings.HasPrefix(e.CallID, "load-") {
+			switch {
+			case !strings.HasPrefix(e.CallID, "load-"):
+			case e.Kind == msg.CallStarted:
+				started[e.CallID] = true
+			case e.Kind == msg.CallEnded:
 				for _, n := range e.FinalJobs {
 					jobs[e.CallID] += n
 				}
@@ -270,11 +282,22 @@ func TestFaultsUnderLoad(t *testing.T) {
 				}
 			}
 		})
-		if time.Now().After(deadline) {
-			t.Fatalf("capture ended %d calls of the %d load started", len(jobs), sent.CallsStarted)
+		if len(jobs) >= sent.CallsStarted {
+			break
 		}
-		if len(jobs) < sent.CallsStarted {
-			nextScored("calls ending")
+		var open []string
+		for c := range started {
+			if _, ok := jobs[c]; !ok {
+				open = append(open, c)
+			}
+		}
+		select {
+		case <-callEvents:
+			for len(callEvents) > 0 { // read the stream again once for them all
+				<-callEvents
+			}
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("capture ended %d calls of the %d load started within 60 s; started and not ended: %v", len(jobs), sent.CallsStarted, open)
 		}
 	}
 

@@ -33,8 +33,11 @@ func stageStart(t *testing.T, args ...string) (stop func()) {
 	}()
 	stop = sync.OnceFunc(func() {
 		cancel()
-		if code := <-done; code != 0 {
+		switch code := <-done; {
+		case code != 0:
 			t.Errorf("earshot %s exited %d: %s", args[0], code, stderr)
+		case t.Failed() && stderr != "":
+			t.Logf("earshot %s's log:\n%s", args[0], stderr)
 		}
 	})
 	t.Cleanup(stop)
