@@ -22,6 +22,7 @@ type uiStage struct {
 	url           string
 	secureCookies bool
 	lookback      time.Duration
+	endedLinger   time.Duration
 	sessionTTL    time.Duration
 	storeDSN      string
 	// store and rules are wired by earshot run (or left nil: the pages then
@@ -64,6 +65,7 @@ func (s *uiStage) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.url, "ui-url", "", "the web view's address as people reach it, for the first login message (default: http:// and the --http address; give it behind a proxy)")
 	fs.BoolVar(&s.secureCookies, "ui-secure-cookies", false, "mark session cookies Secure (behind a TLS proxy)")
 	fs.DurationVar(&s.lookback, "ui-lookback", 4*time.Hour, "on start, rebuild live calls from events this far back")
+	fs.DurationVar(&s.endedLinger, "ui-ended-linger", 10*time.Minute, "how long an ended call stays in the web view's memory for its live view (the store has it after that); shorter keeps less memory at many calls an hour")
 	fs.DurationVar(&s.sessionTTL, "ui-session-ttl", 12*time.Hour, "how long a login lasts (the sessions bucket's age limit in NATS KV: give every earshot ui the same)")
 	fs.StringVar(&s.recordingsAt, "ui-recordings", "", "earshot ui alone: where the recordings are, nats (the JetStream object store) or dir (under --data); empty: no player. earshot run plays the capture stage's")
 	fs.StringVar(&s.storeDSN, "ui-store", "", "earshot ui alone: the store to read, a postgres:// DSN (default: the SQLite store in --data); earshot run reads the store stage's")
@@ -76,13 +78,16 @@ func (s *uiStage) start(ctx context.Context, e *env) (func(context.Context) erro
 	if s.sessionTTL <= 0 {
 		return nil, badInputf("--ui-session-ttl %s: want a positive duration", s.sessionTTL)
 	}
+	if s.endedLinger <= 0 {
+		return nil, badInputf("--ui-ended-linger %s: want a positive duration", s.endedLinger)
+	}
 	users := s.usersFile
 	if users == "" {
 		users = filepath.Join(e.dataDir, "ui-users.json")
 	}
 	cfg := ui.Config{
 		Out: e.std.out, URL: s.url, SecureCookies: s.secureCookies,
-		Lookback: s.lookback, SessionTTL: s.sessionTTL,
+		Lookback: s.lookback, EndedLinger: s.endedLinger, SessionTTL: s.sessionTTL,
 		Metrics: e.metrics, Logger: e.log.With("stage", "ui"),
 		NoTranscription: s.noTranscription,
 		JS:              e.bus.JS,

@@ -158,6 +158,7 @@ func TestUIStageBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"--ui-lookback", "-1h"}, "--ui-lookback"},
+		{[]string{"--ui-ended-linger", "0s"}, "--ui-ended-linger"},
 		{[]string{"--ui-session-ttl", "0s"}, "--ui-session-ttl"},
 		{[]string{"--ui-users", broken}, "users.json"},
 	} {
