@@ -334,11 +334,17 @@ func (a *Accounts) importFile(ctx context.Context, path string) error {
 }
 
 // ResetPassword gives user name a new random password and returns it (it is
-// not kept: show it once), and ends the user's sessions. It is for an
-// operator who lost the admin's password; every ui process sees it at once.
-func (a *Accounts) ResetPassword(ctx context.Context, name string) (string, error) {
+// not kept: show it once), and ends the user's sessions; with admin, the
+// user becomes an admin too. It is for an operator who lost the admin's
+// password, or whose users were left without an admin; every ui process
+// sees it at once.
+func (a *Accounts) ResetPassword(ctx context.Context, name string, admin bool) (string, error) {
 	pw := randomString(15)
-	if err := a.users.update(ctx, name, "", nil, pw, true); err != nil {
+	var role Role
+	if admin {
+		role = RoleAdmin
+	}
+	if err := a.users.update(ctx, name, role, nil, pw, true); err != nil {
 		return "", err
 	}
 	return pw, nil

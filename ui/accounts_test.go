@@ -271,7 +271,7 @@ func TestResetPassword(t *testing.T) {
 	root := ts.login(t, "root")
 	op := openTestAccounts(t, bustest.Connect(t, srv), AccountsConfig{})
 	ctx := context.Background()
-	pw, err := op.ResetPassword(ctx, "root")
+	pw, err := op.ResetPassword(ctx, "root", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,9 +288,30 @@ func TestResetPassword(t *testing.T) {
 	if u, _, ok := ts.users.byToken(tok); !ok || u.Role != RoleAdmin {
 		t.Errorf("after the reset: token %v, role %q", ok, u.Role)
 	}
-	if _, err := op.ResetPassword(ctx, "nobody"); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
+	if _, err := op.ResetPassword(ctx, "nobody", false); !errors.Is(err, ErrNoUser) || !strings.Contains(err.Error(), "nobody") {
 		t.Errorf("unknown user: %v", err)
 	}
+
+	// Users left without an admin (two admins demoting each other at once
+	// on two ui processes can do it): the operator makes one again.
+	for _, name := range []string{"root", "admin"} { // admin: FirstStart's
+		if err := op.users.change(ctx, name, func(u *User) error { u.Role = RoleAgent; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the web view left without an admin", func() bool {
+		ts.users.mu.Lock()
+		defer ts.users.mu.Unlock()
+		return ts.users.admins() == 0
+	})
+	pw, err = op.ResetPassword(ctx, "sue", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "sue an admin on the web view", func() bool {
+		u, err := ts.users.check(ctx, "sue", pw)
+		return err == nil && u.Role == RoleAdmin
+	})
 }
 
 // TestAccountsConcurrentChange: a process whose copy of a user is behind

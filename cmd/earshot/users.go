@@ -13,7 +13,7 @@ import (
 	"github.com/earshot-dev/earshot/ui"
 )
 
-const usersUsage = "usage: earshot users reset-password NAME [--nats URL | --data DIR] [--ui-users FILE]"
+const usersUsage = "usage: earshot users reset-password NAME [--admin] [--nats URL | --data DIR] [--ui-users FILE]"
 
 // usersCmd is earshot users: the web view's users, from the command line.
 func usersCmd(ctx context.Context, args []string, std stdio) error {
@@ -34,6 +34,7 @@ func usersCmd(ctx context.Context, args []string, std stdio) error {
 	fs.SetOutput(std.err)
 	natsURL := fs.String("nats", "", "NATS server or cluster URL the web view uses (default: earshot run's embedded NATS in --data, which must be stopped)")
 	data := fs.String("data", defaultDataDir, "data directory of the earshot whose users these are")
+	admin := fs.Bool("admin", false, "make the user an admin too (users left without one)")
 	file := fs.String("ui-users", "", "a users file of an earlier earshot, imported first as earshot ui does (default DATA/ui-users.json)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
@@ -74,13 +75,17 @@ func usersCmd(ctx context.Context, args []string, std stdio) error {
 		return err
 	}
 	defer acc.Close()
-	pw, err := acc.ResetPassword(ctx, pos[0])
+	pw, err := acc.ResetPassword(ctx, pos[0], *admin)
 	if err != nil {
 		if errors.Is(err, ui.ErrNoUser) || errors.Is(err, ui.ErrBadUser) {
 			return badInput(err)
 		}
 		return err
 	}
-	fmt.Fprintf(std.out, "earshot: new password for %q: %s (shown once; the user's sessions are over; change it under Users)\n", pos[0], pw)
+	made := ""
+	if *admin {
+		made = ", now an admin"
+	}
+	fmt.Fprintf(std.out, "earshot: new password for %q%s: %s (shown once; the user's sessions are over; change it under Users)\n", pos[0], made, pw)
 	return nil
 }
