@@ -272,6 +272,9 @@ func (a *Accounts) sessionChanged(e jetstream.KeyValueEntry) {
 // unless the copy already has it (this process made it). It returns the
 // user before and after (nil: none) and whether anything changed.
 func (db *userDB) apply(e jetstream.KeyValueEntry) (old, cur *User, changed bool) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.saw(e.Revision())
 	name, ok := keyUser(e.Key())
 	if !ok {
 		return nil, nil, false
@@ -283,8 +286,6 @@ func (db *userDB) apply(e jetstream.KeyValueEntry) (old, cur *User, changed bool
 		}
 		cur = u
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
 	if e.Revision() <= db.revs[name] {
 		return nil, nil, false
 	}

@@ -292,8 +292,8 @@ func TestResetPassword(t *testing.T) {
 		t.Errorf("unknown user: %v", err)
 	}
 
-	// Users left without an admin (two admins demoting each other at once
-	// on two ui processes can do it): the operator makes one again.
+	// Users left without an admin (a bucket restored from an old backup,
+	// say): the operator makes one again.
 	for _, name := range []string{"root", "admin"} { // admin: FirstStart's
 		if err := op.users.change(ctx, name, func(u *User) error { u.Role = RoleAgent; return nil }); err != nil {
 			t.Fatal(err)
@@ -463,4 +463,86 @@ func FuzzLoginOutcome(f *testing.F) {
 			t.Fatalf("%+v round-trips to %+v, %v", o, back, err)
 		}
 	})
+}
+
+// TestLastAdminAcrossProcesses: two admins demote each other at the same
+// instant, each on its own ui process; each process's copy still shows
+// the other admin, so each alone would allow it. However the two
+// interleave, the users keep an admin: a demotion that left none is
+// taken back and refused.
+func TestLastAdminAcrossProcesses(t *testing.T) {
+	srv, _ := bustest.Start(t)
+	a := openTestAccounts(t, bustest.Connect(t, srv), AccountsConfig{})
+	b := openTestAccounts(t, bustest.Connect(t, srv), AccountsConfig{})
+	ctx := context.Background()
+	for _, n := range []string{"x", "y"} {
+		if err := a.users.add(ctx, n, testPassword, RoleAdmin, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admins := func(acc *Accounts) int {
+		acc.users.mu.Lock()
+		defer acc.users.mu.Unlock()
+		return acc.users.admins()
+	}
+	role := func(acc *Accounts, name string) Role {
+		acc.users.mu.Lock()
+		defer acc.users.mu.Unlock()
+		return acc.users.users[name].Role
+	}
+	refused := 0
+	for round := range 20 {
+		eventually(t, "both processes see two admins", func() bool { return admins(a) == 2 && admins(b) == 2 })
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		go func() { <-start; errs <- a.users.update(ctx, "y", RoleAgent, nil, "", false) }()
+		go func() { <-start; errs <- b.users.update(ctx, "x", RoleAgent, nil, "", false) }()
+		close(start)
+		for range 2 {
+			if err := <-errs; errors.Is(err, errLastAdmin) {
+				refused++
+			} else if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		eventually(t, "both processes agree", func() bool {
+			return admins(a) == admins(b) && role(a, "x") == role(b, "x") && role(a, "y") == role(b, "y")
+		})
+		if n := admins(a); n == 0 {
+			t.Fatalf("round %d: no admin left", round)
+		}
+		for _, n := range []string{"x", "y"} {
+			if err := a.users.update(ctx, n, RoleAdmin, nil, "", false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Logf("20 rounds: %d demotions refused", refused)
+
+	// The same with deletions: an admin deleted and taken back is back,
+	// with its sessions ended.
+	for round := range 5 {
+		eventually(t, "both processes see two admins", func() bool { return admins(a) == 2 && admins(b) == 2 })
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		go func() { <-start; errs <- a.users.remove(ctx, "y") }()
+		go func() { <-start; errs <- b.users.remove(ctx, "x") }()
+		close(start)
+		for range 2 {
+			if err := <-errs; err != nil && !errors.Is(err, errLastAdmin) {
+				t.Fatalf("deletion round %d: %v", round, err)
+			}
+		}
+		eventually(t, "both processes agree", func() bool { return admins(a) == admins(b) && a.users.has(ctx, "x") == b.users.has(ctx, "x") })
+		if n := admins(a); n == 0 {
+			t.Fatalf("deletion round %d: no admin left", round)
+		}
+		for _, n := range []string{"x", "y"} {
+			if !a.users.has(ctx, n) {
+				if err := a.users.add(ctx, n, testPassword, RoleAdmin, ""); err != nil && !errors.Is(err, ErrUserExists) {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 }

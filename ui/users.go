@@ -117,6 +117,10 @@ type userDB struct {
 	// dummy is a hash checked for unknown names, so that a wrong name
 	// takes as long as a wrong password.
 	dummy []byte
+	// seen is the bucket's last revision the watch has brought into this
+	// copy; seenCh is closed, and replaced, when it moves.
+	seen   uint64
+	seenCh chan struct{}
 }
 
 // errStale: another process changed the user since this one read it.
@@ -134,7 +138,7 @@ func newUserDB(kv jetstream.KeyValue, cost int) (*userDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: bcrypt: %w", err)
 	}
-	return &userDB{users: map[string]*User{}, revs: map[string]uint64{}, kv: kv, cost: cost, dummy: dummy}, nil
+	return &userDB{users: map[string]*User{}, revs: map[string]uint64{}, kv: kv, cost: cost, dummy: dummy, seenCh: make(chan struct{})}, nil
 }
 
 // readUsersFile reads the users file of an earlier earshot (before users
@@ -336,8 +340,10 @@ func (db *userDB) update(ctx context.Context, name string, role Role, agent *str
 			return err
 		}
 	}
-	return db.change(ctx, name, func(u *User) error {
-		if role != "" && role != RoleAdmin && u.Role == RoleAdmin && db.admins() == 1 {
+	demoted := false
+	err := db.change(ctx, name, func(u *User) error {
+		demoted = role != "" && role != RoleAdmin && u.Role == RoleAdmin
+		if demoted && db.admins() == 1 {
 			return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
 		}
 		if role != "" {
@@ -354,6 +360,81 @@ func (db *userDB) update(ctx context.Context, name string, role Role, agent *str
 		}
 		return nil
 	})
+	if err != nil || !demoted {
+		return err
+	}
+	return db.keptAnAdmin(ctx, name, func() error {
+		return db.change(ctx, name, func(u *User) error { u.Role = RoleAdmin; return nil })
+	})
+}
+
+// keptAnAdmin checks, after admin name was demoted or deleted, that the
+// users still have an admin once every process's writes up to now are in
+// this copy: each process checks its own copy before it writes, so two
+// admins demoting each other at once on two ui processes would both pass.
+// If none is left, undo takes this change back (the other process's may
+// be taken back too: both are refused, and either may be made again).
+func (db *userDB) keptAnAdmin(ctx context.Context, name string, undo func() error) error {
+	if db.kv == nil {
+		return nil // one process: its own check held
+	}
+	if err := db.settle(ctx); err != nil {
+		return nil // the change stands on this process's check, as it did before
+	}
+	db.mu.Lock()
+	n := db.admins()
+	db.mu.Unlock()
+	if n > 0 {
+		return nil
+	}
+	if err := undo(); err != nil {
+		return fmt.Errorf("ui: %s was the last admin, and the change could not be taken back: %w", name, err)
+	}
+	return fmt.Errorf("%w: %s is the last admin (another ui process changed the other admins at the same time)", errLastAdmin, name)
+}
+
+// settleWait bounds how long settle waits for the watch.
+const settleWait = 5 * time.Second
+
+// settle waits until this copy holds every write made to the bucket
+// before it was called: until the watch has brought the bucket's last
+// revision.
+func (db *userDB) settle(ctx context.Context) error {
+	st, err := db.kv.Status(ctx)
+	if err != nil {
+		return err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return errors.New("ui: users bucket: no stream state")
+	}
+	last := bs.StreamInfo().State.LastSeq
+	timeout := time.NewTimer(settleWait)
+	defer timeout.Stop()
+	for {
+		db.mu.Lock()
+		seen, moved := db.seen, db.seenCh
+		db.mu.Unlock()
+		if seen >= last {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout.C:
+			return fmt.Errorf("ui: users bucket: the watch is at revision %d of %d after %s", seen, last, settleWait)
+		}
+	}
+}
+
+// saw notes that the watch brought revision rev; the caller holds mu.
+func (db *userDB) saw(rev uint64) {
+	if rev > db.seen {
+		db.seen = rev
+		close(db.seenCh)
+		db.seenCh = make(chan struct{})
+	}
 }
 
 // setLanguage sets the web view's language for name (empty: the browser's).
@@ -376,9 +457,13 @@ func (db *userDB) admins() int {
 }
 
 func (db *userDB) remove(ctx context.Context, name string) error {
-	return db.edit(ctx, name, func(u *User) error {
+	var admin *User // the admin removed, to put back if none is left
+	err := db.edit(ctx, name, func(u *User) error {
 		if u.Role == RoleAdmin && db.admins() == 1 {
 			return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
+		}
+		if u.Role == RoleAdmin {
+			admin = u.clone()
 		}
 		if db.kv != nil {
 			err := db.kv.Delete(ctx, userKey(name), jetstream.LastRevision(db.revs[name]))
@@ -390,6 +475,18 @@ func (db *userDB) remove(ctx context.Context, name string) error {
 			}
 		}
 		delete(db.users, name)
+		return nil
+	})
+	if err != nil || admin == nil {
+		return err
+	}
+	return db.keptAnAdmin(ctx, name, func() error {
+		admin.Gen = randomString(9) // the sessions the deletion ended stay ended
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		if err := db.store(ctx, admin, true); err != nil && !errors.Is(err, ErrUserExists) {
+			return err
+		}
 		return nil
 	})
 }

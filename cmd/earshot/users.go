@@ -34,7 +34,7 @@ func usersCmd(ctx context.Context, args []string, std stdio) error {
 	fs.SetOutput(std.err)
 	natsURL := fs.String("nats", "", "NATS server or cluster URL the web view uses (default: earshot run's embedded NATS in --data, which must be stopped)")
 	data := fs.String("data", defaultDataDir, "data directory of the earshot whose users these are")
-	admin := fs.Bool("admin", false, "make the user an admin too (users left without one)")
+	admin := fs.Bool("admin", false, "make the user an admin too (users left without one, as after restoring an old users bucket)")
 	file := fs.String("ui-users", "", "a users file of an earlier earshot, imported first as earshot ui does (default DATA/ui-users.json)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
