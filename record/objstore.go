@@ -109,15 +109,10 @@ func (o *ObjectStore) Open(ctx context.Context, name string, off int64) (io.Read
 	if err != nil && oi.Size > 0 {
 		return nil, info, o.wrap("open", name, err)
 	}
-	r := &objReader{ctx: ctx, o: o, name: name, left: info.Size, chunks: int(oi.Chunks), sum: sha256.New(), digest: digest}
+	r := &objReader{ctx: ctx, o: o, name: name, stream: "OBJ_" + o.bucket, subject: "$O." + o.bucket + ".C." + oi.NUID,
+		left: info.Size, chunks: int(oi.Chunks), sum: sha256.New(), digest: digest}
 	if info.Size > 0 {
-		r.stream = "OBJ_" + o.bucket
-		r.cons, err = o.js.CreateConsumer(ctx, r.stream, jetstream.ConsumerConfig{
-			FilterSubject: "$O." + o.bucket + ".C." + oi.NUID,
-			DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
-			InactiveThreshold: time.Minute, MemoryStorage: true, Replicas: 1,
-		})
-		if err != nil {
+		if err := r.consume(ctx); err != nil {
 			return nil, info, o.wrap("open", name, err)
 		}
 	}
@@ -131,18 +126,20 @@ func (o *ObjectStore) Open(ctx context.Context, name string, off int64) (io.Read
 // objReader reads an object's chunks from an ephemeral consumer of their
 // subject and checks their digest at the end.
 type objReader struct {
-	ctx    context.Context
-	o      *ObjectStore
-	name   string
-	stream string
-	cons   jetstream.Consumer
-	left   int64    // bytes not yet fetched
-	chunks int      // chunks not yet fetched
-	buf    []byte   // what is left of the chunk being read
-	next   [][]byte // the chunks fetched after it
-	sum    hash.Hash
-	digest []byte
-	err    error
+	ctx     context.Context
+	o       *ObjectStore
+	name    string
+	stream  string
+	subject string // of the object's chunks
+	cons    jetstream.Consumer
+	seq     uint64   // stream sequence of the last chunk fetched
+	left    int64    // bytes not yet fetched
+	chunks  int      // chunks not yet fetched
+	buf     []byte   // what is left of the chunk being read
+	next    [][]byte // the chunks fetched after it
+	sum     hash.Hash
+	digest  []byte
+	err     error
 }
 
 // objFetch is how many chunks (128 KiB each by default) a read fetches at
@@ -178,7 +175,27 @@ func (r *objReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// fetch reads the next chunks into next, or sets err.
+// consume makes the consumer the chunks come from: from the first chunk,
+// or after the last one fetched.
+func (r *objReader) consume(ctx context.Context) error {
+	cfg := jetstream.ConsumerConfig{
+		FilterSubject: r.subject, DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute, MemoryStorage: true, Replicas: 1,
+	}
+	if r.seq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, r.seq+1
+	}
+	cons, err := r.o.js.CreateConsumer(ctx, r.stream, cfg)
+	if err != nil {
+		return err
+	}
+	r.cons = cons
+	return nil
+}
+
+// fetch reads the next chunks into next, or sets err. A consumer that is
+// gone (unused for its inactive threshold while the reader paused, or lost
+// with its server) is made again after the last chunk fetched, once.
 func (r *objReader) fetch() {
 	ctx, cancel := context.WithTimeout(r.ctx, objChunkWait)
 	defer cancel()
@@ -186,27 +203,51 @@ func (r *objReader) fetch() {
 		r.err = fmt.Errorf("record: read %s: its chunks hold less than its size", r.name)
 		return
 	}
+	for again := false; ; again = true {
+		err := r.take(ctx)
+		if err == nil || r.err != nil {
+			return
+		}
+		if again || ctx.Err() != nil {
+			r.err = fmt.Errorf("record: read %s: %w", r.name, err)
+			return
+		}
+		if err := r.consume(ctx); err != nil {
+			r.err = fmt.Errorf("record: read %s: %w", r.name, err)
+			return
+		}
+	}
+}
+
+// take fetches the next chunks into next; an error says none came.
+func (r *objReader) take(ctx context.Context) error {
 	batch, err := r.cons.Fetch(min(r.chunks, objFetch), jetstream.FetchContext(ctx))
 	if err != nil {
-		r.err = fmt.Errorf("record: read %s: %w", r.name, err)
-		return
+		return err
 	}
 	got := false
 	for m := range batch.Messages() {
 		got = true
+		if md, err := m.Metadata(); err == nil {
+			r.seq = md.Sequence.Stream
+		}
 		r.chunks--
 		d := m.Data()
 		if int64(len(d)) > r.left {
 			r.err = fmt.Errorf("record: read %s: the chunks hold more than its size", r.name)
-			return
+			return nil
 		}
 		r.left -= int64(len(d))
 		r.sum.Write(d)
 		r.next = append(r.next, d)
 	}
 	if err := batch.Error(); err != nil && !got {
-		r.err = fmt.Errorf("record: read %s: %w", r.name, err)
+		return err
 	}
+	if !got {
+		return errors.New("no chunk came")
+	}
+	return nil
 }
 
 // Close deletes the consumer (it would lapse unused after a minute).

@@ -118,3 +118,52 @@ func TestObjectStoreSlowAndCancelledReads(t *testing.T) {
 		t.Fatalf("%d consumers after the reads closed, want 0", n)
 	}
 }
+
+// A read whose consumer is gone (it lapsed while the listener paused, or
+// went with its server) goes on from the chunk after the last it had.
+func TestObjectStoreReadOutlivesItsConsumer(t *testing.T) {
+	_, c := bustest.Start(t)
+	ctx := context.Background()
+	o, err := record.NewObjectStore(ctx, c.JS, record.ObjectStoreConfig{Bucket: "LAPSE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 20*128*1024+5) // 21 chunks: more than one fetch
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	if _, err := o.Put(ctx, "c/lapse", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := o.Open(ctx, "c/lapse", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	first := make([]byte, 128*1024+10)
+	if _, err := io.ReadFull(rc, first); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.JS.Stream(ctx, "OBJ_LAPSE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := s.ConsumerNames(ctx)
+	n := 0
+	for name := range names.Name() {
+		if err := s.DeleteConsumer(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("%d consumers deleted, want the read's one", n)
+	}
+	rest, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read after its consumer went: %v", err)
+	}
+	if got := append(first, rest...); !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, want the %d of the object", len(got), len(data))
+	}
+}
