@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -25,7 +26,7 @@ type datagram struct {
 // deliver sends the datagrams from w in the order of their times, each at
 // its time after the start (the pacing of a network, not a wait for the
 // receiver), and returns that order.
-func deliver(t *testing.T, w *wire, ds []datagram) []datagram {
+func deliver(t *testing.T, w *wire, ds []datagram) (sent []datagram, slip time.Duration) {
 	t.Helper()
 	sort.SliceStable(ds, func(i, j int) bool { return ds[i].at < ds[j].at })
 	start := time.Now()
@@ -37,9 +38,10 @@ func deliver(t *testing.T, w *wire, ds []datagram) []datagram {
 			timer.Reset(wait)
 			<-timer.C
 		}
+		slip = max(slip, time.Since(start.Add(d.at)))
 		w.send(d.data)
 	}
-	return ds
+	return ds, slip
 }
 
 // stream builds the 20 ms PCMU packets of pcm for ssrc, and the audio they
@@ -74,39 +76,62 @@ func TestJitterLosesNothing(t *testing.T) {
 	for _, jit := range []time.Duration{100 * time.Millisecond, 200 * time.Millisecond} {
 		t.Run("0-"+jit.String(), func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, capture.Config{})
-			w := newWire(t, r.addr)
-			pkts, dec := stream(t, 0x5151, tones(6000, [2]int{200, 2200}, [2]int{3200, 5800}))
-			rng := rand.New(rand.NewPCG(11, uint64(jit)))
-			var ds []datagram
-			for i, p := range pkts {
-				ds = append(ds, datagram{at: time.Duration(i)*20*time.Millisecond + time.Duration(rng.Int64N(int64(jit)+1)), seq: i, data: p})
-			}
-			ds = append(ds, datagram{at: time.Duration(len(pkts))*20*time.Millisecond + jit + 20*time.Millisecond, seq: -1, data: bye(0x5151)})
-			deliver(t, w, ds)
-			c := onlyCall(t, r.waitEnded(1, 10*time.Second))
-			st := c.Ended.Streams
-			if len(st) != 1 || st[0].Received != uint64(len(pkts)) || st[0].Lost != 0 || st[0].Late != 0 || st[0].Duplicate != 0 {
-				t.Fatalf("streams %+v, want all %d packets received, none lost or late", st, len(pkts))
-			}
-			t.Logf("jitter 0-%v: %d packets, %d reordered; RFC 3550 jitter %d ms, buffer delay %d ms",
-				jit, st[0].Received, st[0].Reordered, st[0].JitterMS, st[0].BufferMS)
-			jobs := c.Finals(msg.RoleA)
-			want := [][2]int64{{140, 2260}, {3140, 5860}}
-			if len(jobs) != len(want) {
-				t.Fatalf("%d final jobs, want %d", len(jobs), len(want))
-			}
-			for i, j := range jobs {
-				if j.StartMS != want[i][0] || j.EndMS != want[i][1] {
-					t.Errorf("turn %d at %d..%d ms, want %d..%d ms as sent", i+1, j.StartMS, j.EndMS, want[i][0], want[i][1])
-					continue
+			// The wire is the test's own sender: when the machine holds it
+			// back past the schedule, the packets did not arrive with the
+			// jitter scripted, so a failed run is tried again (three at
+			// most).
+			for try := 1; ; try++ {
+				problem, slip := jitterRun(t, jit)
+				if problem == "" {
+					return
 				}
-				if !slices.Equal(j.PCM, dec[j.StartMS*8:j.EndMS*8]) {
-					t.Errorf("turn %d: the audio is not the audio sent", i+1)
+				if slip < maxSlip || try == 3 {
+					t.Fatalf("%s (the sender ran up to %v behind its schedule)", problem, slip)
 				}
+				t.Logf("run %d: %s; the sender ran up to %v behind its schedule: trying again", try, problem, slip)
 			}
 		})
 	}
+}
+
+// maxSlip is how far behind its schedule the test's sender may fall for a
+// jitter run to count.
+const maxSlip = 20 * time.Millisecond
+
+// jitterRun sends a two-turn stream with up to jit of jitter and says what
+// capture got wrong ("" for nothing), and how far the sender slipped.
+func jitterRun(t *testing.T, jit time.Duration) (problem string, slip time.Duration) {
+	r := newRig(t, capture.Config{})
+	w := newWire(t, r.addr)
+	pkts, dec := stream(t, 0x5151, tones(6000, [2]int{200, 2200}, [2]int{3200, 5800}))
+	rng := rand.New(rand.NewPCG(11, uint64(jit)))
+	var ds []datagram
+	for i, p := range pkts {
+		ds = append(ds, datagram{at: time.Duration(i)*20*time.Millisecond + time.Duration(rng.Int64N(int64(jit)+1)), seq: i, data: p})
+	}
+	ds = append(ds, datagram{at: time.Duration(len(pkts))*20*time.Millisecond + jit + 20*time.Millisecond, seq: -1, data: bye(0x5151)})
+	_, slip = deliver(t, w, ds)
+	c := onlyCall(t, r.waitEnded(1, 10*time.Second))
+	st := c.Ended.Streams
+	if len(st) != 1 || st[0].Received != uint64(len(pkts)) || st[0].Lost != 0 || st[0].Late != 0 || st[0].Duplicate != 0 {
+		return fmt.Sprintf("streams %+v, want all %d packets received, none lost or late", st, len(pkts)), slip
+	}
+	t.Logf("jitter 0-%v: %d packets, %d reordered; RFC 3550 jitter %d ms, buffer delay %d ms",
+		jit, st[0].Received, st[0].Reordered, st[0].JitterMS, st[0].BufferMS)
+	jobs := c.Finals(msg.RoleA)
+	want := [][2]int64{{140, 2260}, {3140, 5860}}
+	if len(jobs) != len(want) {
+		return fmt.Sprintf("%d final jobs, want %d", len(jobs), len(want)), slip
+	}
+	for i, j := range jobs {
+		if j.StartMS != want[i][0] || j.EndMS != want[i][1] {
+			return fmt.Sprintf("turn %d at %d..%d ms, want %d..%d ms as sent", i+1, j.StartMS, j.EndMS, want[i][0], want[i][1]), slip
+		}
+		if !slices.Equal(j.PCM, dec[j.StartMS*8:j.EndMS*8]) {
+			return fmt.Sprintf("turn %d: the audio is not the audio sent", i+1), slip
+		}
+	}
+	return "", slip
 }
 
 // counters is a stream's counters without its delay figures.
@@ -154,7 +179,7 @@ func TestCombinedImpairmentCountsExactly(t *testing.T) {
 	}
 	end := time.Duration(len(pkts))*20*time.Millisecond + time.Second
 	ds = append(ds, datagram{at: end, seq: -1, data: bye(0x1313)})
-	order := deliver(t, w, ds)
+	order, _ := deliver(t, w, ds)
 	// reordered: in time, first of its copies, after a higher one.
 	reordered, top := 0, -1
 	seen := map[int]bool{}
