@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -146,7 +147,7 @@ func loadCmd(ctx context.Context, args []string, std stdio) error {
 		}
 	}
 
-	run := strconv.FormatInt(time.Now().UnixMilli(), 36)
+	run := loadRun()
 	deadline := time.Now().Add(*duration)
 	var (
 		mu sync.Mutex
@@ -270,6 +271,15 @@ func (p *pidFlag) Set(v string) error {
 	}
 	(*p)[name] = pid
 	return nil
+}
+
+// loadRun names a load's calls apart from every other load's: the time in
+// milliseconds and 32 random bits, base 36. Loads started in the same
+// millisecond (one per capture, as the fault harness starts them) gave
+// their calls the same ids, and JetStream dropped one capture's events as
+// duplicates of the other's.
+func loadRun() string {
+	return strconv.FormatInt(time.Now().UnixMilli(), 36) + strconv.FormatUint(uint64(rand.Uint32()), 36)
 }
 
 // serveScriptedASR serves the load-test double on addr; stop ends it and

@@ -280,3 +280,21 @@ func TestLoadMeasuresThePipeline(t *testing.T) {
 		}
 	}
 }
+
+// Loads started in the same millisecond (the fault harness starts one per
+// capture at once) name their calls apart: with the time alone, their
+// call ids were the same, and JetStream dropped one capture's call events
+// as duplicates of the other's.
+func TestLoadRunsNamedApart(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		r := loadRun()
+		if seen[r] {
+			t.Fatalf("run %q named twice in 1,000", r)
+		}
+		seen[r] = true
+		if id := "load-" + r + "-99-99"; msg.ValidateCallID(id) != nil {
+			t.Fatalf("call id %q: %v", id, msg.ValidateCallID(id))
+		}
+	}
+}
