@@ -459,10 +459,10 @@ func (db *userDB) admins() int {
 func (db *userDB) remove(ctx context.Context, name string) error {
 	var admin *User // the admin removed, to put back if none is left
 	err := db.edit(ctx, name, func(u *User) error {
-		if u.Role == RoleAdmin && db.admins() == 1 {
-			return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
-		}
 		if u.Role == RoleAdmin {
+			if db.admins() == 1 {
+				return fmt.Errorf("%w: %s is the last admin", errLastAdmin, name)
+			}
 			admin = u.clone()
 		}
 		if db.kv != nil {

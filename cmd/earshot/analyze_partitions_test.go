@@ -88,11 +88,23 @@ func startAnalyzerArgs(t *testing.T, srv *bus.Server, identity string, args ...s
 
 // kill stops the process without giving anything up: its connection
 // drops first, so its leases and the jobs in its hands are left to lapse.
-func (p *stageProc) kill() {
+func (p *stageProc) kill() { <-p.killing() }
+
+// killing drops the process's connection and stops it as kill does, but
+// returns at once: the returned channel closes when the stage has
+// finished, which on a closed connection may take seconds that a process
+// really killed does not (a takeover is timed from the kill, not from
+// then).
+func (p *stageProc) killing() <-chan struct{} {
 	p.conn.NC.Close()
 	p.cancel()
 	p.cancel = nil
-	<-p.done
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-p.done
+	}()
+	return stopped
 }
 
 // owned is the partitions an analyze process owns.
@@ -185,11 +197,7 @@ func TestAnalyzeTakeOverAfterKill(t *testing.T) {
 	killed := as[2]
 	lost := killed.owned()
 	at := time.Now()
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		killed.kill()
-	}()
+	stopped := killed.killing()
 	for i := range calls {
 		call := id(i)
 		seg(call, 2, msg.RoleCustomer, "ok bye")

@@ -221,11 +221,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 	// Timed from the kill, while the killed stage finishes (on a closed
 	// connection it may take seconds, which a process killed does not).
 	killed := time.Now()
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		ans[1].kill()
-	}()
+	stopped := ans[1].killing()
 	waitPartitions(t, 4, 15*time.Second, ans[0])
 	recovered["analyze killed (partitions taken over)"] = time.Since(killed)
 	<-stopped
