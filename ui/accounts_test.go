@@ -546,3 +546,64 @@ func TestLastAdminAcrossProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserSharedThrottleAndLastAdmin: in headless Chromium, in English
+// and Korean, the login page of one ui refuses a user whose wrong
+// passwords were counted on another, with the wait; the users page
+// refuses to demote the last admin.
+func TestBrowserSharedThrottleAndLastAdmin(t *testing.T) {
+	ctx := browser(t)
+	srv, _ := bustest.Start(t)
+	a, b := sharedServer(t, srv), sharedServer(t, srv)
+	wrong := map[string]string{"name": "sue", "password": "not " + testPassword}
+	for range freeFailures {
+		if resp, body := a.anonymous(t).do("POST", "/api/ui/login", wrong, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password on a: %d %s", resp.StatusCode, body)
+		}
+	}
+	// Further wrong passwords, counted on a as its login handler counts
+	// them, so that the lockout outlasts the browser's steps (it doubles
+	// from 1 s with each).
+	local := netip.MustParseAddr("127.0.0.1")
+	for range 7 {
+		a.accounts.tellLogin(a.throttle.failed("sue", true, local, time.Now()))
+	}
+	eventually(t, "b throttles sue for a minute or more", func() bool { return b.throttle.wait("sue", local, time.Now()) > time.Minute })
+	for _, lang := range []struct{ accept, shot, want string }{
+		{"en-US,en;q=0.9", "shared-login-throttled", "Too many wrong passwords"},
+		{"ko-KR,ko;q=0.9", "ko-shared-login-throttled", "비밀번호를 너무 많이 틀렸습니다"},
+	} {
+		do(t, ctx, "a browser in "+lang.accept, setAcceptLanguage(lang.accept))
+		do(t, ctx, "sue logs in on b with her right password",
+			chromedp.Navigate(b.http.URL+"/login"), chromedp.WaitVisible("#name"),
+			chromedp.SendKeys("#name", "sue"), chromedp.SendKeys("#password", testPassword),
+			chromedp.Click("#login-submit"))
+		waitFor(t, ctx, "the throttle's message on b", `document.querySelector('#error').textContent.includes(`+jsString(lang.want)+`)`)
+		fullShot(t, ctx, lang.shot)
+	}
+
+	if err := a.users.update(context.Background(), "admin", RoleAgent, nil, "", false); err != nil { // FirstStart's admin
+		t.Fatal(err)
+	}
+	eventually(t, "root the only admin on b", func() bool {
+		b.users.mu.Lock()
+		defer b.users.mu.Unlock()
+		return b.users.admins() == 1
+	})
+	for _, lang := range []struct{ accept, shot, want string }{
+		{"en-US,en;q=0.9", "shared-users-last-admin", "This is the last admin"},
+		{"ko-KR,ko;q=0.9", "ko-shared-users-last-admin", "마지막 관리자입니다"},
+	} {
+		do(t, ctx, "a browser in "+lang.accept, setAcceptLanguage(lang.accept))
+		browserLogin(t, ctx, b.http.URL, "root", "/users")
+		waitFor(t, ctx, "b's users page", `document.querySelector('tr[data-user="root"] select.role') !== null`)
+		do(t, ctx, "root demotes themself", chromedp.SetValue(`tr[data-user="root"] select.role`, "agent"),
+			chromedp.Click(`tr[data-user="root"] button.plain`))
+		waitFor(t, ctx, "the last admin's refusal", `document.querySelector('#status').textContent.includes(`+jsString(lang.want)+`)`)
+		fullShot(t, ctx, lang.shot)
+		do(t, ctx, "log out", chromedp.Click("#logout"), chromedp.WaitVisible("#name"))
+	}
+	if u, err := b.users.get(context.Background(), "root"); err != nil || u.Role != RoleAdmin {
+		t.Fatalf("root after the refusals: %+v, %v", u, err)
+	}
+}
