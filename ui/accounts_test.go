@@ -409,6 +409,18 @@ func FuzzUsersBucket(f *testing.F) {
 	})
 }
 
+// wrongPasswords logs name in n times on ts with a wrong password, each
+// refused as such.
+func wrongPasswords(t *testing.T, ts *testServer, name string, n int) {
+	t.Helper()
+	wrong := map[string]string{"name": name, "password": "not " + testPassword}
+	for range n {
+		if resp, body := ts.anonymous(t).do("POST", "/api/ui/login", wrong, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password for %s: %d %s", name, resp.StatusCode, body)
+		}
+	}
+}
+
 // TestLoginThrottleShared: wrong passwords on one ui process count on the
 // others, so that behind two an attacker gets no more attempts than behind
 // one: after the free ones on a, b refuses the next attempt; a right
@@ -416,12 +428,7 @@ func FuzzUsersBucket(f *testing.F) {
 func TestLoginThrottleShared(t *testing.T) {
 	srv, _ := bustest.Start(t)
 	a, b := sharedServer(t, srv), sharedServer(t, srv)
-	wrong := map[string]string{"name": "sue", "password": "not " + testPassword}
-	for range freeFailures {
-		if resp, body := a.anonymous(t).do("POST", "/api/ui/login", wrong, nil); resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("wrong password on a: %d %s", resp.StatusCode, body)
-		}
-	}
+	wrongPasswords(t, a, "sue", freeFailures)
 	local := netip.MustParseAddr("127.0.0.1")
 	eventually(t, "b throttles sue after her wrong passwords on a", func() bool { return b.throttle.wait("sue", local, time.Now()) > 0 })
 	right := map[string]string{"name": "sue", "password": testPassword}
@@ -555,12 +562,7 @@ func TestBrowserSharedThrottleAndLastAdmin(t *testing.T) {
 	ctx := browser(t)
 	srv, _ := bustest.Start(t)
 	a, b := sharedServer(t, srv), sharedServer(t, srv)
-	wrong := map[string]string{"name": "sue", "password": "not " + testPassword}
-	for range freeFailures {
-		if resp, body := a.anonymous(t).do("POST", "/api/ui/login", wrong, nil); resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("wrong password on a: %d %s", resp.StatusCode, body)
-		}
-	}
+	wrongPasswords(t, a, "sue", freeFailures)
 	// Further wrong passwords, counted on a as its login handler counts
 	// them, so that the lockout outlasts the browser's steps (it doubles
 	// from 1 s with each).
